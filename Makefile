@@ -1,0 +1,54 @@
+# PSC Bridge: two commands on a fresh Debian machine: `make demo` and `make test`.
+PY      ?= python3
+VENV    := .venv
+BIN     := $(VENV)/bin
+SUDO    := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
+# Build dependencies of pyscard (no Linux wheel) and the real parts the tests talk to.
+BUILD_PACKAGES := swig libpcsclite-dev gcc
+TEST_PACKAGES  := redis-server pcscd vsmartcard-vpcd chromium
+
+.PHONY: demo test test-fast bench lock build-deps test-deps clean
+
+define apt_install
+	@missing=""; for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then echo "apt-get install$$missing"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null; fi
+endef
+
+build-deps:
+	$(call apt_install,$(BUILD_PACKAGES))
+
+test-deps: build-deps
+	$(call apt_install,$(TEST_PACKAGES))
+
+$(VENV)/.installed: pyproject.toml requirements.lock
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -r requirements.lock
+	$(BIN)/pip install -q --no-deps --no-build-isolation -e . || $(BIN)/pip install -q --no-deps -e .
+	touch $@
+
+venv: build-deps $(VENV)/.installed
+
+## make demo: bridge on :8000, PSC emulator on :8001, demo apps on :8002 (embedded defaults)
+demo: venv
+	$(BIN)/python -m bridge.demo
+
+## make test: the whole suite against real redis-server, pcscd + vpcd, chromium and HTTP(S) issuers
+test: test-deps venv
+	$(BIN)/python -m pytest
+
+test-fast: venv
+	$(BIN)/python -m pytest -m "not e2e" -x -q
+
+bench: test-deps venv
+	$(BIN)/python -m bench
+
+## make lock: re-resolve pinned direct dependencies into requirements.lock
+lock:
+	rm -rf /tmp/psc-bridge-lock && $(PY) -m venv /tmp/psc-bridge-lock
+	/tmp/psc-bridge-lock/bin/pip install -q ".[test]"
+	/tmp/psc-bridge-lock/bin/pip freeze --exclude psc-bridge > requirements.lock
+
+clean:
+	rm -rf $(VENV) var .pytest_cache

@@ -1,0 +1,223 @@
+"""Settings from the environment (BRIDGE_*), validated once at start-up.
+
+A wrong value raises ConfigError whose message names the variable and the reason, in one line.
+"""
+from __future__ import annotations
+
+import ipaddress
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+DEV_SECRET = "dev-insecure-secret-change-me"
+DEV_PSC_DISCOVERY = "http://127.0.0.1:8001/auth/realms/esante-wallet/.well-known/wallet-openid-configuration"
+PSC_DISCOVERY_PATH = "/.well-known/wallet-openid-configuration"
+STORE_SCHEMES = ("memory", "redis", "rediss", "redis+sentinel")
+
+
+class ConfigError(ValueError):
+    """One line: '<VARIABLE>: <reason>'."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    env: str = "development"
+    public_url: str = "http://127.0.0.1:8000"
+    secret_key: str = DEV_SECRET
+    store_url: str = "memory://"
+    policies_dir: Path = Path("policies")
+    keys_dir: Path = Path("var/keys")
+    psc_discovery_url: str = DEV_PSC_DISCOVERY
+    psc_client_id: str = "bridge-demo"
+    psc_client_secret: str = "demo-psc-secret"
+    psc_client_cert: Path | None = None
+    psc_client_key: Path | None = None
+    psc_ca_bundle: Path | None = None
+    psc_token_auth_method: str = "client_secret_basic"
+    psc_acr_values: str = "eidas1"
+    psc_accepted_acr: tuple[str, ...] = ("eidas1", "eidas2")
+    psc_scope: str = "openid scope_all"
+    # PSC's `authMode` claim -> MIE id (DESIGN §3); only CARD is confirmed, MOBILE is an assumption.
+    psc_authmode_mie: dict[str, str] = field(
+        default_factory=lambda: {"CARD": "psc-card", "MOBILE": "psc-ecps"})
+    psc_connect_timeout: float = 3.0
+    psc_read_timeout: float = 10.0
+    psc_max_session: int = 4 * 3600
+    trust_dir: Path | None = None
+    crl_dir: Path | None = None
+    audit_path: Path | None = None
+    agent_url: str = "http://127.0.0.1:47811"
+    trusted_proxies: tuple[str, ...] = ()
+    client_cert_header: str = "X-SSL-Client-Cert"
+    log_level: str = "INFO"
+
+    @property
+    def production(self) -> bool:
+        return self.env == "production"
+
+    @property
+    def issuer(self) -> str:
+        return self.public_url
+
+
+def _url(name: str, value: str, *, production: bool) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigError(f"{name}: {value!r} is not an absolute http(s) URL")
+    if production and parts.scheme != "https":
+        raise ConfigError(f"{name}: must use https in production (got {value!r})")
+    return value.rstrip("/")
+
+
+def _path(name: str, value: str, *, must_exist: bool = True, is_dir: bool = False) -> Path:
+    path = Path(value)
+    if must_exist and not path.exists():
+        raise ConfigError(f"{name}: {value!r} does not exist")
+    if must_exist and is_dir and not path.is_dir():
+        raise ConfigError(f"{name}: {value!r} is not a directory")
+    return path
+
+
+def _seconds(name: str, value: str, *, low: float, high: float) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise ConfigError(f"{name}: {value!r} is not a number of seconds") from None
+    if not low <= number <= high:
+        raise ConfigError(f"{name}: {number:g} is outside {low:g}..{high:g} seconds")
+    return number
+
+
+def _authmode_map(name: str, value: str) -> dict[str, str]:
+    from bridge.mie import CATALOGUE
+
+    mapping = {}
+    for item in filter(None, (part.strip() for part in value.split(","))):
+        mode, sep, mie = item.partition("=")
+        if not sep or mie not in CATALOGUE or not CATALOGUE[mie].via_psc:
+            raise ConfigError(f"{name}: {item!r} must be AUTHMODE=<PSC MIE id> (e.g. CARD=psc-card)")
+        mapping[mode.strip()] = mie
+    return mapping
+
+
+def load_settings(environ: dict[str, str] | None = None) -> Settings:
+    env = dict(os.environ if environ is None else environ)
+    get = env.get
+    values: dict = {}
+
+    mode = get("BRIDGE_ENV", "development")
+    if mode not in ("development", "production"):
+        raise ConfigError(f"BRIDGE_ENV: {mode!r} must be 'development' or 'production'")
+    values["env"] = production_mode = mode
+    production = production_mode == "production"
+
+    if "BRIDGE_PUBLIC_URL" in env:
+        values["public_url"] = _url("BRIDGE_PUBLIC_URL", env["BRIDGE_PUBLIC_URL"], production=production)
+    elif production:
+        raise ConfigError("BRIDGE_PUBLIC_URL: required in production")
+
+    secret = get("BRIDGE_SECRET_KEY")
+    if secret is not None:
+        if len(secret) < 32:
+            raise ConfigError("BRIDGE_SECRET_KEY: must be at least 32 characters")
+        values["secret_key"] = secret
+    elif production:
+        raise ConfigError("BRIDGE_SECRET_KEY: required in production (the development default is public)")
+
+    store = get("BRIDGE_STORE_URL", "memory://")
+    scheme = urlsplit(store).scheme
+    if scheme not in STORE_SCHEMES:
+        raise ConfigError(f"BRIDGE_STORE_URL: scheme {scheme!r} not supported (use {', '.join(s + '://' for s in STORE_SCHEMES)})")
+    if production and scheme == "memory":
+        raise ConfigError("BRIDGE_STORE_URL: memory:// is single-process and loses sessions; use redis:// in production")
+    values["store_url"] = store
+
+    values["policies_dir"] = _path("BRIDGE_POLICIES_DIR", get("BRIDGE_POLICIES_DIR", "policies"), is_dir=True)
+    if "BRIDGE_KEYS_DIR" in env:
+        values["keys_dir"] = Path(env["BRIDGE_KEYS_DIR"])
+    elif production:
+        raise ConfigError("BRIDGE_KEYS_DIR: required in production (signing keys must persist)")
+
+    if get("BRIDGE_PSC_DISCOVERY_URL") and get("BRIDGE_PSC_ISSUER"):
+        raise ConfigError("BRIDGE_PSC_ISSUER: set either BRIDGE_PSC_DISCOVERY_URL or BRIDGE_PSC_ISSUER, not both")
+    if get("BRIDGE_PSC_DISCOVERY_URL"):
+        values["psc_discovery_url"] = _url("BRIDGE_PSC_DISCOVERY_URL", env["BRIDGE_PSC_DISCOVERY_URL"], production=production)
+    elif get("BRIDGE_PSC_ISSUER"):
+        issuer = _url("BRIDGE_PSC_ISSUER", env["BRIDGE_PSC_ISSUER"], production=production)
+        values["psc_discovery_url"] = issuer + PSC_DISCOVERY_PATH
+    elif production:
+        raise ConfigError("BRIDGE_PSC_DISCOVERY_URL: required in production (or BRIDGE_PSC_ISSUER)")
+
+    if get("BRIDGE_PSC_CLIENT_ID"):
+        values["psc_client_id"] = env["BRIDGE_PSC_CLIENT_ID"]
+    elif production:
+        raise ConfigError("BRIDGE_PSC_CLIENT_ID: required in production")
+    if "BRIDGE_PSC_CLIENT_SECRET" in env:
+        values["psc_client_secret"] = env["BRIDGE_PSC_CLIENT_SECRET"]
+    elif production:
+        values["psc_client_secret"] = ""
+
+    cert, key = get("BRIDGE_PSC_CLIENT_CERT"), get("BRIDGE_PSC_CLIENT_KEY")
+    if bool(cert) != bool(key):
+        raise ConfigError("BRIDGE_PSC_CLIENT_KEY: BRIDGE_PSC_CLIENT_CERT and BRIDGE_PSC_CLIENT_KEY go together")
+    if cert:
+        values["psc_client_cert"] = _path("BRIDGE_PSC_CLIENT_CERT", cert)
+        values["psc_client_key"] = _path("BRIDGE_PSC_CLIENT_KEY", key)
+    if get("BRIDGE_PSC_CA_BUNDLE"):
+        values["psc_ca_bundle"] = _path("BRIDGE_PSC_CA_BUNDLE", env["BRIDGE_PSC_CA_BUNDLE"])
+
+    methods = ("client_secret_basic", "client_secret_post", "tls_client_auth")
+    method = get("BRIDGE_PSC_TOKEN_AUTH_METHOD", "tls_client_auth" if cert else "client_secret_basic")
+    if method not in methods:
+        raise ConfigError(f"BRIDGE_PSC_TOKEN_AUTH_METHOD: {method!r} must be one of {', '.join(methods)}")
+    if method == "tls_client_auth" and not cert:
+        raise ConfigError("BRIDGE_PSC_TOKEN_AUTH_METHOD: tls_client_auth needs BRIDGE_PSC_CLIENT_CERT and _KEY")
+    if method != "tls_client_auth" and not values.get("psc_client_secret", Settings.psc_client_secret):
+        raise ConfigError(f"BRIDGE_PSC_CLIENT_SECRET: required for {method}")
+    values["psc_token_auth_method"] = method
+
+    if get("BRIDGE_PSC_ACR_VALUES"):
+        values["psc_acr_values"] = env["BRIDGE_PSC_ACR_VALUES"].strip()
+    if get("BRIDGE_PSC_ACCEPTED_ACR"):
+        values["psc_accepted_acr"] = tuple(a.strip() for a in env["BRIDGE_PSC_ACCEPTED_ACR"].split(",") if a.strip())
+    if get("BRIDGE_PSC_SCOPE"):
+        scope = env["BRIDGE_PSC_SCOPE"]
+        if "openid" not in scope.split():
+            raise ConfigError(f"BRIDGE_PSC_SCOPE: {scope!r} must contain 'openid'")
+        values["psc_scope"] = scope
+    if get("BRIDGE_PSC_AUTHMODE_MIE"):
+        values["psc_authmode_mie"] = _authmode_map("BRIDGE_PSC_AUTHMODE_MIE", env["BRIDGE_PSC_AUTHMODE_MIE"])
+    if get("BRIDGE_PSC_CONNECT_TIMEOUT"):
+        values["psc_connect_timeout"] = _seconds("BRIDGE_PSC_CONNECT_TIMEOUT", env["BRIDGE_PSC_CONNECT_TIMEOUT"], low=0.1, high=60)
+    if get("BRIDGE_PSC_READ_TIMEOUT"):
+        values["psc_read_timeout"] = _seconds("BRIDGE_PSC_READ_TIMEOUT", env["BRIDGE_PSC_READ_TIMEOUT"], low=0.1, high=120)
+    if get("BRIDGE_PSC_MAX_SESSION"):
+        values["psc_max_session"] = int(_seconds("BRIDGE_PSC_MAX_SESSION", env["BRIDGE_PSC_MAX_SESSION"], low=60, high=4 * 3600))
+
+    if get("BRIDGE_TRUST_DIR"):
+        values["trust_dir"] = _path("BRIDGE_TRUST_DIR", env["BRIDGE_TRUST_DIR"], is_dir=True)
+    if get("BRIDGE_CRL_DIR"):
+        values["crl_dir"] = _path("BRIDGE_CRL_DIR", env["BRIDGE_CRL_DIR"], is_dir=True)
+    if get("BRIDGE_AUDIT_PATH"):
+        values["audit_path"] = Path(env["BRIDGE_AUDIT_PATH"])
+    if get("BRIDGE_AGENT_URL"):
+        agent = _url("BRIDGE_AGENT_URL", env["BRIDGE_AGENT_URL"], production=False)
+        if urlsplit(agent).hostname not in ("127.0.0.1", "localhost", "::1"):
+            raise ConfigError(f"BRIDGE_AGENT_URL: {agent!r} must be a loopback address (the agent runs on the workstation)")
+        values["agent_url"] = agent
+    if get("BRIDGE_TRUSTED_PROXIES"):
+        proxies = []
+        for item in env["BRIDGE_TRUSTED_PROXIES"].split(","):
+            try:
+                proxies.append(str(ipaddress.ip_network(item.strip(), strict=False)))
+            except ValueError:
+                raise ConfigError(f"BRIDGE_TRUSTED_PROXIES: {item.strip()!r} is not an IP address or network") from None
+        values["trusted_proxies"] = tuple(proxies)
+    if get("BRIDGE_CLIENT_CERT_HEADER"):
+        values["client_cert_header"] = env["BRIDGE_CLIENT_CERT_HEADER"]
+    level = get("BRIDGE_LOG_LEVEL", "INFO").upper()
+    if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        raise ConfigError(f"BRIDGE_LOG_LEVEL: {level!r} must be DEBUG, INFO, WARNING or ERROR")
+    values["log_level"] = level
+    return Settings(**values)

@@ -1,0 +1,45 @@
+"""Catalogue of means of electronic identification (MIE, DESIGN §3) with their factors and RFC 8176 amr."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Mie:
+    id: str
+    label_fr: str
+    label_en: str
+    factors: frozenset[str]      # knowledge, possession, inherence
+    amr: tuple[str, ...]
+    via_psc: bool
+    upstream: str                # psc | cps-pin | cps-tls
+
+    @property
+    def two_factor(self) -> bool:
+        return len(self.factors) >= 2
+
+
+_K, _P, _I = "knowledge", "possession", "inherence"
+
+CATALOGUE: dict[str, Mie] = {m.id: m for m in (
+    Mie("psc-card", "Carte CPS via Pro Santé Connect", "CPS card through Pro Santé Connect",
+        frozenset({_P, _K}), ("sc", "pin", "hwk", "mfa"), True, "psc"),
+    Mie("psc-ecps", "Application e-CPS via Pro Santé Connect", "e-CPS app through Pro Santé Connect",
+        frozenset({_P, _K}), ("swk", "pin", "mfa"), True, "psc"),
+    Mie("psc-delegated", "Fournisseur d'identité d'établissement via Pro Santé Connect",
+        "Establishment identity provider through Pro Santé Connect",
+        frozenset({_P, _K}), ("mfa",), True, "psc"),
+    # PSC did not state the means: every PSC means is two-factor, so compliance is implicit.
+    Mie("psc", "Pro Santé Connect", "Pro Santé Connect", frozenset({_P, _K}), ("mfa",), True, "psc"),
+    Mie("cps-pin", "Carte CPS et code PIN (lecteur local)", "CPS card and PIN (local reader)",
+        frozenset({_P, _K}), ("sc", "pin", "hwk", "mfa"), False, "cps-pin"),
+    Mie("cps-tls", "Carte CPS (certificat TLS client)", "CPS card (TLS client certificate)",
+        frozenset({_P, _K}), ("sc", "pin", "hwk", "mfa"), False, "cps-tls"),
+)}
+
+PSC_MIE = frozenset(m.id for m in CATALOGUE.values() if m.via_psc)
+
+
+def satisfies(allowed: tuple[str, ...] | frozenset[str], mie: str) -> bool:
+    """`psc` in a policy allows every PSC means; otherwise the MIE must be listed."""
+    return mie in allowed or ("psc" in allowed and mie in PSC_MIE)

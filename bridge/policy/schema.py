@@ -1,0 +1,68 @@
+"""Typed, frozen view of one policy file (DESIGN §4). Durations are seconds."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+
+@dataclass(frozen=True)
+class Client:
+    client_id: str
+    redirect_uris: tuple[str, ...]
+    token_endpoint_auth_method: str = "client_secret_basic"
+    client_secret_sha256: str = ""
+    post_logout_redirect_uris: tuple[str, ...] = ()
+    backchannel_logout_uri: str = ""
+    scopes: tuple[str, ...] = ("openid", "profile")
+    jwks: dict | None = None
+    id_token_signed_response_alg: str = "RS256"
+    name: str = ""
+
+    @property
+    def public(self) -> bool:
+        return self.token_endpoint_auth_method == "none"
+
+
+@dataclass(frozen=True)
+class Reserve:
+    requirement: str
+    action_plan: str
+    due: date
+
+
+@dataclass(frozen=True)
+class Attestation:
+    status: str = "none"         # attested | reserves | none
+    signed_on: date | None = None
+    valid_until: date | None = None
+    reserves: tuple[Reserve, ...] = ()
+
+
+@dataclass(frozen=True)
+class Service:
+    service: str
+    name: str
+    clients: tuple[Client, ...]
+    allowed_mie: tuple[str, ...]
+    require_2fa: bool = True
+    idle_timeout: int = 30 * 60
+    max_session: int = 4 * 3600
+    card_types: tuple[str, ...] = ("CPS", "CPF")
+    professions: tuple[str, ...] = ()
+    modes: tuple[str, ...] = ()
+    historical_teleservice: bool = False
+    subject_type: str = "public"  # public | pairwise
+    attestation: Attestation = field(default_factory=Attestation)
+    source: str = ""             # the file it came from, for error messages and reports
+
+
+@dataclass(frozen=True)
+class PolicySet:
+    services: dict[str, Service]
+
+    def client(self, client_id: str) -> tuple[Service, Client] | None:
+        for service in self.services.values():
+            for client in service.clients:
+                if client.client_id == client_id:
+                    return service, client
+        return None

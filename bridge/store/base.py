@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+import json
+from typing import Any
+
+
+class StoreUnavailable(RuntimeError):
+    """The store cannot be reached: fail closed (HTTP 503, no token)."""
+
+
+class Store:
+    """What every backend offers. Values are strings; the *_json helpers encode dicts."""
+
+    def get(self, key: str) -> str | None: raise NotImplementedError
+    def get_many(self, keys: list[str]) -> list[str | None]: raise NotImplementedError
+    def set(self, key: str, value: str, ttl: int) -> None: raise NotImplementedError
+    def add(self, key: str, value: str, ttl: int) -> bool:
+        """Set only if absent (single-use markers, locks). True when this call created the key."""
+        raise NotImplementedError
+    def consume(self, key: str) -> str | None:
+        """Atomically read and delete: a second call returns None."""
+        raise NotImplementedError
+    def delete(self, *keys: str) -> None: raise NotImplementedError
+    def ping(self) -> None: raise NotImplementedError
+
+    def get_json(self, key: str) -> Any | None:
+        raw = self.get(key)
+        return None if raw is None else json.loads(raw)
+
+    def set_json(self, key: str, value: Any, ttl: int) -> None:
+        self.set(key, json.dumps(value, separators=(",", ":")), ttl)
+
+    def consume_json(self, key: str) -> Any | None:
+        raw = self.consume(key)
+        return None if raw is None else json.loads(raw)
+
+
+def check_ttl(ttl: int) -> int:
+    ttl = int(ttl)
+    if ttl <= 0:
+        raise ValueError(f"TTL must be positive (got {ttl}): every key expires")
+    return ttl
