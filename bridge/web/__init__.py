@@ -1,0 +1,17 @@
+"""HTTP layer: blueprints only; the logic they call is plain Python elsewhere in bridge/."""
+from __future__ import annotations
+
+from flask import Flask, current_app
+
+
+def bridge():
+    return current_app.extensions["bridge"]
+
+
+def register(app: Flask) -> None:
+    from bridge.web import errors, login, logout, oidc, security
+
+    security.install(app)
+    errors.install(app)
+    for blueprint in (oidc.bp, login.bp, logout.bp):
+        app.register_blueprint(blueprint)

@@ -1,0 +1,48 @@
+"""PSC Bridge web application. `python app.py` runs the development server on embedded defaults."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from flask import Flask
+
+from bridge.clock import Clock
+from bridge.config import ConfigError, Settings, load_settings
+from bridge.core import build_bridge
+from bridge.policy import PolicyError
+from bridge.store import Store
+
+ROOT = Path(__file__).resolve().parent
+
+
+def create_app(settings: Settings | None = None, *, clock: Clock | None = None, store: Store | None = None) -> Flask:
+    from bridge import logs, web
+    from bridge.provider.server import build_server
+
+    settings = settings or load_settings()
+    logs.configure(settings.log_level)
+    bridge = build_bridge(settings, clock=clock, store=store)
+    app = Flask("bridge", template_folder=str(ROOT / "templates"), static_folder=str(ROOT / "bridge/web/static"))
+    app.config.update(SECRET_KEY=settings.secret_key, SESSION_COOKIE_SECURE=settings.production,
+                      SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
+                      PREFERRED_URL_SCHEME="https" if settings.production else "http")
+    app.extensions["bridge"] = bridge
+    bridge.server, bridge.protector = build_server(app, bridge)
+    web.register(app)
+    return app
+
+
+def main() -> int:
+    try:
+        app = create_app()
+    except (ConfigError, PolicyError) as exc:
+        print(f"bridge: configuration error: {exc}", file=sys.stderr)
+        return 2
+    settings = app.extensions["bridge"].settings
+    host, port = "127.0.0.1", int(settings.public_url.rsplit(":", 1)[-1].split("/")[0] or 8000)
+    app.run(host=host, port=port, threaded=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

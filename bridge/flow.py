@@ -1,0 +1,40 @@
+"""Decisions of the login flow, free of HTTP: can this SSO session serve this /authorize request?"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bridge.model import Authentication
+from bridge.policy import Service, evaluate
+
+# Reasons a fresh authentication can fix (another means, a newer login); others are final denials.
+FIXABLE = frozenset({"mie_not_allowed", "single_factor", "card_type_not_allowed", "session_too_old"})
+
+
+@dataclass(frozen=True)
+class Verdict:
+    action: str                  # reuse | login | deny
+    reasons: tuple[str, ...] = ()
+
+
+def for_session(service: Service, authn: Authentication | None, params: dict, now: float) -> Verdict:
+    prompts = set((params.get("prompt") or "").split())
+    if authn is None or "login" in prompts:
+        return Verdict("login")
+    max_age = params.get("max_age")
+    if max_age is not None and str(max_age).isdigit() and now - authn.auth_time > int(max_age):
+        return Verdict("login", ("max_age",))
+    decision = evaluate(service, authn, now)
+    if decision.allowed:
+        return Verdict("reuse")
+    if set(decision.reasons) <= FIXABLE:
+        return Verdict("login", decision.reasons)   # step-up: authenticate again with a means that satisfies
+    return Verdict("deny", decision.reasons)
+
+
+def after_login(service: Service, authn: Authentication, now: float) -> Verdict:
+    decision = evaluate(service, authn, now)
+    return Verdict("reuse") if decision.allowed else Verdict("deny", decision.reasons)
+
+
+def needs_activity_choice(authn: Authentication) -> bool:
+    return authn.selected_activity is None and len(authn.identity.activities()) > 1

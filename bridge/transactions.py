@@ -1,0 +1,61 @@
+"""Login transactions: an /authorize request waiting for the user to authenticate upstream.
+
+The record keeps the app's original query (replayed once the user is authenticated), is bound to the browser
+by a cookie (login CSRF: a callback only completes in the browser that started it), and carries the CSRF token
+of the bridge's own forms.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import asdict, dataclass
+
+from bridge.store import Store
+
+TXN_TTL = 15 * 60
+BROWSER_COOKIE = "bridge_browser"
+
+
+def browser_hash(browser_secret: str | None) -> str:
+    return hashlib.sha256((browser_secret or "").encode()).hexdigest()
+
+
+@dataclass
+class LoginTransaction:
+    id: str
+    client_id: str
+    service: str
+    query: str           # the original /authorize query string
+    browser: str         # SHA-256 of the browser cookie
+    csrf: str
+    forced: bool = False  # prompt=login / max_age / step-up: a fresh authentication is required
+    authenticated: bool = False
+
+    def bound_to(self, browser_secret: str | None) -> bool:
+        return hmac.compare_digest(self.browser, browser_hash(browser_secret))
+
+    def check_csrf(self, token: str | None) -> bool:
+        return bool(token) and hmac.compare_digest(self.csrf, token)
+
+
+class Transactions:
+    def __init__(self, store: Store):
+        self.store = store
+
+    def begin(self, client_id: str, service: str, query: str, browser_secret: str, forced: bool) -> LoginTransaction:
+        txn = LoginTransaction(id=secrets.token_urlsafe(24), client_id=client_id, service=service, query=query,
+                               browser=browser_hash(browser_secret), csrf=secrets.token_urlsafe(24), forced=forced)
+        self.save(txn)
+        return txn
+
+    def save(self, txn: LoginTransaction) -> None:
+        self.store.set_json(f"txn:{txn.id}", asdict(txn), TXN_TTL)
+
+    def get(self, txn_id: str | None) -> LoginTransaction | None:
+        data = self.store.get_json(f"txn:{txn_id}") if txn_id else None
+        return LoginTransaction(**data) if data else None
+
+    def consume(self, txn_id: str) -> LoginTransaction | None:
+        data = self.store.consume_json(f"txn:{txn_id}")
+        return LoginTransaction(**data) if data else None

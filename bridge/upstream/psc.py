@@ -1,0 +1,258 @@
+"""Pro Santé Connect relying party (DESIGN §7), with Authlib's OAuth2Session and joserfc.
+
+start() builds the authorization URL and keeps state, nonce and PKCE verifier in the store (single use);
+finish() exchanges the code, verifies the ID token, reads userinfo and returns a neutral Authentication.
+Every failure raises PscError with a machine code that the web layer shows in French.
+"""
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+
+import requests
+from authlib.integrations.requests_client import OAuth2Session
+from joserfc import jwt
+from joserfc.errors import (BadSignatureError, ClaimError, ExpiredTokenError, InvalidKeyIdError, JoseError,
+                            MissingClaimError)
+from joserfc.jwk import KeySet, OctKey
+from joserfc.jws import extract_compact
+
+from bridge.config import Settings
+from bridge.model import Authentication
+from bridge.store import Store
+from bridge.upstream.psc_claims import ClaimsError, identity_from_userinfo, mie_from_claims
+
+STATE_TTL = 600          # the user may take a few minutes on the PSC page
+SKEW = 30                # seconds of clock skew accepted on iat/exp (AT lives only 120 s)
+METADATA_TTL = 3600
+SIGNED_ALGS = ("RS256", "PS256", "ES256")
+
+
+class PscError(Exception):
+    def __init__(self, code: str, detail: str = ""):
+        self.code, self.detail = code, detail
+        super().__init__(f"{code}: {detail}" if detail else code)
+
+
+class PscClient:
+    def __init__(self, settings: Settings, store: Store, clock):
+        self.settings, self.store, self.clock = settings, store, clock
+        self._metadata: dict | None = None
+        self._metadata_at = 0.0
+        self._jwks: KeySet | None = None
+        self._lock = threading.Lock()
+
+    # -- HTTP plumbing ---------------------------------------------------------------------------------------
+    @property
+    def timeout(self) -> tuple[float, float]:
+        return (self.settings.psc_connect_timeout, self.settings.psc_read_timeout)
+
+    def _session(self, **kwargs) -> OAuth2Session:
+        s = self.settings
+        # tls_client_auth: the client certificate authenticates; Authlib's "none" puts client_id in the body.
+        method = "none" if s.psc_token_auth_method == "tls_client_auth" else s.psc_token_auth_method
+        session = OAuth2Session(client_id=s.psc_client_id, client_secret=s.psc_client_secret or None,
+                                token_endpoint_auth_method=method, scope=s.psc_scope,
+                                code_challenge_method="S256", **kwargs)
+        if s.psc_client_cert:
+            session.cert = (str(s.psc_client_cert), str(s.psc_client_key))
+        if s.psc_ca_bundle:
+            session.verify = str(s.psc_ca_bundle)
+        return session
+
+    def _get(self, url: str, **kwargs) -> requests.Response:
+        with self._session() as session:
+            try:
+                return session.get(url, timeout=self.timeout, **kwargs)
+            except requests.Timeout as exc:
+                raise PscError("psc_timeout", url) from exc
+            except requests.RequestException as exc:
+                raise PscError("psc_unreachable", f"{url}: {type(exc).__name__}") from exc
+
+    def metadata(self) -> dict:
+        with self._lock:
+            if self._metadata and time.monotonic() - self._metadata_at < METADATA_TTL:
+                return self._metadata
+        response = self._get(self.settings.psc_discovery_url)
+        try:
+            data = response.json()
+            assert response.ok and all(k in data for k in ("issuer", "authorization_endpoint", "token_endpoint"))
+        except (ValueError, AssertionError):
+            raise PscError("psc_discovery", f"HTTP {response.status_code} from discovery") from None
+        with self._lock:
+            self._metadata, self._metadata_at = data, time.monotonic()
+        return data
+
+    def jwks(self, refresh: bool = False) -> KeySet:
+        if self._jwks is not None and not refresh:
+            return self._jwks
+        response = self._get(self.metadata()["jwks_uri"])
+        try:
+            self._jwks = KeySet.import_key_set(response.json())
+        except (ValueError, JoseError) as exc:
+            raise PscError("psc_jwks", str(exc)) from None
+        return self._jwks
+
+    # -- the flow -------------------------------------------------------------------------------------------
+    def start(self, txn: str, redirect_uri: str, *, prompt: str | None = None, login_hint: str | None = None,
+              max_age: int | None = None) -> str:
+        meta = self.metadata()
+        state, nonce, verifier = secrets.token_urlsafe(24), secrets.token_hex(32), secrets.token_urlsafe(48)
+        extra = {"acr_values": self.settings.psc_acr_values}
+        if prompt:
+            extra["prompt"] = prompt
+        if login_hint:
+            extra["login_hint"] = login_hint
+        if max_age is not None:
+            extra["max_age"] = str(max_age)
+        with self._session(redirect_uri=redirect_uri) as session:
+            url, _ = session.create_authorization_url(meta["authorization_endpoint"], state=state, nonce=nonce,
+                                                      code_verifier=verifier, **extra)
+        self.store.set_json(f"psc:state:{state}", {"txn": txn, "nonce": nonce, "verifier": verifier,
+                                                   "redirect_uri": redirect_uri}, STATE_TTL)
+        return url
+
+    def finish(self, args: dict) -> tuple[str, Authentication]:
+        """Handle the callback query; returns (login transaction id, Authentication)."""
+        state = args.get("state")
+        pending = self.store.consume_json(f"psc:state:{state}") if state else None
+        if pending is None:
+            raise PscError("state_invalid", "unknown, expired or already used state")
+        if args.get("error"):
+            raise PscError("psc_error", f"{args.get('error')}: {args.get('error_description', '')}".strip(": "))
+        meta = self.metadata()
+        if args.get("iss") and args["iss"] != meta["issuer"]:  # RFC 9207 mix-up defence
+            raise PscError("issuer_mismatch", args["iss"])
+        if not args.get("code"):
+            raise PscError("psc_error", "no code in the callback")
+        token = self._exchange(meta, args["code"], pending)
+        id_claims = self.verify_id_token(token.get("id_token"), nonce=pending["nonce"])
+        userinfo = self.userinfo(meta, token["access_token"])
+        if userinfo.get("sub") != id_claims.get("sub"):
+            raise PscError("sub_mismatch", "userinfo sub differs from the ID token sub")
+        try:
+            identity = identity_from_userinfo(userinfo)
+        except ClaimsError as exc:
+            raise PscError(exc.code, exc.detail) from None
+        if id_claims.get("SubjectNameID") not in (None, identity.national_id):
+            raise PscError("sub_mismatch", "ID token SubjectNameID differs from userinfo SubjectNameID")
+        at_claims = self._access_token_claims(token["access_token"])
+        if at_claims.get("SubjectNameID") not in (None, identity.national_id):
+            raise PscError("sub_mismatch", "access token SubjectNameID differs from userinfo")
+        mie, amr = mie_from_claims([at_claims, id_claims, userinfo], self.settings.psc_authmode_mie)
+        now = self.clock.now()
+        auth_time = int(id_claims.get("auth_time") or at_claims.get("auth_time") or now)
+        upstream = {"sub": id_claims["sub"], "sid": id_claims.get("sid") or at_claims.get("sid", ""),
+                    "id_token": token["id_token"], "deadline": auth_time + self.settings.psc_max_session}
+        return pending["txn"], Authentication(identity=identity, mie=mie, amr=amr, acr=id_claims["acr"],
+                                              auth_time=auth_time, upstream="psc", upstream_session=upstream)
+
+    def _exchange(self, meta: dict, code: str, pending: dict) -> dict:
+        with self._session(redirect_uri=pending["redirect_uri"]) as session:
+            try:
+                token = session.fetch_token(meta["token_endpoint"], code=code, code_verifier=pending["verifier"],
+                                            grant_type="authorization_code", timeout=self.timeout)
+            except requests.Timeout as exc:
+                raise PscError("psc_timeout", "token endpoint") from exc
+            except requests.RequestException as exc:
+                raise PscError("psc_unreachable", f"token endpoint: {type(exc).__name__}") from exc
+            except Exception as exc:  # Authlib raises OAuthError for RFC 6749 error responses
+                raise PscError("psc_error", f"token endpoint: {getattr(exc, 'error', '')} {exc}".strip()) from None
+        if not token.get("id_token") or not token.get("access_token"):
+            raise PscError("psc_error", "token response without id_token or access_token")
+        return dict(token)
+
+    def verify_id_token(self, id_token: str | None, *, nonce: str) -> dict:
+        claims = self._verify_jwt(id_token, "id_token")
+        registry = jwt.JWTClaimsRegistry(
+            now=lambda: int(self.clock.now()), leeway=SKEW,
+            iss={"essential": True, "value": self.metadata()["issuer"]},
+            aud={"essential": True, "value": self.settings.psc_client_id},
+            sub={"essential": True}, exp={"essential": True}, iat={"essential": True},
+            nonce={"essential": True, "value": nonce},
+            acr={"essential": True, "values": list(self.settings.psc_accepted_acr)})
+        try:
+            registry.validate(claims)
+        except ExpiredTokenError:
+            raise PscError("id_token_expired", "exp is in the past") from None
+        except (ClaimError, MissingClaimError) as exc:
+            raise PscError(f"id_token_{exc.claim.split(',')[0]}", exc.description) from None
+        audiences = claims["aud"] if isinstance(claims["aud"], list) else [claims["aud"]]
+        if len(audiences) > 1 and claims.get("azp") != self.settings.psc_client_id:
+            raise PscError("id_token_aud", "several audiences and azp is not this client")
+        return claims
+
+    def _verify_jwt(self, token: str | None, what: str) -> dict:
+        if not token or not isinstance(token, str):
+            raise PscError(f"{what}_invalid", "missing")
+        try:
+            header = extract_compact(token.encode()).headers()
+        except (JoseError, ValueError) as exc:
+            raise PscError(f"{what}_invalid", f"malformed: {exc}") from None
+        alg = header.get("alg")
+        if alg == "HS256":  # PSC may sign with the client secret (ANS Keycloak extension accepts both)
+            if not self.settings.psc_client_secret:
+                raise PscError(f"{what}_alg", "HS256 but no client secret configured")
+            keys, algorithms = OctKey.import_key(self.settings.psc_client_secret), ["HS256"]
+        elif alg in SIGNED_ALGS:
+            keys, algorithms = self.jwks(), [alg]
+        else:
+            raise PscError(f"{what}_alg", f"algorithm {alg!r} refused")
+        try:
+            try:
+                return jwt.decode(token, keys, algorithms=algorithms).claims
+            except InvalidKeyIdError:
+                if alg == "HS256":
+                    raise
+                # PSC rotated its keys: refetch the JWKS once, then give up.
+                return jwt.decode(token, self.jwks(refresh=True), algorithms=algorithms).claims
+        except InvalidKeyIdError:
+            raise PscError(f"{what}_kid", f"unknown kid {header.get('kid')!r} after JWKS refresh") from None
+        except BadSignatureError:
+            raise PscError(f"{what}_signature", "bad signature") from None
+        except (JoseError, ValueError) as exc:
+            raise PscError(f"{what}_invalid", str(exc)) from None
+
+    def userinfo(self, meta: dict, access_token: str) -> dict:
+        response = self._get(meta["userinfo_endpoint"], headers={"Authorization": f"Bearer {access_token}"})
+        if not response.ok:
+            raise PscError("userinfo_invalid", f"HTTP {response.status_code}")
+        content_type = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
+        if content_type == "application/jwt":
+            claims = self._verify_jwt(response.text.strip(), "userinfo")
+            if claims.get("iss") not in (None, meta["issuer"]):
+                raise PscError("userinfo_invalid", "iss differs from the issuer")
+            aud = claims.get("aud")
+            if aud is not None and self.settings.psc_client_id not in (aud if isinstance(aud, list) else [aud]):
+                raise PscError("userinfo_invalid", "aud is not this client")
+            return claims
+        try:
+            data = response.json()
+        except ValueError:
+            raise PscError("userinfo_invalid", f"unreadable body ({content_type or 'no content type'})") from None
+        if not isinstance(data, dict):
+            raise PscError("userinfo_invalid", "not a JSON object")
+        return data
+
+    def _access_token_claims(self, access_token: str) -> dict:
+        """PSC's access token is a JWT carrying `authMode`; use it only when its signature verifies."""
+        try:
+            header = extract_compact(access_token.encode()).headers()
+            if header.get("alg") not in SIGNED_ALGS:
+                return {}
+            return jwt.decode(access_token, self.jwks(), algorithms=[header["alg"]]).claims
+        except (JoseError, ValueError):
+            return {}
+
+    def logout_url(self, id_token: str, post_logout_redirect_uri: str, state: str) -> str | None:
+        try:
+            endpoint = self.metadata().get("end_session_endpoint")
+        except PscError:
+            return None
+        if not endpoint:
+            return None
+        from authlib.common.urls import add_params_to_uri
+
+        return add_params_to_uri(endpoint, [("id_token_hint", id_token), ("state", state),
+                                            ("post_logout_redirect_uri", post_logout_redirect_uri)])

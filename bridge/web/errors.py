@@ -1,0 +1,40 @@
+"""Error pages with a request id; a store outage fails closed with HTTP 503 and no token."""
+from __future__ import annotations
+
+from flask import Flask, g, jsonify, render_template, request
+from werkzeug.exceptions import HTTPException
+
+from bridge.logs import log
+from bridge.store import StoreUnavailable
+from bridge.web.messages import message
+
+API_PATHS = ("/token", "/userinfo", "/introspect", "/revoke", "/jwks", "/.well-known/")
+
+
+def error_page(code: str, status: int, detail: str = "", **context):
+    return render_template("error.html", code=code, text=message(code), detail=detail,
+                           request_id=g.get("request_id", ""), **context), status
+
+
+def install(app: Flask) -> None:
+    @app.errorhandler(StoreUnavailable)
+    def store_down(exc):
+        log.error("store_unavailable", path=request.path, error=str(exc), request_id=g.get("request_id"))
+        if request.path.startswith(API_PATHS):
+            response = jsonify(error="temporarily_unavailable",
+                               error_description="The session store is unavailable; retry later.")
+            response.status_code = 503
+            response.headers["Retry-After"] = "5"
+            return response
+        return error_page("store_unavailable", 503)
+
+    @app.errorhandler(404)
+    def not_found(exc):
+        return error_page("not_found", 404)
+
+    @app.errorhandler(Exception)
+    def unexpected(exc):
+        if isinstance(exc, HTTPException):
+            return error_page("invalid_request", exc.code or 400, exc.description or "")
+        log.exception("unhandled_error", path=request.path, request_id=g.get("request_id"))
+        return error_page("server_error", 500)

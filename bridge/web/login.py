@@ -1,0 +1,130 @@
+"""Login pages: means chooser, Pro Santé Connect round trip, choice of the 'situation d'exercice'."""
+from __future__ import annotations
+
+from flask import Blueprint, make_response, redirect, render_template, request, url_for
+
+from bridge import flow
+from bridge.logs import log
+from bridge.mie import CATALOGUE
+from bridge.sessions import COOKIE
+from bridge.transactions import BROWSER_COOKIE, LoginTransaction
+from bridge.upstream.psc import PscError
+from bridge.web import bridge
+from bridge.web.errors import error_page
+from bridge.web.security import cookie_args
+
+bp = Blueprint("login", __name__)
+
+
+def chooser_means(service) -> list:
+    try:
+        from bridge.policy import login_means
+    except ImportError:  # until the policy engine orders the means itself: PSC first, catalogue order
+        return [m for m in CATALOGUE.values() if m.id in service.allowed_mie or
+                ("psc" in service.allowed_mie and m.id == "psc")]
+    return login_means(service, bridge().clock.now())
+
+
+def login_entry(txn: LoginTransaction) -> str:
+    if txn.authenticated:
+        return url_for("login.activity", txn=txn.id)
+    service = bridge().policies.services[txn.service]
+    means = chooser_means(service)
+    if means and all(m.via_psc for m in means):
+        return url_for("login.psc_start", txn=txn.id)   # only PSC means: no chooser page (DESIGN §1)
+    return url_for("login.chooser", txn=txn.id)
+
+
+def _bound_txn() -> LoginTransaction | None:
+    txn = bridge().transactions.get(request.values.get("txn"))
+    if txn is None or not txn.bound_to(request.cookies.get(BROWSER_COOKIE)):
+        return None
+    return txn
+
+
+@bp.get("/login")
+def chooser():
+    txn = _bound_txn()
+    if txn is None:
+        return error_page("txn_invalid", 400)
+    service = bridge().policies.services[txn.service]
+    return render_template("login.html", service=service, means=chooser_means(service), txn=txn)
+
+
+@bp.get("/login/psc")
+def psc_start():
+    b = bridge()
+    txn = _bound_txn()
+    if txn is None:
+        return error_page("txn_invalid", 400)
+    try:
+        url = b.psc.start(txn.id, redirect_uri=f"{b.settings.public_url}/psc/callback",
+                          prompt="login" if txn.forced else None)
+    except PscError as exc:
+        log.warning("psc_start_failed", code=exc.code, detail=exc.detail)
+        return error_page(exc.code, 502)
+    return redirect(url)
+
+
+@bp.get("/psc/callback")
+def psc_callback():
+    b = bridge()
+    try:
+        txn_id, authn = b.psc.finish(request.args.to_dict())
+    except PscError as exc:
+        log.warning("login_failed", upstream="psc", code=exc.code, detail=exc.detail)
+        status = 504 if exc.code == "psc_timeout" else 502 if exc.code.startswith("psc_") else 400
+        return error_page(exc.code, status)
+    txn = b.transactions.get(txn_id)
+    if txn is None or not txn.bound_to(request.cookies.get(BROWSER_COOKIE)):
+        log.warning("login_failed", upstream="psc", code="txn_invalid")
+        return error_page("txn_invalid", 400)
+    previous = request.cookies.get(COOKIE)
+    if previous:  # a new login replaces whatever this browser had (another card, another person)
+        b.sessions.end(previous)
+    session = b.sessions.create(authn, upstream_deadline=authn.upstream_session.get("deadline"))
+    log.info("login_succeeded", upstream="psc", mie=authn.mie, service=txn.service)
+    response = continue_login(txn, session)
+    response.set_cookie(COOKIE, session.secret, **cookie_args())
+    return response
+
+
+def continue_login(txn: LoginTransaction, session):
+    """After authentication: policy, then the 'situation d'exercice' if needed, then the app's code."""
+    from bridge.web.oidc import issue_code, render_denial, replay_grant
+
+    b = bridge()
+    service = b.policies.services[txn.service]
+    verdict = flow.after_login(service, session.authn, b.clock.now())
+    if verdict.action == "deny":
+        b.transactions.consume(txn.id)
+        return make_response(render_denial(service, verdict.reasons))
+    if flow.needs_activity_choice(session.authn):
+        txn.authenticated = True
+        b.transactions.save(txn)
+        return make_response(redirect(url_for("login.activity", txn=txn.id)))
+    if b.transactions.consume(txn.id) is None:
+        return make_response(error_page("txn_invalid", 400))
+    grant, req = replay_grant(txn.query, session)
+    return make_response(issue_code(grant, session, request_obj=req))
+
+
+@bp.route("/login/activity", methods=["GET", "POST"])
+def activity():
+    b = bridge()
+    txn = _bound_txn()
+    session = b.sessions.load(request.cookies.get(COOKIE))
+    if txn is None or session is None or not txn.authenticated:
+        return error_page("txn_invalid", 400)
+    choices = session.authn.identity.activities()
+    if request.method == "POST":
+        if not txn.check_csrf(request.form.get("csrf")):
+            return error_page("csrf", 400)
+        picked = request.form.get("activity", "")
+        valid = {f"{e}-{a}": (e, a) for e, a, _, _ in choices}
+        if picked not in valid:
+            return render_template("activity.html", txn=txn, choices=choices, error=True), 400
+        session.authn = session.authn.with_activity(*valid[picked])
+        b.sessions.save(session)
+        return continue_login(txn, session)
+    return render_template("activity.html", txn=txn, choices=choices, error=False)

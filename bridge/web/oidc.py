@@ -1,0 +1,162 @@
+"""OIDC provider endpoints for local apps: discovery, JWKS, /authorize, /token, /userinfo."""
+from __future__ import annotations
+
+from authlib.oauth2 import OAuth2Error
+from authlib.oidc.core.errors import InteractionRequiredError, LoginRequiredError
+from flask import Blueprint, jsonify, make_response, redirect, request, url_for
+from werkzeug.test import EnvironBuilder
+
+from bridge import flow
+from bridge.logs import log
+from bridge.mie import CATALOGUE
+from bridge.provider.server import Grantee
+from bridge.sessions import COOKIE
+from bridge.transactions import BROWSER_COOKIE
+from bridge.web import bridge
+from bridge.web.errors import error_page
+from bridge.web.security import browser_secret, cookie_args
+
+bp = Blueprint("oidc", __name__)
+
+
+@bp.get("/.well-known/openid-configuration")
+def discovery():
+    issuer = bridge().settings.issuer
+    return jsonify({
+        "issuer": issuer,
+        "authorization_endpoint": f"{issuer}/authorize",
+        "token_endpoint": f"{issuer}/token",
+        "userinfo_endpoint": f"{issuer}/userinfo",
+        "jwks_uri": f"{issuer}/jwks",
+        "end_session_endpoint": f"{issuer}/logout",
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "grant_types_supported": ["authorization_code"],
+        "subject_types_supported": ["public", "pairwise"],
+        "id_token_signing_alg_values_supported": ["RS256", "ES256"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "code_challenge_methods_supported": ["S256"],
+        "scopes_supported": ["openid", "profile", "email", "rpps"],
+        "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "sid", "azp",
+                             "mie", "given_name", "family_name", "name", "email", "national_id",
+                             "national_id_type", "profession", "profession_category", "savoir_faire", "activity",
+                             "card_type"],
+        "prompt_values_supported": ["none", "login"],
+        "authorization_response_iss_parameter_supported": True,
+        "claims_parameter_supported": False,
+        "request_parameter_supported": False,
+        "mie_supported": list(CATALOGUE),
+    })
+
+
+@bp.get("/jwks")
+def jwks():
+    response = jsonify(bridge().keys.jwks())
+    response.headers["Cache-Control"] = "public, max-age=300"
+    return response
+
+
+def _oauth_error(error: OAuth2Error):
+    """Redirect with the error only when the client and redirect_uri were verified; otherwise a page."""
+    if error.redirect_uri:
+        return bridge().server.handle_error_response(None, error)
+    code = error.error
+    if code == "invalid_request" and "redirect_uri" in (error.description or ""):
+        code = "invalid_redirect_uri"
+    log.info("authorize_refused", error=error.error, description=error.description)
+    return error_page(code, 400, detail=f"{error.error}: {error.description or ''}".strip(": "))
+
+
+def _current_session():
+    b = bridge()
+    return b.sessions.load(request.cookies.get(COOKIE))
+
+
+@bp.route("/authorize", methods=["GET", "POST"])
+def authorize():
+    b = bridge()
+    session = _current_session()
+    probe = Grantee(session.authn, session.sid, "") if session else None
+    try:
+        grant = b.server.get_consent_grant(end_user=probe)
+    except OAuth2Error as error:
+        return _oauth_error(error)
+    client, params = grant.client, grant.request.payload.data
+    service = client.service
+    verdict = flow.for_session(service, session.authn if session else None, params, b.clock.now())
+    redirect_uri = grant.request.payload.redirect_uri
+    if verdict.action == "reuse":
+        if flow.needs_activity_choice(session.authn):
+            return _start_login(grant, authenticated=True)
+        return issue_code(grant, session)
+    if "none" in (params.get("prompt") or "").split():
+        error_cls = LoginRequiredError if session is None else InteractionRequiredError
+        error = error_cls(redirect_uri=redirect_uri, state=grant.request.payload.state)
+        return b.server.handle_error_response(None, error)
+    if verdict.action == "deny":
+        return render_denial(service, verdict.reasons)
+    return _start_login(grant, authenticated=False, forced=session is not None)
+
+
+def issue_code(grant, session, request_obj=None):
+    """The session satisfies the service: record the client's activity and answer with a code."""
+    b = bridge()
+    client = grant.client
+    b.sessions.touch(session, client.client_id, client.service.idle_timeout)
+    grantee = Grantee(session.authn, session.sid, client.service.service)
+    log.info("code_issued", client=client.client_id, service=client.service.service, mie=session.authn.mie)
+    return b.server.create_authorization_response(request=request_obj, grant_user=grantee, grant=grant)
+
+
+def replay_grant(query: str, session):
+    """Rebuild the app's original /authorize request once the user is authenticated."""
+    b = bridge()
+    req = EnvironBuilder(path="/authorize", query_string=query, base_url=b.settings.public_url).get_request()
+    grantee = Grantee(session.authn, session.sid, "")
+    return b.server.get_consent_grant(request=req, end_user=grantee), req
+
+
+def _start_login(grant, *, authenticated: bool, forced: bool = False):
+    from bridge.web.login import login_entry
+
+    b = bridge()
+    secret, new = browser_secret()
+    txn = b.transactions.begin(grant.client.client_id, grant.client.service.service,
+                               request.query_string.decode() if request.method == "GET" else
+                               _form_query(), secret, forced=forced)
+    txn.authenticated = authenticated
+    b.transactions.save(txn)
+    response = make_response(redirect(login_entry(txn)))
+    if new:
+        response.set_cookie(BROWSER_COOKIE, secret, **cookie_args())
+    return response
+
+
+def _form_query() -> str:
+    from urllib.parse import urlencode
+
+    return urlencode(list(request.form.items(multi=True)))
+
+
+def render_denial(service, reasons):
+    from flask import render_template
+
+    from bridge.web.policy_text import reason_texts
+
+    log.info("login_denied", service=service.service, reasons=list(reasons))
+    return render_template("denied.html", service=service, reasons=reason_texts(reasons)), 403
+
+
+@bp.route("/token", methods=["POST"])
+def token():
+    return bridge().server.create_token_response()
+
+
+@bp.route("/userinfo", methods=["GET", "POST"])
+def userinfo():
+    return bridge().server.create_endpoint_response("userinfo")
+
+
+@bp.get("/")
+def home():
+    return redirect(url_for("oidc.discovery"))

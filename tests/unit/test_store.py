@@ -1,0 +1,83 @@
+"""Both store backends honour one contract: TTL on every key, atomic single use, fail closed when down."""
+import threading
+
+import pytest
+
+from bridge.clock import Clock
+from bridge.store import StoreUnavailable, open_store
+from bridge.store.memory import MemoryStore
+
+
+@pytest.fixture(params=["memory", "redis"])
+def store(request):
+    if request.param == "memory":
+        return MemoryStore(Clock())
+    return open_store(request.getfixturevalue("redis_url"))
+
+
+def test_set_get_delete(store):
+    store.set("k", "v", 60)
+    assert store.get("k") == "v"
+    store.delete("k")
+    assert store.get("k") is None
+
+
+def test_every_key_needs_a_positive_ttl(store):
+    with pytest.raises(ValueError, match="TTL"):
+        store.set("k", "v", 0)
+
+
+def test_consume_is_single_use(store):
+    store.set_json("code", {"a": 1}, 60)
+    assert store.consume_json("code") == {"a": 1}
+    assert store.consume_json("code") is None
+
+
+def test_consume_is_atomic_under_concurrency(store):
+    store.set("once", "x", 60)
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(store.consume("once"))) for _ in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results.count("x") == 1
+
+
+def test_add_only_when_absent(store):
+    assert store.add("lock", "a", 60) is True
+    assert store.add("lock", "b", 60) is False
+    assert store.get("lock") == "a"
+
+
+def test_get_many(store):
+    store.set("a", "1", 60)
+    assert store.get_many(["a", "missing"]) == ["1", None]
+
+
+def test_memory_keys_expire_with_the_clock():
+    clock = Clock(fixed=1000.0)
+    store = MemoryStore(clock)
+    store.set("k", "v", 10)
+    clock.advance(9)
+    assert store.get("k") == "v"
+    clock.advance(1)
+    assert store.get("k") is None
+
+
+def test_redis_ttl_is_set(redis_url):
+    import redis
+
+    store = open_store(redis_url)
+    store.set("k", "v", 30)
+    assert 0 < redis.Redis.from_url(redis_url).ttl("k") <= 30
+
+
+def test_redis_down_raises_store_unavailable():
+    from tests.support.redis import free_port
+
+    store = open_store(f"redis://127.0.0.1:{free_port()}/0")
+    with pytest.raises(StoreUnavailable):
+        store.get("k")
+    with pytest.raises(StoreUnavailable):
+        store.set("k", "v", 10)
