@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from urllib.parse import parse_qs, urlsplit
@@ -15,7 +16,7 @@ from joserfc.jwk import KeySet, OctKey
 
 from bridge.sandbox.professionals import TEST_PROFESSIONALS
 from bridge.sandbox.psc import EmulatedClient, EmulatorConfig, create_emulator, serve
-from bridge.sandbox.psc.signing import left_half_hash
+from authlib.oidc.core.util import create_half_hash
 from bridge.sandbox.tls import server_ssl_context
 from tests.support.psc import (
     PSC_TEST_CLIENT_ID,
@@ -163,7 +164,7 @@ def test_code_flow_with_pkce_s256_gives_tokens_that_verify_against_the_jwks(psc_
     assert claims["sid"] == callback["session_state"] and claims["SubjectNameID"] == "899700000001"
     assert claims["sub"] == TEST_PROFESSIONALS["899700000001"]["sub"]
     assert claims["exp"] - claims["iat"] == 120 and claims["auth_time"] <= claims["iat"]
-    assert claims["at_hash"] == left_half_hash(body["access_token"])
+    assert claims["at_hash"] == create_half_hash(body["access_token"], "RS256").decode()
 
     access = jwt.decode(body["access_token"], jwks(psc_emulator), algorithms=["RS256"]).claims
     assert access["SubjectNameID"] == access["preferred_username"] == "899700000001"
@@ -249,7 +250,7 @@ def test_the_login_page_is_french_and_accessible(psc_emulator):
     for national_id in TEST_PROFESSIONALS:
         assert f'value="{national_id}"' in page.text
     assert page.text.count("<label for=") == len(TEST_PROFESSIONALS) + 2
-    assert 'value="899700000003"\n               checked' in page.text  # login_hint preselects
+    assert re.search(r'value="899700000003"\s+checked', page.text)  # login_hint preselects the professional
 
 
 def test_cancelling_the_login_returns_access_denied(psc_emulator):
@@ -423,11 +424,28 @@ def test_prompt_none_without_session_is_login_required(psc_emulator):
 
 def test_prompt_none_with_session_and_prompt_login_despite_it(psc_emulator):
     browser = requests.Session()
-    login(psc_emulator, browser)
+    first = tokens(psc_emulator, browser)
     silent = browser.get(psc_authorize_url(psc_emulator, prompt="none"), allow_redirects=False, timeout=5)
     assert "code" in query(silent.headers["Location"])
     forced = browser.get(psc_authorize_url(psc_emulator, prompt="login"), allow_redirects=False, timeout=5)
     assert forced.status_code == 200 and 'name="txn"' in forced.text
+
+    psc_emulator.advance_clock(100)
+    again = tokens(psc_emulator, browser, prompt="login", auth_mode="MOBILE")
+    before, after = unverified(first["id_token"])[1], unverified(again["id_token"])[1]
+    assert after["auth_time"] >= before["auth_time"] + 100  # a real new authentication
+    assert after["sid"] == before["sid"]  # same user, same SSO session (Keycloak)
+    assert unverified(again["access_token"])[1]["authMode"] == "MOBILE"
+
+
+def test_max_age_forces_a_new_login_when_the_authentication_is_older(psc_emulator):
+    browser = requests.Session()
+    login(psc_emulator, browser)
+    psc_emulator.advance_clock(300)
+    recent_enough = browser.get(psc_authorize_url(psc_emulator, max_age="1000"), allow_redirects=False, timeout=5)
+    assert recent_enough.status_code == 302 and "code" in query(recent_enough.headers["Location"])
+    too_old = browser.get(psc_authorize_url(psc_emulator, max_age="60"), allow_redirects=False, timeout=5)
+    assert too_old.status_code == 200 and 'name="txn"' in too_old.text
 
 
 def test_sso_session_ends_after_sso_ttl(psc_emulator_factory):

@@ -131,9 +131,9 @@ def userinfo():
     except InvalidToken:
         return _bearer_error("invalid_token", "Signature du jeton invalide")
     record = emu.state.get_access(access_token)
-    if record is None:
+    session = emu.state.live_session(record.grant.sid) if record else None
+    if record is None or session is None:
         return _bearer_error("invalid_token", "Jeton expiré, révoqué ou inconnu")
-    session = emu.state.live_session(record.grant.sid)
     if faults.get("userinfo_format", emu.config.userinfo_format) == "jwt":
         response = make_response(userinfo_jwt(emu, session, record.grant.client_id))
         response.mimetype = "application/jwt"

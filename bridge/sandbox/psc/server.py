@@ -22,7 +22,8 @@ class _NoQueryLogHandler(WSGIRequestHandler):
         self.log("info", '"%s %s" %s', getattr(self, "command", "-"), path, code)
 
 
-def _not_ready(environ, start_response):  # answers only in the instant between bind and app creation
+def _not_ready(environ, start_response):
+    """Placeholder: make_server needs an app before the bound port (hence base URL and app) is known."""
     start_response("503 Service Unavailable", [("Content-Type", "text/plain")])
     return [b"starting"]
 

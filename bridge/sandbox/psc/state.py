@@ -135,6 +135,12 @@ class EmulatorState:
             return session
         return None
 
+    def reauthenticate(self, session: SsoSession, auth_mode: str) -> SsoSession:
+        """The same user logged in again (prompt=login, max_age): same session, new auth_time and means."""
+        with self._lock:
+            session.auth_time, session.auth_mode = int(self.now()), auth_mode
+        return session
+
     def end_session(self, sid: str | None) -> bool:
         """End the session and, with it, its refresh and access tokens (checked through `live_session`)."""
         with self._lock:

@@ -124,8 +124,7 @@ def authenticate(emu: Emulator, user: str, auth_mode: str) -> SsoSession:
     another user (card swap) ends it, with its tokens, and gets a new one."""
     current = emu.state.live_session(request.cookies.get(SESSION_COOKIE))
     if current and current.user == user:
-        current.auth_time, current.auth_mode = int(emu.state.now()), auth_mode
-        return current
+        return emu.state.reauthenticate(current, auth_mode)
     if current:
         emu.state.end_session(current.sid)
     return emu.state.open_session(user, auth_mode, emu.config.sso_ttl)
