@@ -7,4 +7,6 @@ sys.path.insert(0, str(ROOT))
 
 pytest_plugins = [
     "tests.support.redis",
+    "tests.support.psc",
+    "tests.support.bridge",
 ]

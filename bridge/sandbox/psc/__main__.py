@@ -1,0 +1,109 @@
+"""`python -m bridge.sandbox.psc`: run the PSC emulator in the foreground."""
+from __future__ import annotations
+
+import argparse
+import logging
+import re
+import sys
+import threading
+
+from .config import DEFAULT_BASE_URL, DEMO_CLIENT, EmulatedClient, EmulatorConfig
+from .server import serve
+
+_URIS = re.compile(r"^(https?://.+?)(?::(https?://.+))?$")
+
+
+def parse_client(spec: str) -> EmulatedClient:
+    """ID:SECRET:REDIRECT_URI[:POST_LOGOUT_URI] (the URIs keep their own colons)."""
+    client_id, _, rest = spec.partition(":")
+    secret, _, uris = rest.partition(":")
+    match = _URIS.match(uris)
+    if not client_id or not secret or not match:
+        raise argparse.ArgumentTypeError(f"--client {spec!r}: expected ID:SECRET:REDIRECT_URI[:POST_LOGOUT_URI]")
+    redirect_uri, post_logout = match.groups()
+    return EmulatedClient(client_id, secret, [redirect_uri], [post_logout] if post_logout else [],
+                          auth_method="client_secret_basic")
+
+
+def parse_tls_client(spec: str) -> EmulatedClient:
+    """ID:CERT_SHA256:REDIRECT_URI[:POST_LOGOUT_URI] for a tls_client_auth client."""
+    client_id, _, rest = spec.partition(":")
+    fingerprint, _, uris = rest.partition(":")
+    match = _URIS.match(uris)
+    if not client_id or not re.fullmatch(r"[0-9a-fA-F]{64}", fingerprint) or not match:
+        raise argparse.ArgumentTypeError(f"--tls-client {spec!r}: expected ID:SHA256_HEX:REDIRECT_URI[:POST_LOGOUT_URI]")
+    redirect_uri, post_logout = match.groups()
+    return EmulatedClient(client_id, "", [redirect_uri], [post_logout] if post_logout else [],
+                          auth_method="tls_client_auth", tls_client_cert_sha256=fingerprint)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m bridge.sandbox.psc",
+                                     description="Émulateur Pro Santé Connect (développement et tests uniquement).")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8001)
+    parser.add_argument("--base-url", default="", help="public base URL if not http(s)://HOST:PORT")
+    parser.add_argument("--wallet-url", default="", help="base of the authorize endpoint (default BASE/wallet)")
+    parser.add_argument("--tls-cert", help="server certificate (PEM): serve https")
+    parser.add_argument("--tls-key", help="server private key (PEM)")
+    parser.add_argument("--client-ca", help="CA (PEM) of accepted TLS client certificates (tls_client_auth)")
+    parser.add_argument("--id-token-alg", choices=["RS256", "HS256"], default="RS256")
+    parser.add_argument("--userinfo-format", choices=["json", "jwt"], default="json")
+    parser.add_argument("--no-iss", action="store_true", help="no RFC 9207 iss in the authorization response")
+    parser.add_argument("--omit-logout-state", action="store_true", help="drop state on the post-logout redirect")
+    parser.add_argument("--client", type=parse_client, action="append", default=[],
+                        metavar="ID:SECRET:REDIRECT_URI[:POST_LOGOUT_URI]",
+                        help="register a client (repeatable; replaces the demo client bridge-demo)")
+    parser.add_argument("--tls-client", type=parse_tls_client, action="append", default=[],
+                        metavar="ID:CERT_SHA256:REDIRECT_URI[:POST_LOGOUT_URI]",
+                        help="register a tls_client_auth client (repeatable)")
+    return parser
+
+
+def _ssl_context(args):
+    if not args.tls_cert:
+        return None
+    import ssl
+
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(args.tls_cert, args.tls_key)
+    if args.client_ca:
+        context.load_verify_locations(args.client_ca)
+        context.verify_mode = ssl.CERT_OPTIONAL  # secret clients connect without a certificate
+    return context
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.tls_cert and not args.tls_key:
+        build_parser().error("--tls-cert needs --tls-key")
+    clients = (args.client or ([] if args.tls_client else [DEMO_CLIENT])) + args.tls_client
+    # Without --base-url, serve() derives it from the bound socket (https with --tls-cert).
+    config = EmulatorConfig(base_url=args.base_url or DEFAULT_BASE_URL,
+                            wallet_url=args.wallet_url, clients=clients, id_token_alg=args.id_token_alg,
+                            userinfo_format=args.userinfo_format, send_iss=not args.no_iss,
+                            omit_logout_state=args.omit_logout_state)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    try:
+        server = serve(config, host=args.host, port=args.port, ssl_context=_ssl_context(args))
+    except RuntimeError as error:
+        print(error, file=sys.stderr)
+        return 2
+    print(f"Émulateur PSC : {server.url}")
+    print(f"  issuer        {server.issuer}")
+    print(f"  discovery     {server.discovery_url}")
+    print(f"  authorize     {server.authorization_endpoint}")
+    for client in server.config.clients:
+        print(f"  client        {client.client_id} ({client.auth_method}) -> {', '.join(client.redirect_uris)}")
+    print("Ctrl+C pour arrêter.", flush=True)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

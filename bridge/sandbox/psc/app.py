@@ -1,0 +1,59 @@
+"""`create_emulator(config)`: the Flask application of the emulated PSC realm."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from flask import Flask
+
+from . import admin, endpoints, logout, wallet
+from .config import EmulatorConfig, url_path
+from .core import EXTENSION, Emulator
+from .signing import SigningKeys
+from .state import EmulatorState
+
+TEMPLATES = Path(__file__).resolve().parents[3] / "templates"
+
+
+def refuse_production() -> None:
+    if os.environ.get("BRIDGE_ENV", "").strip().lower() == "production":
+        raise RuntimeError("The PSC emulator is a test tool and refuses to run with BRIDGE_ENV=production "
+                           "(use the real Pro Santé Connect).")
+
+
+def create_emulator(config: EmulatorConfig | None = None) -> Flask:
+    refuse_production()
+    config = config or EmulatorConfig()
+    app = Flask("bridge.sandbox.psc", template_folder=str(TEMPLATES))
+    app.json.sort_keys = False      # keep PSC's claim order, easier to compare with the real samples
+    app.json.ensure_ascii = False
+    app.extensions[EXTENSION] = Emulator(config=config, state=EmulatorState(), keys=SigningKeys())
+
+    issuer, oidc = url_path(config.issuer), url_path(config.oidc_base)
+    routes = [
+        (url_path(config.authorization_endpoint), wallet.authorize, ["GET", "POST"]),
+        (f"{issuer}/.well-known/wallet-openid-configuration", endpoints.discovery, ["GET"]),
+        (f"{issuer}/.well-known/openid-configuration", endpoints.discovery, ["GET"]),
+        (f"{oidc}/certs", endpoints.jwks, ["GET"]),
+        (f"{oidc}/token", endpoints.token, ["POST"]),
+        (f"{oidc}/userinfo", endpoints.userinfo, ["GET", "POST"]),
+        (f"{oidc}/token/introspect", endpoints.introspect, ["POST"]),
+        (f"{oidc}/revoke", endpoints.revoke, ["POST"]),
+        (f"{oidc}/logout", logout.end_session, ["GET", "POST"]),
+    ]
+    admin_base = url_path(config.base_url) + "/_emulator"
+    routes += [
+        (f"{admin_base}/faults", admin.faults, ["GET", "POST"]),
+        (f"{admin_base}/rotate-keys", admin.rotate_keys, ["POST"]),
+        (f"{admin_base}/clock", admin.clock, ["POST"]),
+    ]
+    for path, view, methods in routes:
+        # endpoint names must be unique; discovery is served on two paths
+        app.add_url_rule(path, endpoint=f"{view.__module__}.{view.__name__}:{path}", view_func=view,
+                         methods=methods)
+
+    @app.before_request
+    def _purge():
+        app.extensions[EXTENSION].state.purge_expired()
+
+    return app

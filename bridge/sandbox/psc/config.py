@@ -1,0 +1,113 @@
+"""Emulator configuration: the realm, its registered clients and the behaviour switches."""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+REALM = "esante-wallet"
+DEFAULT_BASE_URL = "http://127.0.0.1:8001"
+AUTH_METHODS = ("client_secret_basic", "client_secret_post", "tls_client_auth")
+
+
+@dataclass(frozen=True)
+class EmulatedClient:
+    """A relying party registered in the emulated realm (what ANS registers through the iSC portal)."""
+
+    client_id: str
+    secret: str
+    redirect_uris: tuple[str, ...] | list[str]
+    post_logout_redirect_uris: tuple[str, ...] | list[str] = ()
+    auth_method: str = "client_secret_basic"
+    tls_client_cert_sha256: str = ""   # hex SHA-256 of the DER client certificate (tls_client_auth)
+
+    def __post_init__(self) -> None:
+        if self.auth_method not in AUTH_METHODS:
+            raise ValueError(f"client {self.client_id}: auth_method must be one of {AUTH_METHODS}")
+        if self.auth_method == "tls_client_auth" and not self.tls_client_cert_sha256:
+            raise ValueError(f"client {self.client_id}: tls_client_auth needs tls_client_cert_sha256")
+        object.__setattr__(self, "redirect_uris", tuple(self.redirect_uris))
+        object.__setattr__(self, "post_logout_redirect_uris", tuple(self.post_logout_redirect_uris))
+        object.__setattr__(self, "tls_client_cert_sha256", normalize_sha256(self.tls_client_cert_sha256))
+
+    @property
+    def uses_secret(self) -> bool:
+        return self.auth_method in ("client_secret_basic", "client_secret_post")
+
+
+def normalize_sha256(fingerprint: str) -> str:
+    """'AB:CD:…' or 'abcd…' -> 'abcd…'."""
+    return fingerprint.replace(":", "").strip().lower()
+
+
+DEMO_CLIENT = EmulatedClient(
+    client_id="bridge-demo",
+    secret="demo-psc-secret",
+    redirect_uris=("http://127.0.0.1:8000/psc/callback",),
+    post_logout_redirect_uris=("http://127.0.0.1:8000/logout/done",),
+    auth_method="client_secret_basic",
+)
+
+
+@dataclass(frozen=True)
+class EmulatorConfig:
+    base_url: str = DEFAULT_BASE_URL
+    realm: str = REALM
+    # Base of the authorize endpoint ({wallet_url}/auth): another host in real PSC. "" = base_url + "/wallet".
+    # serve() replaces "{port}" by the bound port, e.g. "http://localhost:{port}" next to http://127.0.0.1:port.
+    wallet_url: str = ""
+    clients: tuple[EmulatedClient, ...] | list[EmulatedClient] = (DEMO_CLIENT,)
+    id_token_alg: str = "RS256"         # RS256 (JWKS) | HS256 (client secret)
+    userinfo_format: str = "json"       # json | jwt (application/jwt, RS256)
+    send_iss: bool = True               # RFC 9207 iss in the authorization response
+    access_token_ttl: int = 120
+    refresh_token_ttl: int = 1800
+    sso_ttl: int = 4 * 3600
+    omit_logout_state: bool = False     # PSC sometimes drops `state` on the post-logout redirect
+    code_ttl: int = 60
+    login_ttl: int = 30 * 60            # how long a pending login page (txn) stays usable
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "base_url", self.base_url.rstrip("/"))
+        object.__setattr__(self, "wallet_url", (self.wallet_url or self.base_url + "/wallet").rstrip("/"))
+        object.__setattr__(self, "clients", tuple(self.clients))
+        if self.id_token_alg not in ("RS256", "HS256"):
+            raise ValueError("id_token_alg must be RS256 or HS256")
+        if self.userinfo_format not in ("json", "jwt"):
+            raise ValueError("userinfo_format must be json or jwt")
+        if self.id_token_alg == "HS256" and any(not c.secret for c in self.clients):
+            raise ValueError("id_token_alg HS256 signs with the client secret: every client needs one")
+        ids = [c.client_id for c in self.clients]
+        if len(ids) != len(set(ids)):
+            raise ValueError(f"duplicate client_id in {ids}")
+
+    # Endpoints, derived like Keycloak's, except the authorize endpoint (wallet host in PSC).
+    @property
+    def issuer(self) -> str:
+        return f"{self.base_url}/auth/realms/{self.realm}"
+
+    @property
+    def oidc_base(self) -> str:
+        return f"{self.issuer}/protocol/openid-connect"
+
+    @property
+    def authorization_endpoint(self) -> str:
+        return f"{self.wallet_url}/auth"
+
+    @property
+    def discovery_url(self) -> str:
+        return f"{self.issuer}/.well-known/wallet-openid-configuration"
+
+    def client(self, client_id: str | None) -> EmulatedClient | None:
+        return next((c for c in self.clients if c.client_id == client_id), None)
+
+    def served_at(self, base_url: str, port: int) -> EmulatorConfig:
+        """The same config served at `base_url`: a derived wallet_url follows it, "{port}" is filled in."""
+        derived = self.wallet_url == self.base_url + "/wallet"
+        wallet_url = "" if derived else self.wallet_url.replace("{port}", str(port))
+        return dataclasses.replace(self, base_url=base_url, wallet_url=wallet_url)
+
+
+def url_path(url: str) -> str:
+    """The path part of an absolute URL, without trailing slash ('' for the root)."""
+    return urlsplit(url).path.rstrip("/")
