@@ -82,6 +82,16 @@ class S256Challenge(CodeChallenge):
     def get_authorization_code_challenge_method(self, code): return code.get_code_challenge_method()
 
 
+class BridgeAuthorizationServer(AuthorizationServer):
+    """Accepts an explicit request: after login the app's original /authorize request is replayed."""
+
+    def create_oauth2_request(self, request):
+        from authlib.integrations.flask_oauth2.requests import FlaskOAuth2Request
+        from flask import request as flask_request
+
+        return FlaskOAuth2Request(request if request is not None else flask_request)
+
+
 def build_server(app, bridge) -> tuple[AuthorizationServer, ResourceProtector]:
     store, clock, settings = bridge.store, bridge.clock, bridge.settings
 
@@ -146,7 +156,7 @@ def build_server(app, bridge) -> tuple[AuthorizationServer, ResourceProtector]:
         def get_issuer(self):
             return settings.issuer
 
-    server = AuthorizationServer(app, query_client=query_client, save_token=save_token)
+    server = BridgeAuthorizationServer(app, query_client=query_client, save_token=save_token)
     server.register_token_generator("default", BearerTokenGenerator(
         access_token_generator=lambda **_: secrets.token_urlsafe(32),
         expires_generator=lambda client, grant_type: ACCESS_TOKEN_TTL))

@@ -55,16 +55,22 @@ class PscClient:
         session = OAuth2Session(client_id=s.psc_client_id, client_secret=s.psc_client_secret or None,
                                 token_endpoint_auth_method=method, scope=s.psc_scope,
                                 code_challenge_method="S256", **kwargs)
-        if s.psc_client_cert:
-            session.cert = (str(s.psc_client_cert), str(s.psc_client_key))
-        if s.psc_ca_bundle:
-            session.verify = str(s.psc_ca_bundle)
         return session
 
+    def _tls(self) -> dict:
+        """Client certificate (mTLS, on every PSC call) and CA bundle, passed per request: requests lets
+        REQUESTS_CA_BUNDLE override a Session's own `verify`."""
+        s, tls = self.settings, {}
+        if s.psc_client_cert:
+            tls["cert"] = (str(s.psc_client_cert), str(s.psc_client_key))
+        if s.psc_ca_bundle:
+            tls["verify"] = str(s.psc_ca_bundle)
+        return tls
+
     def _get(self, url: str, **kwargs) -> requests.Response:
-        with self._session() as session:
+        with requests.Session() as session:
             try:
-                return session.get(url, timeout=self.timeout, **kwargs)
+                return session.get(url, timeout=self.timeout, **self._tls(), **kwargs)
             except requests.Timeout as exc:
                 raise PscError("psc_timeout", url) from exc
             except requests.RequestException as exc:
@@ -152,7 +158,8 @@ class PscClient:
         with self._session(redirect_uri=pending["redirect_uri"]) as session:
             try:
                 token = session.fetch_token(meta["token_endpoint"], code=code, code_verifier=pending["verifier"],
-                                            grant_type="authorization_code", timeout=self.timeout)
+                                            grant_type="authorization_code", timeout=self.timeout,
+                                            **self._tls())
             except requests.Timeout as exc:
                 raise PscError("psc_timeout", "token endpoint") from exc
             except requests.RequestException as exc:

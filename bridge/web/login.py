@@ -62,7 +62,7 @@ def psc_start():
                           prompt="login" if txn.forced else None)
     except PscError as exc:
         log.warning("psc_start_failed", code=exc.code, detail=exc.detail)
-        return error_page(exc.code, 502)
+        return error_page(exc.code, 502, detail=exc.detail)
     return redirect(url)
 
 
@@ -74,7 +74,7 @@ def psc_callback():
     except PscError as exc:
         log.warning("login_failed", upstream="psc", code=exc.code, detail=exc.detail)
         status = 504 if exc.code == "psc_timeout" else 502 if exc.code.startswith("psc_") else 400
-        return error_page(exc.code, status)
+        return error_page(exc.code, status, detail=exc.detail)
     txn = b.transactions.get(txn_id)
     if txn is None or not txn.bound_to(request.cookies.get(BROWSER_COOKIE)):
         log.warning("login_failed", upstream="psc", code="txn_invalid")

@@ -62,10 +62,8 @@ def test_psc_timeout_gives_a_clear_page_within_the_configured_time(bridge_factor
 def test_psc_unreachable_is_a_clear_page(bridge_factory):
     from tests.support.redis import free_port
 
-    server = bridge_factory()
-    server.bridge.psc._metadata = None
-    object.__setattr__(server.bridge.settings, "psc_discovery_url",
-                       f"http://127.0.0.1:{free_port()}/.well-known/wallet-openid-configuration")
+    dead = f"http://127.0.0.1:{free_port()}/auth/realms/esante-wallet/.well-known/wallet-openid-configuration"
+    server = bridge_factory(env={"BRIDGE_PSC_DISCOVERY_URL": dead})
     browser, outcome = attempt(server, user="899700000002")
     assert_refused(browser, outcome, "psc_unreachable")
 

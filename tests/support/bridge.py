@@ -59,14 +59,15 @@ def bridge_factory(psc_emulator_factory, redis_url, tmp_path):
     """Start a bridge + its own PSC emulator; keyword overrides go to the emulator config, env= to the bridge."""
     started = []
 
-    def factory(env: dict | None = None, clock=None, store=None, **emulator_overrides):
+    def factory(env: dict | None = None, clock=None, store=None, psc_client: dict | None = None,
+                **emulator_overrides):
         from bridge.sandbox.psc import EmulatedClient
 
         reserved = make_server("127.0.0.1", 0, None, threaded=True)
         bridge_url = f"http://127.0.0.1:{reserved.port}"
-        client = EmulatedClient(client_id="bridge-test", secret="bridge-test-secret",
-                                redirect_uris=[f"{bridge_url}/psc/callback"],
-                                post_logout_redirect_uris=[f"{bridge_url}/logout/done"])
+        client = EmulatedClient(**{"client_id": "bridge-test", "secret": "bridge-test-secret",
+                                   "redirect_uris": [f"{bridge_url}/psc/callback"],
+                                   "post_logout_redirect_uris": [f"{bridge_url}/logout/done"], **(psc_client or {})})
         psc = psc_emulator_factory(clients=[client], **emulator_overrides)
         full_env = {"BRIDGE_STORE_URL": redis_url, "BRIDGE_KEYS_DIR": str(tmp_path / "keys"),
                     "BRIDGE_PSC_DISCOVERY_URL": psc.discovery_url, "BRIDGE_PSC_CLIENT_ID": "bridge-test",
@@ -123,7 +124,7 @@ class AppClient:
         for _ in range(max_steps):
             if url.startswith(self.redirect_uri):
                 return {k: v[0] for k, v in parse_qs(urlsplit(url).query).items()}
-            response = browser.get(url, allow_redirects=False, timeout=30)
+            response = browser.get(url, allow_redirects=False, timeout=30, verify=browser.verify)
             if response.is_redirect:
                 url = urljoin(url, response.headers["Location"])
                 continue
