@@ -16,10 +16,27 @@ class Verdict:
     reasons: tuple[str, ...] = ()
 
 
+def client_expired(session, client_id: str, now: float) -> str | None:
+    """Why this client's part of the SSO session is over (its idle timer or service deadline), if it is."""
+    if client_id in session.expired_clients:
+        return "client_expired"
+    entry = session.clients.get(client_id)
+    if entry:
+        last, idle, deadline = entry
+        if now >= deadline:
+            return "absolute_expired"
+        if now - last >= idle:
+            return "idle_expired"
+    return None
+
+
 def for_session(service: Service, authn: Authentication | None, params: dict, now: float) -> Verdict:
     prompts = set((params.get("prompt") or "").split())
     if authn is None or "login" in prompts:
         return Verdict("login")
+    acr_values = (params.get("acr_values") or "").split()
+    if acr_values and authn.acr not in acr_values:
+        return Verdict("login", ("acr_not_satisfied",))
     max_age = params.get("max_age")
     if max_age is not None and str(max_age).isdigit() and now - authn.auth_time > int(max_age):
         return Verdict("login", ("max_age",))

@@ -1,83 +1,175 @@
-"""SSO sessions (DESIGN §5): one per browser, server-side, with an absolute deadline and per-client activity.
+"""SSO sessions (DESIGN §5): one per browser, server-side, with an absolute deadline and per-client idle timers.
 
-The cookie holds a random secret; the store key is its SHA-256, so a store dump cannot be replayed as cookies.
-The `sid` given to apps (ID token, back-channel logout) is a separate random value.
+Cookie = "<sid>.<secret>": the store keeps only the secret's SHA-256, so a store dump is no set of cookies.
+`sid` is also the OIDC `sid` claim and the Redis hash tag of every key of the session (Cluster-safe).
+Per-client activity lives in the act:{sid} hash (see bridge/store/scripts.py); a client missing from it has
+no valid tokens. Expiry is checked lazily on every use and by the sweeper; each expiry notifies listeners
+(back-channel logout, audit).
 """
 from __future__ import annotations
 
 import hashlib
+import hmac
 import secrets
 from dataclasses import dataclass, field
+from typing import Callable
 
 from bridge.clock import Clock
 from bridge.model import Authentication
 from bridge.store import Store
 
 COOKIE = "bridge_session"
-IDP_IDLE_MAX = 30 * 60     # RIE v2 RIE-PS 13: IdP inactivity <= 30 min
+IDP_IDLE_MAX = 30 * 60      # RIE v2 RIE-PS 13: IdP inactivity <= 30 min
 IDP_SESSION_MAX = 4 * 3600  # RIE v2 RIE-PS 13: IdP session <= 4 h
+INDEX = "idx:sessions"      # sid -> next time the sweeper must look at it
 
 
-def _key(secret: str) -> str:
-    digest = hashlib.sha256(secret.encode()).hexdigest()[:32]
-    return f"sess:{{{digest}}}"  # one hash tag per session: Redis Cluster keeps its keys together
+def session_key(sid: str) -> str:
+    return f"sess:{{{sid}}}"
+
+
+def activity_key(sid: str) -> str:
+    return f"act:{{{sid}}}"
+
+
+def _hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
 
 
 @dataclass
 class SsoSession:
-    secret: str
     sid: str
+    secret: str
     authn: Authentication
     created: float
     deadline: float
-    last_seen: float
-    clients: dict[str, dict] = field(default_factory=dict)  # client_id -> {"last": t, "idle": seconds}
+    seen: float
+    clients: dict[str, tuple[float, float, float]] = field(default_factory=dict)  # id -> (last, idle, deadline)
+    expired_clients: set[str] = field(default_factory=set)  # idle/deadline passed: must re-authenticate
 
-    def to_dict(self) -> dict:
-        return {"sid": self.sid, "authn": self.authn.to_dict(), "created": self.created,
-                "deadline": self.deadline, "last_seen": self.last_seen, "clients": self.clients}
+    @property
+    def cookie(self) -> str:
+        return f"{self.sid}.{self.secret}"
+
+    def record(self) -> dict:
+        return {"secret_hash": _hash(self.secret), "authn": self.authn.to_dict(), "created": self.created,
+                "deadline": self.deadline}
+
+
+Listener = Callable[[str, list[str], str, "SsoSession | None"], None]  # (sid, client ids, reason, session)
 
 
 class Sessions:
     def __init__(self, store: Store, clock: Clock, idle_max: int = IDP_IDLE_MAX):
         self.store, self.clock, self.idle_max = store, clock, idle_max
+        self.listeners: list[Listener] = []
 
+    # -- lifecycle ------------------------------------------------------------------------------------------
     def create(self, authn: Authentication, upstream_deadline: float | None = None) -> SsoSession:
         now = self.clock.now()
         deadline = min(authn.auth_time + IDP_SESSION_MAX, upstream_deadline or float("inf"))
-        session = SsoSession(secret=secrets.token_urlsafe(32), sid=secrets.token_urlsafe(16), authn=authn,
-                             created=now, deadline=deadline, last_seen=now)
+        session = SsoSession(sid=secrets.token_urlsafe(16), secret=secrets.token_urlsafe(32), authn=authn,
+                             created=now, deadline=deadline, seen=now)
         self.save(session)
+        self.store.hash_set(activity_key(session.sid), {"_seen": repr(now)}, self._ttl(session))
+        self.store.index_add(INDEX, session.sid, min(deadline, now + self.idle_max))
         return session
 
+    def _ttl(self, session: SsoSession) -> int:
+        return max(1, int(session.deadline - self.clock.now()) + 60)
+
     def save(self, session: SsoSession) -> None:
-        ttl = int(min(session.deadline, session.last_seen + self.idle_max) - self.clock.now()) + 1
-        if ttl <= 0:
-            self.end(session.secret)
-            return
-        self.store.set_json(_key(session.secret), session.to_dict(), ttl)
+        self.store.set_json(session_key(session.sid), session.record(), self._ttl(session))
 
-    def load(self, secret: str | None) -> SsoSession | None:
-        """The live session for this cookie, or None when absent, past its deadline or idle too long."""
-        if not secret:
+    def load(self, cookie: str | None) -> SsoSession | None:
+        """The live session for this cookie; None when absent, forged, past its deadline or idle too long."""
+        sid, _, secret = (cookie or "").partition(".")
+        if not sid or not secret:
             return None
-        data = self.store.get_json(_key(secret))
-        if data is None:
+        data = self.store.get_json(session_key(sid))
+        if data is None or not hmac.compare_digest(data["secret_hash"], _hash(secret)):
             return None
+        session = self._from(sid, secret, data)
         now = self.clock.now()
-        if now >= data["deadline"] or now - data["last_seen"] >= self.idle_max:
-            self.end(secret)
+        if now >= session.deadline:
+            self.end(sid, "absolute_expired", session)
             return None
-        return SsoSession(secret=secret, sid=data["sid"], authn=Authentication.from_dict(data["authn"]),
-                          created=data["created"], deadline=data["deadline"], last_seen=data["last_seen"],
-                          clients=data["clients"])
+        if now - session.seen >= self.idle_max:
+            self.end(sid, "idle_expired", session)
+            return None
+        return session
 
-    def touch(self, session: SsoSession, client_id: str | None = None, idle: int | None = None) -> None:
+    def _from(self, sid: str, secret: str, data: dict) -> SsoSession:
+        act = self.store.hash_get_all(activity_key(sid))
+        clients, expired = {}, set()
+        for name, value in act.items():
+            if name.startswith("~"):
+                expired.add(name[1:])
+            elif not name.startswith(("_", "!")):
+                last, idle, deadline = (float(x) for x in value.split("|"))
+                clients[name] = (last, idle, deadline)
+        return SsoSession(sid=sid, secret=secret, authn=Authentication.from_dict(data["authn"]),
+                          created=data["created"], deadline=data["deadline"],
+                          seen=float(act.get("_seen", data["created"])), clients=clients, expired_clients=expired)
+
+    def touch(self, session: SsoSession, client_id: str, idle: int, max_session: int) -> None:
+        """The client used the session (/authorize reuse): restart its idle timer."""
         now = self.clock.now()
-        session.last_seen = now
-        if client_id:
-            session.clients[client_id] = {"last": now, "idle": idle or self.idle_max}
+        deadline = min(session.deadline, session.authn.auth_time + max_session)
+        session.clients[client_id] = (now, float(idle), deadline)
+        session.seen = now
+        self.store.hash_set(activity_key(session.sid), {client_id: f"{now!r}|{idle}|{deadline!r}", "_seen": repr(now)},
+                            self._ttl(session))
+        self.store.index_add(INDEX, session.sid, min(now + idle, deadline, now + self.idle_max))
+
+    # -- expiry ---------------------------------------------------------------------------------------------
+    def _notify(self, sid: str, clients: list[str], reason: str, session: SsoSession | None) -> None:
+        for listener in self.listeners:
+            listener(sid, clients, reason, session)
+
+    def end(self, sid: str, reason: str, session: SsoSession | None = None) -> None:
+        """End the whole session: every client of it is notified (back-channel logout)."""
+        act = self.store.hash_get_all(activity_key(sid))
+        clients = [name for name in act if not name.startswith(("_", "!", "~"))]
+        self.store.delete(session_key(sid), activity_key(sid))
+        self.store.index_remove(INDEX, sid)
+        self._notify(sid, clients, reason, session)
+
+    def end_client(self, sid: str, client_id: str, reason: str) -> None:
+        """One client's idle or service deadline passed: its tokens die, the others keep working, and the
+        next /authorize of that client needs a fresh authentication (the '~' tombstone)."""
+        self.store.hash_delete(activity_key(sid), client_id)
+        self.store.hash_set(activity_key(sid), {f"~{client_id}": reason}, IDP_SESSION_MAX + 60)
+        self._notify(sid, [client_id], reason, None)
+
+    def reauthenticated(self, session: SsoSession, authn: Authentication, upstream_deadline: float | None) -> None:
+        """The same person authenticated again (step-up, prompt=login, expired client): keep the session and its
+        other clients, restart its clock."""
+        session.authn = authn
+        session.deadline = min(authn.auth_time + IDP_SESSION_MAX, upstream_deadline or float("inf"))
         self.save(session)
+        if session.expired_clients:
+            self.store.hash_delete(activity_key(session.sid), *(f"~{c}" for c in session.expired_clients))
+            session.expired_clients = set()
 
-    def end(self, secret: str) -> None:
-        self.store.delete(_key(secret))
+    def sweep(self, limit: int = 500) -> int:
+        """Find deadlines that passed without any request noticing; returns how many expiries it applied."""
+        now, applied = self.clock.now(), 0
+        for sid in self.store.index_due(INDEX, now, limit):
+            data = self.store.get_json(session_key(sid))
+            if data is None:
+                self.store.index_remove(INDEX, sid)
+                continue
+            session = self._from(sid, "", data)
+            if now >= session.deadline or now - session.seen >= self.idle_max:
+                self.end(sid, "absolute_expired" if now >= session.deadline else "idle_expired", session)
+                applied += 1
+                continue
+            for client_id, (last, idle, deadline) in session.clients.items():
+                if now >= deadline or now - last >= idle:
+                    self.end_client(sid, client_id, "absolute_expired" if now >= deadline else "idle_expired")
+                    applied += 1
+            remaining = [min(last + idle, deadline) for c, (last, idle, deadline) in session.clients.items()
+                         if not (now >= deadline or now - last >= idle)]
+            self.store.index_add(INDEX, sid, min([session.deadline, session.seen + self.idle_max, *remaining]))
+        return applied

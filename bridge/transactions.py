@@ -31,6 +31,7 @@ class LoginTransaction:
     csrf: str
     forced: bool = False  # prompt=login / max_age / step-up: a fresh authentication is required
     authenticated: bool = False
+    login_hint: str = ""
 
     def bound_to(self, browser_secret: str | None) -> bool:
         return hmac.compare_digest(self.browser, browser_hash(browser_secret))

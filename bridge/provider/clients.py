@@ -14,7 +14,8 @@ class OAuthClient(ClientMixin):
     def __init__(self, service: Service, client: Client):
         self.service, self.client = service, client
         self.client_id = client.client_id
-        self.client_metadata = {"id_token_signed_response_alg": client.id_token_signed_response_alg}
+        self.client_metadata = {"id_token_signed_response_alg": client.id_token_signed_response_alg,
+                                "post_logout_redirect_uris": list(client.post_logout_redirect_uris)}
         self.id_token_signed_response_alg = client.id_token_signed_response_alg
 
     def get_client_id(self):
@@ -38,9 +39,8 @@ class OAuthClient(ClientMixin):
         return hmac.compare_digest(presented, self.client.client_secret_sha256)
 
     def check_endpoint_auth_method(self, method, endpoint):
-        if endpoint == "token":
-            return method == self.client.token_endpoint_auth_method
-        return True
+        # The same registered method at every endpoint (token, introspection, revocation).
+        return method == self.client.token_endpoint_auth_method
 
     def check_response_type(self, response_type):
         return response_type == "code"

@@ -1,33 +1,40 @@
-"""Authlib AuthorizationServer wiring: authorization code + PKCE (S256), OpenID Connect, bearer tokens."""
+"""Authlib AuthorizationServer wiring: code + PKCE (S256), OpenID Connect, refresh with rotation, userinfo,
+introspection (RFC 7662), revocation (RFC 7009), RP-initiated logout, private_key_jwt (RFC 7523)."""
 from __future__ import annotations
 
-import hashlib
 import secrets
 from dataclasses import dataclass
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer, ResourceProtector
-from authlib.oauth2.rfc6749 import TokenMixin, grants
-from authlib.oauth2.rfc6750 import BearerTokenGenerator, BearerTokenValidator
+from authlib.oauth2.rfc6749 import InvalidGrantError, InvalidRequestError, TokenMixin, grants
+from authlib.oauth2.rfc6750 import BearerTokenValidator
+from authlib.oauth2.rfc7009 import RevocationEndpoint
+from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
 from authlib.oauth2.rfc7636 import CodeChallenge
+from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 from authlib.oauth2.rfc9207 import IssuerParameter
 from authlib.oidc.core import OpenIDCode, UserInfo, UserInfoEndpoint
 from authlib.oidc.core.models import AuthorizationCodeMixin
+from authlib.oidc.rpinitiated import EndSessionEndpoint
+from joserfc.jwk import KeySet
 
 from bridge.model import Authentication
 from bridge.provider.claims import subject, user_claims
 from bridge.provider.clients import OAuthClient
+from bridge.provider.tokens import TokenUse, new_token
 
-CODE_TTL = 60           # seconds; single use
-ACCESS_TOKEN_TTL = 300  # DESIGN §5: access tokens live <= 5 min
 ID_TOKEN_TTL = 300
+EXPIRED = {"idle": "idle_expired", "absolute": "absolute_expired", "session_idle": "idle_expired"}
 
 
 @dataclass
 class Grantee:
-    """The user an app is granted: the session's Authentication and its public sid."""
+    """The user an app is granted: the session's Authentication, its sid, and the grant's bounds."""
     authn: Authentication
     sid: str
     service: str
+    family: str = ""
+    deadline: float = 0.0
 
 
 class StoredCode(AuthorizationCodeMixin):
@@ -40,46 +47,23 @@ class StoredCode(AuthorizationCodeMixin):
     def get_auth_time(self): return self.data["authn"]["auth_time"]
     def get_acr(self): return self.data["authn"]["acr"]
     def get_amr(self): return list(self.data["authn"]["amr"])
-    def get_code_challenge(self): return self.data.get("code_challenge")
-    def get_code_challenge_method(self): return self.data.get("code_challenge_method")
 
 
 class StoredToken(TokenMixin):
-    def __init__(self, data: dict, client: OAuthClient | None, now: float):
-        self.data, self.client, self.now = data, client, now
-        self.scope = data["scope"]
+    """An access token that passed the one-round-trip check (status ok)."""
 
-    def check_client(self, client): return client.get_client_id() == self.data["client_id"]
+    def __init__(self, use: TokenUse, client: OAuthClient | None):
+        self.use, self.client, self.scope = use, client, use.record["s"]
+
+    def check_client(self, client): return client.get_client_id() == self.use.record["c"]
     def get_scope(self): return self.scope
-    def get_expires_in(self): return int(self.data["exp"] - self.data["iat"])
-    def is_expired(self): return self.now >= self.data["exp"]
+    def get_expires_in(self): return 0
+    def is_expired(self): return False
     def is_revoked(self): return False
-    def get_user(self): return grantee_from(self.data)
     def get_client(self): return self.client
 
-
-def token_key(token: str) -> str:
-    return "at:" + hashlib.sha256(token.encode()).hexdigest()
-
-
-class S256Challenge(CodeChallenge):
-    """PKCE with S256 only ('plain' protects nothing); required for public clients at /authorize too."""
-    SUPPORTED_CODE_CHALLENGE_METHOD = ["S256"]
-    DEFAULT_CODE_CHALLENGE_METHOD = "S256"
-
-    def validate_code_challenge(self, grant, redirect_uri):
-        from authlib.oauth2.rfc6749 import InvalidRequestError
-
-        data = grant.request.payload.data
-        if data.get("code_challenge") and data.get("code_challenge_method", "plain") != "S256":
-            raise InvalidRequestError("code_challenge_method must be S256", redirect_uri=redirect_uri)
-        if grant.request.client.client.public and not data.get("code_challenge"):
-            raise InvalidRequestError("PKCE (code_challenge, S256) is required for public clients",
-                                      redirect_uri=redirect_uri)
-        super().validate_code_challenge(grant, redirect_uri)
-
-    def get_authorization_code_challenge(self, code): return code.get_code_challenge()
-    def get_authorization_code_challenge_method(self, code): return code.get_code_challenge_method()
+    def get_user(self) -> Grantee:
+        return Grantee(Authentication.from_dict(self.use.session["authn"]), self.use.sid, self.use.record["v"])
 
 
 class BridgeAuthorizationServer(AuthorizationServer):
@@ -92,46 +76,103 @@ class BridgeAuthorizationServer(AuthorizationServer):
         return FlaskOAuth2Request(request if request is not None else flask_request)
 
 
+class S256Challenge(CodeChallenge):
+    """PKCE with S256 only ('plain' protects nothing); required for public clients at /authorize too."""
+    SUPPORTED_CODE_CHALLENGE_METHOD = ["S256"]
+    DEFAULT_CODE_CHALLENGE_METHOD = "S256"
+
+    def validate_code_challenge(self, grant, redirect_uri):
+        data = grant.request.payload.data
+        if data.get("code_challenge") and data.get("code_challenge_method", "plain") != "S256":
+            raise InvalidRequestError("code_challenge_method must be S256", redirect_uri=redirect_uri)
+        if grant.request.client.client.public and not data.get("code_challenge"):
+            raise InvalidRequestError("PKCE (code_challenge, S256) is required for public clients",
+                                      redirect_uri=redirect_uri)
+        super().validate_code_challenge(grant, redirect_uri)
+
+    def get_authorization_code_challenge(self, code): return code.data.get("code_challenge")
+    def get_authorization_code_challenge_method(self, code): return code.data.get("code_challenge_method")
+
+
+def id_token_claims(bridge, user: Grantee, scope: str, userinfo: bool = False) -> UserInfo:
+    """Claims for the ID token (with `sid`) or userinfo; `sub` is the national id or pairwise per service."""
+    service = bridge.policies.services[user.service]
+    sub = subject(service, user.authn.identity.national_id, bridge.settings.secret_key)
+    claims = user_claims(user.authn, set(scope.split()), sub)
+    if not userinfo:
+        claims["sid"] = user.sid
+    return UserInfo(claims)
+
+
 def build_server(app, bridge) -> tuple[AuthorizationServer, ResourceProtector]:
-    store, clock, settings = bridge.store, bridge.clock, bridge.settings
+    clock, settings, tokens = bridge.clock, bridge.settings, bridge.tokens
 
     def query_client(client_id):
-        found = bridge.policies.client(client_id)
+        found = bridge.policies.client(client_id) if isinstance(client_id, str) else None
         return OAuthClient(*found) if found else None
 
-    def save_token(token, request):
-        grantee: Grantee = request.user
-        now = clock.now()
-        record = {"client_id": request.client.client_id, "scope": token.get("scope", ""), "iat": now,
-                  "exp": now + token["expires_in"], "sid": grantee.sid, "authn": grantee.authn.to_dict(),
-                  "service": grantee.service}
-        store.set_json(token_key(token["access_token"]), record, token["expires_in"])
+    def generate_token(grant_type, client, user: Grantee, scope, expires_in=None, include_refresh_token=True):
+        token = tokens.issue(user.sid, client.client_id, scope or "", user.service, user.family, user.deadline,
+                             refresh=include_refresh_token)
+        return {"token_type": "Bearer", "scope": scope or "", **token}
+
+    def token_used(use: TokenUse) -> bool:
+        """Apply what a token check found: lazy idle/absolute expiry notifies the app (back-channel)."""
+        if use.status in ("idle", "absolute"):
+            bridge.sessions.end_client(use.sid, use.record["c"], EXPIRED[use.status])
+        elif use.status == "session_idle":
+            bridge.sessions.end(use.sid, "idle_expired")
+        return use.status == "ok"
 
     class CodeGrant(grants.AuthorizationCodeGrant):
-        TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
+        TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"]
+
+        def generate_authorization_code(self):
+            return new_token(self.request.user.sid)
 
         def save_authorization_code(self, code, request):
             grantee: Grantee = request.user
             data = request.payload.data
-            record = {"client_id": request.client.client_id, "redirect_uri": request.payload.redirect_uri,
-                      "scope": request.scope, "nonce": data.get("nonce"), "sid": grantee.sid,
-                      "code_challenge": data.get("code_challenge"),
-                      "code_challenge_method": data.get("code_challenge_method"),
-                      "authn": grantee.authn.to_dict(), "service": grantee.service}
-            store.set_json("code:" + hashlib.sha256(code.encode()).hexdigest(), record, CODE_TTL)
+            tokens.save_code(code, {
+                "client_id": request.client.client_id, "redirect_uri": request.payload.redirect_uri,
+                "scope": request.scope, "nonce": data.get("nonce"), "sid": grantee.sid,
+                "code_challenge": data.get("code_challenge"), "code_challenge_method": data.get("code_challenge_method"),
+                "authn": grantee.authn.to_dict(), "service": grantee.service, "deadline": grantee.deadline,
+                "family": secrets.token_urlsafe(12)})
 
         def query_authorization_code(self, code, client):
-            # Consumed on first read: a code works once, whatever happens next.
-            data = store.consume_json("code:" + hashlib.sha256(code.encode()).hexdigest())
+            data = tokens.take_code(code)  # consumed on first read: a code works once, whatever happens next
             if data and data["client_id"] == client.client_id:
                 return StoredCode(data)
             return None
 
         def delete_authorization_code(self, authorization_code):
-            pass  # already consumed atomically in query_authorization_code
+            pass
 
         def authenticate_user(self, authorization_code):
-            return grantee_from(authorization_code.data)
+            d = authorization_code.data
+            return Grantee(Authentication.from_dict(d["authn"]), d["sid"], d["service"], d["family"], d["deadline"])
+
+    class RefreshGrant(grants.BaseGrant, grants.TokenEndpointMixin):
+        """Rotation in one atomic store round trip; a replayed rotated token revokes its whole family."""
+        GRANT_TYPE = "refresh_token"
+        TOKEN_ENDPOINT_AUTH_METHODS = CodeGrant.TOKEN_ENDPOINT_AUTH_METHODS
+
+        def validate_token_request(self):
+            client = self.authenticate_token_endpoint_client()
+            if not client.check_grant_type(self.GRANT_TYPE):
+                raise grants.UnauthorizedClientError()
+            if not self.request.form.get("refresh_token"):
+                raise InvalidRequestError("Missing 'refresh_token' in request.")
+            self.request.client = client
+
+        def create_token_response(self):
+            client = self.request.client
+            use, token = tokens.refresh(self.request.form["refresh_token"], client.client_id)
+            if token is None:
+                token_used(use)
+                raise InvalidGrantError(f"Refresh token is {use.status.replace('_', ' ')}.")
+            return 200, token, self.TOKEN_RESPONSE_HEADER
 
     class BridgeOpenIDCode(OpenIDCode):
         def exists_nonce(self, nonce, request):
@@ -152,23 +193,34 @@ def build_server(app, bridge) -> tuple[AuthorizationServer, ResourceProtector]:
         def generate_user_info(self, user: Grantee, scope):
             return id_token_claims(bridge, user, scope)
 
+    class PrivateKeyJwt(JWTBearerClientAssertion):
+        CLIENT_AUTH_METHOD = "private_key_jwt"
+
+        def get_audiences(self):
+            return [f"{settings.issuer}/token", settings.issuer]
+
+        def validate_jti(self, claims, jti):
+            ttl = max(60, int(claims.get("exp", 0) - clock.now()) + 60)
+            return bridge.store.add(f"jti:{claims['sub']}:{jti}", "1", ttl)
+
+        def resolve_client_public_key(self, client):
+            return KeySet.import_key_set(client.client.jwks or {"keys": []})
+
     class BridgeIssuer(IssuerParameter):
         def get_issuer(self):
             return settings.issuer
 
-    server = BridgeAuthorizationServer(app, query_client=query_client, save_token=save_token)
-    server.register_token_generator("default", BearerTokenGenerator(
-        access_token_generator=lambda **_: secrets.token_urlsafe(32),
-        expires_generator=lambda client, grant_type: ACCESS_TOKEN_TTL))
+    server = BridgeAuthorizationServer(app, query_client=query_client, save_token=lambda token, request: None)
+    server.register_token_generator("default", generate_token)
     server.register_grant(CodeGrant, [BridgeOpenIDCode(require_nonce=False), S256Challenge(required=True)])
+    server.register_grant(RefreshGrant)
     server.register_extension(BridgeIssuer())
+    server.register_client_auth_method(PrivateKeyJwt.CLIENT_AUTH_METHOD, PrivateKeyJwt(leeway=30))
 
     class TokenValidator(BearerTokenValidator):
         def authenticate_token(self, token_string):
-            data = store.get_json(token_key(token_string))
-            if data is None:
-                return None
-            return StoredToken(data, query_client(data["client_id"]), clock.now())
+            use = tokens.use_access(token_string)
+            return StoredToken(use, query_client(use.record["c"])) if token_used(use) else None
 
     protector = ResourceProtector()
     protector.register_token_validator(TokenValidator())
@@ -183,19 +235,71 @@ def build_server(app, bridge) -> tuple[AuthorizationServer, ResourceProtector]:
         def resolve_private_key(self):
             return bridge.keys.signing_key("RS256")
 
+    class Introspection(IntrospectionEndpoint):
+        CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt"]  # not public clients
+
+        def query_token(self, token_string, token_type_hint):
+            if token_type_hint == "refresh_token":
+                found = tokens.lookup_refresh(token_string)
+                return _Introspected(kind="refresh_token", sid=found[0], record=found[1], session=None) if found else None
+            use = tokens.use_access(token_string)
+            if token_used(use):
+                return _Introspected(kind="access_token", sid=use.sid, record=use.record, session=use.session)
+            found = None if use.status != "missing" else tokens.lookup_refresh(token_string)
+            return _Introspected(kind="refresh_token", sid=found[0], record=found[1], session=None) if found else None
+
+        def check_permission(self, token, client, request):
+            # Only the clients of the token's own service may introspect it.
+            return client.service.service == token["record"]["v"]
+
+        def introspect_token(self, token):
+            record = token["record"]
+            answer = {"active": True, "client_id": record["c"], "scope": record["s"], "token_type": token["kind"],
+                      "exp": int(record["e"]), "iss": settings.issuer, "aud": record["c"], "sid": token["sid"]}
+            if token["session"]:
+                authn = Authentication.from_dict(token["session"]["authn"])
+                service = bridge.policies.services[record["v"]]
+                answer.update(sub=subject(service, authn.identity.national_id, settings.secret_key),
+                              auth_time=authn.auth_time, acr=authn.acr, mie=authn.mie)
+            return answer
+
+    class Revocation(RevocationEndpoint):
+        CLIENT_AUTH_METHODS = CodeGrant.TOKEN_ENDPOINT_AUTH_METHODS
+
+        def query_token(self, token_string, token_type_hint):
+            kinds = ["refresh_token", "access_token"] if token_type_hint != "access_token" else ["access_token"]
+            for kind in kinds:
+                found = (tokens.lookup_refresh if kind == "refresh_token" else tokens.lookup_access)(token_string)
+                if found:
+                    return _Revocable(token_string, kind, found[1])
+            return None
+
+        def revoke_token(self, token, request):
+            tokens.revoke(token.value, token.kind)
+
+    class EndSession(EndSessionEndpoint):
+        def get_server_jwks(self):
+            return KeySet.import_key_set(bridge.keys.jwks())
+
+        def end_session(self, end_session_request):
+            bridge.extra["end_session"](end_session_request)
+
     server.register_endpoint(BridgeUserInfo(resource_protector=protector))
+    server.register_endpoint(Introspection)
+    server.register_endpoint(Revocation)
+    server.register_endpoint(EndSession)
     return server, protector
 
 
-def grantee_from(record: dict) -> Grantee:
-    return Grantee(Authentication.from_dict(record["authn"]), record["sid"], record["service"])
+class _Introspected(dict):
+    """What introspection found; a dict with the two checks Authlib asks of a token."""
+
+    def is_expired(self): return False
+    def is_revoked(self): return False
 
 
-def id_token_claims(bridge, user: Grantee, scope: str, userinfo: bool = False) -> UserInfo:
-    """Claims for the ID token (with `sid`) or userinfo; `sub` is the national id or pairwise per service."""
-    service = bridge.policies.services[user.service]
-    sub = subject(service, user.authn.identity.national_id, bridge.settings.secret_key)
-    claims = user_claims(user.authn, set(scope.split()), sub)
-    if not userinfo:
-        claims["sid"] = user.sid
-    return UserInfo(claims)
+class _Revocable(TokenMixin):
+    def __init__(self, value: str, kind: str, record: dict):
+        self.value, self.kind, self.record = value, kind, record
+
+    def check_client(self, client): return client.get_client_id() == self.record["c"]

@@ -9,7 +9,11 @@ class StoreUnavailable(RuntimeError):
 
 
 class Store:
-    """What every backend offers. Values are strings; the *_json helpers encode dicts."""
+    """What every backend offers. Values are strings; the *_json helpers encode dicts.
+
+    Multi-key operations that must be atomic *and* cost one round trip are Scripts (bridge/store/scripts.py):
+    Lua on Redis, the same logic under the lock in memory.
+    """
 
     def get(self, key: str) -> str | None: raise NotImplementedError
     def get_many(self, keys: list[str]) -> list[str | None]: raise NotImplementedError
@@ -21,6 +25,15 @@ class Store:
         """Atomically read and delete: a second call returns None."""
         raise NotImplementedError
     def delete(self, *keys: str) -> None: raise NotImplementedError
+    def hash_set(self, key: str, mapping: dict[str, str], ttl: int) -> None: raise NotImplementedError
+    def hash_get_all(self, key: str) -> dict[str, str]: raise NotImplementedError
+    def hash_delete(self, key: str, *fields: str) -> None: raise NotImplementedError
+    def index_add(self, key: str, member: str, score: float) -> None:
+        """A sorted index (deadlines to sweep); it lives as long as it is written to."""
+        raise NotImplementedError
+    def index_due(self, key: str, until: float, limit: int = 500) -> list[str]: raise NotImplementedError
+    def index_remove(self, key: str, *members: str) -> None: raise NotImplementedError
+    def run(self, script, keys: list[str], args: list) -> list: raise NotImplementedError
     def ping(self) -> None: raise NotImplementedError
 
     def get_json(self, key: str) -> Any | None:
@@ -28,11 +41,15 @@ class Store:
         return None if raw is None else json.loads(raw)
 
     def set_json(self, key: str, value: Any, ttl: int) -> None:
-        self.set(key, json.dumps(value, separators=(",", ":")), ttl)
+        self.set(key, dumps(value), ttl)
 
     def consume_json(self, key: str) -> Any | None:
         raw = self.consume(key)
         return None if raw is None else json.loads(raw)
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"))
 
 
 def check_ttl(ttl: int) -> int:
@@ -40,3 +57,6 @@ def check_ttl(ttl: int) -> int:
     if ttl <= 0:
         raise ValueError(f"TTL must be positive (got {ttl}): every key expires")
     return ttl
+
+
+INDEX_TTL = 7 * 24 * 3600

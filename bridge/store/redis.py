@@ -4,7 +4,7 @@ import functools
 
 import redis
 
-from bridge.store.base import Store, StoreUnavailable, check_ttl
+from bridge.store.base import INDEX_TTL, Store, StoreUnavailable, check_ttl
 
 
 def _guard(method):
@@ -21,6 +21,7 @@ def _guard(method):
 class RedisStore(Store):
     def __init__(self, client: redis.Redis):
         self._r = client
+        self._scripts: dict[str, object] = {}
 
     @classmethod
     def from_url(cls, url: str) -> RedisStore:
@@ -53,6 +54,49 @@ class RedisStore(Store):
     def delete(self, *keys):
         if keys:
             self._r.delete(*keys)
+
+    @_guard
+    def hash_set(self, key, mapping, ttl):
+        pipe = self._r.pipeline(transaction=True)
+        pipe.hset(key, mapping={k: str(v) for k, v in mapping.items()})
+        pipe.expire(key, check_ttl(ttl))
+        pipe.execute()
+
+    @_guard
+    def hash_get_all(self, key):
+        return self._r.hgetall(key)
+
+    @_guard
+    def hash_delete(self, key, *fields):
+        if fields:
+            self._r.hdel(key, *fields)
+
+    @_guard
+    def index_add(self, key, member, score):
+        pipe = self._r.pipeline(transaction=False)
+        pipe.zadd(key, {member: score})
+        pipe.expire(key, INDEX_TTL)
+        pipe.execute()
+
+    @_guard
+    def index_due(self, key, until, limit=500):
+        return self._r.zrangebyscore(key, "-inf", until, start=0, num=limit)
+
+    @_guard
+    def index_remove(self, key, *members):
+        if members:
+            self._r.zrem(key, *members)
+
+    @_guard
+    def ttl(self, key) -> int:
+        return self._r.ttl(key)
+
+    @_guard
+    def run(self, script, keys, args):
+        registered = self._scripts.get(script.name)
+        if registered is None:
+            registered = self._scripts[script.name] = self._r.register_script(script.lua)
+        return registered(keys=keys, args=args)
 
     @_guard
     def ping(self):

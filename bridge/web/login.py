@@ -59,7 +59,7 @@ def psc_start():
         return error_page("txn_invalid", 400)
     try:
         url = b.psc.start(txn.id, redirect_uri=f"{b.settings.public_url}/psc/callback",
-                          prompt="login" if txn.forced else None)
+                          prompt="login" if txn.forced else None, login_hint=txn.login_hint or None)
     except PscError as exc:
         log.warning("psc_start_failed", code=exc.code, detail=exc.detail)
         return error_page(exc.code, 502, detail=exc.detail)
@@ -79,14 +79,27 @@ def psc_callback():
     if txn is None or not txn.bound_to(request.cookies.get(BROWSER_COOKIE)):
         log.warning("login_failed", upstream="psc", code="txn_invalid")
         return error_page("txn_invalid", 400)
-    previous = request.cookies.get(COOKIE)
-    if previous:  # a new login replaces whatever this browser had (another card, another person)
-        b.sessions.end(previous)
-    session = b.sessions.create(authn, upstream_deadline=authn.upstream_session.get("deadline"))
-    log.info("login_succeeded", upstream="psc", mie=authn.mie, service=txn.service)
+    session = establish_session(authn)
+    log.info("login_succeeded", upstream=authn.upstream, mie=authn.mie, service=txn.service)
     response = continue_login(txn, session)
-    response.set_cookie(COOKIE, session.secret, **cookie_args())
+    response.set_cookie(COOKIE, session.cookie, **cookie_args())
     return response
+
+
+def establish_session(authn):
+    """Same person again (step-up, prompt=login, expired service): keep the SSO session and its apps.
+    Anyone else (card swap on a shared workstation): the previous session ends, its apps are logged out."""
+    b = bridge()
+    deadline = authn.upstream_session.get("deadline")
+    previous = b.sessions.load(request.cookies.get(COOKIE))
+    if previous and previous.authn.identity.national_id == authn.identity.national_id:
+        if previous.authn.selected_activity and previous.authn.identity.exercices == authn.identity.exercices:
+            authn = authn.with_activity(*previous.authn.selected_activity)
+        b.sessions.reauthenticated(previous, authn, deadline)
+        return previous
+    if previous:
+        b.sessions.end(previous.sid, "replaced", previous)
+    return b.sessions.create(authn, upstream_deadline=deadline)
 
 
 def continue_login(txn: LoginTransaction, session):

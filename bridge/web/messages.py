@@ -36,6 +36,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
                             "The client is not allowed to use this request."),
     "unsupported_response_type": ("Type de réponse non pris en charge (seul « code » est accepté).",
                                   "Unsupported response type."),
+    "invalid_logout": ("Demande de déconnexion invalide (jeton d'identité inconnu ou application non reconnue).",
+                       "Invalid logout request."),
     "not_found": ("Page introuvable.", "Page not found."),
     "server_error": ("Erreur interne. Aucune connexion n'a été ouverte.", "Internal error."),
 }

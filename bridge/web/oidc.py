@@ -2,6 +2,10 @@
 from __future__ import annotations
 
 from authlib.oauth2 import OAuth2Error
+from authlib.oauth2.rfc6749 import InvalidRequestError
+from joserfc import jwt
+from joserfc.errors import JoseError
+from joserfc.jwk import KeySet
 from authlib.oidc.core.errors import InteractionRequiredError, LoginRequiredError
 from flask import Blueprint, jsonify, make_response, redirect, request, url_for
 from werkzeug.test import EnvironBuilder
@@ -9,6 +13,7 @@ from werkzeug.test import EnvironBuilder
 from bridge import flow
 from bridge.logs import log
 from bridge.mie import CATALOGUE
+from bridge.provider.claims import subject
 from bridge.provider.server import Grantee
 from bridge.sessions import COOKIE
 from bridge.transactions import BROWSER_COOKIE
@@ -29,12 +34,23 @@ def discovery():
         "userinfo_endpoint": f"{issuer}/userinfo",
         "jwks_uri": f"{issuer}/jwks",
         "end_session_endpoint": f"{issuer}/logout",
+        "introspection_endpoint": f"{issuer}/introspect",
+        "revocation_endpoint": f"{issuer}/revoke",
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
-        "grant_types_supported": ["authorization_code"],
+        "grant_types_supported": ["authorization_code", "refresh_token"],
         "subject_types_supported": ["public", "pairwise"],
         "id_token_signing_alg_values_supported": ["RS256", "ES256"],
-        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "private_key_jwt",
+                                                  "none"],
+        "token_endpoint_auth_signing_alg_values_supported": ["RS256", "ES256", "PS256"],
+        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post",
+                                                          "private_key_jwt"],
+        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post",
+                                                       "private_key_jwt", "none"],
+        "backchannel_logout_supported": True,
+        "backchannel_logout_session_supported": True,
+        "frontchannel_logout_supported": False,
         "code_challenge_methods_supported": ["S256"],
         "scopes_supported": ["openid", "profile", "email", "rpps"],
         "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "sid", "azp",
@@ -42,6 +58,7 @@ def discovery():
                              "national_id_type", "profession", "profession_category", "savoir_faire", "activity",
                              "card_type"],
         "prompt_values_supported": ["none", "login"],
+        "acr_values_supported": list(bridge().settings.psc_accepted_acr),
         "authorization_response_iss_parameter_supported": True,
         "claims_parameter_supported": False,
         "request_parameter_supported": False,
@@ -82,9 +99,22 @@ def authorize():
     except OAuth2Error as error:
         return _oauth_error(error)
     client, params = grant.client, grant.request.payload.data
-    service = client.service
-    verdict = flow.for_session(service, session.authn if session else None, params, b.clock.now())
+    service, now = client.service, b.clock.now()
     redirect_uri = grant.request.payload.redirect_uri
+    hint_sub = _id_token_hint_subject(params.get("id_token_hint"))
+    if hint_sub is False:
+        error = InvalidRequestError("id_token_hint is not a valid ID token of this provider",
+                                    redirect_uri=redirect_uri, state=grant.request.payload.state)
+        return b.server.handle_error_response(None, error)
+    verdict = flow.for_session(service, session.authn if session else None, params, now)
+    if session and verdict.action == "reuse":
+        expired = flow.client_expired(session, client.client_id, now)
+        if expired:  # this service's inactivity or absolute limit passed: re-authenticate for it
+            if expired != "client_expired":
+                b.sessions.end_client(session.sid, client.client_id, expired)
+            verdict = flow.Verdict("login", (expired,))
+        elif hint_sub and hint_sub != subject(service, session.authn.identity.national_id, b.settings.secret_key):
+            verdict = flow.Verdict("login", ("id_token_hint_other_user",))
     if verdict.action == "reuse":
         if flow.needs_activity_choice(session.authn):
             return _start_login(grant, authenticated=True)
@@ -98,12 +128,27 @@ def authorize():
     return _start_login(grant, authenticated=False, forced=session is not None)
 
 
+def _id_token_hint_subject(hint: str | None):
+    """None without a hint, False when it is not ours (bad signature, garbage), else its `sub` (exp ignored)."""
+    if not hint:
+        return None
+    try:
+        keys = KeySet.import_key_set(bridge().keys.jwks())
+        claims = jwt.decode(hint, keys, algorithms=["RS256", "ES256"]).claims
+    except (JoseError, ValueError, TypeError):
+        return False
+    if claims.get("iss") != bridge().settings.issuer or not isinstance(claims.get("sub"), str):
+        return False
+    return claims["sub"]
+
+
 def issue_code(grant, session, request_obj=None):
     """The session satisfies the service: record the client's activity and answer with a code."""
     b = bridge()
-    client = grant.client
-    b.sessions.touch(session, client.client_id, client.service.idle_timeout)
-    grantee = Grantee(session.authn, session.sid, client.service.service)
+    client, service = grant.client, grant.client.service
+    b.sessions.touch(session, client.client_id, service.idle_timeout, service.max_session)
+    deadline = min(session.deadline, session.authn.auth_time + service.max_session)
+    grantee = Grantee(session.authn, session.sid, service.service, deadline=deadline)
     log.info("code_issued", client=client.client_id, service=client.service.service, mie=session.authn.mie)
     return b.server.create_authorization_response(request=request_obj, grant_user=grantee, grant=grant)
 
@@ -125,6 +170,7 @@ def _start_login(grant, *, authenticated: bool, forced: bool = False):
                                request.query_string.decode() if request.method == "GET" else
                                _form_query(), secret, forced=forced)
     txn.authenticated = authenticated
+    txn.login_hint = (grant.request.payload.data.get("login_hint") or "")[:256]
     b.transactions.save(txn)
     response = make_response(redirect(login_entry(txn)))
     if new:
@@ -155,6 +201,16 @@ def token():
 @bp.route("/userinfo", methods=["GET", "POST"])
 def userinfo():
     return bridge().server.create_endpoint_response("userinfo")
+
+
+@bp.route("/introspect", methods=["POST"])
+def introspect():
+    return bridge().server.create_endpoint_response("introspection")
+
+
+@bp.route("/revoke", methods=["POST"])
+def revoke():
+    return bridge().server.create_endpoint_response("revocation")
 
 
 @bp.get("/")

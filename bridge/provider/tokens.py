@@ -1,0 +1,139 @@
+"""Codes, access and refresh tokens for local apps, stored under their SSO session's hash tag.
+
+A token is "<sid>.<random>": the sid locates the session keys for a one-round-trip check (bridge/store/scripts.py).
+Only SHA-256 of tokens are stored. One code grant = one token family; replaying a consumed code or a rotated
+refresh token revokes the family.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import secrets
+from dataclasses import dataclass
+
+from bridge.sessions import IDP_IDLE_MAX, activity_key, session_key
+from bridge.store import Store
+from bridge.store.scripts import REFRESH, TOKEN_USE
+
+CODE_TTL = 60           # seconds, single use
+ACCESS_TTL = 300        # DESIGN §5: <= 5 min
+REFRESH_TTL = 4 * 3600  # bounded anyway by the client's deadline and idle timer
+TOKEN = re.compile(r"^([A-Za-z0-9_-]{16,64})\.([A-Za-z0-9_-]{20,128})$")
+
+
+def _h(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+def split(token: str | None) -> str | None:
+    """The sid of a well-formed token, else None (garbage never reaches the store)."""
+    match = TOKEN.match(token or "")
+    return match.group(1) if match else None
+
+
+def new_token(sid: str) -> str:
+    return f"{sid}.{secrets.token_urlsafe(32)}"
+
+
+@dataclass
+class TokenUse:
+    status: str                  # ok | missing | ended | client_ended | revoked | idle | absolute | session_idle
+    sid: str = ""
+    record: dict | None = None   # {c, s, v, f, e}
+    session: dict | None = None  # the session record (Authentication...)
+
+
+class Tokens:
+    def __init__(self, store: Store, clock, idle_max: int = IDP_IDLE_MAX):
+        self.store, self.clock, self.idle_max = store, clock, idle_max
+
+    # -- authorization codes ----------------------------------------------------------------------------------
+    def save_code(self, code: str, record: dict) -> None:
+        self.store.set_json(f"code:{{{split(code)}}}:{_h(code)}", record, CODE_TTL)
+
+    def take_code(self, code: str) -> dict | None:
+        sid = split(code)
+        if sid is None:
+            return None
+        record = self.store.consume_json(f"code:{{{sid}}}:{_h(code)}")
+        marker = f"codeu:{{{sid}}}:{_h(code)}"
+        if record is not None:
+            self.store.set(marker, record["family"], 600)
+            return record
+        family = self.store.get(marker)
+        if family is not None:  # RFC 6749 §4.1.2: a reused code revokes what it issued
+            self.revoke_family(sid, family)
+        return None
+
+    # -- issuing ----------------------------------------------------------------------------------------------
+    def issue(self, sid: str, client_id: str, scope: str, service: str, family: str, deadline: float,
+              refresh: bool = True) -> dict:
+        now = self.clock.now()
+        access, access_exp = new_token(sid), min(now + ACCESS_TTL, deadline)
+        fields = {"c": client_id, "s": scope, "v": service, "f": family}
+        self.store.set_json(f"at:{{{sid}}}:{_h(access)}", {**fields, "e": access_exp}, max(1, int(access_exp - now)))
+        token = {"access_token": access, "expires_in": max(1, int(access_exp - now))}
+        if refresh:
+            rt, rt_exp = new_token(sid), min(now + REFRESH_TTL, deadline)
+            self.store.set_json(f"rt:{{{sid}}}:{_h(rt)}", {**fields, "e": rt_exp}, max(1, int(rt_exp - now)))
+            token["refresh_token"] = rt
+        return token
+
+    # -- using --------------------------------------------------------------------------------------------------
+    def use_access(self, token: str, touch: bool = True) -> TokenUse:
+        sid = split(token)
+        if sid is None:
+            return TokenUse("missing")
+        reply = self.store.run(TOKEN_USE, [f"at:{{{sid}}}:{_h(token)}", session_key(sid), activity_key(sid)],
+                               [repr(self.clock.now()), self.idle_max, "1" if touch else "0"])
+        return self._use(sid, reply)
+
+    def _use(self, sid: str, reply: list) -> TokenUse:
+        status = reply[0]
+        record = json.loads(reply[1]) if len(reply) > 1 and reply[1] else None
+        session = json.loads(reply[2]) if len(reply) > 2 and reply[2] else None
+        if status == "ok" and record and record["e"] <= self.clock.now():
+            status = "missing"  # expired between the store's TTL granularity and now
+        return TokenUse(status, sid, record, session)
+
+    def refresh(self, token: str, client_id: str) -> tuple[TokenUse, dict | None]:
+        sid = split(token)
+        if sid is None:
+            return TokenUse("missing"), None
+        access, rt = new_token(sid), new_token(sid)
+        keys = [f"rt:{{{sid}}}:{_h(token)}", f"rtu:{{{sid}}}:{_h(token)}", session_key(sid), activity_key(sid),
+                f"at:{{{sid}}}:{_h(access)}", f"rt:{{{sid}}}:{_h(rt)}"]
+        now = self.clock.now()
+        reply = self.store.run(REFRESH, keys, [repr(now), self.idle_max, client_id, ACCESS_TTL, REFRESH_TTL])
+        use = self._use(sid, reply)
+        if use.status != "ok":
+            return use, None
+        return use, {"access_token": access, "refresh_token": rt, "token_type": "Bearer",
+                     "expires_in": max(1, int(float(reply[3]) - now)), "scope": use.record["s"]}
+
+    def lookup_refresh(self, token: str) -> tuple[str, dict] | None:
+        sid = split(token)
+        record = self.store.get_json(f"rt:{{{sid}}}:{_h(token)}") if sid else None
+        return (sid, record) if record else None
+
+    def lookup_access(self, token: str) -> tuple[str, dict] | None:
+        sid = split(token)
+        record = self.store.get_json(f"at:{{{sid}}}:{_h(token)}") if sid else None
+        return (sid, record) if record else None
+
+    # -- revoking -----------------------------------------------------------------------------------------------
+    def revoke_family(self, sid: str, family: str) -> None:
+        self.store.hash_set(activity_key(sid), {f"!f:{family}": "1"}, REFRESH_TTL + 60)
+
+    def revoke(self, token: str, kind: str) -> None:
+        sid = split(token)
+        if sid is None:
+            return
+        if kind == "refresh_token":
+            found = self.lookup_refresh(token)
+            if found:  # RFC 7009 §2.1: revoking a refresh token revokes the access tokens of the same grant
+                self.revoke_family(sid, found[1]["f"])
+            self.store.delete(f"rt:{{{sid}}}:{_h(token)}")
+        else:
+            self.store.delete(f"at:{{{sid}}}:{_h(token)}")
