@@ -6,4 +6,5 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 pytest_plugins = [
+    "tests.support.pcsc",
 ]

@@ -201,8 +201,11 @@ def parse_tlv(data: bytes) -> list[Tlv]:
     """Every TLV at this level; stops at padding (00 or FF) that follows the last object."""
     items, i = [], 0
     while i < len(data) and data[i] not in (0x00, 0xFF):
-        tag, constructed, i = _read_tag(data, i)
-        length, i = _read_length(data, i)
+        try:
+            tag, constructed, i = _read_tag(data, i)
+            length, i = _read_length(data, i)
+        except IndexError:
+            raise ValueError("truncated TLV") from None
         if i + length > len(data):
             raise ValueError("TLV value runs past the end of the data")
         items.append(Tlv(tag, data[i:i + length], constructed))
