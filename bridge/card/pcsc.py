@@ -44,8 +44,10 @@ class Connection:
         try:
             self._conn.connect(mode=SCARD_SHARE_SHARED, disposition=SCARD_UNPOWER_CARD)
         except NoCardException:
+            self._release()
             raise NoCard(f"no card in {self.reader}") from None
         except CardConnectionException as exc:
+            self._release()
             raise NoCard(f"cannot connect to the card in {self.reader}: {exc}") from None
         self.atr = bytes(self._conn.getATR())
 
@@ -75,6 +77,14 @@ class Connection:
     def close(self) -> None:
         try:
             self._conn.disconnect()
+        except (CardConnectionException, BaseSCardException):
+            pass
+        self._release()
+
+    def _release(self) -> None:
+        """Free the PC/SC context now rather than in pyscard's __del__ (which raises if pcscd has gone)."""
+        try:
+            self._conn.release()
         except (CardConnectionException, BaseSCardException):
             pass
 

@@ -26,6 +26,7 @@ from bridge.sandbox import vpcd
 
 MAX_TRIES = 3
 PCSCD_POLL_GRACE = 1.0
+_LAST_DROP: dict[tuple[str, int], float] = {}   # vpcd slot -> when a card was pulled out mid-command
 FID_DIR, FID_SN_ICC, FID_APP, FID_CONTACT, FID_ODF, FID_CDF, FID_AUTH_CERT = (
     b"\x2f\x00", b"\xd0\x03", b"\x00\x01", b"\x70\x01", b"\x50\x31", b"\x70\x04", b"\x70\x05")
 AUTH_CERT_LABEL = "Certificat d'Authentification CPS"
@@ -97,7 +98,7 @@ class VirtualCard:
         self._lock = threading.RLock()
         self._sock = None
         self._thread: threading.Thread | None = None
-        self._dropped_at = -PCSCD_POLL_GRACE
+        self._address = (vpcd.DEFAULT_HOST, vpcd.DEFAULT_PORT)
         self._power_cycle()
 
     # --- vpcd link -------------------------------------------------------------------------------------------------
@@ -106,10 +107,11 @@ class VirtualCard:
             raise RuntimeError("card already inserted")
         # After a link dropped mid-command, pcscd only notices the empty slot when it next polls (~0.4 s); a card
         # back before that is never reported as inserted again. A real card stays out longer than that.
-        wait = self._dropped_at + PCSCD_POLL_GRACE - time.monotonic()
+        wait = _LAST_DROP.get((host, port), -PCSCD_POLL_GRACE) + PCSCD_POLL_GRACE - time.monotonic()
         if wait > 0:
             time.sleep(wait)
         self._power_cycle()
+        self._address = (host, port)
         self._sock = vpcd.connect(host, port)
         self._thread = threading.Thread(target=vpcd.serve, args=(self._sock, self), daemon=True,
                                         name=f"virtual-card-{port}")
@@ -154,7 +156,7 @@ class VirtualCard:
         with self._lock:
             if len(command) >= 2 and command[1] in self.remove_on:
                 self.remove_on.discard(command[1])
-                self._dropped_at = time.monotonic()
+                _LAST_DROP[self._address] = time.monotonic()
                 return None     # vpcd.serve drops the link: the card is gone mid-command
             self.commands.append(command[:4])
             try:
