@@ -7,7 +7,7 @@ runs do not collide. Without root we reuse a running pcscd that has the Virtual 
 start `pcscd --foreground` ourselves. A missing pcscd or vpcd driver fails the run in CI (CI=true), skips locally.
 
 Fixtures: `pcscd` (session), `test_pki` (session TestPki), `insert_card(material=None, **VirtualCard options)`,
-`card_agent(allow_origins=[...])` -> base URL of an in-process agent.
+`card_agent(allow_origins=[...])` -> an in-process agent server (`.url`).
 """
 from __future__ import annotations
 
@@ -178,7 +178,7 @@ def insert_card(pcscd, test_pki):
 
 @pytest.fixture
 def card_agent(pcscd):
-    """card_agent(allow_origins, reader=None) -> base URL of a card agent served in this process."""
+    """card_agent(allow_origins, reader=None) -> an AgentServer running in this process; `.url` is its base URL."""
     from bridge.card.agent import make_server
 
     servers = []
@@ -187,7 +187,8 @@ def card_agent(pcscd):
         server = make_server(list(allow_origins), port=0, reader=reader)
         threading.Thread(target=server.serve_forever, daemon=True).start()
         servers.append(server)
-        return f"http://127.0.0.1:{server.server_address[1]}"
+        server.url = f"http://127.0.0.1:{server.server_address[1]}"
+        return server
 
     yield start
     for server in servers:
