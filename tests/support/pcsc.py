@@ -6,6 +6,9 @@ process, e.g. the agent CLI) at its socket. So a pcscd already running on the ma
 runs do not collide. Without root we reuse a running pcscd that has the Virtual PCD reader (ports 35963/35964), or
 start `pcscd --foreground` ourselves. A missing pcscd or vpcd driver fails the run in CI (CI=true), skips locally.
 
+PCSCD_ARGS (e.g. "-d" or "-a") is appended to the private pcscd's command line; its log is pcscd.log in the
+session's temporary directory.
+
 Fixtures: `pcscd` (session), `test_pki` (session TestPki), `insert_card(material=None, **VirtualCard options)`,
 `card_agent(allow_origins=[...])` -> an in-process agent server (`.url`).
 """
