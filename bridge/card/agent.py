@@ -172,6 +172,7 @@ class AgentHandler(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
     def _error(self, code: str, origin: str | None, **extra) -> None:
+        self.close_connection = True     # an unread request body must not be taken for the next request
         self._send_json(STATUS.get(code, 400), {"error": code, **extra}, origin)
 
     def _guard(self) -> str | None:
