@@ -7,6 +7,8 @@ import click
 
 # "module:attribute" of click commands or groups; imported lazily so one broken area cannot hide the others.
 COMMANDS = [
+    "bridge.sandbox.commands:sandbox",
+    "bridge.card.agent:card_agent_command",
 ]
 
 
@@ -17,7 +19,13 @@ def main() -> None:
 
 for spec in COMMANDS:
     module, _, attribute = spec.partition(":")
-    main.add_command(getattr(importlib.import_module(module), attribute))
+    command = getattr(importlib.import_module(module), attribute)
+    existing = main.commands.get(command.name)
+    if isinstance(existing, click.Group) and isinstance(command, click.Group):
+        for sub in command.commands.values():   # two areas may both contribute to one group (e.g. sandbox)
+            existing.add_command(sub)
+    else:
+        main.add_command(command)
 
 if __name__ == "__main__":
     main()

@@ -9,4 +9,5 @@ pytest_plugins = [
     "tests.support.redis",
     "tests.support.psc",
     "tests.support.bridge",
+    "tests.support.pcsc",
 ]
