@@ -247,10 +247,11 @@ _DEFAULTS = Service(service="", name="", clients=(), allowed_mie=())
 
 def read_service(report: Report, raw, *, dev: bool) -> Service | None:
     defaults = _DEFAULTS
+    if raw is None:
+        report.error((), MISSING, "empty policy file")
+        return None
     data = _mapping(report, raw, (), "a policy file is one YAML mapping: service, clients, allowed_mie...")
     if data is None:
-        if raw is None:
-            report.error((), MISSING, "empty policy file")
         return None
     _unknown_keys(report, data, SERVICE_KEYS, ())
     service_id = _text(report, data, "service", (), required=True, pattern=SERVICE_ID,
