@@ -123,6 +123,15 @@ def check_calendar(report: Report, service: Service, now: float) -> None:
             if reserve.due < situation.day:
                 report.warn(("attestation", "reserves", i, "due"), reserve.due.isoformat(),
                             "is past: the action plan is overdue", "reserve_due_too_late")
+    for key, declared, effective, cap in (("idle_timeout", service.idle_timeout, situation.idle_timeout, "30m"),
+                                          ("max_session", service.max_session, situation.max_session, "4h")):
+        if effective < declared:
+            report.warn((key,), format_duration(declared), f"is above {cap} and its reserve on {TIMEOUT_REQUIREMENT} "
+                        f"is not in force on {situation.day.isoformat()}: {cap} applies", f"{key}_too_long"
+                        if key == "idle_timeout" else "max_session_too_long")
+    if situation.require_2fa and not service.require_2fa:
+        report.warn(("require_2fa",), False, f"its reserve on {TWO_FACTOR_REQUIREMENT} is not in force on "
+                    f"{situation.day.isoformat()}: two factors are required", "require_2fa_reserve")
     if att.signed_on and att.signed_on > situation.day:
         report.warn(("attestation", "signed_on"), att.signed_on.isoformat(),
                     "is in the future: the attestation is not in force yet", "attestation_missing")

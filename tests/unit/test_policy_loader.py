@@ -505,3 +505,16 @@ def test_policy_error_carries_warnings_too(tmp_path):
     assert len(caught.value.errors) == 1 and "colour" in caught.value.errors[0]
     assert len(caught.value.warnings) == 1 and "differs from the file name 'other.yaml'" in caught.value.warnings[0]
     assert str(caught.value) == caught.value.errors[0]
+
+
+def test_lapsed_timeout_and_2fa_reserves_are_warned(tmp_path):
+    text = replaced("allowed_mie: [psc]", "allowed_mie: [psc]\nidle_timeout: 1h\nrequire_2fa: false\n"
+                    + RESERVE_13.replace("    - requirement: RIE-PS 13",
+                                         "    - {requirement: RIE-PS 09, action_plan: x, due: 2027-06-30}\n"
+                                         "    - requirement: RIE-PS 13"))
+    policy(tmp_path, text)
+    assert load_policies(tmp_path, now=at(2027, 6, 30)).warnings == ()
+    warnings = load_policies(tmp_path, now=at(2027, 10, 1)).warnings  # the attestation ended on 2027-09-30
+    assert any("idle_timeout: '1h' is above 30m and its reserve on RIE-PS 13 is not in force on 2027-10-01: "
+               "30m applies" in w for w in warnings)
+    assert any("require_2fa: False its reserve on RIE-PS 09 is not in force" in w for w in warnings)
