@@ -42,6 +42,15 @@ def field_name(path: Path_) -> str:
     return out or "(file)"
 
 
+MAX_NODES = 20_000  # a policy file has a few hundred; aliases could otherwise expand exponentially
+
+
+class TooComplex(yaml.YAMLError):
+    def __init__(self, problem: str, node: yaml.Node):
+        super().__init__(problem)
+        self.problem, self.problem_mark = problem, node.start_mark
+
+
 def parse(text: str) -> Parsed:
     """Raise yaml.YAMLError for malformed YAML; everything else is returned as data and problems."""
     loader = yaml.SafeLoader(text)
@@ -49,14 +58,28 @@ def parse(text: str) -> Parsed:
         root = loader.get_single_node()
         parsed = Parsed(data=None)
         if root is not None:
-            parsed.data = _build(loader, root, (), parsed)
+            parsed.data = _build(loader, root, (), parsed, set())
         return parsed
     finally:
         loader.dispose()
 
 
-def _build(loader: yaml.SafeLoader, node: yaml.Node, path: Path_, parsed: Parsed) -> Any:
+def _build(loader: yaml.SafeLoader, node: yaml.Node, path: Path_, parsed: Parsed, open_nodes: set) -> Any:
+    if id(node) in open_nodes:
+        raise TooComplex("recursive alias", node)
+    if len(parsed.lines) > MAX_NODES:
+        raise TooComplex(f"more than {MAX_NODES} values (alias expansion?)", node)
     parsed.lines[path] = node.start_mark.line + 1
+    if isinstance(node, (yaml.MappingNode, yaml.SequenceNode)):
+        open_nodes.add(id(node))
+        try:
+            return _build_collection(loader, node, path, parsed, open_nodes)
+        finally:
+            open_nodes.discard(id(node))
+    return _scalar(loader, node, path, parsed)
+
+
+def _build_collection(loader: yaml.SafeLoader, node: yaml.Node, path: Path_, parsed: Parsed, open_nodes: set):
     if isinstance(node, yaml.MappingNode):
         result: dict = {}
         for key_node, value_node in node.value:
@@ -69,12 +92,10 @@ def _build(loader: yaml.SafeLoader, node: yaml.Node, path: Path_, parsed: Parsed
                 parsed.problems.append((key_node.start_mark.line + 1, field_name(path + (key,)),
                                         f"duplicate key (first at line {parsed.lines[path + (key,)]})"))
                 continue
-            result[key] = _build(loader, value_node, path + (key,), parsed)
+            result[key] = _build(loader, value_node, path + (key,), parsed, open_nodes)
             parsed.lines[path + (key,)] = key_node.start_mark.line + 1
         return result
-    if isinstance(node, yaml.SequenceNode):
-        return [_build(loader, item, path + (i,), parsed) for i, item in enumerate(node.value)]
-    return _scalar(loader, node, path, parsed)
+    return [_build(loader, item, path + (i,), parsed, open_nodes) for i, item in enumerate(node.value)]
 
 
 def _scalar(loader: yaml.SafeLoader, node: yaml.Node, path: Path_, parsed: Parsed) -> Any:

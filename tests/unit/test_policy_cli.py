@@ -6,7 +6,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from bridge.cli import main
-from test_policy_support import VALID_POLICY, write
+from tests.unit.test_policy_support import VALID_POLICY, write
 
 REPO_POLICIES = str(Path(__file__).resolve().parents[2] / "policies")
 

@@ -8,7 +8,7 @@ import pytest
 
 from bridge.model import Card, Exercice
 from bridge.policy import effective_limits, evaluate
-from test_policy_support import (NOW, activity, at, attested, login, person, service, teleservice,
+from tests.unit.test_policy_support import (NOW, activity, at, attested, login, person, service, teleservice,
                                  with_reserves)
 
 

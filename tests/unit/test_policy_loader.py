@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from bridge.policy import PolicyError, load_policies
-from test_policy_support import NOW, SECRET_HASH, VALID_POLICY, at, write
+from tests.unit.test_policy_support import NOW, SECRET_HASH, VALID_POLICY, at, write
 
 REPO_POLICIES = Path(__file__).resolve().parents[2] / "policies"
 
@@ -518,3 +518,27 @@ def test_lapsed_timeout_and_2fa_reserves_are_warned(tmp_path):
     assert any("idle_timeout: '1h' is above 30m and its reserve on RIE-PS 13 is not in force on 2027-10-01: "
                "30m applies" in w for w in warnings)
     assert any("require_2fa: False its reserve on RIE-PS 09 is not in force" in w for w in warnings)
+
+
+def test_aliases_work_but_cannot_explode_or_recurse(tmp_path):
+    shared = VALID_POLICY.replace("    redirect_uris: [https://svc.example/cb]",
+                                  "    redirect_uris: &uris [https://svc.example/cb]\n"
+                                  "    post_logout_redirect_uris: *uris")
+    client = load_policies(policy(tmp_path, shared), now=NOW).services["svc"].clients[0]
+    assert client.post_logout_redirect_uris == ("https://svc.example/cb",)
+    laughs = "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join(['*' + chr(97 + i)] * 10)}]\n" for i in range(6))
+    assert "malformed YAML: more than 20000 values (alias expansion?)" in one_error(policy(tmp_path / "b", laughs))
+    assert "malformed YAML: recursive alias" in one_error(policy(tmp_path / "c", "service: &s [*s]\n"))
+
+
+def test_python_tags_are_refused(tmp_path):
+    text = replaced("allowed_mie: [psc]", "allowed_mie: [psc]\nname: !!python/object:os.system echo")
+    assert "name: 'echo' is invalid" in one_error(policy(tmp_path, text))
+
+
+def test_subject_type(tmp_path):
+    text = replaced("allowed_mie: [psc]", "allowed_mie: [psc]\nsubject_type: pairwise")
+    assert load_policies(policy(tmp_path, text), now=NOW).services["svc"].subject_type == "pairwise"
+    bad = replaced("allowed_mie: [psc]", "allowed_mie: [psc]\nsubject_type: secret")
+    assert "subject_type: 'secret' must be public or pairwise" in one_error(policy(tmp_path / "b", bad))
