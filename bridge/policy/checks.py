@@ -44,6 +44,9 @@ def check_means(report: Report, service: Service, data: dict) -> None:
     if service.allowed_mie and not any(CATALOGUE[m].via_psc for m in service.allowed_mie):
         report.error(("allowed_mie",), list(service.allowed_mie), "must include a Pro Santé Connect means (psc...)",
                      "psc_not_offered")
+    if "psc" not in service.allowed_mie and any(CATALOGUE[m].via_psc for m in service.allowed_mie):
+        report.warn(("allowed_mie",), list(service.allowed_mie), "refuses the PSC logins whose means PSC does not "
+                    "state (only authMode CARD is documented); add `psc` to accept them", "mie_not_allowed")
     direct = [m for m in service.allowed_mie if not CATALOGUE[m].via_psc]
     if not service.historical_teleservice:
         for mie in direct:

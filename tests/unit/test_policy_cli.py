@@ -29,7 +29,7 @@ def test_check_prints_a_table_of_services_and_exits_0():
     assert set(rows) == {"admin", "demo-portail", "dpi", "teleservice-historique"}
     assert rows["teleservice-historique"][:6] == ["teleservice-historique", "teleservice-web", "psc,cps-pin", "yes",
                                                   "30m", "4h"]
-    assert rows["dpi"][2:5] == ["psc-card,psc-ecps,psc-delegated", "yes", "15m"]
+    assert rows["dpi"][2:5] == ["psc", "yes", "15m"]
     assert rows["admin"][4:6] == ["15m", "1h"]
     assert result.stderr == ""
 

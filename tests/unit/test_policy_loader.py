@@ -542,3 +542,9 @@ def test_subject_type(tmp_path):
     assert load_policies(policy(tmp_path, text), now=NOW).services["svc"].subject_type == "pairwise"
     bad = replaced("allowed_mie: [psc]", "allowed_mie: [psc]\nsubject_type: secret")
     assert "subject_type: 'secret' must be public or pairwise" in one_error(policy(tmp_path / "b", bad))
+
+
+def test_listing_psc_means_one_by_one_is_warned(tmp_path):
+    warnings = load_policies(policy(tmp_path, replaced("[psc]", "[psc-card, psc-ecps]")), now=NOW).warnings
+    assert len(warnings) == 1
+    assert "allowed_mie: ['psc-card', 'psc-ecps'] refuses the PSC logins whose means PSC does not state" in warnings[0]
