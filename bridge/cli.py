@@ -9,6 +9,7 @@ import click
 COMMANDS = [
     "bridge.sandbox.commands:sandbox",
     "bridge.card.agent:card_agent_command",
+    "bridge.policy.cli:policy",
 ]
 
 

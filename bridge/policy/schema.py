@@ -25,7 +25,7 @@ class Client:
 
 @dataclass(frozen=True)
 class Reserve:
-    requirement: str
+    requirement: str             # referential requirement id, e.g. "RIE-PS 13" (covers the session timeouts)
     action_plan: str
     due: date
 
@@ -33,6 +33,7 @@ class Reserve:
 @dataclass(frozen=True)
 class Attestation:
     status: str = "none"         # attested | reserves | none
+    # valid from signed_on to valid_until, both included (Paris civil dates)
     signed_on: date | None = None
     valid_until: date | None = None
     reserves: tuple[Reserve, ...] = ()
@@ -59,6 +60,7 @@ class Service:
 @dataclass(frozen=True)
 class PolicySet:
     services: dict[str, Service]
+    warnings: tuple[str, ...] = ()  # 'file:line field: value problem (rule)', e.g. attestation due soon
 
     def client(self, client_id: str) -> tuple[Service, Client] | None:
         for service in self.services.values():

@@ -1,0 +1,71 @@
+"""The `clients:` entries of a policy file: OIDC client registration (DESIGN §4, §9)."""
+from __future__ import annotations
+
+import re
+
+from bridge.policy.fields import codes, mapping, text, unknown_keys, uris
+from bridge.policy.report import MISSING, Report
+from bridge.policy.schema import Client
+from bridge.policy.values import url_problem
+
+CLIENT_KEYS = ("client_id", "name", "client_secret_sha256", "token_endpoint_auth_method", "redirect_uris",
+               "post_logout_redirect_uris", "backchannel_logout_uri", "scopes", "jwks",
+               "id_token_signed_response_alg")
+AUTH_METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt", "none")
+CLIENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
+SCOPE = re.compile(r"^[\x21\x23-\x5b\x5d-\x7e]+$")     # RFC 6749 scope-token
+
+
+def read_client(report: Report, raw, index: int, dev: bool) -> Client | None:
+    path = ("clients", index)
+    data = mapping(report, raw, path, "client_id, redirect_uris...")
+    if data is None:
+        return None
+    unknown_keys(report, data, CLIENT_KEYS, path)
+    client_id = text(report, data, "client_id", path, required=True, pattern=CLIENT_ID,
+                     hint="letters, digits, '.', '_', ':' or '-'")
+    method = data.get("token_endpoint_auth_method", "client_secret_basic")
+    if method not in AUTH_METHODS:
+        report.error(path + ("token_endpoint_auth_method",), method, f"must be one of {', '.join(AUTH_METHODS)}")
+        method = "client_secret_basic"
+    secret = data.get("client_secret_sha256", "")
+    if method.startswith("client_secret"):
+        if not isinstance(secret, str) or not re.fullmatch(r"[0-9a-fA-F]{64}", secret):
+            report.error(path + ("client_secret_sha256",), secret if secret != "" else MISSING,
+                         f"{method} needs the 64-hex SHA-256 of the client secret")
+            secret = ""
+    elif secret:
+        report.error(path + ("client_secret_sha256",), secret, f"must be absent with {method} (no shared secret)")
+    jwks = data.get("jwks")
+    if method == "private_key_jwt" and not (isinstance(jwks, dict) and isinstance(jwks.get("keys"), list)
+                                            and jwks["keys"]):
+        report.error(path + ("jwks",), jwks if jwks is not None else MISSING,
+                     "private_key_jwt needs the client's public keys as {keys: [...]}")
+    if data.get("redirect_uris") in (None, []):
+        report.error(path + ("redirect_uris",), data.get("redirect_uris", MISSING),
+                     "at least one redirect URI is required")
+    redirects = uris(report, data, "redirect_uris", path, dev)
+    logout = uris(report, data, "post_logout_redirect_uris", path, dev)
+    backchannel = data.get("backchannel_logout_uri", "")
+    if backchannel not in ("", None):
+        problem = url_problem(backchannel, dev=dev)
+        if problem:
+            report.error(path + ("backchannel_logout_uri",), backchannel, problem)
+            backchannel = ""
+    scopes = codes(report, data, "scopes", path, SCOPE, "an OAuth scope token", ("openid", "profile"))
+    if "openid" not in scopes:
+        report.error(path + ("scopes",), list(scopes), "must include 'openid' (this is an OpenID Connect provider)")
+    alg = data.get("id_token_signed_response_alg", "RS256")
+    if alg not in ("RS256", "ES256"):
+        report.error(path + ("id_token_signed_response_alg",), alg, "must be RS256 or ES256")
+        alg = "RS256"
+    name = data.get("name", "")
+    if not isinstance(name, str):
+        report.error(path + ("name",), name, "must be a string")
+        name = ""
+    if not client_id:
+        return None
+    return Client(client_id=client_id, redirect_uris=redirects, token_endpoint_auth_method=method,
+                  client_secret_sha256=str(secret).lower(), post_logout_redirect_uris=logout,
+                  backchannel_logout_uri=str(backchannel or ""), scopes=scopes,
+                  jwks=jwks if isinstance(jwks, dict) else None, id_token_signed_response_alg=alg, name=name)

@@ -1,0 +1,123 @@
+"""Structure of one policy file (DESIGN §4): keys, types and formats. Referential rules are in checks.py."""
+from __future__ import annotations
+
+import re
+
+from bridge.mie import CATALOGUE
+from bridge.policy.clients import read_client
+from bridge.policy.fields import codes, date_, duration, flag, list_, mapping, text, unknown_keys
+from bridge.policy.report import MISSING, Report
+from bridge.policy.schema import Attestation, Reserve, Service
+
+SERVICE_KEYS = ("service", "name", "clients", "allowed_mie", "require_2fa", "idle_timeout", "max_session",
+                "card_types", "professions", "modes", "historical_teleservice", "attestation", "subject_type")
+ATTESTATION_KEYS = ("status", "signed_on", "valid_until", "reserves")
+RESERVE_KEYS = ("requirement", "action_plan", "due")
+CARD_TYPES = ("CPS", "CPF", "CDE", "CPE", "CDA", "CPA")  # TRE_G02 families
+MODES = ("L", "S", "B")                                  # codeModeExercice: libéral, salarié, bénévole
+STATUSES = ("attested", "reserves", "none")
+SERVICE_ID = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+PROFESSION = re.compile(r"^\d{2}$")                      # TRE_G15 codes: 10 médecin, 21 pharmacien...
+REQUIREMENT = re.compile(r"^RIE-PS \d{2}$")
+
+
+def read_reserve(report: Report, raw, index: int) -> Reserve | None:
+    path = ("attestation", "reserves", index)
+    data = mapping(report, raw, path, "requirement, action_plan, due")
+    if data is None:
+        return None
+    unknown_keys(report, data, RESERVE_KEYS, path)
+    requirement = text(report, data, "requirement", path, required=True, pattern=REQUIREMENT,
+                       hint="a referential requirement id like 'RIE-PS 13'")
+    action_plan = text(report, data, "action_plan", path, required=True, hint="how and when it will be fixed")
+    due = date_(report, data, "due", path)
+    if "due" not in data:
+        report.error(path + ("due",), MISSING, "is required: the action plan's due date (YYYY-MM-DD)")
+    if not (requirement and action_plan and due and REQUIREMENT.match(requirement)):
+        return None
+    return Reserve(requirement, action_plan, due)
+
+
+def read_attestation(report: Report, raw) -> Attestation:
+    path = ("attestation",)
+    if raw is None or raw is MISSING:
+        return Attestation()
+    data = mapping(report, raw, path, "status, signed_on, valid_until, reserves")
+    if data is None:
+        return Attestation()
+    unknown_keys(report, data, ATTESTATION_KEYS, path)
+    status = data.get("status", MISSING)
+    if status not in STATUSES:
+        report.error(path + ("status",), status, f"must be one of {', '.join(STATUSES)}")
+        status = "none"
+    signed_on = date_(report, data, "signed_on", path)
+    valid_until = date_(report, data, "valid_until", path)
+    raw_reserves = list_(report, data, "reserves", path)
+    reserves = tuple(r for r in (read_reserve(report, item, i) for i, item in enumerate(raw_reserves)) if r)
+    if status == "none":
+        for key in ("signed_on", "valid_until"):
+            if data.get(key) is not None:
+                report.error(path + (key,), data[key], "makes no sense with status: none")
+    else:
+        for key, value in (("signed_on", signed_on), ("valid_until", valid_until)):
+            if key not in data:
+                report.error(path + (key,), MISSING, f"is required when status is {status}")
+    if raw_reserves and status != "reserves":
+        report.error(path + ("reserves",), f"{len(raw_reserves)} reserve(s)", "need status: reserves")
+    if status == "reserves" and not raw_reserves:
+        report.error(path + ("reserves",), MISSING, "status: reserves needs at least one reserve")
+    if signed_on and valid_until and valid_until <= signed_on:
+        report.error(path + ("valid_until",), valid_until.isoformat(),
+                     f"must be after signed_on ({signed_on.isoformat()})")
+    return Attestation(status=status, signed_on=signed_on, valid_until=valid_until, reserves=reserves)
+
+
+_DEFAULTS = Service(service="", name="", clients=(), allowed_mie=())
+
+
+def read_service(report: Report, raw, *, dev: bool) -> Service | None:
+    defaults = _DEFAULTS
+    if raw is None:
+        report.error((), MISSING, "empty policy file")
+        return None
+    data = mapping(report, raw, (), "a policy file is one YAML mapping: service, clients, allowed_mie...")
+    if data is None:
+        return None
+    unknown_keys(report, data, SERVICE_KEYS, ())
+    service_id = text(report, data, "service", (), required=True, pattern=SERVICE_ID,
+                      hint="lowercase letters, digits, '.', '_' or '-'")
+    name = text(report, data, "name", ())
+    clients_raw = list_(report, data, "clients", ())
+    if not clients_raw and (data.get("clients") is None or data.get("clients") == []):
+        report.error(("clients",), data.get("clients", MISSING), "at least one client is required")
+    clients = []
+    for i, item in enumerate(clients_raw):
+        client = read_client(report, item, i, dev)
+        if client is None:
+            continue
+        if any(c.client_id == client.client_id for c in clients):
+            report.error(("clients", i, "client_id"), client.client_id, "duplicate client_id in this file")
+        else:
+            clients.append(client)
+    allowed = codes(report, data, "allowed_mie", (), CATALOGUE,
+                    f"unknown MIE (known: {', '.join(CATALOGUE)})", (), "unknown_mie")
+    if "allowed_mie" not in data or data["allowed_mie"] in (None, []):
+        report.error(("allowed_mie",), data.get("allowed_mie", MISSING),
+                     "at least one means of identification is required")
+    subject_type = data.get("subject_type", "public")
+    if subject_type not in ("public", "pairwise"):
+        report.error(("subject_type",), subject_type, "must be public or pairwise")
+        subject_type = "public"
+    return Service(
+        service=service_id, name=name or service_id, clients=tuple(clients), allowed_mie=allowed,
+        require_2fa=flag(report, data, "require_2fa", defaults.require_2fa),
+        idle_timeout=duration(report, data, "idle_timeout", defaults.idle_timeout),
+        max_session=duration(report, data, "max_session", defaults.max_session),
+        card_types=codes(report, data, "card_types", (), CARD_TYPES, f"one of {', '.join(CARD_TYPES)}",
+                         defaults.card_types),
+        professions=codes(report, data, "professions", (), PROFESSION,
+                          "a 2-digit TRE_G15 profession code, quoted (\"10\", \"21\"...)"),
+        modes=codes(report, data, "modes", (), MODES, "L (libéral), S (salarié) or B (bénévole)"),
+        historical_teleservice=flag(report, data, "historical_teleservice", defaults.historical_teleservice),
+        subject_type=subject_type, attestation=read_attestation(report, data.get("attestation")),
+        source=report.file)
