@@ -36,7 +36,7 @@ demo: venv
 
 ## make test: the whole suite against real redis-server, pcscd + vpcd, chromium and HTTP(S) issuers
 test: test-deps venv
-	$(BIN)/python -m pytest
+	CI=1 $(BIN)/python -m pytest
 
 test-fast: venv
 	$(BIN)/python -m pytest -m "not e2e" -x -q
