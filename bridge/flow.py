@@ -4,15 +4,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bridge.model import Authentication
-from bridge.policy import Service, evaluate
-
-# Reasons a fresh authentication can fix (another means, a newer login); others are final denials.
-FIXABLE = frozenset({"mie_not_allowed", "single_factor", "card_type_not_allowed", "session_too_old"})
+from bridge.policy import Service, eligible_activities, evaluate, step_up_means
 
 
 @dataclass(frozen=True)
 class Verdict:
-    action: str                  # reuse | login | deny
+    action: str                  # reuse | login | deny | activity
     reasons: tuple[str, ...] = ()
 
 
@@ -30,6 +27,17 @@ def client_expired(session, client_id: str, now: float) -> str | None:
     return None
 
 
+def _judge(service: Service, authn: Authentication, now: float, *, fresh: bool) -> Verdict:
+    decision = evaluate(service, authn, now)
+    if decision.allowed:
+        return Verdict("activity" if needs_activity_choice(authn) else "reuse")
+    if set(decision.reasons) == {"activity_required"} and eligible_activities(service, authn):
+        return Verdict("activity", decision.reasons)
+    if not fresh and step_up_means(service, authn, now):
+        return Verdict("login", decision.reasons)  # step-up: another means or a newer login satisfies it
+    return Verdict("deny", decision.reasons)
+
+
 def for_session(service: Service, authn: Authentication | None, params: dict, now: float) -> Verdict:
     prompts = set((params.get("prompt") or "").split())
     if authn is None or "login" in prompts:
@@ -40,17 +48,11 @@ def for_session(service: Service, authn: Authentication | None, params: dict, no
     max_age = params.get("max_age")
     if max_age is not None and str(max_age).isdigit() and now - authn.auth_time > int(max_age):
         return Verdict("login", ("max_age",))
-    decision = evaluate(service, authn, now)
-    if decision.allowed:
-        return Verdict("reuse")
-    if set(decision.reasons) <= FIXABLE:
-        return Verdict("login", decision.reasons)   # step-up: authenticate again with a means that satisfies
-    return Verdict("deny", decision.reasons)
+    return _judge(service, authn, now, fresh=False)
 
 
 def after_login(service: Service, authn: Authentication, now: float) -> Verdict:
-    decision = evaluate(service, authn, now)
-    return Verdict("reuse") if decision.allowed else Verdict("deny", decision.reasons)
+    return _judge(service, authn, now, fresh=True)
 
 
 def needs_activity_choice(authn: Authentication) -> bool:

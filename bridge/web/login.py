@@ -5,7 +5,7 @@ from flask import Blueprint, make_response, redirect, render_template, request, 
 
 from bridge import flow
 from bridge.logs import log
-from bridge.mie import CATALOGUE
+from bridge.policy import eligible_activities, login_means
 from bridge.sessions import COOKIE
 from bridge.transactions import BROWSER_COOKIE, LoginTransaction
 from bridge.upstream.psc import PscError
@@ -17,12 +17,7 @@ bp = Blueprint("login", __name__)
 
 
 def chooser_means(service) -> list:
-    try:
-        from bridge.policy import login_means
-    except ImportError:  # until the policy engine orders the means itself: PSC first, catalogue order
-        return [m for m in CATALOGUE.values() if m.id in service.allowed_mie or
-                ("psc" in service.allowed_mie and m.id == "psc")]
-    return login_means(service, bridge().clock.now())
+    return login_means(service, bridge().clock.now())  # PSC first (RIE-PS 03), blocked means left out
 
 
 def login_entry(txn: LoginTransaction) -> str:
@@ -112,7 +107,7 @@ def continue_login(txn: LoginTransaction, session):
     if verdict.action == "deny":
         b.transactions.consume(txn.id)
         return make_response(render_denial(service, verdict.reasons))
-    if flow.needs_activity_choice(session.authn):
+    if verdict.action == "activity":
         txn.authenticated = True
         b.transactions.save(txn)
         return make_response(redirect(url_for("login.activity", txn=txn.id)))
@@ -129,7 +124,10 @@ def activity():
     session = b.sessions.load(request.cookies.get(COOKIE))
     if txn is None or session is None or not txn.authenticated:
         return error_page("txn_invalid", 400)
-    choices = session.authn.identity.activities()
+    service = b.policies.services[txn.service]
+    eligible = set(eligible_activities(service, session.authn))  # a filtered service offers only what it accepts
+    choices = [c for c in session.authn.identity.activities() if (c[0], c[1]) in eligible] or \
+        session.authn.identity.activities()
     if request.method == "POST":
         if not txn.check_csrf(request.form.get("csrf")):
             return error_page("csrf", 400)

@@ -13,6 +13,7 @@ from werkzeug.test import EnvironBuilder
 from bridge import flow
 from bridge.logs import log
 from bridge.mie import CATALOGUE
+from bridge.policy import effective_limits, reason_message
 from bridge.provider.claims import subject
 from bridge.provider.server import Grantee
 from bridge.sessions import COOKIE
@@ -116,9 +117,9 @@ def authorize():
         elif hint_sub and hint_sub != subject(service, session.authn.identity.national_id, b.settings.secret_key):
             verdict = flow.Verdict("login", ("id_token_hint_other_user",))
     if verdict.action == "reuse":
-        if flow.needs_activity_choice(session.authn):
-            return _start_login(grant, authenticated=True)
         return issue_code(grant, session)
+    if verdict.action == "activity":
+        return _start_login(grant, authenticated=True)
     if "none" in (params.get("prompt") or "").split():
         error_cls = LoginRequiredError if session is None else InteractionRequiredError
         error = error_cls(redirect_uri=redirect_uri, state=grant.request.payload.state)
@@ -146,8 +147,9 @@ def issue_code(grant, session, request_obj=None):
     """The session satisfies the service: record the client's activity and answer with a code."""
     b = bridge()
     client, service = grant.client, grant.client.service
-    b.sessions.touch(session, client.client_id, service.idle_timeout, service.max_session)
-    deadline = min(session.deadline, session.authn.auth_time + service.max_session)
+    limits = effective_limits(service, b.clock.now())  # a lapsed reserve falls back to 30 min / 4 h
+    b.sessions.touch(session, client.client_id, limits.idle_timeout, limits.max_session)
+    deadline = min(session.deadline, session.authn.auth_time + limits.max_session)
     grantee = Grantee(session.authn, session.sid, service.service, deadline=deadline)
     log.info("code_issued", client=client.client_id, service=client.service.service, mie=session.authn.mie)
     return b.server.create_authorization_response(request=request_obj, grant_user=grantee, grant=grant)
@@ -187,10 +189,9 @@ def _form_query() -> str:
 def render_denial(service, reasons):
     from flask import render_template
 
-    from bridge.web.policy_text import reason_texts
-
     log.info("login_denied", service=service.service, reasons=list(reasons))
-    return render_template("denied.html", service=service, reasons=reason_texts(reasons)), 403
+    texts = [reason_message(code, "fr") for code in reasons]
+    return render_template("denied.html", service=service, reasons=texts), 403
 
 
 @bp.route("/token", methods=["POST"])
