@@ -29,7 +29,31 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
     app.extensions["bridge"] = bridge
     bridge.server, bridge.protector = build_server(app, bridge)
     web.register(app)
+    if settings.sweep_interval > 0:
+        _start_sweeper(bridge, settings.sweep_interval)
     return app
+
+
+def _start_sweeper(bridge, interval: float) -> None:
+    """In-process sweeper; the store lock keeps it to one at a time across processes and hosts."""
+    import threading
+
+    from bridge.logs import log
+    from bridge.provider.cli import sweep_once
+    from bridge.store import StoreUnavailable
+
+    def loop() -> None:
+        while not stop.wait(interval):
+            try:
+                sweep_once(bridge, lock_ttl=max(2, int(interval * 2)))
+            except StoreUnavailable:
+                log.warning("sweeper_store_unavailable")
+            except Exception:  # the sweeper must never die silently
+                log.exception("sweeper_error")
+
+    stop = threading.Event()
+    bridge.extra["sweeper_stop"] = stop
+    threading.Thread(target=loop, name="sweeper", daemon=True).start()
 
 
 def main() -> int:

@@ -10,6 +10,8 @@ COMMANDS = [
     "bridge.sandbox.commands:sandbox",
     "bridge.card.agent:card_agent_command",
     "bridge.policy.cli:policy",
+    "bridge.provider.cli:keys",
+    "bridge.provider.cli:sweeper",
 ]
 
 

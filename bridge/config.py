@@ -51,6 +51,7 @@ class Settings:
     trusted_proxies: tuple[str, ...] = ()
     client_cert_header: str = "X-SSL-Client-Cert"
     log_level: str = "INFO"
+    sweep_interval: float = 30.0  # in-process sweeper; 0 = off (run `bridge sweeper` instead)
 
     @property
     def production(self) -> bool:
@@ -216,6 +217,8 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         values["trusted_proxies"] = tuple(proxies)
     if get("BRIDGE_CLIENT_CERT_HEADER"):
         values["client_cert_header"] = env["BRIDGE_CLIENT_CERT_HEADER"]
+    if get("BRIDGE_SWEEP_INTERVAL"):
+        values["sweep_interval"] = _seconds("BRIDGE_SWEEP_INTERVAL", env["BRIDGE_SWEEP_INTERVAL"], low=0, high=3600)
     level = get("BRIDGE_LOG_LEVEL", "INFO").upper()
     if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise ConfigError(f"BRIDGE_LOG_LEVEL: {level!r} must be DEBUG, INFO, WARNING or ERROR")

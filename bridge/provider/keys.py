@@ -32,6 +32,21 @@ class KeyRing:
         self.current: dict[str, object] = {}
         self.retired: list[tuple[object, float]] = []
         self._load(create)
+        self._stamp, self._checked = self._mtime(), time.monotonic()
+
+    def _mtime(self) -> float:
+        return max((p.stat().st_mtime for p in self.directory.glob("*.json")), default=0.0)
+
+    def _reload_if_rotated(self) -> None:
+        """`bridge keys rotate` in another process: every worker picks the new keys up within a second."""
+        if time.monotonic() - self._checked < 1.0:
+            return
+        self._checked = time.monotonic()
+        stamp = self._mtime()
+        if stamp != self._stamp:
+            self.current, self.retired = {}, []
+            self._load(create=False)
+            self._stamp = stamp
 
     def _file(self, alg: str) -> Path:
         return self.directory / f"{alg.lower()}-current.jwk.json"
@@ -61,10 +76,12 @@ class KeyRing:
         os.replace(tmp, path)
 
     def signing_key(self, alg: str = "RS256"):
+        self._reload_if_rotated()
         return self.current[alg]
 
     def jwks(self) -> dict:
-        keys = [*self.current.values(), *(key for key, _ in self.retired)]
+        self._reload_if_rotated()
+        keys = [*self.current.values(), *(key for key, _ in self.retired if _ > time.time())]
         return KeySet(keys).as_dict(private=False)
 
     def rotate(self, keep_seconds: int) -> list[str]:
@@ -77,4 +94,5 @@ class KeyRing:
             self._write(self._file(alg), _generate(alg).as_dict(private=True))
         self.current, self.retired = {}, []
         self._load(create=False)
+        self._stamp = self._mtime()
         return [key.kid for key in self.current.values()]

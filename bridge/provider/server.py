@@ -118,7 +118,10 @@ def build_server(app, bridge) -> tuple[AuthorizationServer, ResourceProtector]:
 
     def token_used(use: TokenUse) -> bool:
         """Apply what a token check found: lazy idle/absolute expiry notifies the app (back-channel)."""
-        if use.status in ("idle", "absolute"):
+        session_over = use.session is not None and clock.now() >= use.session["deadline"]
+        if use.status == "absolute" and session_over:
+            bridge.sessions.end(use.sid, "absolute_expired")
+        elif use.status in ("idle", "absolute"):
             bridge.sessions.end_client(use.sid, use.record["c"], EXPIRED[use.status])
         elif use.status == "session_idle":
             bridge.sessions.end(use.sid, "idle_expired")
@@ -278,11 +281,17 @@ def build_server(app, bridge) -> tuple[AuthorizationServer, ResourceProtector]:
             tokens.revoke(token.value, token.kind)
 
     class EndSession(EndSessionEndpoint):
+        def resolve_client_from_id_token_claims(self, claims):
+            aud = claims.get("aud")
+            audiences = [aud] if isinstance(aud, str) else aud if isinstance(aud, list) else []
+            client_id = claims.get("azp") or (audiences[0] if len(audiences) == 1 else None)
+            return query_client(client_id) if client_id in audiences else None
+
         def get_server_jwks(self):
             return KeySet.import_key_set(bridge.keys.jwks())
 
         def end_session(self, end_session_request):
-            bridge.extra["end_session"](end_session_request)
+            pass  # the web layer ends the SSO session itself (it also needs PSC's logout and the cookie)
 
     server.register_endpoint(BridgeUserInfo(resource_protector=protector))
     server.register_endpoint(Introspection)

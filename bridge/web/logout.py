@@ -56,7 +56,6 @@ def logout():
             state = secrets.token_urlsafe(16)
             b.store.set_json(f"logout:{state}", {"target": end.redirect_uri}, 600)
             psc_url = b.psc.logout_url(upstream["id_token"], f"{b.settings.public_url}/logout/done", state)
-    b.server.create_endpoint_response("end_session", end)  # Authlib's bookkeeping; we already ended the session
     if psc_url:
         response = redirect(psc_url)
     elif end.redirect_uri:

@@ -39,6 +39,9 @@ class BridgeServer:
         return self.app.extensions["bridge"]
 
     def stop(self) -> None:
+        stop = self.bridge.extra.get("sweeper_stop")
+        if stop:
+            stop.set()
         self.server.shutdown()
         self.thread.join(5)
 
@@ -69,7 +72,7 @@ def bridge_factory(psc_emulator_factory, redis_url, tmp_path):
                                    "redirect_uris": [f"{bridge_url}/psc/callback"],
                                    "post_logout_redirect_uris": [f"{bridge_url}/logout/done"], **(psc_client or {})})
         psc = psc_emulator_factory(clients=[client], **emulator_overrides)
-        full_env = {"BRIDGE_STORE_URL": redis_url, "BRIDGE_KEYS_DIR": str(tmp_path / "keys"),
+        full_env = {"BRIDGE_STORE_URL": redis_url, "BRIDGE_SWEEP_INTERVAL": "0", "BRIDGE_KEYS_DIR": str(tmp_path / "keys"),
                     "BRIDGE_PSC_DISCOVERY_URL": psc.discovery_url, "BRIDGE_PSC_CLIENT_ID": "bridge-test",
                     "BRIDGE_PSC_CLIENT_SECRET": "bridge-test-secret", **(env or {})}
         server = start_bridge(full_env, clock=clock, store=store, reserved=reserved)
@@ -159,3 +162,50 @@ class AppClient:
                                          exp={"essential": True}, iat={"essential": True})
         registry.validate(claims)
         return claims
+
+
+class Receiver:
+    """A tiny app backend: records back-channel logout tokens POSTed to it (any path)."""
+
+    def __init__(self):
+        from werkzeug.wrappers import Request, Response
+
+        self.received: list[tuple[str, str]] = []   # (path, logout_token)
+        self.status = 200
+
+        @Request.application
+        def app(request):
+            self.received.append((request.path, request.form.get("logout_token", "")))
+            return Response("", status=self.status)
+
+        self.server = make_server("127.0.0.1", 0, app, threaded=True)
+        self.url = f"http://127.0.0.1:{self.server.port}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def tokens_for(self, path_prefix: str) -> list[str]:
+        return [token for path, token in self.received if path.startswith(path_prefix)]
+
+
+@pytest.fixture
+def receiver():
+    server = Receiver()
+    yield server
+    server.server.shutdown()
+
+
+def rewrite_policies(directory, base_url: str, extra: dict[str, str] | None = None):
+    """Copy policies/*.yaml into `directory` with the demo apps' URLs pointing at `base_url`."""
+    from pathlib import Path
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    for source in Path("policies").glob("*.yaml"):
+        (directory / source.name).write_text(source.read_text().replace("http://127.0.0.1:8002", base_url))
+    for name, text in (extra or {}).items():
+        (directory / name).write_text(text.replace("http://127.0.0.1:8002", base_url))
+    return directory
+
+
+def at(base_url: str, conf: dict) -> dict:
+    """A client configuration whose redirect URI points at base_url instead of the demo apps' port."""
+    return {**conf, "redirect_uri": conf["redirect_uri"].replace("http://127.0.0.1:8002", base_url)}
