@@ -276,3 +276,17 @@ def test_four_processes_write_one_valid_chain(tmp_path, max_bytes):
         assert len(rotated_files(path)) >= 3
     clients = [json.loads(line)["client"] for p in chain_files(path) for line in lines_of(p)]
     assert {c: clients.count(c) for c in set(clients)} == {f"worker-{w}": 200 for w in range(4)}
+
+
+def test_rotated_names_stay_in_chain_order_when_the_clock_goes_back(tmp_path):
+    path = tmp_path / "audit.jsonl"
+    clock = Clock(1_780_000_000.0)
+    audit = make_audit(path, clock=clock, max_bytes=700)
+    for i in range(6):
+        audit.record("logout", outcome="success", n=i)
+        clock.advance(-3600)  # NTP step, or a wrong clock corrected
+    rotated = rotated_files(path)
+    assert len(rotated) >= 2
+    assert [json.loads(lines_of(p)[0])["seq"] for p in rotated] == sorted(json.loads(lines_of(p)[0])["seq"]
+                                                                          for p in rotated)
+    assert verify(path).ok and verify(path).lines == 6

@@ -163,3 +163,28 @@ def test_lines_with_wrong_value_types_are_reported(tmp_path, field, value):
     path.write_bytes(json.dumps(line, separators=(",", ":")).encode() + b"\n")
     result = verify_chain([path])
     assert (result.code, result.params) == ("bad_value", {"field": field})
+
+
+def test_a_line_that_cannot_be_sealed_or_synced_is_taken_back(tmp_path, monkeypatch):
+    import bridge.audit
+
+    path = tmp_path / "audit.jsonl"
+    audit = make_audit(path)
+    audit.record("logout", outcome="success")
+    before = path.read_bytes()
+
+    def fail(*args):
+        raise OSError(5, "Input/output error")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(bridge.audit, "_write_head", fail)
+        with pytest.raises(AuditUnavailable, match="Input/output error"):
+            audit.record("logout", outcome="success")
+    assert path.read_bytes() == before
+    with monkeypatch.context() as patch:
+        patch.setattr(os, "fdatasync", fail)
+        with pytest.raises(AuditUnavailable):
+            audit.record("logout", outcome="success")
+    assert path.read_bytes() == before
+    audit.record("logout", outcome="success")
+    assert verify_chain(chain_files(path), head=head_path(path)).lines == 2
