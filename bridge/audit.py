@@ -18,13 +18,14 @@ import hmac
 import json
 import os
 import re
+import threading
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
 from bridge.audit_chain import (FIELDS, GENESIS, OUTCOMES, AuditUnavailable, VerifyResult, chain_files,
-                                decode_head, encode_head, encode_line, head_path, line_hash, rotated_files,
+                                encode_head, encode_line, head_path, line_hash, rotated_files,
                                 rotation_key, verify_chain)
 from bridge.audit_stream import RedisStreamSink, verify_stream
 from bridge.clock import Clock
@@ -78,6 +79,7 @@ class Audit:
         self.stream = stream
         # Without a file or a stream, lines go to the structured log, chained within this process only.
         self._log_chain = (0, GENESIS)
+        self._log_lock = threading.Lock()
 
     def subject(self, national_id: str) -> str:
         if not national_id or not self.pseudonymize:
@@ -185,9 +187,10 @@ class Audit:
     # --- structured log (no file, no stream) -----------------------------------------------------------
 
     def _append_to_log(self, build: Callable[[int, str], bytes]) -> bytes:
-        seq, prev = self._log_chain
-        line = build(seq + 1, prev)
-        self._log_chain = (seq + 1, line_hash(line))
+        with self._log_lock:
+            seq, prev = self._log_chain
+            line = build(seq + 1, prev)
+            self._log_chain = (seq + 1, line_hash(line))
         log.info("audit", line=line.decode("utf-8"))
         return line
 
@@ -196,6 +199,7 @@ def refuse_secrets(details: dict, where: str = "") -> None:
     """ValueError when a details key or value looks like a PIN, password, secret, token or assertion."""
     for key, value in details.items():
         words = set(re.split(r"[^a-z0-9]+", re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", str(key)).lower()))
+        words |= {word[:-1] for word in words if word.endswith("s")}  # tokens, secrets, pins
         normal = "_".join(w for w in re.split(r"[^a-z0-9]+", str(key).lower()) if w)
         if words & SECRET_WORDS or normal in SECRET_NAMES:
             raise ValueError(f"audit details key {where}{key!r} looks like a secret: never written to the audit")

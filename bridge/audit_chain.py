@@ -85,7 +85,8 @@ MESSAGES = {
     "bad_fields": ("fields are not the audit fields in order", "les champs ne sont pas ceux d'une ligne d'audit"),
     "bad_value": ("invalid value for {field}", "valeur invalide pour {field}"),
     "bad_start": ("the chain does not start here (prev is not zeros, seq {seq}): earlier lines or files missing",
-                  "la chaîne ne commence pas ici (prev non nul, seq {seq}) : lignes ou fichiers antérieurs manquants"),
+                  "la chaîne ne commence pas ici (prev non nul, seq {seq}) : lignes ou fichiers antérieurs "
+                  "manquants"),
     "seq_gap": ("seq {seq} after {previous}: {missing} line(s) missing (deleted line or missing rotated file)",
                 "seq {seq} après {previous} : {missing} ligne(s) manquante(s) (ligne supprimée ou fichier "
                 "tourné manquant)"),

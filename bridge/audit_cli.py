@@ -34,7 +34,8 @@ def audit() -> None:
                               "rotated files, in order).")
 @click.argument("files", nargs=-1, type=click.Path(path_type=Path, dir_okay=False))
 @click.option("--head", type=click.Path(path_type=Path, dir_okay=False),
-              help="Tête qui scelle la dernière ligne (head sealing the last line); défaut : <dernier fichier>.head.")
+              help="Tête qui scelle la dernière ligne (head sealing the last line); "
+                   "défaut : <dernier fichier>.head.")
 @click.option("--partial", is_flag=True,
               help="Le premier fichier peut commencer en cours de chaîne (older files archived elsewhere).")
 @click.option("--stream", help="Vérifie ce flux Redis au lieu des fichiers (verify this Redis stream instead).")
@@ -80,6 +81,6 @@ def _report(result: VerifyResult, where: str, text: dict, lang: str) -> None:
         result.file,
         f"{where} {result.line_no}" if result.line_no else "",
         f"id {result.params['entry']}" if "entry" in result.params else "") if part)
-    click.echo(f"{location} : {result.message(lang)}" if lang == "fr" and location
-               else f"{location}: {result.message(lang)}" if location else result.message(lang), err=True)
+    separator = " : " if lang == "fr" else ": "  # French typography
+    click.echo(f"{location}{separator}{result.message(lang)}" if location else result.message(lang), err=True)
     raise SystemExit(1)

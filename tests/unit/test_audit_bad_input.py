@@ -21,7 +21,7 @@ def make_audit(path, **options) -> Audit:
 
 @pytest.mark.parametrize("key", ["pin", "password", "secret", "token", "access_token", "refresh_token", "id_token",
                                  "code", "client_secret", "assertion", "PIN", "cardPin", "user-password",
-                                 "client_assertion", "authorization_code", "session_token", "apiSecret"])
+                                 "client_assertion", "authorization_code", "session_token", "apiSecret", "id_tokens"])
 def test_secret_looking_details_keys_are_refused(tmp_path, key):
     audit = make_audit(tmp_path / "audit.jsonl")
     with pytest.raises(ValueError, match="never written"):
