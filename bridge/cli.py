@@ -12,6 +12,7 @@ COMMANDS = [
     "bridge.policy.cli:policy",
     "bridge.provider.cli:keys",
     "bridge.provider.cli:sweeper",
+    "bridge.audit_cli:audit",
 ]
 
 

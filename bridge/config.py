@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -47,6 +48,10 @@ class Settings:
     trust_dir: Path | None = None
     crl_dir: Path | None = None
     audit_path: Path | None = None
+    audit_pseudonymize: bool = False
+    audit_required: bool = False           # load_settings: 1 in production unless BRIDGE_AUDIT_REQUIRED says
+    audit_max_bytes: int = 50_000_000
+    audit_stream: str | None = None
     agent_url: str = "http://127.0.0.1:47811"
     trusted_proxies: tuple[str, ...] = ()
     client_cert_header: str = "X-SSL-Client-Cert"
@@ -88,6 +93,42 @@ def _seconds(name: str, value: str, *, low: float, high: float) -> float:
     if not low <= number <= high:
         raise ConfigError(f"{name}: {number:g} is outside {low:g}..{high:g} seconds")
     return number
+
+
+def _flag(name: str, value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered not in ("0", "1", "true", "false"):
+        raise ConfigError(f"{name}: {value!r} must be 0 or 1")
+    return lowered in ("1", "true")
+
+
+def _audit(env: dict[str, str], *, production: bool, store_url: str, audit_path) -> dict:
+    values: dict = {}
+    if env.get("BRIDGE_AUDIT_PSEUDONYMIZE"):
+        values["audit_pseudonymize"] = _flag("BRIDGE_AUDIT_PSEUDONYMIZE", env["BRIDGE_AUDIT_PSEUDONYMIZE"])
+    explicit = bool(env.get("BRIDGE_AUDIT_REQUIRED"))
+    required = _flag("BRIDGE_AUDIT_REQUIRED", env["BRIDGE_AUDIT_REQUIRED"]) if explicit else production
+    values["audit_required"] = required
+    if env.get("BRIDGE_AUDIT_MAX_BYTES"):
+        raw = env["BRIDGE_AUDIT_MAX_BYTES"]
+        try:
+            size = int(raw)
+        except ValueError:
+            raise ConfigError(f"BRIDGE_AUDIT_MAX_BYTES: {raw!r} is not a number of bytes") from None
+        if not 4096 <= size <= 10**12:
+            raise ConfigError(f"BRIDGE_AUDIT_MAX_BYTES: {size} is outside 4096..10^12 bytes")
+        values["audit_max_bytes"] = size
+    stream = env.get("BRIDGE_AUDIT_STREAM")
+    if stream:
+        if not re.fullmatch(r"[\w.:{}-]{1,200}", stream):
+            raise ConfigError(f"BRIDGE_AUDIT_STREAM: {stream!r} must be a Redis key name (letters, digits, . : _ -)")
+        if urlsplit(store_url).scheme not in ("redis", "rediss"):
+            raise ConfigError("BRIDGE_AUDIT_STREAM: needs BRIDGE_STORE_URL on redis:// or rediss://")
+        values["audit_stream"] = stream
+    # An explicit 1 with nowhere to write would turn every login into a 503: refuse at start-up instead.
+    if explicit and required and audit_path is None and not stream:
+        raise ConfigError("BRIDGE_AUDIT_REQUIRED: 1 needs BRIDGE_AUDIT_PATH or BRIDGE_AUDIT_STREAM")
+    return values
 
 
 def _authmode_map(name: str, value: str) -> dict[str, str]:
@@ -202,6 +243,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         values["crl_dir"] = _path("BRIDGE_CRL_DIR", env["BRIDGE_CRL_DIR"], is_dir=True)
     if get("BRIDGE_AUDIT_PATH"):
         values["audit_path"] = Path(env["BRIDGE_AUDIT_PATH"])
+    values.update(_audit(env, production=production, store_url=store, audit_path=values.get("audit_path")))
     if get("BRIDGE_AGENT_URL"):
         agent = _url("BRIDGE_AGENT_URL", env["BRIDGE_AGENT_URL"], production=False)
         if urlsplit(agent).hostname not in ("127.0.0.1", "localhost", "::1"):

@@ -1,0 +1,307 @@
+"""Hash-chained audit trail (DESIGN §10): one JSON line per decision, each carrying the SHA-256 of the previous.
+
+    audit = open_audit(settings, clock)
+    audit.record("login_succeeded", outcome="success", service="dmp", client="dmp-web",
+                 national_id="810012345678", mie="psc-card", request_id=rid, acr="eidas1")
+
+The file is append-only (O_APPEND), one `write` per line, fsync'd before `record` returns. A `flock` on the
+`<file>.head` serialises writers of one host (threads and processes): read the last line, append, seal the head.
+`record` raises AuditUnavailable when the line cannot be made durable and the audit is required; the caller
+then fails closed (HTTP 503). Line format and verification: bridge/audit_chain.py; docs/audit.md.
+"""
+from __future__ import annotations
+
+import errno
+import fcntl
+import hashlib
+import hmac
+import json
+import os
+import re
+import threading
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable
+
+from bridge.audit_chain import (FIELDS, GENESIS, OUTCOMES, AuditUnavailable, VerifyResult, chain_files,
+                                encode_head, encode_line, head_path, line_hash, rotated_files,
+                                rotation_key, verify_chain)
+from bridge.audit_stream import RedisStreamSink, verify_stream
+from bridge.clock import Clock
+from bridge.logs import log
+
+__all__ = ["Audit", "AuditUnavailable", "EVENTS", "FIELDS", "OUTCOMES", "RedisStreamSink", "VerifyResult",
+           "chain_files", "open_audit", "rotated_files", "verify_chain", "verify_stream"]
+
+# The events callers may record; an unknown name is a bug (it would vanish from attestation counts).
+EVENTS = {
+    "login_started": "a login transaction began (an app sent the user to /authorize)",
+    "login_succeeded": "the upstream authenticated the user and the service policy allowed them",
+    "login_denied": "the service policy refused the user or the means (reason: the policy code)",
+    "login_failed": "the upstream login failed (error, timeout, invalid response)",
+    "pin_failed": "a wrong CPS PIN (details: tries_left); the PIN itself is never written",
+    "card_blocked": "the CPS card is blocked",
+    "step_up": "a stronger means was required and requested",
+    "token_issued": "tokens issued to a client at /token",
+    "token_refreshed": "a refresh token was used",
+    "token_revoked": "a token was revoked",
+    "idle_expired": "an SSO session ended after inactivity",
+    "absolute_expired": "an SSO session reached its absolute deadline",
+    "logout": "the user or an app ended the session",
+    "backchannel_delivered": "a back-channel logout was delivered to an app",
+    "backchannel_failed": "a back-channel logout could not be delivered",
+    "policy_loaded": "a service policy was loaded",
+    "policy_refused": "a service policy was refused at load",
+    "key_rotated": "the signing keys were rotated",
+    "admin_action": "an operator command changed something (details: command)",
+}
+
+# Never in the audit: key names made of these words (any case, any separator) ...
+SECRET_WORDS = {"pin", "password", "passwd", "secret", "token", "assertion"}
+# ... these whole names ...
+SECRET_NAMES = {"code", "auth_code", "authorization_code", "client_secret", "access_token", "refresh_token",
+                "id_token", "client_assertion"}
+# ... and values that look like a JWT (a token passed under an innocent name).
+_JWT = re.compile(r"eyJ[\w-]{4,}\.[\w-]{4,}\.")
+
+
+class Audit:
+    def __init__(self, path: Path | None, *, secret_key: str, pseudonymize: bool, required: bool, clock=None,
+                 max_bytes: int = 50_000_000, stream: RedisStreamSink | None = None):
+        self.path = Path(path) if path is not None else None
+        self.head = head_path(self.path) if self.path is not None else None
+        self._key = secret_key.encode("utf-8")
+        self.pseudonymize = pseudonymize
+        self.required = required
+        self.clock = clock or Clock()
+        self.max_bytes = max_bytes
+        self.stream = stream
+        # Without a file or a stream, lines go to the structured log, chained within this process only.
+        self._log_chain = (0, GENESIS)
+        self._log_lock = threading.Lock()
+
+    def subject(self, national_id: str) -> str:
+        if not national_id or not self.pseudonymize:
+            return national_id
+        return "h:" + hmac.new(self._key, national_id.encode("utf-8"), hashlib.sha256).hexdigest()
+
+    def record(self, event: str, *, outcome: str, service: str = "", client: str = "", national_id: str = "",
+               mie: str = "", reason: str = "", request_id: str = "", **details) -> dict:
+        """Write one line and return it (as a dict). ValueError on bad input, whatever `required` says."""
+        fields = self._fields(event, outcome, service, client, national_id, mie, reason, request_id, details)
+
+        def build(seq: int, prev: str) -> bytes:
+            # Called under the chain's lock, so time and seq advance together.
+            return encode_line({**fields, "time": self._now(), "seq": seq, "prev": prev})
+
+        sinks = ([self._append_to_file] if self.path is not None else []) + \
+                ([self.stream.append] if self.stream is not None else [])
+        written: list[bytes] = []
+        for sink in sinks or [self._append_to_log]:
+            try:
+                written.append(sink(build))
+            except AuditUnavailable as exc:
+                if self.required:
+                    raise  # the caller fails closed (HTTP 503)
+                log.warning("audit_unavailable", audit_event=event, error=str(exc))
+        # The file's line when there is one; seq 0 marks a line that no sink could keep.
+        return json.loads(written[0] if written else build(0, GENESIS))
+
+    # --- input -----------------------------------------------------------------------------------------
+
+    def _fields(self, event, outcome, service, client, national_id, mie, reason, request_id, details) -> dict:
+        if event not in EVENTS:
+            raise ValueError(f"unknown audit event {event!r} (add it to bridge.audit.EVENTS and docs/audit.md)")
+        if outcome not in OUTCOMES:
+            raise ValueError(f"audit outcome {outcome!r} must be one of {', '.join(OUTCOMES)}")
+        text = dict(service=service, client=client, national_id=national_id, mie=mie, reason=reason,
+                    request_id=request_id)
+        for name, value in text.items():
+            if not isinstance(value, str):
+                raise ValueError(f"audit field {name} must be a string (got {type(value).__name__})")
+        refuse_secrets(details)
+        try:
+            json.dumps(details, allow_nan=False)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"audit details must be plain JSON: {exc}") from None
+        return dict(event=event, outcome=outcome, request_id=request_id, service=service, client=client,
+                    subject=self.subject(national_id), mie=mie, reason=reason, details=details)
+
+    def _now(self) -> str:
+        moment = datetime.fromtimestamp(self.clock.now(), timezone.utc)
+        return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+    # --- file ------------------------------------------------------------------------------------------
+
+    def _append_to_file(self, build: Callable[[int, str], bytes]) -> bytes:
+        try:
+            with _exclusive(self.head) as head_fd:
+                fd = _open_append(self.path)
+                try:
+                    size = os.fstat(fd).st_size
+                    seq, prev = self._chain_end(fd, size)
+                    line = build(seq + 1, prev) + b"\n"
+                    if size and size + len(line) > self.max_bytes:
+                        os.close(fd)
+                        fd = -1
+                        self._rotate()
+                        fd, size = _open_append(self.path), 0
+                    _append_durably(fd, line, size, new_file=size == 0, directory=self.path.parent)
+                    try:
+                        _write_head(head_fd, seq + 1, line_hash(line[:-1]))
+                    except OSError:
+                        _undo_append(fd, size)  # an unsealed line would read as tampering
+                        raise
+                    return line[:-1]
+                finally:
+                    if fd >= 0:
+                        os.close(fd)
+        except OSError as exc:
+            raise AuditUnavailable(f"cannot write the audit file {self.path}: {exc.strerror or exc}") from exc
+
+    def _chain_end(self, fd: int, size: int) -> tuple[int, str]:
+        """Seq and hash of the chain's last line: the live file's, else the newest rotated file's."""
+        if size:
+            return _last_line_info(fd, size, self.path)
+        rotated = rotated_files(self.path)
+        if not rotated:
+            return 0, GENESIS
+        # The live file is new or empty (a crash right after a rotation): continue the rotated chain.
+        with open(rotated[-1], "rb") as file:
+            end = os.fstat(file.fileno()).st_size
+            return _last_line_info(file.fileno(), end, rotated[-1]) if end else (0, GENESIS)
+
+    def _rotate(self) -> None:
+        """Rename the live file to <name>.<UTC stamp>; a later name than any sibling keeps name order = chain order."""
+        stamp = datetime.fromtimestamp(self.clock.now(), timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")
+        key = (stamp, 0)
+        existing = [rotation_key(self.path, p) for p in rotated_files(self.path)]
+        if existing and key <= existing[-1]:
+            key = (existing[-1][0], existing[-1][1] + 1)
+        name = f"{self.path.name}.{key[0]}" + (f"-{key[1]}" if key[1] else "")
+        os.rename(self.path, self.path.with_name(name))
+        _fsync_directory(self.path.parent)
+        log.info("audit_rotated", path=str(self.path), rotated=name)
+
+    # --- structured log (no file, no stream) -----------------------------------------------------------
+
+    def _append_to_log(self, build: Callable[[int, str], bytes]) -> bytes:
+        with self._log_lock:
+            seq, prev = self._log_chain
+            line = build(seq + 1, prev)
+            self._log_chain = (seq + 1, line_hash(line))
+        log.info("audit", line=line.decode("utf-8"))
+        return line
+
+
+def refuse_secrets(details: dict, where: str = "") -> None:
+    """ValueError when a details key or value looks like a PIN, password, secret, token or assertion."""
+    for key, value in details.items():
+        words = set(re.split(r"[^a-z0-9]+", re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", str(key)).lower()))
+        words |= {word[:-1] for word in words if word.endswith("s")}  # tokens, secrets, pins
+        normal = "_".join(w for w in re.split(r"[^a-z0-9]+", str(key).lower()) if w)
+        if words & SECRET_WORDS or normal in SECRET_NAMES:
+            raise ValueError(f"audit details key {where}{key!r} looks like a secret: never written to the audit")
+        if isinstance(value, str) and _JWT.search(value):
+            raise ValueError(f"audit details {where}{key!r} looks like a token (JWT): never written to the audit")
+        if isinstance(value, dict):
+            refuse_secrets(value, f"{where}{key}.")
+        elif isinstance(value, (list, tuple)):
+            for item in value:
+                if isinstance(item, dict):
+                    refuse_secrets(item, f"{where}{key}[].")
+                elif isinstance(item, str) and _JWT.search(item):
+                    raise ValueError(f"audit details {where}{key!r} holds a token (JWT): never written")
+
+
+def open_audit(settings, clock=None) -> Audit:
+    """The Audit described by Settings (BRIDGE_AUDIT_*)."""
+    stream = None
+    if settings.audit_stream:
+        stream = RedisStreamSink(settings.store_url, settings.audit_stream)
+    path = settings.audit_path
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    elif stream is None:
+        log.warning("audit_to_log", hint="set BRIDGE_AUDIT_PATH: audit lines go to the log only")
+    return Audit(path, secret_key=settings.secret_key, pseudonymize=settings.audit_pseudonymize,
+                 required=settings.audit_required, clock=clock, max_bytes=settings.audit_max_bytes, stream=stream)
+
+
+# --- low-level file operations -------------------------------------------------------------------------------
+
+@contextmanager
+def _exclusive(lock_path: Path):
+    """flock on a fresh descriptor: excludes other processes and other threads (each opens its own)."""
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o640)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield fd
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def _open_append(path: Path) -> int:
+    return os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o640)
+
+
+def _last_line_info(fd: int, size: int, path: Path) -> tuple[int, str]:
+    line = _last_line(fd, size, path)
+    try:
+        seq = json.loads(line)["seq"]
+        if not isinstance(seq, int):
+            raise TypeError
+    except (ValueError, KeyError, TypeError):
+        raise AuditUnavailable(f"the last line of {path} is unreadable: run `bridge audit verify`") from None
+    return seq, line_hash(line)
+
+
+def _last_line(fd: int, size: int, path: Path) -> bytes:
+    chunk = 8192
+    while True:
+        start = max(0, size - chunk)
+        data = os.pread(fd, size - start, start)
+        if not data.endswith(b"\n"):
+            raise AuditUnavailable(f"{path} ends with an incomplete line: run `bridge audit verify`")
+        cut = data.rfind(b"\n", 0, len(data) - 1)
+        if cut >= 0 or start == 0:
+            return data[cut + 1:-1]
+        chunk *= 4
+
+
+def _append_durably(fd: int, line: bytes, size: int, *, new_file: bool, directory: Path) -> None:
+    try:
+        written = os.write(fd, line)
+        if written != len(line):
+            raise OSError(errno.ENOSPC, "short write (disk full?)")
+        os.fdatasync(fd)
+        if new_file:
+            _fsync_directory(directory)  # the new file's name must survive a crash too
+    except OSError:
+        _undo_append(fd, size)
+        raise
+
+
+def _undo_append(fd: int, size: int) -> None:
+    """Remove our own failed, partial or unsealed line (we hold the lock): the chain stays readable."""
+    try:
+        os.ftruncate(fd, size)
+    except OSError:
+        pass  # e.g. a device: the next writer refuses an incomplete last line
+
+
+def _write_head(fd: int, seq: int, digest: str) -> None:
+    data = encode_head(seq, digest)
+    if os.pwrite(fd, data, 0) != len(data):
+        raise OSError(errno.ENOSPC, "short write of the audit head")
+    os.fdatasync(fd)
+
+
+def _fsync_directory(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+

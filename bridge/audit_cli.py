@@ -1,0 +1,86 @@
+"""`bridge audit verify`: check the hash chain of the audit files (or of the Redis stream).
+
+Exit 0 when intact, 1 at the first broken or missing line (printed with file and line number), 2 on bad usage.
+Messages in French by default, `--lang en` for English.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import click
+
+from bridge.audit_chain import VerifyResult, chain_files, head_path, verify_chain
+from bridge.audit_stream import verify_stream
+
+TEXT = {
+    "fr": {"line": "ligne", "entry": "entrée", "last": "dernière ligne : seq {seq}, sha256 {hash}",
+           "no_path": "BRIDGE_AUDIT_PATH n'est pas défini : donnez les fichiers à vérifier",
+           "no_redis": "--stream demande --redis-url ou BRIDGE_STORE_URL en redis:// ou rediss://"},
+    "en": {"line": "line", "entry": "entry", "last": "last line: seq {seq}, sha256 {hash}",
+           "no_path": "BRIDGE_AUDIT_PATH is not set: give the files to verify",
+           "no_redis": "--stream needs --redis-url or BRIDGE_STORE_URL on redis:// or rediss://"},
+}
+
+
+@click.group("audit", help="Journal d'audit chaîné (hash-chained audit trail).")
+def audit() -> None:
+    pass
+
+
+@audit.command("verify", help="Vérifie la chaîne d'audit (verify the audit chain). Sans FILES : BRIDGE_AUDIT_PATH "
+                              "et ses fichiers tournés, dans l'ordre (without FILES: BRIDGE_AUDIT_PATH and its "
+                              "rotated files, in order).")
+@click.argument("files", nargs=-1, type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--head", type=click.Path(path_type=Path, dir_okay=False),
+              help="Tête qui scelle la dernière ligne (head sealing the last line); "
+                   "défaut : <dernier fichier>.head.")
+@click.option("--partial", is_flag=True,
+              help="Le premier fichier peut commencer en cours de chaîne (older files archived elsewhere).")
+@click.option("--stream", help="Vérifie ce flux Redis au lieu des fichiers (verify this Redis stream instead).")
+@click.option("--redis-url", help="Redis du flux (default: BRIDGE_STORE_URL).")
+@click.option("--lang", type=click.Choice(["fr", "en"]), default="fr", show_default=True)
+def verify(files: tuple[Path, ...], head: Path | None, partial: bool, stream: str | None, redis_url: str | None,
+           lang: str) -> None:
+    text = TEXT[lang]
+    if stream:
+        url = redis_url or os.environ.get("BRIDGE_STORE_URL", "")
+        if urlsplit(url).scheme not in ("redis", "rediss"):
+            raise click.UsageError(text["no_redis"])
+        result = verify_stream(url, stream, allow_partial_start=partial)
+        where = text["entry"]
+    else:
+        chain, head = _files_and_head(files, head, text)
+        result = verify_chain(chain, head=head, allow_partial_start=partial)
+        where = text["line"]
+    _report(result, where, text, lang)
+
+
+def _files_and_head(files: tuple[Path, ...], head: Path | None, text: dict) -> tuple[list[Path], Path | None]:
+    if files:
+        # Explicit files: the last one's head seals the chain when it is there (rotated files have none).
+        default_head = head_path(files[-1])
+        return list(files), head or (default_head if default_head.exists() else None)
+    configured = os.environ.get("BRIDGE_AUDIT_PATH")
+    if not configured:
+        raise click.UsageError(text["no_path"])
+    live = Path(configured)
+    chain = chain_files(live)
+    # The live trail always has a head: a missing one is reported, not skipped.
+    return chain, head or (head_path(live) if chain else None)
+
+
+def _report(result: VerifyResult, where: str, text: dict, lang: str) -> None:
+    if result.ok:
+        click.echo(result.message(lang))
+        if result.lines:
+            click.echo(text["last"].format(seq=result.last_seq, hash=result.last_hash))
+        return
+    location = ", ".join(part for part in (
+        result.file,
+        f"{where} {result.line_no}" if result.line_no else "",
+        f"id {result.params['entry']}" if "entry" in result.params else "") if part)
+    separator = " : " if lang == "fr" else ": "  # French typography
+    click.echo(f"{location}{separator}{result.message(lang)}" if location else result.message(lang), err=True)
+    raise SystemExit(1)
