@@ -21,7 +21,11 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
 
     settings = settings or load_settings()
     logs.configure(settings.log_level)
-    bridge = build_bridge(settings, clock=clock, store=store)
+    try:
+        bridge = build_bridge(settings, clock=clock, store=store)
+    except PolicyError as exc:
+        _audit_refused_policies(settings, exc)
+        raise
     app = Flask("bridge", template_folder=str(ROOT / "templates"), static_folder=str(ROOT / "bridge/web/static"))
     app.config.update(SECRET_KEY=settings.secret_key, SESSION_COOKIE_SECURE=settings.production,
                       SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
@@ -54,6 +58,16 @@ def _start_sweeper(bridge, interval: float) -> None:
     stop = threading.Event()
     bridge.extra["sweeper_stop"] = stop
     threading.Thread(target=loop, name="sweeper", daemon=True).start()
+
+
+def _audit_refused_policies(settings: Settings, error: PolicyError) -> None:
+    from bridge.audit import AuditUnavailable, open_audit
+
+    try:
+        open_audit(settings).record("policy_refused", outcome="failure", reason=error.errors[0][:500],
+                                    errors=len(error.errors))
+    except (AuditUnavailable, OSError):
+        pass  # start-up is refused anyway; the error is printed
 
 
 def main() -> int:

@@ -26,9 +26,19 @@ class Bridge:
     transactions: Transactions
     tokens: Tokens
     backchannel: object = None  # BackChannel, needs the keys and policies above
+    audit: object = None        # bridge.audit.Audit
     server: object = None       # Authlib AuthorizationServer, set by the web layer
     protector: object = None
     extra: dict = field(default_factory=dict)
+
+    def record(self, event: str, outcome: str = "success", **fields) -> dict:
+        """One audit line; the request id is taken from the current request when there is one.
+        Raises AuditUnavailable when the audit is required and cannot be written (the caller fails closed)."""
+        from flask import g, has_request_context
+
+        if has_request_context() and "request_id" not in fields:
+            fields["request_id"] = g.get("request_id", "")
+        return self.audit.record(event, outcome=outcome, **fields)
 
 
 def build_bridge(settings: Settings, *, clock: Clock | None = None, store: Store | None = None) -> Bridge:
@@ -42,6 +52,23 @@ def build_bridge(settings: Settings, *, clock: Clock | None = None, store: Store
     bridge = Bridge(settings=settings, clock=clock, store=store, policies=policies, keys=keys,
                     psc=PscClient(settings, store, clock), sessions=sessions, transactions=Transactions(store),
                     tokens=Tokens(store, clock, sessions.idle_max))
+    from bridge.audit import open_audit
+
+    bridge.audit = open_audit(settings, clock)
     bridge.backchannel = BackChannel(bridge)
     sessions.listeners.append(bridge.backchannel.notify)
+    sessions.listeners.append(lambda sid, clients, reason, session: _audit_session_end(bridge, sid, clients, reason, session))
+    bridge.backchannel.listeners.append(lambda client, outcome, attempts: bridge.record(
+        f"backchannel_{outcome}", "success" if outcome == "delivered" else "failure", client=client, attempts=attempts))
+    bridge.record("policy_loaded", "info", services=sorted(policies.services))
     return bridge
+
+
+SESSION_END_EVENTS = {"idle_expired": "idle_expired", "absolute_expired": "absolute_expired"}
+
+
+def _audit_session_end(bridge: Bridge, sid: str, clients: list[str], reason: str, session) -> None:
+    event = SESSION_END_EVENTS.get(reason, "logout")
+    national_id = session.authn.identity.national_id if session else ""
+    for client in clients or [""]:
+        bridge.record(event, "info", client=client, national_id=national_id, reason=reason, sid=sid)

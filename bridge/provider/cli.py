@@ -26,6 +26,9 @@ def rotate(keep: int) -> None:
     ring = KeyRing(settings.keys_dir, create=True)
     old = [key.kid for key in ring.current.values()]
     new = ring.rotate(keep)
+    from bridge.audit import open_audit
+
+    open_audit(settings).record("key_rotated", outcome="success", new=",".join(new), retired=",".join(old))
     click.echo(f"nouvelles clés (new keys): {', '.join(new)}; anciennes publiées {keep} s (retired): {', '.join(old)}")
 
 

@@ -114,6 +114,8 @@ def build_server(app, bridge) -> tuple[AuthorizationServer, ResourceProtector]:
     def generate_token(grant_type, client, user: Grantee, scope, expires_in=None, include_refresh_token=True):
         token = tokens.issue(user.sid, client.client_id, scope or "", user.service, user.family, user.deadline,
                              refresh=include_refresh_token)
+        bridge.record("token_issued", service=user.service, client=client.client_id, grant=grant_type,
+                      national_id=user.authn.identity.national_id, mie=user.authn.mie, sid=user.sid)
         return {"token_type": "Bearer", "scope": scope or "", **token}
 
     def token_used(use: TokenUse) -> bool:
@@ -144,7 +146,9 @@ def build_server(app, bridge) -> tuple[AuthorizationServer, ResourceProtector]:
                 "family": secrets.token_urlsafe(12)})
 
         def query_authorization_code(self, code, client):
-            data = tokens.take_code(code)  # consumed on first read: a code works once, whatever happens next
+            data, reused = tokens.take_code(code)  # consumed on first read: a code works once, whatever next
+            if reused:
+                bridge.record("token_revoked", "failure", client=client.client_id, reason="code_reuse")
             if data and data["client_id"] == client.client_id:
                 return StoredCode(data)
             return None
@@ -174,7 +178,10 @@ def build_server(app, bridge) -> tuple[AuthorizationServer, ResourceProtector]:
             use, token = tokens.refresh(self.request.form["refresh_token"], client.client_id)
             if token is None:
                 token_used(use)
+                if use.status == "reused":
+                    bridge.record("token_revoked", "failure", client=client.client_id, reason="refresh_reuse")
                 raise InvalidGrantError(f"Refresh token is {use.status.replace('_', ' ')}.")
+            bridge.record("token_refreshed", client=client.client_id, service=use.record["v"], sid=use.sid)
             return 200, token, self.TOKEN_RESPONSE_HEADER
 
     class BridgeOpenIDCode(OpenIDCode):
@@ -279,6 +286,7 @@ def build_server(app, bridge) -> tuple[AuthorizationServer, ResourceProtector]:
 
         def revoke_token(self, token, request):
             tokens.revoke(token.value, token.kind)
+            bridge.record("token_revoked", client=token.record["c"], reason="client_request", kind=token.kind)
 
     class EndSession(EndSessionEndpoint):
         def resolve_client_from_id_token_claims(self, claims):

@@ -52,19 +52,20 @@ class Tokens:
     def save_code(self, code: str, record: dict) -> None:
         self.store.set_json(f"code:{{{split(code)}}}:{_h(code)}", record, CODE_TTL)
 
-    def take_code(self, code: str) -> dict | None:
+    def take_code(self, code: str) -> tuple[dict | None, bool]:
+        """(the code's record, False) the first time; (None, True) when a consumed code comes back."""
         sid = split(code)
         if sid is None:
-            return None
+            return None, False
         record = self.store.consume_json(f"code:{{{sid}}}:{_h(code)}")
         marker = f"codeu:{{{sid}}}:{_h(code)}"
         if record is not None:
             self.store.set(marker, record["family"], 600)
-            return record
+            return record, False
         family = self.store.get(marker)
         if family is not None:  # RFC 6749 §4.1.2: a reused code revokes what it issued
             self.revoke_family(sid, family)
-        return None
+        return None, family is not None
 
     # -- issuing ----------------------------------------------------------------------------------------------
     def issue(self, sid: str, client_id: str, scope: str, service: str, family: str, deadline: float,

@@ -5,6 +5,7 @@ from flask import Flask, g, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
 from bridge.logs import log
+from bridge.audit import AuditUnavailable
 from bridge.store import StoreUnavailable
 from bridge.web.messages import message
 
@@ -17,6 +18,7 @@ def error_page(code: str, status: int, detail: str = "", **context):
 
 
 def install(app: Flask) -> None:
+    @app.errorhandler(AuditUnavailable)
     @app.errorhandler(StoreUnavailable)
     def store_down(exc):
         log.error("store_unavailable", path=request.path, error=str(exc), request_id=g.get("request_id"))
@@ -26,7 +28,7 @@ def install(app: Flask) -> None:
             response.status_code = 503
             response.headers["Retry-After"] = "5"
             return response
-        return error_page("store_unavailable", 503)
+        return error_page("audit_unavailable" if isinstance(exc, AuditUnavailable) else "store_unavailable", 503)
 
     @app.errorhandler(404)
     def not_found(exc):

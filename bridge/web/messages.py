@@ -23,6 +23,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
                          "PSC userinfo is invalid."),
     "txn_invalid": ("Cette connexion a expiré ou a été ouverte dans un autre navigateur. Recommencez depuis votre "
                     "application.", "This login expired or was started in another browser."),
+    "audit_unavailable": ("Le journal de sécurité ne peut pas être écrit : par sécurité, aucune connexion n'est "
+                          "ouverte. Prévenez le support informatique.", "The audit trail cannot be written."),
     "csrf": ("Le formulaire a expiré. Rechargez la page et recommencez.", "The form expired; reload and retry."),
     "store_unavailable": ("Le service d'authentification est momentanément indisponible. Aucune connexion n'a été "
                           "ouverte. Réessayez dans quelques instants.", "The service is temporarily unavailable."),

@@ -125,7 +125,10 @@ def authorize():
         error = error_cls(redirect_uri=redirect_uri, state=grant.request.payload.state)
         return b.server.handle_error_response(None, error)
     if verdict.action == "deny":
-        return render_denial(service, verdict.reasons)
+        return render_denial(service, verdict.reasons, session.authn, client.client_id)
+    if session is not None:
+        b.record("step_up", "info", service=service.service, client=client.client_id,
+                 national_id=session.authn.identity.national_id, mie=session.authn.mie, reason=",".join(verdict.reasons))
     return _start_login(grant, authenticated=False, forced=session is not None)
 
 
@@ -174,6 +177,8 @@ def _start_login(grant, *, authenticated: bool, forced: bool = False):
     txn.authenticated = authenticated
     txn.login_hint = (grant.request.payload.data.get("login_hint") or "")[:256]
     b.transactions.save(txn)
+    if not authenticated:
+        b.record("login_started", "info", service=grant.client.service.service, client=grant.client.client_id)
     response = make_response(redirect(login_entry(txn)))
     if new:
         response.set_cookie(BROWSER_COOKIE, secret, **cookie_args())
@@ -186,10 +191,11 @@ def _form_query() -> str:
     return urlencode(list(request.form.items(multi=True)))
 
 
-def render_denial(service, reasons):
+def render_denial(service, reasons, authn=None, client_id: str = ""):
     from flask import render_template
 
-    log.info("login_denied", service=service.service, reasons=list(reasons))
+    bridge().record("login_denied", "denied", service=service.service, client=client_id, reason=",".join(reasons),
+                    national_id=authn.identity.national_id if authn else "", mie=authn.mie if authn else "")
     texts = [reason_message(code, "fr") for code in reasons]
     return render_template("denied.html", service=service, reasons=texts), 403
 
