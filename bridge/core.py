@@ -1,6 +1,9 @@
 """The bridge's parts, built once per process from Settings (a plain object tests can build too)."""
 from __future__ import annotations
 
+import os
+import secrets
+import socket
 from dataclasses import dataclass, field
 
 from bridge.clock import Clock
@@ -30,6 +33,7 @@ class Bridge:
     server: object = None       # Authlib AuthorizationServer, set by the web layer
     protector: object = None
     extra: dict = field(default_factory=dict)
+    instance: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}")
 
     def record(self, event: str, outcome: str = "success", **fields) -> dict:
         """One audit line; the request id is taken from the current request when there is one.

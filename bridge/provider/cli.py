@@ -1,8 +1,6 @@
 """`bridge keys rotate` and `bridge sweeper`."""
 from __future__ import annotations
 
-import os
-import socket
 import time
 
 import click
@@ -54,7 +52,7 @@ def sweeper(interval: float, once: bool) -> None:
 
 def sweep_once(bridge, lock_ttl: int = 30) -> int | None:
     """Sweep if this process holds the store lock; None when another instance holds it."""
-    me = f"{socket.gethostname()}:{os.getpid()}"
+    me = bridge.instance
     if not bridge.store.add("lock:sweeper", me, lock_ttl) and bridge.store.get("lock:sweeper") != me:
         return None
     applied = bridge.sessions.sweep()

@@ -18,6 +18,28 @@ def _guard(method):
     return wrapper
 
 
+OPTIONS = {"socket_connect_timeout": 2, "socket_timeout": 2, "health_check_interval": 10, "decode_responses": True}
+
+
+def sentinel_master(url: str) -> redis.Redis:
+    """redis+sentinel://[:password@]host1:26379,host2:26379/<master name>[/<db>]: the client follows failovers."""
+    from urllib.parse import unquote, urlsplit
+
+    from redis.sentinel import Sentinel
+
+    parts = urlsplit(url)
+    hosts = []
+    for item in parts.netloc.rpartition("@")[2].split(","):
+        host, _, port = item.rpartition(":")
+        hosts.append((host or "127.0.0.1", int(port or 26379)))
+    path = [p for p in parts.path.split("/") if p]
+    if not path:
+        raise ValueError(f"{url}: the master name is missing (redis+sentinel://host:26379/mymaster/0)")
+    password = unquote(parts.password) if parts.password else None
+    sentinel = Sentinel(hosts, socket_timeout=2, sentinel_kwargs={"password": password} if password else {})
+    return sentinel.master_for(path[0], db=int(path[1]) if len(path) > 1 else 0, password=password, **OPTIONS)
+
+
 class RedisStore(Store):
     def __init__(self, client: redis.Redis):
         self._r = client
@@ -25,6 +47,8 @@ class RedisStore(Store):
 
     @classmethod
     def from_url(cls, url: str) -> RedisStore:
+        if url.startswith("redis+sentinel://"):
+            return cls(sentinel_master(url))
         # Short timeouts: a dead Redis must give a 503 quickly, not hang a worker.
         client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2,
                                       health_check_interval=10, decode_responses=True)
