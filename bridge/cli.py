@@ -7,6 +7,7 @@ import click
 
 # "module:attribute" of click commands or groups; imported lazily so one broken area cannot hide the others.
 COMMANDS = [
+    "bridge.serve:serve",
 ]
 
 

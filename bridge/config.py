@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -51,6 +52,7 @@ class Settings:
     trusted_proxies: tuple[str, ...] = ()
     client_cert_header: str = "X-SSL-Client-Cert"
     log_level: str = "INFO"
+    metrics_token: str = ""           # bearer token required on /metrics when set
 
     @property
     def production(self) -> bool:
@@ -220,4 +222,9 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
     if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise ConfigError(f"BRIDGE_LOG_LEVEL: {level!r} must be DEBUG, INFO, WARNING or ERROR")
     values["log_level"] = level
+    if "BRIDGE_METRICS_TOKEN" in env:
+        token = env["BRIDGE_METRICS_TOKEN"]
+        if len(token) < 16 or not re.fullmatch(r"[A-Za-z0-9._~+/=-]+", token):
+            raise ConfigError("BRIDGE_METRICS_TOKEN: must be at least 16 characters of A-Z a-z 0-9 . _ ~ + / = -")
+        values["metrics_token"] = token
     return Settings(**values)

@@ -4,6 +4,7 @@ import functools
 
 import redis
 
+from bridge import metrics
 from bridge.store.base import Store, StoreUnavailable, check_ttl
 
 
@@ -14,6 +15,7 @@ def _guard(method):
         try:
             return method(*args, **kwargs)
         except redis.RedisError as exc:
+            metrics.store_error(method.__name__, exc)
             raise StoreUnavailable(f"store unavailable: {type(exc).__name__}") from exc
     return wrapper
 
