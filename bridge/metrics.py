@@ -23,6 +23,7 @@ bridge_backchannel_logout_failures_total client, reason                 back-cha
 bridge_upstream_request_duration_seconds upstream, endpoint             calls to PSC (discovery, jwks, token...)
 bridge_upstream_errors_total             upstream, endpoint, error      upstream calls that raised
 bridge_store_errors_total                operation, error               store (Redis) failures -> HTTP 503
+bridge_app_starts_total                  -                              worker (application) boots
 bridge_http_requests_total               endpoint, method, status       every HTTP request (endpoint = URL rule)
 bridge_http_request_duration_seconds     endpoint, method               time spent in the app per request
 ======================================== ============================== ==========================================
@@ -66,6 +67,8 @@ UPSTREAM_ERRORS = Counter("bridge_upstream_errors", "Upstream calls that failed 
                           ["upstream", "endpoint", "error"])
 STORE_ERRORS = Counter("bridge_store_errors", "Store (Redis) operations that failed, by operation and error.",
                        ["operation", "error"])
+APP_STARTS = Counter("bridge_app_starts", "Applications started (one per gunicorn worker boot): a rising rate "
+                     "means workers crash or are killed.")
 HTTP_REQUESTS = Counter("bridge_http_requests", "HTTP requests, by endpoint (URL rule), method and status.",
                         ["endpoint", "method", "status"])
 HTTP_LATENCY = Histogram("bridge_http_request_duration_seconds", "Time spent handling HTTP requests.",

@@ -42,6 +42,7 @@ def install(app: Flask) -> None:
 
     app.register_blueprint(health.bp)
     app.register_blueprint(bp)
+    metrics.APP_STARTS.inc()
 
     @app.before_request
     def start_timer() -> None:
