@@ -64,6 +64,8 @@ logconfig_dict = {
     "loggers": {
         "gunicorn.error": {"level": _level, "handlers": [], "propagate": True, "qualname": "gunicorn.error"},
         "gunicorn.access": {"level": "INFO", "handlers": [], "propagate": False, "qualname": "gunicorn.access"},
+        # Authlib logs issued tokens at DEBUG: never below INFO (bridge.logs.QUIET_LOGGERS).
+        "authlib": {"level": "INFO" if _level == "DEBUG" else _level, "handlers": [], "propagate": True},
     },
     "filters": {"no_query": {"()": "bridge.logs.StripQueryStrings"}},
     "handlers": {"json": {"class": "logging.StreamHandler", "formatter": "json", "filters": ["no_query"],

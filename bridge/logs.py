@@ -13,6 +13,8 @@ import sys
 
 import structlog
 
+# Libraries whose DEBUG records carry secrets: Authlib logs every issued token ("Issue token {...}").
+QUIET_LOGGERS = ("authlib",)
 _QUERY = re.compile(r"\?[^\s\x1b\"]*")
 
 
@@ -49,6 +51,8 @@ def configure(level: str = "INFO") -> None:
         handler.addFilter(StripQueryStrings())
         root.addHandler(handler)
         root.setLevel(getattr(logging, level))
+    for name in QUIET_LOGGERS:  # never below INFO, whatever BRIDGE_LOG_LEVEL says
+        logging.getLogger(name).setLevel(max(logging.INFO, getattr(logging, level)))
     werkzeug = logging.getLogger("werkzeug")
     if not any(isinstance(f, StripQueryStrings) for f in werkzeug.filters):
         werkzeug.addFilter(StripQueryStrings())

@@ -206,9 +206,11 @@ def test_sigterm_lets_the_request_in_flight_finish(served_bridge_factory):
     assert any("Handling signal: term" in event for event in events)
 
 
-def test_a_full_login_leaves_no_secret_code_or_token_in_the_logs(served_bridge):
+@pytest.mark.parametrize("level", ["INFO", "DEBUG"])
+def test_a_full_login_leaves_no_secret_code_or_token_in_the_logs(served_bridge_factory, level):
     """Everything `bridge serve` writes (stdout + stderr) during a login, token, userinfo and logout: JSON lines
     only, one request line per request, and none of the secrets, codes, states, tokens or cookies."""
+    served_bridge = served_bridge_factory(env={"BRIDGE_LOG_LEVEL": level})
     psc_tokens: list[dict] = []
 
     @served_bridge.psc.app.after_request
@@ -256,6 +258,7 @@ def test_a_full_login_leaves_no_secret_code_or_token_in_the_logs(served_bridge):
     assert not leaked, f"found in the logs: {leaked}"
 
     lines = served_bridge.log_lines()  # every line is JSON (json.loads raises otherwise)
+    assert (level == "DEBUG") == any(line.get("level") == "debug" for line in lines)
     requests_logged = [line for line in lines if line.get("event") == "request"]
     callback = [line for line in requests_logged if line["path"] == "/psc/callback"]
     assert len(callback) == 1 and callback[0]["status"] == 302 and callback[0]["method"] == "GET"
