@@ -57,6 +57,7 @@ class Settings:
     client_cert_header: str = "X-SSL-Client-Cert"
     log_level: str = "INFO"
     sweep_interval: float = 30.0  # in-process sweeper; 0 = off (run `bridge sweeper` instead)
+    metrics_token: str = ""           # bearer token required on /metrics when set
 
     @property
     def production(self) -> bool:
@@ -265,4 +266,9 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
     if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise ConfigError(f"BRIDGE_LOG_LEVEL: {level!r} must be DEBUG, INFO, WARNING or ERROR")
     values["log_level"] = level
+    if get("BRIDGE_METRICS_TOKEN"):  # empty = unset (compose passes "" for an absent variable)
+        token = env["BRIDGE_METRICS_TOKEN"]
+        if len(token) < 16 or not re.fullmatch(r"[A-Za-z0-9._~+/=-]+", token):
+            raise ConfigError("BRIDGE_METRICS_TOKEN: must be at least 16 characters of A-Z a-z 0-9 . _ ~ + / = -")
+        values["metrics_token"] = token
     return Settings(**values)

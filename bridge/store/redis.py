@@ -5,6 +5,8 @@ import functools
 import redis
 
 from bridge.store.base import INDEX_TTL, Store, StoreUnavailable, check_ttl
+from bridge import metrics
+
 
 
 def _guard(method):
@@ -14,6 +16,7 @@ def _guard(method):
         try:
             return method(*args, **kwargs)
         except redis.RedisError as exc:
+            metrics.store_error(method.__name__, exc)
             raise StoreUnavailable(f"store unavailable: {type(exc).__name__}") from exc
     return wrapper
 

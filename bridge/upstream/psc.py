@@ -18,6 +18,7 @@ from joserfc.errors import (BadSignatureError, ClaimError, ExpiredTokenError, In
 from joserfc.jwk import KeySet, OctKey
 from joserfc.jws import extract_compact
 
+from bridge import metrics
 from bridge.config import Settings
 from bridge.model import Authentication
 from bridge.store import Store
@@ -70,11 +71,20 @@ class PscClient:
     def _get(self, url: str, **kwargs) -> requests.Response:
         with requests.Session() as session:
             try:
-                return session.get(url, timeout=self.timeout, **self._tls(), **kwargs)
+                with metrics.upstream_call(self._endpoint_name(url)):
+                    return session.get(url, timeout=self.timeout, **self._tls(), **kwargs)
             except requests.Timeout as exc:
                 raise PscError("psc_timeout", url) from exc
             except requests.RequestException as exc:
                 raise PscError("psc_unreachable", f"{url}: {type(exc).__name__}") from exc
+
+    def _endpoint_name(self, url: str) -> str:
+        """Metric label of a PSC URL: discovery, jwks, userinfo... (never the URL itself)."""
+        if url == self.settings.psc_discovery_url:
+            return "discovery"
+        names = {"jwks_uri": "jwks", "userinfo_endpoint": "userinfo", "token_endpoint": "token",
+                 "introspection_endpoint": "introspection", "end_session_endpoint": "end_session"}
+        return next((names[k] for k, v in (self._metadata or {}).items() if k in names and v == url), "other")
 
     def metadata(self) -> dict:
         with self._lock:
@@ -157,9 +167,10 @@ class PscClient:
     def _exchange(self, meta: dict, code: str, pending: dict) -> dict:
         with self._session(redirect_uri=pending["redirect_uri"]) as session:
             try:
-                token = session.fetch_token(meta["token_endpoint"], code=code, code_verifier=pending["verifier"],
-                                            grant_type="authorization_code", timeout=self.timeout,
-                                            **self._tls())
+                with metrics.upstream_call("token"):
+                    token = session.fetch_token(meta["token_endpoint"], code=code, code_verifier=pending["verifier"],
+                                                grant_type="authorization_code", timeout=self.timeout,
+                                                **self._tls())
             except requests.Timeout as exc:
                 raise PscError("psc_timeout", "token endpoint") from exc
             except requests.RequestException as exc:

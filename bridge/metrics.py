@@ -1,0 +1,169 @@
+"""Prometheus metrics (prometheus-client): what operators watch, in one place.
+
+Call sites use the small functions below (``metrics.login("psc-card", "success")``...) rather than the metric
+objects, so that label values stay bounded: a value outside the expected set is counted as ``other``.
+
+Multi-process mode: when ``PROMETHEUS_MULTIPROC_DIR`` is set *before this module is imported* (``bridge serve``
+sets it in the gunicorn master, before any worker starts), every worker writes its values to files in that
+directory and ``/metrics`` adds them up, whichever worker answers the scrape. Without it (development server,
+tests in one process) the values live in the process.
+
+Metric names (all prefixed ``bridge_``; counters get ``_total`` on exposition):
+
+======================================== ============================== ==========================================
+name                                     labels                         meaning
+======================================== ============================== ==========================================
+bridge_logins_total                      mie, outcome                   login attempts that reached an outcome:
+                                                                        success | denied | error
+bridge_login_errors_total                upstream, code                 failed upstream logins by machine code
+bridge_login_denials_total               reason                         policy denials, one per reason
+bridge_tokens_issued_total               grant_type                     token endpoint successes
+bridge_idle_logouts_total                client                         client sessions ended by inactivity
+bridge_backchannel_logout_failures_total client, reason                 back-channel logout deliveries that failed
+bridge_upstream_request_duration_seconds upstream, endpoint             calls to PSC (discovery, jwks, token...)
+bridge_upstream_errors_total             upstream, endpoint, error      upstream calls that raised
+bridge_store_errors_total                operation, error               store (Redis) failures -> HTTP 503
+bridge_app_starts_total                  -                              worker (application) boots
+bridge_http_requests_total               endpoint, method, status       every HTTP request (endpoint = URL rule)
+bridge_http_request_duration_seconds     endpoint, method               time spent in the app per request
+======================================== ============================== ==========================================
+"""
+from __future__ import annotations
+
+import os
+import re
+import time
+from contextlib import contextmanager
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4, choose_encoder
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+_LABEL = re.compile(r"^[A-Za-z0-9_.:/<>+-]{1,64}$")
+OTHER = "other"
+
+LOGIN_OUTCOMES = ("success", "denied", "error")
+HTTP_METHODS = ("GET", "POST", "HEAD", "OPTIONS", "PUT", "DELETE", "PATCH")
+# Latency buckets: the bridge answers in milliseconds; PSC calls take tens to hundreds of milliseconds and time
+# out after BRIDGE_PSC_READ_TIMEOUT (10 s by default).
+HTTP_BUCKETS = (0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+UPSTREAM_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+
+LOGINS = Counter("bridge_logins", "Login attempts that reached an outcome, by means (MIE) and outcome.",
+                 ["mie", "outcome"])
+LOGIN_ERRORS = Counter("bridge_login_errors", "Failed upstream logins, by upstream and machine code.",
+                       ["upstream", "code"])
+DENIALS = Counter("bridge_login_denials", "Logins denied by a service policy, one count per reason.", ["reason"])
+TOKENS = Counter("bridge_tokens_issued", "Tokens issued by the token endpoint, by grant type.", ["grant_type"])
+IDLE_LOGOUTS = Counter("bridge_idle_logouts", "Client sessions ended because the client was idle too long.",
+                       ["client"])
+BACKCHANNEL_FAILURES = Counter("bridge_backchannel_logout_failures",
+                               "Back-channel logout deliveries that failed, by client and reason.",
+                               ["client", "reason"])
+UPSTREAM_LATENCY = Histogram("bridge_upstream_request_duration_seconds",
+                             "Duration of calls to the upstream identity provider, by endpoint.",
+                             ["upstream", "endpoint"], buckets=UPSTREAM_BUCKETS)
+UPSTREAM_ERRORS = Counter("bridge_upstream_errors", "Upstream calls that failed (network, timeout), by endpoint.",
+                          ["upstream", "endpoint", "error"])
+STORE_ERRORS = Counter("bridge_store_errors", "Store (Redis) operations that failed, by operation and error.",
+                       ["operation", "error"])
+APP_STARTS = Counter("bridge_app_starts", "Applications started (one per gunicorn worker boot): a rising rate "
+                     "means workers crash or are killed.")
+HTTP_REQUESTS = Counter("bridge_http_requests", "HTTP requests, by endpoint (URL rule), method and status.",
+                        ["endpoint", "method", "status"])
+HTTP_LATENCY = Histogram("bridge_http_request_duration_seconds", "Time spent handling HTTP requests.",
+                         ["endpoint", "method"], buckets=HTTP_BUCKETS)
+
+
+def label(value: object, allowed: tuple[str, ...] | None = None) -> str:
+    """A bounded label value: one of `allowed` (when given) or a short machine code, else 'other'."""
+    text = str(value) if value is not None else ""
+    if allowed is not None:
+        return text if text in allowed else OTHER
+    return text if _LABEL.match(text) else OTHER
+
+
+def _mie(mie: str | None) -> str:
+    from bridge.mie import CATALOGUE
+
+    return mie if mie in CATALOGUE else ("unknown" if not mie else OTHER)
+
+
+# -- what the login, provider and session code calls ------------------------------------------------------------
+def login(mie: str | None, outcome: str) -> None:
+    """A login reached an outcome: success (session created), denied (policy), error (upstream or transaction)."""
+    LOGINS.labels(_mie(mie), label(outcome, LOGIN_OUTCOMES)).inc()
+
+
+def login_error(upstream: str, code: str, mie: str | None = None) -> None:
+    """An upstream login failed with a machine code (PscError.code, 'txn_invalid'...)."""
+    LOGIN_ERRORS.labels(label(upstream), label(code)).inc()
+    login(mie, "error")
+
+
+def denied(reasons, mie: str | None = None) -> None:
+    """A policy refused the login: one `denied` outcome, one count per machine reason."""
+    for reason in reasons or ("unspecified",):
+        DENIALS.labels(label(reason)).inc()
+    login(mie, "denied")
+
+
+def token_issued(grant_type: str) -> None:
+    TOKENS.labels(label(grant_type)).inc()
+
+
+def idle_logout(client_id: str) -> None:
+    IDLE_LOGOUTS.labels(label(client_id)).inc()
+
+
+def backchannel_failed(client_id: str, reason: str) -> None:
+    """reason: timeout | connection | http_<status> | ... (a short code, never the URL or the token)."""
+    BACKCHANNEL_FAILURES.labels(label(client_id), label(reason)).inc()
+
+
+def store_error(operation: str, exc: BaseException) -> None:
+    STORE_ERRORS.labels(label(operation), label(type(exc).__name__)).inc()
+
+
+@contextmanager
+def upstream_call(endpoint: str, upstream: str = "psc"):
+    """Time one upstream HTTP call; an exception is counted by type and re-raised."""
+    endpoint, upstream = label(endpoint), label(upstream)
+    start = time.perf_counter()
+    try:
+        yield
+    except BaseException as exc:
+        UPSTREAM_ERRORS.labels(upstream, endpoint, label(type(exc).__name__)).inc()
+        raise
+    finally:
+        UPSTREAM_LATENCY.labels(upstream, endpoint).observe(time.perf_counter() - start)
+
+
+def http_request(endpoint: str, method: str, status: int, seconds: float) -> None:
+    method = label(method, HTTP_METHODS)
+    HTTP_REQUESTS.labels(endpoint, method, str(status)).inc()
+    HTTP_LATENCY.labels(endpoint, method).observe(seconds)
+
+
+# -- exposition -----------------------------------------------------------------------------------------------
+def multiprocess_dir() -> str | None:
+    path = os.environ.get(MULTIPROC_ENV)
+    return path if path and os.path.isdir(path) else None
+
+
+def exposition(accept: str | None) -> tuple[bytes, str]:
+    """(body, content type) for a scrape. In multi-process mode the values of every worker are added up.
+    A malformed Accept header falls back to the classic text format instead of failing the scrape."""
+    path = multiprocess_dir()
+    if path:
+        from prometheus_client import multiprocess
+
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry, path=path)
+    else:
+        from prometheus_client import REGISTRY as registry
+    try:
+        encoder, content_type = choose_encoder(accept or "")
+        return encoder(registry), content_type
+    except Exception:  # prometheus-client raises on e.g. "version=abc": never fail a scrape on a header
+        return generate_latest(registry), CONTENT_TYPE_PLAIN_0_0_4

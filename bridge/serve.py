@@ -1,0 +1,134 @@
+"""`bridge serve`: the production HTTP server — gunicorn (gthread workers) configured by bridge/gunicorn_conf.py.
+
+The command checks the configuration first (a wrong value stops it with one line naming the variable, exit 2),
+prepares what every worker must share (signing keys in development), then *replaces itself* with the gunicorn
+master (exec): in a container the master is PID 1 and receives SIGTERM directly, which makes it stop accepting
+connections, let the workers finish the requests in flight (up to BRIDGE_GRACEFUL_TIMEOUT) and exit 0.
+
+Serving settings (environment; `bridge serve --bind/--workers/--threads` set the same variables):
+
+======================== ============================ =======================================================
+variable                 default                      meaning
+======================== ============================ =======================================================
+BRIDGE_BIND              0.0.0.0:8000                 address(es) to listen on, comma-separated
+BRIDGE_WORKERS           2 × CPUs (at least 2)        worker processes (CPUs as allowed by affinity/cgroup)
+BRIDGE_THREADS           4                            threads per worker (requests handled concurrently)
+BRIDGE_GRACEFUL_TIMEOUT  30                           seconds given to requests in flight on SIGTERM
+BRIDGE_WORKER_TIMEOUT    30                           a worker silent this long is killed and replaced
+BRIDGE_KEEPALIVE         5                            seconds an idle keep-alive connection stays open
+PROMETHEUS_MULTIPROC_DIR a fresh temporary directory  where workers write their metrics (emptied at start)
+======================== ============================ =======================================================
+"""
+from __future__ import annotations
+
+import math
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from bridge.config import ConfigError
+
+ROOT = Path(__file__).resolve().parent.parent   # the directory of app.py (the checkout, or /app in the image)
+DEFAULT_APP = "app:create_app()"
+CONFIG_MODULE = "python:bridge.gunicorn_conf"
+DEFAULT_BIND = "0.0.0.0:8000"
+DEFAULT_THREADS = 4
+
+
+def cpu_count() -> int:
+    """CPUs this process may use: scheduler affinity, then a cgroup v2 quota (containers) when lower."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        cpus = os.cpu_count() or 1
+    try:
+        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()[:2]
+        if quota != "max":
+            cpus = min(cpus, max(1, math.ceil(int(quota) / int(period))))
+    except (OSError, ValueError):
+        pass
+    return max(1, cpus)
+
+
+def _int(environ, name: str, default: int, low: int, high: int) -> int:
+    raw = environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name}: {raw!r} is not a whole number") from None
+    if not low <= value <= high:
+        raise ConfigError(f"{name}: {value} is outside {low}..{high}")
+    return value
+
+
+def serving_settings(environ=None) -> dict:
+    """The gunicorn settings taken from the environment, validated (ConfigError names the variable)."""
+    env = os.environ if environ is None else environ
+    binds = [item.strip() for item in env.get("BRIDGE_BIND", DEFAULT_BIND).split(",") if item.strip()]
+    for item in binds:
+        host, sep, port = item.rpartition(":")
+        if not item.startswith("unix:") and (not sep or not port.isdigit() or not 0 < int(port) < 65536):
+            raise ConfigError(f"BRIDGE_BIND: {item!r} must be HOST:PORT or unix:PATH")
+    if not binds:
+        raise ConfigError("BRIDGE_BIND: empty")
+    return {
+        "bind": binds,
+        "workers": _int(env, "BRIDGE_WORKERS", max(2, 2 * cpu_count()), 1, 256),
+        "threads": _int(env, "BRIDGE_THREADS", DEFAULT_THREADS, 1, 256),
+        "graceful_timeout": _int(env, "BRIDGE_GRACEFUL_TIMEOUT", 30, 1, 3600),
+        "timeout": _int(env, "BRIDGE_WORKER_TIMEOUT", 30, 0, 3600),
+        "keepalive": _int(env, "BRIDGE_KEEPALIVE", 5, 0, 600),
+    }
+
+
+def gunicorn_argv(app_spec: str = DEFAULT_APP) -> list[str]:
+    """The command `bridge serve` execs (the benchmark uses it too, so both run the same configuration)."""
+    return [sys.executable, "-m", "gunicorn", "--config", CONFIG_MODULE, app_spec]
+
+
+def preflight(workers: int) -> None:
+    """Fail fast, once, before forking: settings, policies, keys; and create the development keys here so that
+    the workers do not each generate a different one."""
+    from bridge.config import load_settings
+    from bridge.policy import load_policies
+    from bridge.provider.keys import KeyRing
+
+    settings = load_settings()
+    if settings.store_url.startswith("memory:") and workers > 1:
+        raise ConfigError(f"BRIDGE_STORE_URL: memory:// lives in one process and bridge serve runs {workers} "
+                          "workers; use redis:// (or BRIDGE_WORKERS=1 for a trial)")
+    load_policies(settings.policies_dir, dev=not settings.production)
+    try:
+        KeyRing(settings.keys_dir, create=not settings.production)
+    except FileNotFoundError as exc:
+        raise ConfigError(f"BRIDGE_KEYS_DIR: {exc}") from None
+
+
+@click.command("serve", help="Run the bridge under gunicorn (production server). Stops gracefully on SIGTERM.")
+@click.option("--bind", help="HOST:PORT to listen on (sets BRIDGE_BIND; default 0.0.0.0:8000).")
+@click.option("--workers", type=int, help="worker processes (sets BRIDGE_WORKERS; default 2 × CPUs).")
+@click.option("--threads", type=int, help="threads per worker (sets BRIDGE_THREADS; default 4).")
+@click.option("--app", "app_spec", default=DEFAULT_APP, show_default=True, hidden=True,
+              help="WSGI application (the benchmark serves a bare Flask app with the same configuration).")
+@click.option("--check/--no-check", default=True, help="check the bridge configuration before starting.")
+def serve(bind, workers, threads, app_spec, check) -> None:
+    from bridge.policy import PolicyError
+
+    for name, value in (("BRIDGE_BIND", bind), ("BRIDGE_WORKERS", workers), ("BRIDGE_THREADS", threads)):
+        if value is not None:
+            os.environ[name] = str(value)
+    try:
+        settings = serving_settings()
+        if check:
+            preflight(settings["workers"])
+    except (ConfigError, PolicyError) as exc:
+        click.echo(f"bridge: configuration error: {exc}", err=True)
+        sys.exit(2)
+    argv = gunicorn_argv(app_spec)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(argv[0], argv)

@@ -1,0 +1,32 @@
+"""The benchmark harness runs end to end (tiny durations): stack up, every scenario, table, JSON. Its numbers are
+not checked here: timings live in bench/ and docs/performance.md."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_bench_harness_prints_a_table_and_writes_json(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "bench", "--duration", "0.6", "--warmup", "0.1",
+                             "--concurrency", "4", "--workers", "2", "--threads", "2", "--out", str(tmp_path)],
+                            cwd=ROOT, capture_output=True, text=True, timeout=180)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+    header = next(line for line in result.stdout.splitlines() if line.startswith("scenario"))
+    for column in ("ops/s", "p50 ms", "p95 ms", "p99 ms", "Redis cmds/op"):
+        assert column in header
+    for scenario in ("login_flow", "userinfo", "hello"):
+        assert any(line.startswith(scenario + " ") for line in result.stdout.splitlines()), scenario
+    [path] = tmp_path.glob("bench-*.json")
+    report = json.loads(path.read_text())
+    assert report["machine"]["cpus"] and report["config"]["workers"] == 2
+    by_name = {r["scenario"]: r for r in report["results"]}
+    assert set(by_name) == {"login_flow", "userinfo", "hello"}
+    for name, r in by_name.items():
+        assert r["ops"] > 0 and r["errors"] == 0, (name, r["error_samples"])
+        assert r["latency_ms"]["p50"] <= r["latency_ms"]["p95"] <= r["latency_ms"]["p99"]
+    assert by_name["userinfo"]["redis"]["commands_per_op"] > 0 and "redis" not in by_name["hello"]
+    assert report["redis_memory"]["bytes_per_sso_session"] > 0

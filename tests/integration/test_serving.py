@@ -1,0 +1,286 @@
+"""The production entrypoint, outside a container: `bridge serve` (the image's CMD) runs gunicorn with several
+workers on a free port, with a real Redis and the PSC emulator; a real OIDC client logs in through it."""
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import parse_qsl, urlsplit
+
+import pytest
+import requests
+
+from tests.support.bridge import PORTAIL, AppClient
+from tests.support.redis import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+PSC_SECRET = "served-psc-secret-7f3a9c"
+SECRET_KEY = "served-bridge-secret-key-4b1e8d2a9c7f6e5d"
+PUBLIC_PARAMETERS = {"client_id", "scope", "response_type", "code_challenge_method", "acr_values", "iss",
+                     "redirect_uri", "post_logout_redirect_uri", "prompt", "login_hint", "max_age", "ui_locales"}
+
+
+def bridge_command() -> list[str]:
+    """What the image runs (`bridge serve`): the console script next to this interpreter, else its module."""
+    script = Path(sys.executable).with_name("bridge")
+    return [str(script), "serve"] if script.exists() else [sys.executable, "-m", "bridge.cli", "serve"]
+
+
+@dataclass
+class ServedBridge:
+    url: str
+    process: subprocess.Popen
+    log_path: Path
+    metrics_dir: Path
+
+    def logs(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def log_lines(self) -> list[dict]:
+        return [json.loads(line) for line in self.logs().splitlines() if line.strip()]
+
+    def terminate(self, timeout: float = 60) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(timeout)
+
+
+def start_served_bridge(tmp_path: Path, redis_url: str, psc, port: int, **env) -> ServedBridge:
+    url = f"http://127.0.0.1:{port}"
+    metrics_dir = tmp_path / "metrics"
+    metrics_dir.mkdir(exist_ok=True)
+    full_env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp_path), "LANG": "C.UTF-8",
+        "PYTHONPATH": str(ROOT),  # this checkout, whatever the virtualenv's editable install points at
+        "BRIDGE_BIND": f"127.0.0.1:{port}", "BRIDGE_WORKERS": "2", "BRIDGE_THREADS": "2",
+        "BRIDGE_PUBLIC_URL": url, "BRIDGE_SECRET_KEY": SECRET_KEY, "BRIDGE_STORE_URL": redis_url,
+        "BRIDGE_KEYS_DIR": str(tmp_path / "keys"), "BRIDGE_POLICIES_DIR": str(ROOT / "policies"),
+        "BRIDGE_PSC_DISCOVERY_URL": psc.discovery_url, "BRIDGE_PSC_CLIENT_ID": "bridge-test",
+        "BRIDGE_PSC_CLIENT_SECRET": PSC_SECRET, "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir), **env}
+    log_path = tmp_path / "bridge-serve.log"
+    with open(log_path, "wb") as log_file:  # stdout and stderr, as a container runtime collects them
+        process = subprocess.Popen(bridge_command(), env=full_env, cwd=tmp_path, stdout=log_file,
+                                   stderr=subprocess.STDOUT)
+    served = ServedBridge(url, process, log_path, metrics_dir)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"bridge serve exited with {process.returncode}:\n{served.logs()[-3000:]}")
+        try:
+            if requests.get(url + "/healthz", timeout=2).status_code == 200:
+                return served
+        except requests.ConnectionError:
+            pass
+        time.sleep(0.1)
+    served.terminate()
+    raise AssertionError(f"bridge serve did not answer on {url}:\n{served.logs()[-3000:]}")
+
+
+@pytest.fixture
+def served_bridge_factory(psc_emulator_factory, redis_url, tmp_path):
+    """`bridge serve` (2 workers x 2 threads) + its own PSC emulator; keyword overrides go to the emulator."""
+    from bridge.sandbox.psc import EmulatedClient
+
+    started: list[ServedBridge] = []
+
+    def factory(env: dict | None = None, **emulator_overrides) -> ServedBridge:
+        port = free_port()
+        base = f"http://127.0.0.1:{port}"
+        client = EmulatedClient("bridge-test", PSC_SECRET, [f"{base}/psc/callback"], [f"{base}/logout/done"])
+        psc = psc_emulator_factory(clients=[client], **emulator_overrides)
+        served = start_served_bridge(tmp_path, redis_url, psc, port, **(env or {}))
+        served.psc = psc
+        started.append(served)
+        return served
+
+    yield factory
+    for served in started:
+        if served.process.poll() is None:
+            served.process.kill()
+            served.process.wait(10)
+
+
+@pytest.fixture
+def served_bridge(served_bridge_factory) -> ServedBridge:
+    return served_bridge_factory()
+
+
+def metric_value(text: str, name: str, **labels) -> float:
+    """Sum of the samples of `name` whose labels include `labels`."""
+    total = 0.0
+    for line in text.splitlines():
+        match = re.match(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})? ([0-9.eE+-]+)$", line)
+        if not match or match.group(1) != name:
+            continue
+        found = dict(re.findall(r'(\w+)="((?:[^"\\]|\\.)*)"', match.group(3) or ""))
+        if all(found.get(k) == v for k, v in labels.items()):
+            total += float(match.group(4))
+    return total
+
+
+def test_bridge_serve_runs_a_full_oidc_login_under_gunicorn(served_bridge):
+    app, browser = AppClient(served_bridge.url, **PORTAIL), requests.Session()
+    result = app.login(browser, user="899700000002", auth_mode="CARD")
+    assert result["iss"] == served_bridge.url and result["state"] == app.pending["state"]
+    tokens = app.exchange(result["code"])
+    claims = app.verify_id_token(tokens["id_token"])  # signed by a key that every worker publishes
+    assert claims["sub"] == "899700000002" and claims["mie"] == "psc-card"
+    for _ in range(4):  # several requests: both workers answer with the same keys and sessions
+        info = requests.get(app.metadata["userinfo_endpoint"], timeout=10,
+                            headers={"Authorization": f"Bearer {tokens['access_token']}"})
+        assert info.status_code == 200 and info.json()["sub"] == "899700000002"
+        assert requests.get(app.metadata["jwks_uri"], timeout=10).json() == \
+            requests.get(app.metadata["jwks_uri"], timeout=10).json()
+
+    ready = requests.get(served_bridge.url + "/readyz", timeout=10)
+    assert ready.status_code == 200, ready.text
+    body = ready.json()
+    assert body["status"] == "ready"
+    assert [c["name"] for c in body["checks"]] == ["store", "policies", "signing_keys", "psc_discovery"]
+    assert all(c["ok"] for c in body["checks"])
+
+    scrape = requests.get(served_bridge.url + "/metrics", timeout=10).text
+    assert metric_value(scrape, "bridge_http_requests_total", endpoint="/token", status="200") == 1
+    assert metric_value(scrape, "bridge_http_requests_total", endpoint="/userinfo", status="200") == 4
+    assert metric_value(scrape, "bridge_upstream_request_duration_seconds_count", endpoint="token") == 1
+    assert metric_value(scrape, "bridge_upstream_request_duration_seconds_count", endpoint="userinfo") == 1
+
+
+def test_metrics_add_up_the_values_of_every_worker(served_bridge):
+    def scrape() -> str:
+        return requests.get(served_bridge.url + "/metrics", timeout=10).text
+
+    deadline = time.monotonic() + 60
+    while metric_value(scrape(), "bridge_app_starts_total") < 2 and time.monotonic() < deadline:
+        time.sleep(0.1)  # each worker counts its start once it has booted
+    pids = {re.search(r"_(\d+)\.db$", p.name).group(1) for p in served_bridge.metrics_dir.glob("counter_*.db")}
+    assert len(pids) == 2, f"metric files of {pids}: the two workers do not share the metrics directory"
+    before = metric_value(scrape(), "bridge_http_requests_total", endpoint="/healthz")
+    requests_made = 24
+    for _ in range(requests_made):
+        assert requests.get(served_bridge.url + "/healthz", timeout=10).status_code == 200
+    for _ in range(4):  # whichever worker answers the scrape, it reports the values of both
+        text = scrape()
+        assert metric_value(text, "bridge_app_starts_total") == 2
+        assert metric_value(text, "bridge_http_requests_total", endpoint="/healthz") == before + requests_made
+
+
+def test_sigterm_lets_the_request_in_flight_finish(served_bridge_factory):
+    """Graceful shutdown: PSC answers the token request slowly; SIGTERM arrives meanwhile; the user's login
+    still completes and the server exits 0."""
+    served = served_bridge_factory(env={"BRIDGE_GRACEFUL_TIMEOUT": "30"})
+    token_requested = threading.Event()
+
+    @served.psc.app.before_request
+    def _spy():
+        from flask import request
+
+        if request.path.endswith("/token"):
+            token_requested.set()
+
+    served.psc.set_faults({"token_delay": 2})
+    app, browser = AppClient(served.url, **PORTAIL), requests.Session()
+    from tests.support.psc import psc_login
+
+    first = browser.get(app.authorize_url(), allow_redirects=True, timeout=10)
+    callback = psc_login(browser, first.url, user="899700000002")
+    outcome: dict = {}
+    worker = threading.Thread(target=lambda: outcome.update(
+        response=browser.get(callback, allow_redirects=False, timeout=60)))
+    worker.start()
+    assert token_requested.wait(30), "the bridge never called PSC's token endpoint"
+    served.process.send_signal(signal.SIGTERM)
+    worker.join(60)
+    response = outcome["response"]
+    assert response.status_code == 302 and response.headers["Location"].startswith(PORTAIL["redirect_uri"])
+    assert "code=" in response.headers["Location"]
+    assert served.process.wait(60) == 0
+    events = [line.get("event", "") for line in served.log_lines()]
+    assert any("Handling signal: term" in event for event in events)
+
+
+@pytest.mark.parametrize("level", ["INFO", "DEBUG"])
+def test_a_full_login_leaves_no_secret_code_or_token_in_the_logs(served_bridge_factory, level):
+    """Everything `bridge serve` writes (stdout + stderr) during a login, token, userinfo and logout: JSON lines
+    only, one request line per request, and none of the secrets, codes, states, tokens or cookies."""
+    served_bridge = served_bridge_factory(env={"BRIDGE_LOG_LEVEL": level})
+    psc_tokens: list[dict] = []
+
+    @served_bridge.psc.app.after_request
+    def _record(response):
+        from flask import request
+
+        if request.path.endswith("/token") and response.is_json:
+            psc_tokens.append(response.get_json())
+        return response
+
+    seen: list[requests.Response] = []
+    browser = requests.Session()
+    browser.hooks["response"].append(lambda response, *a, **k: seen.append(response))
+    app = AppClient(served_bridge.url, **PORTAIL)
+    result = app.login(browser, user="899700000002")
+    tokens = app.exchange(result["code"])
+    requests.get(app.metadata["userinfo_endpoint"], timeout=10,
+                 headers={"Authorization": f"Bearer {tokens['access_token']}"}).raise_for_status()
+    logout = browser.get(f"{served_bridge.url}/logout", timeout=10, allow_redirects=False,
+                         params={"id_token_hint": tokens["id_token"], "client_id": PORTAIL["client_id"]})
+    assert logout.status_code in (200, 302)
+    assert psc_tokens, "PSC's token response was not seen"
+
+    secrets_ = {"app client secret": PORTAIL["client_secret"], "PSC client secret": PSC_SECRET,
+                "bridge secret key": SECRET_KEY, "authorization code": result["code"],
+                "app state": app.pending["state"], "nonce": app.pending["nonce"],
+                "PKCE verifier": app.pending["verifier"], "access token": tokens["access_token"],
+                "id token": tokens["id_token"]}
+    for index, psc in enumerate(psc_tokens):
+        for name in ("access_token", "id_token", "refresh_token"):
+            if psc.get(name):
+                secrets_[f"PSC {name} #{index}"] = psc[name]
+    for index, response in enumerate(seen):  # every code, state, txn... that travelled in a URL, every cookie
+        for url in [response.url, response.headers.get("Location", "")]:
+            for name, value in parse_qsl(urlsplit(url).query):
+                if name not in PUBLIC_PARAMETERS and len(value) >= 8:
+                    secrets_[f"URL parameter {name} ({urlsplit(url).path}, #{index})"] = value
+    for cookie in browser.cookies:
+        secrets_[f"cookie {cookie.name}"] = cookie.value
+    assert sum(name.startswith("URL parameter code ") for name in secrets_) >= 2  # PSC's code and the bridge's
+
+    time.sleep(0.5)  # let the workers flush their last line (no assertion on time)
+    logs = served_bridge.logs()
+    leaked = [name for name, value in secrets_.items() if value and value in logs]
+    assert not leaked, f"found in the logs: {leaked}"
+
+    lines = served_bridge.log_lines()  # every line is JSON (json.loads raises otherwise)
+    assert (level == "DEBUG") == any(line.get("level") == "debug" for line in lines)
+    requests_logged = [line for line in lines if line.get("event") == "request"]
+    callback = [line for line in requests_logged if line["path"] == "/psc/callback"]
+    assert len(callback) == 1 and callback[0]["status"] == 302 and callback[0]["method"] == "GET"
+    callback_response = next(r for r in seen if urlsplit(r.url).path == "/psc/callback")
+    assert callback[0]["request_id"] == callback_response.headers["X-Request-Id"]
+    assert isinstance(callback[0]["duration_ms"], float)
+    assert {"/authorize", "/login/psc", "/psc/callback", "/token", "/userinfo", "/logout"} <= \
+        {line["path"] for line in requests_logged}
+    assert not any("?" in line["path"] for line in requests_logged)
+    # the application's own events carry the request id of the request they belong to
+    succeeded = [line for line in lines if line.get("event") == "login_succeeded"]
+    assert succeeded and succeeded[0]["request_id"] == callback[0]["request_id"]
+
+
+def test_bad_serving_settings_stop_start_up_with_one_line(tmp_path, redis_url):
+    env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(ROOT), "HOME": str(tmp_path),
+           "BRIDGE_POLICIES_DIR": str(ROOT / "policies"), "BRIDGE_KEYS_DIR": str(tmp_path / "keys")}
+    for extra, variable in (({"BRIDGE_WORKERS": "many"}, "BRIDGE_WORKERS"),
+                            ({"BRIDGE_BIND": "localhost"}, "BRIDGE_BIND"),
+                            ({"BRIDGE_WORKERS": "2"}, "BRIDGE_STORE_URL"),  # memory:// with two workers
+                            ({"BRIDGE_STORE_URL": redis_url, "BRIDGE_ENV": "production"}, "BRIDGE_PUBLIC_URL")):
+        result = subprocess.run(bridge_command(), env={**env, **extra}, cwd=tmp_path, capture_output=True,
+                                text=True, timeout=60)
+        assert result.returncode == 2, result.stderr
+        assert result.stderr.strip().count("\n") == 0 and variable in result.stderr, result.stderr
