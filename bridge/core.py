@@ -72,7 +72,12 @@ SESSION_END_EVENTS = {"idle_expired": "idle_expired", "absolute_expired": "absol
 
 
 def _audit_session_end(bridge: Bridge, sid: str, clients: list[str], reason: str, session) -> None:
+    from bridge import metrics
+
     event = SESSION_END_EVENTS.get(reason, "logout")
+    if reason == "idle_expired":
+        for client in clients:
+            metrics.idle_logout(client)
     national_id = session.authn.identity.national_id if session else ""
     for client in clients or [""]:
         bridge.record(event, "info", client=client, national_id=national_id, reason=reason, sid=sid)

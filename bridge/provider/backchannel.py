@@ -11,6 +11,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 import requests
 from joserfc import jwt
 
+from bridge import metrics
 from bridge.logs import log
 
 EVENT = "http://schemas.openid.net/event/backchannel-logout"
@@ -56,12 +57,15 @@ class BackChannel:
                 if response.status_code in (200, 204):
                     self._report(client_id, "delivered", attempt)
                     return True
-                error = f"HTTP {response.status_code}"
-            except requests.RequestException as exc:
-                error = type(exc).__name__
+                error = f"http_{response.status_code}"
+            except requests.Timeout:
+                error = "timeout"
+            except requests.RequestException:
+                error = "connection"
             log.warning("backchannel_retry", client=client_id, attempt=attempt, error=error)
             if attempt < self.retries:
                 time.sleep(self.backoff * 2 ** (attempt - 1))
+        metrics.backchannel_failed(client_id, error)
         self._report(client_id, "failed", self.retries)
         return False
 

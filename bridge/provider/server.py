@@ -18,6 +18,7 @@ from authlib.oidc.core.models import AuthorizationCodeMixin
 from authlib.oidc.rpinitiated import EndSessionEndpoint
 from joserfc.jwk import KeySet
 
+from bridge import metrics
 from bridge.model import Authentication
 from bridge.provider.claims import subject, user_claims
 from bridge.provider.clients import OAuthClient
@@ -114,6 +115,7 @@ def build_server(app, bridge) -> tuple[AuthorizationServer, ResourceProtector]:
     def generate_token(grant_type, client, user: Grantee, scope, expires_in=None, include_refresh_token=True):
         token = tokens.issue(user.sid, client.client_id, scope or "", user.service, user.family, user.deadline,
                              refresh=include_refresh_token)
+        metrics.token_issued(grant_type)
         bridge.record("token_issued", service=user.service, client=client.client_id, grant=grant_type,
                       national_id=user.authn.identity.national_id, mie=user.authn.mie, sid=user.sid)
         return {"token_type": "Bearer", "scope": scope or "", **token}
@@ -181,6 +183,7 @@ def build_server(app, bridge) -> tuple[AuthorizationServer, ResourceProtector]:
                 if use.status == "reused":
                     bridge.record("token_revoked", "failure", client=client.client_id, reason="refresh_reuse")
                 raise InvalidGrantError(f"Refresh token is {use.status.replace('_', ' ')}.")
+            metrics.token_issued("refresh_token")
             bridge.record("token_refreshed", client=client.client_id, service=use.record["v"], sid=use.sid)
             return 200, token, self.TOKEN_RESPONSE_HEADER
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import Blueprint, make_response, redirect, render_template, request, url_for
 
-from bridge import flow
+from bridge import flow, metrics
 from bridge.logs import log
 from bridge.policy import eligible_activities, login_means
 from bridge.sessions import COOKIE
@@ -67,17 +67,22 @@ def psc_callback():
     try:
         txn_id, authn = b.psc.finish(request.args.to_dict())
     except PscError as exc:
+        log.warning("login_failed", upstream="psc", code=exc.code, detail=exc.detail)
+        metrics.login_error("psc", exc.code)
         b.record("login_failed", "failure", reason=exc.code, upstream="psc")
         status = 504 if exc.code == "psc_timeout" else 502 if exc.code.startswith("psc_") else 400
         return error_page(exc.code, status, detail=exc.detail)
     txn = b.transactions.get(txn_id)
     if txn is None or not txn.bound_to(request.cookies.get(BROWSER_COOKIE)):
         log.warning("login_failed", upstream="psc", code="txn_invalid")
+        metrics.login_error("psc", "txn_invalid")
         return error_page("txn_invalid", 400)
     # Audited before the session exists: when the audit is required and down, no session is opened (503).
     b.record("login_succeeded", "success", service=txn.service, client=txn.client_id,
              national_id=authn.identity.national_id, mie=authn.mie, upstream=authn.upstream)
     session = establish_session(authn)
+    log.info("login_succeeded", upstream=authn.upstream, mie=authn.mie, service=txn.service)
+    metrics.login(authn.mie, "success")
     response = continue_login(txn, session)
     response.set_cookie(COOKIE, session.cookie, **cookie_args())
     return response

@@ -10,7 +10,7 @@ from authlib.oidc.core.errors import InteractionRequiredError, LoginRequiredErro
 from flask import Blueprint, jsonify, make_response, redirect, request, url_for
 from werkzeug.test import EnvironBuilder
 
-from bridge import flow
+from bridge import flow, metrics
 from bridge.logs import log
 from bridge.mie import CATALOGUE
 from bridge.policy import effective_limits, reason_message
@@ -194,6 +194,8 @@ def _form_query() -> str:
 def render_denial(service, reasons, authn=None, client_id: str = ""):
     from flask import render_template
 
+    metrics.denied(reasons, mie=authn.mie if authn else None)
+    log.info("login_denied", service=service.service, reasons=list(reasons))
     bridge().record("login_denied", "denied", service=service.service, client=client_id, reason=",".join(reasons),
                     national_id=authn.identity.national_id if authn else "", mie=authn.mie if authn else "")
     texts = [reason_message(code, "fr") for code in reasons]
