@@ -7,7 +7,7 @@ SUDO    := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 BUILD_PACKAGES := swig libpcsclite-dev gcc
 TEST_PACKAGES  := redis-server pcscd vsmartcard-vpcd chromium
 
-.PHONY: demo test test-fast bench lock build-deps test-deps clean
+.PHONY: demo test test-fast fuzz bench lock build-deps test-deps clean
 
 define apt_install
 	@missing=""; for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -40,6 +40,10 @@ test: test-deps venv
 
 test-fast: venv
 	$(BIN)/python -m pytest -m "not e2e" -x -q
+
+## make fuzz: the Hypothesis targets with 5,000 examples each (make test runs them briefly)
+fuzz: venv
+	HYPOTHESIS_PROFILE=long $(BIN)/python -m pytest tests/fuzz -q
 
 bench: test-deps venv
 	$(BIN)/python -m bench

@@ -345,7 +345,7 @@ def _per_core(result: dict) -> str:
 
 
 def table(results: list[dict]) -> str:
-    header = ("scenario", "ops/s", "HTTP req/s", "p50 ms", "p95 ms", "p99 ms", "errors", "Redis cmds/op",
+    header = ("scenario", "ops/s", "HTTP req/s", "p50 ms", "p95 ms", "p99 ms", "errors", "Redis cmds/op (incl. in Lua)",
               "server CPU ms/op", "ops/s per server core", "generator CPU ms/op")
     rows = [header]
     for r in results:

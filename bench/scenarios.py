@@ -148,6 +148,42 @@ class Userinfo(Scenario):
 
 
 @scenario
+class Refresh(Scenario):
+    name = "refresh"
+    description = "refresh_token grant: rotation in one atomic store round trip"
+
+    def new_session(self, ctx):
+        # Each thread keeps its own token family: rotation invalidates the previous refresh token.
+        http = requests.Session()
+        http.tokens = login_flow(ctx, http)
+        return http
+
+    def once(self, ctx, http):
+        http.tokens = expect(http.post(f"{ctx.bridge_url}/token", timeout=TIMEOUT,
+                                       auth=(CLIENT["client_id"], CLIENT["client_secret"]),
+                                       data={"grant_type": "refresh_token",
+                                             "refresh_token": http.tokens["refresh_token"]}), 200).json()
+        return 1
+
+
+@scenario
+class Introspection(Scenario):
+    name = "introspection"
+    description = "POST /introspect (RFC 7662) by the token's own service"
+
+    def prepare(self, ctx):
+        self.access_token = login_flow(ctx, requests.Session())["access_token"]
+
+    def once(self, ctx, http):
+        answer = expect(http.post(f"{ctx.bridge_url}/introspect", timeout=TIMEOUT,
+                                  auth=(CLIENT["client_id"], CLIENT["client_secret"]),
+                                  data={"token": self.access_token}), 200).json()
+        if answer.get("active") is not True:
+            raise ScenarioError("introspection: token not active")
+        return 1
+
+
+@scenario
 class Hello(Scenario):
     name = "hello"
     description = "bare Flask 'hello' under the same gunicorn configuration (framework ceiling)"

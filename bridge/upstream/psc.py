@@ -206,7 +206,7 @@ class PscClient:
             raise PscError(f"{what}_invalid", "missing")
         try:
             header = extract_compact(token.encode()).headers()
-        except (JoseError, ValueError) as exc:
+        except (JoseError, ValueError, TypeError) as exc:
             raise PscError(f"{what}_invalid", f"malformed: {exc}") from None
         alg = header.get("alg")
         if alg == "HS256":  # PSC may sign with the client secret (ANS Keycloak extension accepts both)
@@ -229,7 +229,7 @@ class PscClient:
             raise PscError(f"{what}_kid", f"unknown kid {header.get('kid')!r} after JWKS refresh") from None
         except BadSignatureError:
             raise PscError(f"{what}_signature", "bad signature") from None
-        except (JoseError, ValueError) as exc:
+        except (JoseError, ValueError, TypeError) as exc:  # joserfc raises TypeError on odd headers (crit: 1)
             raise PscError(f"{what}_invalid", str(exc)) from None
 
     def userinfo(self, meta: dict, access_token: str) -> dict:
@@ -260,7 +260,7 @@ class PscClient:
             if header.get("alg") not in SIGNED_ALGS:
                 return {}
             return jwt.decode(access_token, self.jwks(), algorithms=[header["alg"]]).claims
-        except (JoseError, ValueError):
+        except (JoseError, ValueError, TypeError, PscError):
             return {}
 
     def logout_url(self, id_token: str, post_logout_redirect_uri: str, state: str) -> str | None:
