@@ -16,6 +16,14 @@ def id_kind(national_id: str) -> str:
     return "other"
 
 
+def _compact(value):
+    if isinstance(value, dict):
+        return {k: _compact(v) for k, v in value.items() if v not in ("", None, (), [], {}) or k == "national_id"}
+    if isinstance(value, (list, tuple)):
+        return [_compact(v) for v in value]
+    return value
+
+
 @dataclass(frozen=True)
 class Activity:
     """One 'situation d'exercice' (PSC `activities[]`); empty strings where PSC sends ""."""
@@ -90,17 +98,20 @@ class Authentication:
     selected_activity: tuple[int, int] | None = None      # (exercice, activity) indexes
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """Compact JSON-able form: empty values are left out (PSC sends many ""), defaults restore them."""
+        return _compact(asdict(self))
 
     @classmethod
     def from_dict(cls, data: dict) -> Authentication:
         ident = dict(data["identity"])
         ident["exercices"] = tuple(
-            Exercice(**{**ex, "activities": tuple(Activity(**act) for act in ex["activities"])})
-            for ex in ident["exercices"])
+            Exercice(**{**ex, "activities": tuple(Activity(**act) for act in ex.get("activities", ()))})
+            for ex in ident.get("exercices", ()))
         values = {f.name: data[f.name] for f in fields(cls) if f.name in data}
         values["identity"] = Identity(**ident)
-        values["amr"] = tuple(data["amr"])
+        values["amr"] = tuple(data.get("amr", ()))
+        for name in ("mie", "acr", "upstream"):
+            values.setdefault(name, "")
         values["card"] = Card(**data["card"]) if data.get("card") else None
         values["selected_activity"] = tuple(data["selected_activity"]) if data.get("selected_activity") else None
         return cls(**values)

@@ -73,3 +73,12 @@ def test_authentication_round_trips_through_json():
                            auth_time=1, upstream="psc", selected_activity=(0, 0))
     again = Authentication.from_dict(json.loads(json.dumps(authn.to_dict())))
     assert again == authn and again.activity.sector == "SA07"
+
+
+def test_compact_form_leaves_out_empty_values_and_round_trips():
+    authn = Authentication(identity=identity_from_userinfo(SAMPLE), mie="psc", amr=(), acr="", auth_time=5,
+                           upstream="psc")
+    data = authn.to_dict()
+    assert "" not in [v for v in data["identity"]["exercices"][0]["activities"][0].values()]
+    assert "acr" not in data and "card" not in data
+    assert Authentication.from_dict(data) == authn
