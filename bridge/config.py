@@ -50,6 +50,8 @@ class Settings:
     agent_url: str = "http://127.0.0.1:47811"
     trusted_proxies: tuple[str, ...] = ()
     client_cert_header: str = "X-SSL-Client-Cert"
+    # acr of direct CPS logins (cps-pin, cps-tls): PSC labels the same card + PIN login "eidas1", so do we.
+    cps_acr: str = "eidas1"
     log_level: str = "INFO"
 
     @property
@@ -216,6 +218,11 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         values["trusted_proxies"] = tuple(proxies)
     if get("BRIDGE_CLIENT_CERT_HEADER"):
         values["client_cert_header"] = env["BRIDGE_CLIENT_CERT_HEADER"]
+    if get("BRIDGE_CPS_ACR"):
+        acr = env["BRIDGE_CPS_ACR"].strip()
+        if not acr or any(c.isspace() for c in acr):
+            raise ConfigError(f"BRIDGE_CPS_ACR: {acr!r} must be one acr value (e.g. eidas1)")
+        values["cps_acr"] = acr
     level = get("BRIDGE_LOG_LEVEL", "INFO").upper()
     if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise ConfigError(f"BRIDGE_LOG_LEVEL: {level!r} must be DEBUG, INFO, WARNING or ERROR")

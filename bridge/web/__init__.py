@@ -9,9 +9,9 @@ def bridge():
 
 
 def register(app: Flask) -> None:
-    from bridge.web import errors, login, logout, oidc, security
+    from bridge.web import cps, errors, login, logout, oidc, security
 
     security.install(app)
     errors.install(app)
-    for blueprint in (oidc.bp, login.bp, logout.bp):
+    for blueprint in (oidc.bp, login.bp, logout.bp, cps.bp):
         app.register_blueprint(blueprint)

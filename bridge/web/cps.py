@@ -1,0 +1,169 @@
+"""Direct CPS card login pages (DESIGN §8): the PIN page, its challenge and proof endpoints, and cps-tls.
+
+    GET  /login/cps?txn=…            the page; its script talks to the card agent on the workstation
+    POST /login/cps/challenge        {txn, csrf} -> {challenge, origin, expires_in}      (JSON or form)
+    POST /login/cps/proof            txn, csrf, challenge, certificate, signature, card_type, card_serial (form)
+    GET  /login/cps-tls?txn=…        certificate forwarded by a trusted TLS proxy in BRIDGE_CLIENT_CERT_HEADER
+
+HTTP only: checks and identity live in bridge/upstream/cps.py. The PIN never comes here.
+"""
+from __future__ import annotations
+
+from flask import Blueprint, g, jsonify, make_response, render_template, request
+
+from bridge.logs import log
+from bridge.policy import evaluate, login_means
+from bridge.sessions import COOKIE
+from bridge.transactions import BROWSER_COOKIE
+from bridge.upstream.cps import CHALLENGE_TTL, CpsError, means_refusal, proxy_trusted
+from bridge.web import bridge
+from bridge.web.errors import error_page
+from bridge.web.messages import message
+from bridge.web.security import cookie_args
+
+bp = Blueprint("cps", __name__)
+CSP = ("default-src 'self'; connect-src 'self' {agent}; img-src 'self' data:; style-src 'self'; "
+       "frame-ancestors 'none'; base-uri 'none'; object-src 'none'; form-action 'self'")
+# Codes the page's script may show (agent answers and our own); sent to it as a JSON data block.
+PAGE_CODES = ("wrong_pin", "wrong_pin_last", "card_blocked", "no_card", "card_removed", "no_reader",
+              "unsupported_card", "card_error", "busy", "origin_mismatch", "origin_not_allowed", "bad_request",
+              "agent_unreachable", "pin_format", "challenge_invalid", "challenge_expired", "txn_invalid", "csrf",
+              "cps_unavailable", "mie_not_allowed", "not_historical_teleservice", "store_unavailable")
+# HTTP status of a refused proof: our request was bad (400) or the card is not acceptable (403).
+CLIENT_ERRORS = frozenset({"challenge_invalid", "challenge_expired", "proof_malformed"})
+
+
+def _bound_txn(txn_id):
+    txn = bridge().transactions.get(txn_id) if isinstance(txn_id, str) else None
+    if txn is None or not txn.bound_to(request.cookies.get(BROWSER_COOKIE)):
+        return None
+    return txn
+
+
+def _denial(service, reasons):
+    from bridge.web.oidc import render_denial
+
+    return render_denial(service, reasons)
+
+
+def _audit_failure(event: str, mie: str, txn, code: str, detail: str = "") -> None:
+    log.warning(event, upstream=mie, service=txn.service if txn else None, client=txn.client_id if txn else None,
+                code=code, detail=detail, remote_addr=request.remote_addr, request_id=g.get("request_id"))
+
+
+def _page(txn, service, error: str = "", status: int = 200):
+    b = bridge()
+    psc_offered = any(m.via_psc for m in login_means(service, b.clock.now()))
+    texts = {code: message(code) for code in PAGE_CODES}
+    texts["default"] = message("")
+    response = make_response(render_template(
+        "cps_login.html", txn=txn, service=service, agent_url=b.settings.agent_url,
+        origin=b.cps.origin if b.cps else "", psc_offered=psc_offered, messages=texts, ttl=CHALLENGE_TTL,
+        error=error, error_text=message(error) if error else ""), status)
+    # The page's script must reach the agent on the workstation: this page alone may connect there.
+    response.headers["Content-Security-Policy"] = CSP.format(agent=b.settings.agent_url)
+    return response
+
+
+@bp.get("/login/cps")
+def login():
+    txn = _bound_txn(request.args.get("txn"))
+    if txn is None:
+        return error_page("txn_invalid", 400)
+    service = bridge().policies.services[txn.service]
+    refusal = means_refusal(service, "cps-pin", bridge().clock.now())
+    if refusal:
+        _audit_failure("login_refused", "cps-pin", txn, refusal[0])
+        return _denial(service, refusal)
+    return _page(txn, service)
+
+
+@bp.post("/login/cps/challenge")
+def challenge():
+    b = bridge()
+    data = request.get_json(silent=True) if request.is_json else request.form
+    data = data if isinstance(data, dict) else {}
+    txn = _bound_txn(data.get("txn"))
+    if txn is None:
+        return jsonify(error="txn_invalid", message=message("txn_invalid")), 400
+    if not txn.check_csrf(data.get("csrf") if isinstance(data.get("csrf"), str) else None):
+        return jsonify(error="csrf", message=message("csrf")), 403
+    refusal = means_refusal(b.policies.services[txn.service], "cps-pin", b.clock.now())
+    if refusal:
+        _audit_failure("login_refused", "cps-pin", txn, refusal[0])
+        return jsonify(error=refusal[0], message=message(refusal[0])), 403
+    if b.cps is None:
+        return jsonify(error="cps_unavailable", message=message("cps_unavailable")), 503
+    issued = b.cps.issue(txn.id)
+    return jsonify(challenge=issued.value, origin=issued.origin, expires_in=issued.ttl)
+
+
+@bp.post("/login/cps/proof")
+def proof():
+    b = bridge()
+    form = request.form
+    txn = _bound_txn(form.get("txn"))
+    if txn is None:
+        _audit_failure("login_failed", "cps-pin", None, "txn_invalid")
+        return error_page("txn_invalid", 400)
+    if not txn.check_csrf(form.get("csrf")):
+        _audit_failure("login_failed", "cps-pin", txn, "csrf")
+        return error_page("csrf", 403)
+    service = b.policies.services[txn.service]
+    refusal = means_refusal(service, "cps-pin", b.clock.now())
+    if refusal:   # a direct POST for a service that does not offer the means: refused before any check
+        _audit_failure("login_refused", "cps-pin", txn, refusal[0])
+        return _denial(service, refusal)
+    if b.cps is None:
+        return error_page("cps_unavailable", 503)
+    try:
+        authn = b.cps.verify_proof(txn.id, form.get("challenge"), form.get("certificate"), form.get("signature"),
+                                   form.get("card_serial", ""))
+    except CpsError as exc:
+        _audit_failure("login_failed", "cps-pin", txn, exc.code, exc.detail)
+        return _page(txn, service, error=exc.code, status=400 if exc.code in CLIENT_ERRORS else 403)
+    return _finish(txn, service, authn)
+
+
+@bp.get("/login/cps-tls")
+def tls_login():
+    b = bridge()
+    txn = _bound_txn(request.args.get("txn"))
+    if txn is None:
+        return error_page("txn_invalid", 400)
+    service = b.policies.services[txn.service]
+    refusal = means_refusal(service, "cps-tls", b.clock.now())
+    if refusal:
+        _audit_failure("login_refused", "cps-tls", txn, refusal[0])
+        return _denial(service, refusal)
+    header = request.headers.get(b.settings.client_cert_header)
+    if not proxy_trusted(request.remote_addr, b.settings.trusted_proxies):
+        # Anyone can send the header: it only means something when our own TLS proxy set it.
+        _audit_failure("login_failed", "cps-tls", txn, "cps_tls_untrusted_proxy",
+                       f"{b.settings.client_cert_header} {'present' if header else 'absent'}")
+        return error_page("cps_tls_untrusted_proxy", 403)
+    if b.cps is None:
+        return error_page("cps_unavailable", 503)
+    try:
+        authn = b.cps.verify_tls(header)
+    except CpsError as exc:
+        _audit_failure("login_failed", "cps-tls", txn, exc.code, exc.detail)
+        return error_page(exc.code, 400 if exc.code == "cps_tls_no_certificate" else 403)
+    return _finish(txn, service, authn)
+
+
+def _finish(txn, service, authn):
+    """Policy first, so a refused card never replaces the browser's SSO session; then the login goes on."""
+    from bridge.web.login import continue_login, establish_session
+
+    b = bridge()
+    decision = evaluate(service, authn, b.clock.now())
+    if not decision.allowed:
+        return _denial(service, decision.reasons)
+    session = establish_session(authn)
+    log.info("login_succeeded", upstream=authn.upstream, mie=authn.mie, service=txn.service,
+             card_type=authn.card.type, cert_sha256=authn.card.cert_sha256, request_id=g.get("request_id"))
+    response = continue_login(txn, session)
+    response.set_cookie(COOKIE, session.cookie, **cookie_args())
+    return response
+
