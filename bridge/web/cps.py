@@ -22,8 +22,9 @@ from bridge.web.messages import message
 from bridge.web.security import cookie_args
 
 bp = Blueprint("cps", __name__)
+# No form-action: browsers apply it to the redirect that follows the proof POST (to the app, another origin).
 CSP = ("default-src 'self'; connect-src 'self' {agent}; img-src 'self' data:; style-src 'self'; "
-       "frame-ancestors 'none'; base-uri 'none'; object-src 'none'; form-action 'self'")
+       "frame-ancestors 'none'; base-uri 'none'; object-src 'none'")
 # Codes the page's script may show (agent answers and our own); sent to it as a JSON data block.
 PAGE_CODES = ("wrong_pin", "wrong_pin_last", "card_blocked", "no_card", "card_removed", "no_reader",
               "unsupported_card", "card_error", "busy", "origin_mismatch", "origin_not_allowed", "bad_request",
