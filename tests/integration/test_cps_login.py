@@ -550,3 +550,35 @@ def test_an_agent_for_another_bridge_refuses_this_page(bridge, card_agent, inser
     agent = card_agent(["https://other-bridge.example"])
     answer = requests.get(f"{agent.url}/v1/status", headers={"Origin": bridge.url}, timeout=10)
     assert answer.status_code == 403 and answer.json()["error"] == "origin_not_allowed"
+
+
+# --- make demo --------------------------------------------------------------------------------------------------------------
+def test_the_demo_serves_a_virtual_card_and_the_agent_when_pcscd_is_there(pcscd, test_pki, tmp_path):
+    from bridge import demo
+    from bridge.pki import TrustStore, verify_proof
+
+    env = demo.trust_env(test_pki)
+    card = demo.start_card("http://127.0.0.1:8000", "http://127.0.0.1:0", test_pki, vpcd_port=pcscd.port)
+    try:
+        assert card.available and card.pin == "1234" and "code PIN 1234" in card.note
+        origin = {"Origin": "http://127.0.0.1:8000"}
+        status = requests.get(f"{card.agent_url}/v1/status", headers=origin, timeout=10).json()
+        assert status["card"]["serial"] == card.serial and status["pin_tries_left"] == 3
+        answer = requests.post(f"{card.agent_url}/v1/sign", headers=origin, timeout=30, json={
+            "challenge": "c" * 43, "origin": "http://127.0.0.1:8000", "pin": demo.DEMO_PIN}).json()
+        trust = TrustStore.from_directory(env["BRIDGE_TRUST_DIR"], env["BRIDGE_CRL_DIR"])
+        verified = verify_proof(base64.b64decode(answer["certificate"]), base64.b64decode(answer["signature"]),
+                                "http://127.0.0.1:8000", "c" * 43, trust, __import__("time").time())
+        assert verified.identity.national_id == demo.DEMO_HOLDER
+    finally:
+        card.stop()
+    wait_card_state(pcscd.reader, False)
+
+
+def test_the_demo_without_pcscd_says_so(monkeypatch, test_pki):
+    from bridge import demo
+
+    monkeypatch.setattr(demo, "find_pcscd", lambda: None)
+    card = demo.start_card("http://127.0.0.1:8000", "http://127.0.0.1:47811", test_pki)
+    assert not card.available and card.pin is None
+    assert "pcscd absent" in card.note and "Pro Santé Connect seulement" in card.note
