@@ -15,10 +15,11 @@ from bridge.logs import log
 from bridge.policy import evaluate, login_means
 from bridge.sessions import COOKIE
 from bridge.transactions import BROWSER_COOKIE
-from bridge.upstream.cps import CHALLENGE_TTL, CpsError, means_refusal, proxy_trusted
+from bridge.upstream.cps import CpsError, means_refusal, proxy_trusted
 from bridge.web import bridge
 from bridge.web.errors import error_page
 from bridge.web.messages import message
+from bridge.web.policy_text import reason_texts
 from bridge.web.security import cookie_args
 
 bp = Blueprint("cps", __name__)
@@ -29,7 +30,9 @@ CSP = ("default-src 'self'; connect-src 'self' {agent}; img-src 'self' data:; st
 PAGE_CODES = ("wrong_pin", "wrong_pin_last", "card_blocked", "no_card", "card_removed", "no_reader",
               "unsupported_card", "card_error", "busy", "origin_mismatch", "origin_not_allowed", "bad_request",
               "agent_unreachable", "pin_format", "challenge_invalid", "challenge_expired", "txn_invalid", "csrf",
-              "cps_unavailable", "mie_not_allowed", "not_historical_teleservice", "store_unavailable")
+              "cps_unavailable", "store_unavailable", "server_error")
+POLICY_CODES = ("mie_not_allowed", "not_historical_teleservice", "attestation_missing", "attestation_expired",
+                "reserves_expired")   # the challenge endpoint's refusals (bridge.upstream.cps.means_refusal)
 # HTTP status of a refused proof: our request was bad (400) or the card is not acceptable (403).
 CLIENT_ERRORS = frozenset({"challenge_invalid", "challenge_expired", "proof_malformed"})
 
@@ -56,10 +59,11 @@ def _page(txn, service, error: str = "", status: int = 200):
     b = bridge()
     psc_offered = any(m.via_psc for m in login_means(service, b.clock.now()))
     texts = {code: message(code) for code in PAGE_CODES}
+    texts.update(zip(POLICY_CODES, reason_texts(POLICY_CODES)))
     texts["default"] = message("")
     response = make_response(render_template(
         "cps_login.html", txn=txn, service=service, agent_url=b.settings.agent_url,
-        origin=b.cps.origin if b.cps else "", psc_offered=psc_offered, messages=texts, ttl=CHALLENGE_TTL,
+        origin=b.cps.origin if b.cps else "", psc_offered=psc_offered, messages=texts,
         error=error, error_text=message(error) if error else ""), status)
     # The page's script must reach the agent on the workstation: this page alone may connect there.
     response.headers["Content-Security-Policy"] = CSP.format(agent=b.settings.agent_url)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+import time
 from dataclasses import replace
 from html import unescape
 from pathlib import Path
@@ -170,6 +171,9 @@ def test_cps_pin_login_gives_the_app_a_code_and_tokens_for_the_card_holder(bridg
     assert "name=" not in pin_input              # never serialised into any form
     assert '<label for="cps-pin">' in page.text
     assert f"bridge card-agent --allow-origin {bridge.url}" in page.text
+    messages = page_messages(page.text)    # what the script shows for the challenge endpoint's refusals too
+    assert "téléservices historiques autorisés par l'ANS" in messages["not_historical_teleservice"]
+    assert messages["store_unavailable"].startswith("Le service d'authentification est momentanément indisponible")
 
     issued = browser.new_challenge()
     assert issued["origin"] == bridge.url and issued["expires_in"] == CHALLENGE_TTL
@@ -553,7 +557,7 @@ def test_an_agent_for_another_bridge_refuses_this_page(bridge, card_agent, inser
 
 
 # --- make demo --------------------------------------------------------------------------------------------------------------
-def test_the_demo_serves_a_virtual_card_and_the_agent_when_pcscd_is_there(pcscd, test_pki, tmp_path):
+def test_the_demo_serves_a_virtual_card_and_the_agent_when_pcscd_is_there(pcscd, test_pki):
     from bridge import demo
     from bridge.pki import TrustStore, verify_proof
 
@@ -568,7 +572,7 @@ def test_the_demo_serves_a_virtual_card_and_the_agent_when_pcscd_is_there(pcscd,
             "challenge": "c" * 43, "origin": "http://127.0.0.1:8000", "pin": demo.DEMO_PIN}).json()
         trust = TrustStore.from_directory(env["BRIDGE_TRUST_DIR"], env["BRIDGE_CRL_DIR"])
         verified = verify_proof(base64.b64decode(answer["certificate"]), base64.b64decode(answer["signature"]),
-                                "http://127.0.0.1:8000", "c" * 43, trust, __import__("time").time())
+                                "http://127.0.0.1:8000", "c" * 43, trust, time.time())
         assert verified.identity.national_id == demo.DEMO_HOLDER
     finally:
         card.stop()

@@ -139,8 +139,11 @@
       method: "POST", credentials: "same-origin", cache: "no-store",
       headers: { "Content-Type": "application/json" }, body: JSON.stringify({ txn: txn, csrf: csrf })
     }).then(function (response) {
-      return response.json().then(function (body) {
-        if (!response.ok) { throw { code: body.error || "card_error" }; }
+      return response.json().catch(function () {
+        // Not our JSON: an error page (store outage, server error) answered instead.
+        return { error: response.status === 503 ? "store_unavailable" : "server_error" };
+      }).then(function (body) {
+        if (!response.ok || body.error) { throw { code: body.error || "server_error" }; }
         return body;
       });
     }).then(function (issued) {
@@ -164,7 +167,7 @@
       field("card_serial", (result.proof.card || {}).serial);
       proofForm.submit();
     }).catch(function (error) {
-      finish(error && error.code ? error.code : "card_error", error ? error.tries : undefined);
+      finish(error && error.code ? error.code : "server_error", error ? error.tries : undefined);
     });
   });
 
