@@ -50,9 +50,17 @@ def _denial(service, reasons):
     return render_denial(service, reasons)
 
 
-def _audit_failure(event: str, mie: str, txn, code: str, detail: str = "") -> None:
-    log.warning(event, upstream=mie, service=txn.service if txn else None, client=txn.client_id if txn else None,
-                code=code, detail=detail, remote_addr=request.remote_addr, request_id=g.get("request_id"))
+def _audit(event: str, outcome: str, upstream: str, txn, *, national_id: str = "", **fields) -> None:
+    """One structured log line per decision, plus a line in the hash-chained audit trail when the bridge has one
+    (`Bridge.record`, bridge.audit). The national id goes to the audit trail only (it pseudonymises when asked)."""
+    b = bridge()
+    fields = {"upstream": upstream, "service": txn.service if txn else "", "client": txn.client_id if txn else "",
+              "remote_addr": request.remote_addr, **fields}
+    (log.info if outcome == "success" else log.warning)(event, outcome=outcome, request_id=g.get("request_id"),
+                                                         **fields)
+    record = getattr(b, "record", None)
+    if callable(record):
+        record(event, outcome, national_id=national_id, **fields)
 
 
 def _page(txn, service, error: str = "", status: int = 200):
@@ -78,7 +86,6 @@ def login():
     service = bridge().policies.services[txn.service]
     refusal = means_refusal(service, "cps-pin", bridge().clock.now())
     if refusal:
-        _audit_failure("login_refused", "cps-pin", txn, refusal[0])
         return _denial(service, refusal)
     return _page(txn, service)
 
@@ -95,7 +102,7 @@ def challenge():
         return jsonify(error="csrf", message=message("csrf")), 403
     refusal = means_refusal(b.policies.services[txn.service], "cps-pin", b.clock.now())
     if refusal:
-        _audit_failure("login_refused", "cps-pin", txn, refusal[0])
+        _audit("login_denied", "denied", "cps-pin", txn, reason=refusal[0])
         return jsonify(error=refusal[0], message=message(refusal[0])), 403
     if b.cps is None:
         return jsonify(error="cps_unavailable", message=message("cps_unavailable")), 503
@@ -109,15 +116,14 @@ def proof():
     form = request.form
     txn = _bound_txn(form.get("txn"))
     if txn is None:
-        _audit_failure("login_failed", "cps-pin", None, "txn_invalid")
+        _audit("login_failed", "failure", "cps-pin", None, reason="txn_invalid")
         return error_page("txn_invalid", 400)
     if not txn.check_csrf(form.get("csrf")):
-        _audit_failure("login_failed", "cps-pin", txn, "csrf")
+        _audit("login_failed", "failure", "cps-pin", txn, reason="csrf")
         return error_page("csrf", 403)
     service = b.policies.services[txn.service]
     refusal = means_refusal(service, "cps-pin", b.clock.now())
     if refusal:   # a direct POST for a service that does not offer the means: refused before any check
-        _audit_failure("login_refused", "cps-pin", txn, refusal[0])
         return _denial(service, refusal)
     if b.cps is None:
         return error_page("cps_unavailable", 503)
@@ -125,7 +131,7 @@ def proof():
         authn = b.cps.verify_proof(txn.id, form.get("challenge"), form.get("certificate"), form.get("signature"),
                                    form.get("card_serial", ""))
     except CpsError as exc:
-        _audit_failure("login_failed", "cps-pin", txn, exc.code, exc.detail)
+        _audit("login_failed", "failure", "cps-pin", txn, reason=exc.code, detail=exc.detail)
         return _page(txn, service, error=exc.code, status=400 if exc.code in CLIENT_ERRORS else 403)
     return _finish(txn, service, authn)
 
@@ -139,20 +145,19 @@ def tls_login():
     service = b.policies.services[txn.service]
     refusal = means_refusal(service, "cps-tls", b.clock.now())
     if refusal:
-        _audit_failure("login_refused", "cps-tls", txn, refusal[0])
         return _denial(service, refusal)
     header = request.headers.get(b.settings.client_cert_header)
     if not proxy_trusted(request.remote_addr, b.settings.trusted_proxies):
         # Anyone can send the header: it only means something when our own TLS proxy set it.
-        _audit_failure("login_failed", "cps-tls", txn, "cps_tls_untrusted_proxy",
-                       f"{b.settings.client_cert_header} {'present' if header else 'absent'}")
+        _audit("login_failed", "failure", "cps-tls", txn, reason="cps_tls_untrusted_proxy",
+               detail=f"{b.settings.client_cert_header} {'present' if header else 'absent'}")
         return error_page("cps_tls_untrusted_proxy", 403)
     if b.cps is None:
         return error_page("cps_unavailable", 503)
     try:
         authn = b.cps.verify_tls(header)
     except CpsError as exc:
-        _audit_failure("login_failed", "cps-tls", txn, exc.code, exc.detail)
+        _audit("login_failed", "failure", "cps-tls", txn, reason=exc.code, detail=exc.detail)
         return error_page(exc.code, 400 if exc.code == "cps_tls_no_certificate" else 403)
     return _finish(txn, service, authn)
 
@@ -165,9 +170,10 @@ def _finish(txn, service, authn):
     decision = evaluate(service, authn, b.clock.now())
     if not decision.allowed:
         return _denial(service, decision.reasons)
+    # Audited before the session exists: an audit trail that must be written and cannot be opens no session.
+    _audit("login_succeeded", "success", authn.upstream, txn, national_id=authn.identity.national_id,
+           mie=authn.mie, card_type=authn.card.type, cert_sha256=authn.card.cert_sha256)
     session = establish_session(authn)
-    log.info("login_succeeded", upstream=authn.upstream, mie=authn.mie, service=txn.service,
-             card_type=authn.card.type, cert_sha256=authn.card.cert_sha256, request_id=g.get("request_id"))
     response = continue_login(txn, session)
     response.set_cookie(COOKIE, session.cookie, **cookie_args())
     return response

@@ -384,6 +384,24 @@ def test_cps_pin_on_a_service_not_marked_historical_teleservice_is_refused(bridg
     assert_denied(browser, response, "téléservices historiques autorisés par l'ANS")
 
 
+def test_decisions_go_to_the_audit_trail_with_the_national_id_only_there(bridge, test_pki):
+    recorded = []
+    bridge.bridge.record = lambda event, outcome, **fields: recorded.append({"event": event, "outcome": outcome,
+                                                                               **fields})
+    browser = CpsBrowser(bridge)
+    with structlog.testing.capture_logs() as logs:
+        assert_refused(browser, browser.login_with(test_pki.card("899700000021", expired=True)),
+                       "certificate_expired", 403)
+        browser.code(browser.login_with(test_pki.card("899700000001")))
+    failed, succeeded = recorded
+    assert failed["event"] == "login_failed" and failed["outcome"] == "failure"
+    assert failed["reason"] == "certificate_expired" and failed["service"] == SERVICE
+    assert failed["client"] == "teleservice-web" and failed["upstream"] == "cps-pin"
+    assert succeeded["event"] == "login_succeeded" and succeeded["national_id"] == "899700000001"
+    assert succeeded["mie"] == "cps-pin" and succeeded["card_type"] == "CPS" and len(succeeded["cert_sha256"]) == 64
+    assert "899700000001" not in repr([e for e in logs if e["event"].startswith("login_")])
+
+
 # --- cps-tls: the certificate from a trusted TLS proxy ----------------------------------------------------------------------
 @pytest.fixture
 def tls_bridge(bridge_factory, trust_env, tmp_path):
@@ -429,8 +447,9 @@ def test_a_forged_cps_tls_header_from_an_untrusted_address_is_refused_and_logged
                                     allow_redirects=False)
     assert_refused(browser, response, "cps_tls_untrusted_proxy", 403)
     assert "serveur frontal autorisé" in unescape(response.text)
-    entry = next(e for e in logs if e.get("code") == "cps_tls_untrusted_proxy")
-    assert entry["event"] == "login_failed" and entry["upstream"] == "cps-tls" and entry["log_level"] == "warning"
+    entry = next(e for e in logs if e.get("reason") == "cps_tls_untrusted_proxy")
+    assert entry["event"] == "login_failed" and entry["outcome"] == "failure" and entry["log_level"] == "warning"
+    assert entry["upstream"] == "cps-tls" and entry["detail"] == "X-Client-Cert present"
     assert entry["remote_addr"] == "127.0.0.1" and entry["service"] == SERVICE and entry["request_id"]
 
 
