@@ -55,6 +55,8 @@ class Settings:
     agent_url: str = "http://127.0.0.1:47811"
     trusted_proxies: tuple[str, ...] = ()
     client_cert_header: str = "X-SSL-Client-Cert"
+    # acr of direct CPS logins (cps-pin, cps-tls): PSC labels the same card + PIN login "eidas1", so do we.
+    cps_acr: str = "eidas1"
     log_level: str = "INFO"
     sweep_interval: float = 30.0  # in-process sweeper; 0 = off (run `bridge sweeper` instead)
     metrics_token: str = ""           # bearer token required on /metrics when set
@@ -262,6 +264,11 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         values["client_cert_header"] = env["BRIDGE_CLIENT_CERT_HEADER"]
     if get("BRIDGE_SWEEP_INTERVAL"):
         values["sweep_interval"] = _seconds("BRIDGE_SWEEP_INTERVAL", env["BRIDGE_SWEEP_INTERVAL"], low=0, high=3600)
+    if get("BRIDGE_CPS_ACR"):
+        acr = env["BRIDGE_CPS_ACR"].strip()
+        if not acr or any(c.isspace() for c in acr):
+            raise ConfigError(f"BRIDGE_CPS_ACR: {acr!r} must be one acr value (e.g. eidas1)")
+        values["cps_acr"] = acr
     level = get("BRIDGE_LOG_LEVEL", "INFO").upper()
     if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise ConfigError(f"BRIDGE_LOG_LEVEL: {level!r} must be DEBUG, INFO, WARNING or ERROR")

@@ -7,7 +7,7 @@ import socket
 from dataclasses import dataclass, field
 
 from bridge.clock import Clock
-from bridge.config import Settings
+from bridge.config import ConfigError, Settings
 from bridge.policy import PolicySet, load_policies
 from bridge.provider.keys import KeyRing
 from bridge.provider.tokens import Tokens
@@ -30,6 +30,7 @@ class Bridge:
     tokens: Tokens
     backchannel: object = None  # BackChannel, needs the keys and policies above
     audit: object = None        # bridge.audit.Audit
+    cps: object = None          # bridge.upstream.cps.CpsLogin when a service allows cps-pin / cps-tls
     server: object = None       # Authlib AuthorizationServer, set by the web layer
     protector: object = None
     extra: dict = field(default_factory=dict)
@@ -60,6 +61,7 @@ def build_bridge(settings: Settings, *, clock: Clock | None = None, store: Store
 
     bridge.audit = open_audit(settings, clock)
     bridge.backchannel = BackChannel(bridge)
+    bridge.cps = _direct_card_login(settings, policies, store, clock)
     sessions.listeners.append(bridge.backchannel.notify)
     sessions.listeners.append(lambda sid, clients, reason, session: _audit_session_end(bridge, sid, clients, reason, session))
     bridge.backchannel.listeners.append(lambda client, outcome, attempts: bridge.record(
@@ -81,3 +83,24 @@ def _audit_session_end(bridge: Bridge, sid: str, clients: list[str], reason: str
     national_id = session.authn.identity.national_id if session else ""
     for client in clients or [""]:
         bridge.record(event, "info", client=client, national_id=national_id, reason=reason, sid=sid)
+
+
+def _direct_card_login(settings: Settings, policies: PolicySet, store: Store, clock: Clock):
+    """The trust store is built only when some service allows a direct card means (cps-pin, cps-tls): a bridge
+    serving PSC alone needs no BRIDGE_TRUST_DIR. When one does, a missing or empty trust store stops start-up."""
+    from bridge.upstream.cps import DIRECT_MIE, CpsLogin, public_origin
+
+    users = sorted(f"{service.service} ({', '.join(m for m in service.allowed_mie if m in DIRECT_MIE)})"
+                   for service in policies.services.values() if set(DIRECT_MIE) & set(service.allowed_mie))
+    if not users:
+        return None
+    if settings.trust_dir is None:
+        raise ConfigError(f"BRIDGE_TRUST_DIR: required because service {users[0]} allows direct CPS card login "
+                          "(IGC-Santé roots and intermediates; `bridge sandbox card` prints a test one)")
+    from bridge.pki import TrustStore
+
+    try:
+        trust = TrustStore.from_settings(settings)
+    except (ValueError, OSError) as exc:
+        raise ConfigError(f"BRIDGE_TRUST_DIR: {exc}") from None
+    return CpsLogin(store, clock, trust, public_origin(settings.public_url), acr=settings.cps_acr)

@@ -9,10 +9,10 @@ def bridge():
 
 
 def register(app: Flask) -> None:
-    from bridge.web import errors, login, logout, observability, oidc, security
+    from bridge.web import cps, errors, login, logout, observability, oidc, security
 
     security.install(app)
     errors.install(app)
     observability.install(app)  # request log, HTTP metrics, /metrics, /healthz, /readyz
-    for blueprint in (oidc.bp, login.bp, logout.bp):
+    for blueprint in (oidc.bp, login.bp, logout.bp, cps.bp):
         app.register_blueprint(blueprint)

@@ -40,6 +40,85 @@ MESSAGES: dict[str, tuple[str, str]] = {
                                   "Unsupported response type."),
     "invalid_logout": ("Demande de déconnexion invalide (jeton d'identité inconnu ou application non reconnue).",
                        "Invalid logout request."),
+    # direct CPS card login: certificate checks (bridge.pki.ERROR_CODES)
+    "pki_error": ("Le certificat de votre carte n'a pas pu être vérifié ; la connexion est refusée.",
+                  "The card certificate could not be verified."),
+    "bad_certificate": ("Le certificat transmis n'est pas un certificat de carte CPS lisible.",
+                        "The certificate sent is not a readable CPS card certificate."),
+    "bad_signature": ("La signature de la carte ne correspond pas à cette demande de connexion (autre page, autre "
+                      "service ou demande déjà utilisée). Recommencez la connexion.",
+                      "The card signature does not match this login request (other page, service or request)."),
+    "untrusted_chain": ("Ce certificat n'a pas été émis par une autorité de l'IGC-Santé reconnue par ce service. "
+                        "Utilisez votre carte CPS ou Pro Santé Connect.",
+                        "This certificate was not issued by an IGC-Santé authority this service trusts."),
+    "legacy_chain": ("Cette carte a été émise par l'ancienne infrastructure GIP-CPS, arrêtée fin 2020 : elle "
+                     "n'est plus acceptée. Demandez une nouvelle carte CPS à l'ANS.",
+                     "This card was issued under the legacy GIP-CPS infrastructure, ended in 2020."),
+    "certificate_expired": ("Le certificat de votre carte a expiré : la carte doit être renouvelée (ANS). En "
+                            "attendant, utilisez Pro Santé Connect avec l'application e-CPS.",
+                            "Your card certificate has expired: the card must be renewed."),
+    "certificate_not_yet_valid": ("Le certificat de votre carte n'est pas encore valide. Vérifiez la date et "
+                                  "l'heure de votre poste ou réessayez plus tard.",
+                                  "Your card certificate is not valid yet."),
+    "certificate_revoked": ("Le certificat de cette carte a été révoqué (carte perdue, volée ou remplacée) : elle "
+                            "ne peut plus servir à se connecter. Contactez l'ANS.",
+                            "This card's certificate has been revoked."),
+    "crl_stale": ("La liste de révocation des cartes CPS détenue par le service n'est plus à jour : par sécurité, "
+                  "aucune connexion par carte n'est acceptée pour l'instant. Utilisez Pro Santé Connect et "
+                  "prévenez le support informatique.",
+                  "The service's card revocation list is out of date: card logins are refused for now."),
+    "crl_missing": ("Le service ne dispose pas de la liste de révocation des cartes CPS : par sécurité, aucune "
+                    "connexion par carte n'est acceptée. Utilisez Pro Santé Connect et prévenez le support "
+                    "informatique.", "The service has no card revocation list: card logins are refused."),
+    "bad_key_usage": ("Ce certificat n'est pas un certificat d'authentification de carte CPS.",
+                      "This certificate is not a CPS authentication certificate."),
+    "unknown_card_type": ("Le certificat ne précise pas le type de carte (CPS, CPF, CPE, CPA) : il ne peut pas "
+                          "servir à se connecter à ce service.", "The certificate does not state the card type."),
+    # direct CPS card login: the login page, the challenge, the cps-tls proxy
+    "challenge_invalid": ("Cette demande de signature est inconnue ou a déjà été utilisée (une signature ne sert "
+                          "qu'une fois). Recommencez la connexion.",
+                          "This signature request is unknown or was already used."),
+    "challenge_expired": ("Le délai de 2 minutes pour signer avec la carte est dépassé. Saisissez de nouveau votre "
+                          "code.", "The 2-minute delay to sign with the card has passed."),
+    "proof_malformed": ("La réponse de l'agent carte est incomplète ou illisible. Recommencez.",
+                        "The card agent's answer is incomplete or unreadable."),
+    "cps_unavailable": ("La connexion directe par carte CPS n'est pas configurée sur ce service. Utilisez Pro "
+                        "Santé Connect.", "Direct CPS card login is not configured."),
+    "cps_tls_untrusted_proxy": ("Connexion refusée : le certificat de carte n'a pas été transmis par le "
+                                "serveur frontal autorisé. Cette tentative a été journalisée.",
+                                "Refused: the card certificate did not come through the trusted proxy."),
+    "cps_tls_no_certificate": ("Aucun certificat de carte CPS n'a été présenté. Vérifiez que la carte est "
+                               "insérée et que le navigateur vous a demandé de choisir un certificat.",
+                               "No CPS card certificate was presented."),
+    # direct CPS card login: card agent answers shown by the login page ({tries} = tries left)
+    "wrong_pin": ("Code erroné : il vous reste {tries} essais.", "Wrong PIN: {tries} tries left."),
+    "wrong_pin_last": ("Code erroné : il vous reste 1 essai. Attention, un nouveau code erroné bloquera la carte.",
+                       "Wrong PIN: 1 try left. Another wrong PIN will block the card."),
+    "card_blocked": ("Carte bloquée : utilisez votre code de déblocage (8 chiffres) avec l'outil CPS de votre "
+                     "poste, ou contactez l'ANS pour débloquer la carte. En attendant, vous pouvez utiliser Pro "
+                     "Santé Connect avec l'application e-CPS.",
+                     "Card blocked: use your 8-digit unblocking code with the CPS tool of your workstation, or "
+                     "contact ANS."),
+    "no_card": ("Aucune carte dans le lecteur : insérez votre carte CPS.", "No card in the reader: insert your card."),
+    "card_removed": ("La carte a été retirée pendant l'opération. Réinsérez-la et recommencez.",
+                     "The card was removed during the operation."),
+    "no_reader": ("Aucun lecteur de carte n'est détecté : branchez le lecteur, puis réessayez.",
+                  "No card reader detected."),
+    "unsupported_card": ("Cette carte n'est pas une carte CPS reconnue (CPS3 ou CPS4).",
+                         "This card is not a supported CPS card."),
+    "card_error": ("La carte a répondu de façon inattendue. Retirez-la, réinsérez-la et recommencez.",
+                   "The card answered unexpectedly."),
+    "busy": ("Le lecteur est occupé par une autre opération. Patientez quelques secondes et recommencez.",
+             "The reader is busy."),
+    "origin_mismatch": ("L'agent carte refuse de signer pour cette adresse : ouvrez le service à son adresse "
+                        "officielle.", "The card agent refuses to sign for this address."),
+    "origin_not_allowed": ("L'agent carte de ce poste n'est pas autorisé pour ce service : relancez-le avec "
+                           "l'option --allow-origin indiquée ci-dessous.",
+                           "The card agent is not allowed for this service (--allow-origin)."),
+    "bad_request": ("L'agent carte a refusé la demande.", "The card agent refused the request."),
+    "agent_unreachable": ("L'agent carte ne répond pas sur ce poste : suivez les instructions ci-dessous.",
+                          "The card agent does not answer on this workstation: see the instructions below."),
+    "pin_format": ("Le code porteur comporte 4 chiffres.", "The PIN has 4 digits."),
     "not_found": ("Page introuvable.", "Page not found."),
     "server_error": ("Erreur interne. Aucune connexion n'a été ouverte.", "Internal error."),
 }

@@ -5,10 +5,15 @@ requests.Session that follows redirects and posts the HTML forms the way a user 
 """
 from __future__ import annotations
 
+import atexit
+import functools
 import re
+import shutil
+import tempfile
 import threading
 from dataclasses import dataclass
 from html import unescape
+from pathlib import Path
 from urllib.parse import parse_qs, urljoin, urlsplit
 
 import pytest
@@ -46,9 +51,23 @@ class BridgeServer:
         self.thread.join(5)
 
 
+@functools.lru_cache(maxsize=1)
+def default_card_trust() -> dict:
+    """The shipped policies allow cps-pin (teleservice-historique), so a bridge needs BRIDGE_TRUST_DIR: by default
+    the test PKI's (seed "pytest", like the `test_pki` fixture, so its CA certificates are the same)."""
+    from bridge.sandbox.testpki import TestPki
+
+    directory = Path(tempfile.mkdtemp(prefix="bridge-test-trust-"))
+    atexit.register(shutil.rmtree, directory, True)
+    pki = TestPki("pytest", directory)
+    return {"BRIDGE_TRUST_DIR": str(pki.trust_dir()), "BRIDGE_CRL_DIR": str(pki.crl_dir(include_legacy=False))}
+
+
 def start_bridge(env: dict, *, clock=None, store=None, reserved=None) -> BridgeServer:
     server = reserved or make_server("127.0.0.1", 0, None, threaded=True)
     url = f"http://127.0.0.1:{server.port}"
+    if "BRIDGE_TRUST_DIR" not in env:
+        env = {**default_card_trust(), **env}
     settings = load_settings({"BRIDGE_PUBLIC_URL": url, **env})
     app = create_app(settings, clock=clock, store=store)
     server.app = app

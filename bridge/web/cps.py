@@ -1,0 +1,179 @@
+"""Direct CPS card login pages (DESIGN §8): the PIN page, its challenge and proof endpoints, and cps-tls.
+
+    GET  /login/cps?txn=…            the page; its script talks to the card agent on the workstation
+    POST /login/cps/challenge        {txn, csrf} -> {challenge, origin, expires_in}      (JSON or form)
+    POST /login/cps/proof            txn, csrf, challenge, certificate, signature, card_type, card_serial (form)
+    GET  /login/cps-tls?txn=…        certificate forwarded by a trusted TLS proxy in BRIDGE_CLIENT_CERT_HEADER
+
+HTTP only: checks and identity live in bridge/upstream/cps.py. The PIN never comes here.
+"""
+from __future__ import annotations
+
+from flask import Blueprint, g, jsonify, make_response, render_template, request
+
+from bridge.logs import log
+from bridge.policy import evaluate, login_means, reason_message
+from bridge.sessions import COOKIE
+from bridge.transactions import BROWSER_COOKIE
+from bridge.upstream.cps import CpsError, means_refusal, proxy_trusted
+from bridge.web import bridge
+from bridge.web.errors import error_page
+from bridge.web.messages import message
+from bridge.web.security import cookie_args
+
+bp = Blueprint("cps", __name__)
+# No form-action: browsers apply it to the redirect that follows the proof POST (to the app, another origin).
+CSP = ("default-src 'self'; connect-src 'self' {agent}; img-src 'self' data:; style-src 'self'; "
+       "frame-ancestors 'none'; base-uri 'none'; object-src 'none'")
+# Codes the page's script may show (agent answers and our own); sent to it as a JSON data block.
+PAGE_CODES = ("wrong_pin", "wrong_pin_last", "card_blocked", "no_card", "card_removed", "no_reader",
+              "unsupported_card", "card_error", "busy", "origin_mismatch", "origin_not_allowed", "bad_request",
+              "agent_unreachable", "pin_format", "challenge_invalid", "challenge_expired", "txn_invalid", "csrf",
+              "cps_unavailable", "store_unavailable", "server_error")
+POLICY_CODES = ("mie_not_allowed", "not_historical_teleservice", "attestation_missing", "attestation_expired",
+                "reserves_expired")   # the challenge endpoint's refusals (bridge.upstream.cps.means_refusal)
+# HTTP status of a refused proof: our request was bad (400) or the card is not acceptable (403).
+CLIENT_ERRORS = frozenset({"challenge_invalid", "challenge_expired", "proof_malformed"})
+
+
+def _bound_txn(txn_id):
+    txn = bridge().transactions.get(txn_id) if isinstance(txn_id, str) else None
+    if txn is None or not txn.bound_to(request.cookies.get(BROWSER_COOKIE)):
+        return None
+    return txn
+
+
+def _denial(service, reasons, authn=None, txn=None):
+    from bridge.web.oidc import render_denial
+
+    return render_denial(service, reasons, authn, txn.client_id if txn else "")
+
+
+def _audit(event: str, outcome: str, upstream: str, txn, *, national_id: str = "", **fields) -> None:
+    """One structured log line per decision, plus a line in the hash-chained audit trail when the bridge has one
+    (`Bridge.record`, bridge.audit). The national id goes to the audit trail only (it pseudonymises when asked)."""
+    b = bridge()
+    fields = {"upstream": upstream, "service": txn.service if txn else "", "client": txn.client_id if txn else "",
+              "remote_addr": request.remote_addr, **fields}
+    (log.info if outcome == "success" else log.warning)(event, outcome=outcome, request_id=g.get("request_id"),
+                                                         **fields)
+    record = getattr(b, "record", None)
+    if callable(record):
+        record(event, outcome, national_id=national_id, **fields)
+
+
+def _page(txn, service, error: str = "", status: int = 200):
+    b = bridge()
+    psc_offered = any(m.via_psc for m in login_means(service, b.clock.now()))
+    texts = {code: message(code) for code in PAGE_CODES}
+    texts.update({code: reason_message(code, "fr") for code in POLICY_CODES})
+    texts["default"] = message("")
+    response = make_response(render_template(
+        "cps_login.html", txn=txn, service=service, agent_url=b.settings.agent_url,
+        origin=b.cps.origin if b.cps else "", psc_offered=psc_offered, messages=texts,
+        error=error, error_text=message(error) if error else ""), status)
+    # The page's script must reach the agent on the workstation: this page alone may connect there.
+    response.headers["Content-Security-Policy"] = CSP.format(agent=b.settings.agent_url)
+    return response
+
+
+@bp.get("/login/cps")
+def login():
+    txn = _bound_txn(request.args.get("txn"))
+    if txn is None:
+        return error_page("txn_invalid", 400)
+    service = bridge().policies.services[txn.service]
+    refusal = means_refusal(service, "cps-pin", bridge().clock.now())
+    if refusal:
+        return _denial(service, refusal)
+    return _page(txn, service)
+
+
+@bp.post("/login/cps/challenge")
+def challenge():
+    b = bridge()
+    data = request.get_json(silent=True) if request.is_json else request.form
+    data = data if isinstance(data, dict) else {}
+    txn = _bound_txn(data.get("txn"))
+    if txn is None:
+        return jsonify(error="txn_invalid", message=message("txn_invalid")), 400
+    if not txn.check_csrf(data.get("csrf") if isinstance(data.get("csrf"), str) else None):
+        return jsonify(error="csrf", message=message("csrf")), 403
+    refusal = means_refusal(b.policies.services[txn.service], "cps-pin", b.clock.now())
+    if refusal:
+        _audit("login_denied", "denied", "cps-pin", txn, reason=refusal[0])
+        return jsonify(error=refusal[0], message=message(refusal[0])), 403
+    if b.cps is None:
+        return jsonify(error="cps_unavailable", message=message("cps_unavailable")), 503
+    issued = b.cps.issue(txn.id)
+    return jsonify(challenge=issued.value, origin=issued.origin, expires_in=issued.ttl)
+
+
+@bp.post("/login/cps/proof")
+def proof():
+    b = bridge()
+    form = request.form
+    txn = _bound_txn(form.get("txn"))
+    if txn is None:
+        _audit("login_failed", "failure", "cps-pin", None, reason="txn_invalid")
+        return error_page("txn_invalid", 400)
+    if not txn.check_csrf(form.get("csrf")):
+        _audit("login_failed", "failure", "cps-pin", txn, reason="csrf")
+        return error_page("csrf", 403)
+    service = b.policies.services[txn.service]
+    refusal = means_refusal(service, "cps-pin", b.clock.now())
+    if refusal:   # a direct POST for a service that does not offer the means: refused before any check
+        return _denial(service, refusal)
+    if b.cps is None:
+        return error_page("cps_unavailable", 503)
+    try:
+        authn = b.cps.verify_proof(txn.id, form.get("challenge"), form.get("certificate"), form.get("signature"),
+                                   form.get("card_serial", ""))
+    except CpsError as exc:
+        _audit("login_failed", "failure", "cps-pin", txn, reason=exc.code, detail=exc.detail)
+        return _page(txn, service, error=exc.code, status=400 if exc.code in CLIENT_ERRORS else 403)
+    return _finish(txn, service, authn)
+
+
+@bp.get("/login/cps-tls")
+def tls_login():
+    b = bridge()
+    txn = _bound_txn(request.args.get("txn"))
+    if txn is None:
+        return error_page("txn_invalid", 400)
+    service = b.policies.services[txn.service]
+    refusal = means_refusal(service, "cps-tls", b.clock.now())
+    if refusal:
+        return _denial(service, refusal)
+    header = request.headers.get(b.settings.client_cert_header)
+    if not proxy_trusted(request.remote_addr, b.settings.trusted_proxies):
+        # Anyone can send the header: it only means something when our own TLS proxy set it.
+        _audit("login_failed", "failure", "cps-tls", txn, reason="cps_tls_untrusted_proxy",
+               detail=f"{b.settings.client_cert_header} {'present' if header else 'absent'}")
+        return error_page("cps_tls_untrusted_proxy", 403)
+    if b.cps is None:
+        return error_page("cps_unavailable", 503)
+    try:
+        authn = b.cps.verify_tls(header)
+    except CpsError as exc:
+        _audit("login_failed", "failure", "cps-tls", txn, reason=exc.code, detail=exc.detail)
+        return error_page(exc.code, 400 if exc.code == "cps_tls_no_certificate" else 403)
+    return _finish(txn, service, authn)
+
+
+def _finish(txn, service, authn):
+    """Policy first, so a refused card never replaces the browser's SSO session; then the login goes on."""
+    from bridge.web.login import continue_login, establish_session
+
+    b = bridge()
+    decision = evaluate(service, authn, b.clock.now())
+    if not decision.allowed:
+        return _denial(service, decision.reasons, authn, txn)
+    # Audited before the session exists: an audit trail that must be written and cannot be opens no session.
+    _audit("login_succeeded", "success", authn.upstream, txn, national_id=authn.identity.national_id,
+           mie=authn.mie, card_type=authn.card.type, cert_sha256=authn.card.cert_sha256)
+    session = establish_session(authn)
+    response = continue_login(txn, session)
+    response.set_cookie(COOKIE, session.cookie, **cookie_args())
+    return response
+

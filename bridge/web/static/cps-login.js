@@ -1,0 +1,180 @@
+/* Direct CPS login page (templates/cps_login.html, DESIGN §8).
+ *
+ * 1. Ask the card agent on this workstation (GET {agent}/v1/status) for the reader and card state.
+ * 2. On submit: get a challenge from the bridge (same origin, txn + CSRF token), send {challenge, origin, pin} to
+ *    the agent ONLY, then post the agent's proof (certificate + signature, never the PIN) to the bridge with a
+ *    normal form submission, so the bridge's redirect to the application is an ordinary navigation.
+ * A static file because the page's CSP forbids inline scripts; messages come from a JSON data block.
+ */
+(function () {
+  "use strict";
+  var root = document.getElementById("cps-login");
+  if (!root) { return; }
+  var messages = JSON.parse(document.getElementById("cps-messages").textContent);
+  var agentUrl = root.getAttribute("data-agent-url").replace(/\/+$/, "");
+  var challengeUrl = root.getAttribute("data-challenge-url");
+  var stateText = document.getElementById("cps-state");
+  var cardInfo = document.getElementById("cps-card");
+  var pinForm = document.getElementById("cps-pin-form");
+  var pinInput = document.getElementById("cps-pin");
+  var pinError = document.getElementById("cps-pin-error");
+  var submit = document.getElementById("cps-submit");
+  var proofForm = document.getElementById("cps-proof");
+  var noAgent = document.getElementById("cps-no-agent");
+  var STATES = {
+    checking: "Recherche de l'agent carte sur ce poste…",
+    ready: "Carte détectée. Saisissez votre code porteur.",
+    signing: "Signature en cours avec votre carte… ne retirez pas la carte.",
+    sending: "Vérification par le service…"
+  };
+  var timer = null;
+  var busy = false;
+
+  function text(code, tries) {
+    if (code === "wrong_pin" && tries === 1) { code = "wrong_pin_last"; }
+    var value = messages[code] || messages["default"];
+    return value.replace("{tries}", String(tries));
+  }
+
+  function setState(name, message) {
+    stateText.setAttribute("data-state", name);
+    stateText.textContent = message || STATES[name] || text(name);
+  }
+
+  function showPinError(code, tries) {
+    pinError.setAttribute("data-error-code", code || "");
+    pinError.textContent = code ? text(code, tries) : "";
+  }
+
+  function schedule(delay) {
+    window.clearTimeout(timer);
+    timer = window.setTimeout(refresh, delay);
+  }
+
+  function agentFetch(path, options, timeoutMs) {
+    var controller = new AbortController();
+    var abort = window.setTimeout(function () { controller.abort(); }, timeoutMs);
+    var init = Object.assign({ mode: "cors", credentials: "omit", cache: "no-store", signal: controller.signal },
+                             options || {});
+    return fetch(agentUrl + path, init).finally(function () { window.clearTimeout(abort); });
+  }
+
+  function showCard(status) {
+    var card = status.card || {};
+    document.getElementById("cps-card-type").textContent = card.type || status.card_type || "?";
+    document.getElementById("cps-card-serial").textContent = card.serial || "?";
+    document.getElementById("cps-card-tries").textContent =
+      status.pin_tries_left === null || status.pin_tries_left === undefined ? "?" : String(status.pin_tries_left);
+    cardInfo.hidden = false;
+  }
+
+  function enablePin(enabled) {
+    pinForm.hidden = false;
+    pinInput.disabled = !enabled;
+    submit.disabled = !enabled;
+  }
+
+  function refresh() {
+    if (busy) { return; }
+    agentFetch("/v1/status", {}, 5000).then(function (response) {
+      return response.json().then(function (status) { return { ok: response.ok, status: status }; });
+    }).then(function (result) {
+      var status = result.status;
+      noAgent.hidden = true;
+      if (!result.ok || status.error) {
+        cardInfo.hidden = true;
+        enablePin(false);
+        setState(status.error || "card_error", text(status.error || "card_error"));
+        if (status.error === "origin_not_allowed") { noAgent.hidden = false; return; }
+        schedule(3000);   // no reader, no card...: look again, the user is probably plugging it in
+        return;
+      }
+      showCard(status);
+      if (status.pin_tries_left === 0) {
+        enablePin(false);
+        setState("card_blocked", text("card_blocked"));
+        return;
+      }
+      var wasDisabled = pinInput.disabled || pinForm.hidden;
+      enablePin(true);
+      setState("ready");
+      if (wasDisabled) { pinInput.focus(); }
+    }).catch(function () {
+      // Nothing listens (or the answer is not the agent's): show how to install and start it.
+      cardInfo.hidden = true;
+      enablePin(false);
+      pinForm.hidden = true;
+      noAgent.hidden = false;
+      setState("agent_unreachable", text("agent_unreachable"));
+      schedule(5000);
+    });
+  }
+
+  function field(name, value) {
+    proofForm.querySelector("input[name='" + name + "']").value = value || "";
+  }
+
+  function finish(code, tries) {
+    busy = false;
+    pinInput.value = "";
+    showPinError(code, tries);
+    enablePin(true);
+    pinInput.focus();
+    refresh();
+  }
+
+  pinForm.addEventListener("submit", function (event) {
+    event.preventDefault();
+    if (busy) { return; }
+    var pin = pinInput.value;
+    if (!/^[0-9]{4}$/.test(pin)) { showPinError("pin_format"); pinInput.focus(); return; }
+    busy = true;
+    window.clearTimeout(timer);
+    showPinError("");
+    enablePin(false);
+    setState("signing");
+    var txn = proofForm.querySelector("input[name='txn']").value;
+    var csrf = proofForm.querySelector("input[name='csrf']").value;
+    fetch(challengeUrl, {
+      method: "POST", credentials: "same-origin", cache: "no-store",
+      headers: { "Content-Type": "application/json" }, body: JSON.stringify({ txn: txn, csrf: csrf })
+    }).then(function (response) {
+      return response.json().catch(function () {
+        // Not our JSON: an error page (store outage, server error) answered instead.
+        return { error: response.status === 503 ? "store_unavailable" : "server_error" };
+      }).then(function (body) {
+        if (!response.ok || body.error) { throw { code: body.error || "server_error" }; }
+        return body;
+      });
+    }).then(function (issued) {
+      var request = { challenge: issued.challenge, origin: issued.origin, pin: pin };
+      pin = "";
+      return agentFetch("/v1/sign", {
+        method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(request)
+      }, 60000).catch(function () { throw { code: "agent_unreachable" }; }).then(function (response) {
+        return response.json().then(function (body) {
+          if (!response.ok || body.error) { throw { code: body.error || "card_error", tries: body.tries_left }; }
+          return { issued: issued, proof: body };
+        });
+      });
+    }).then(function (result) {
+      pinInput.value = "";
+      setState("sending");
+      field("challenge", result.issued.challenge);
+      field("certificate", result.proof.certificate);
+      field("signature", result.proof.signature);
+      field("card_type", (result.proof.card || {}).type);
+      field("card_serial", (result.proof.card || {}).serial);
+      proofForm.submit();
+    }).catch(function (error) {
+      finish(error && error.code ? error.code : "server_error", error ? error.tries : undefined);
+    });
+  });
+
+  document.getElementById("cps-retry").addEventListener("click", function () {
+    setState("checking");
+    refresh();
+  });
+
+  refresh();
+}());
