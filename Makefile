@@ -43,7 +43,7 @@ test-fast: venv
 
 ## make fuzz: the Hypothesis targets with 5,000 examples each (make test runs them briefly)
 fuzz: venv
-	HYPOTHESIS_PROFILE=long $(BIN)/python -m pytest tests/fuzz -q
+	HYPOTHESIS_PROFILE=long $(BIN)/python -m pytest tests/fuzz -q --timeout=0
 
 bench: test-deps venv
 	$(BIN)/python -m bench

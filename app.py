@@ -70,7 +70,22 @@ def _audit_refused_policies(settings: Settings, error: PolicyError) -> None:
         pass  # start-up is refused anyway; the error is printed
 
 
+def _development_card_trust() -> None:
+    """`python app.py` on embedded defaults: the shipped teleservice allows cps-pin, so trust the test PKI
+    (var/testpki, as `make demo` and `bridge sandbox card`). Never in production."""
+    import os
+
+    if os.environ.get("BRIDGE_ENV", "development") != "development" or os.environ.get("BRIDGE_TRUST_DIR"):
+        return
+    from bridge.demo import PKI_SEED, trust_env
+    from bridge.sandbox.testpki import TestPki
+
+    for name, value in trust_env(TestPki(PKI_SEED, ROOT / "var/testpki")).items():
+        os.environ.setdefault(name, value)
+
+
 def main() -> int:
+    _development_card_trust()
     try:
         app = create_app()
     except (ConfigError, PolicyError) as exc:

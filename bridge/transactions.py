@@ -37,7 +37,7 @@ class LoginTransaction:
         return hmac.compare_digest(self.browser, browser_hash(browser_secret))
 
     def check_csrf(self, token: str | None) -> bool:
-        return bool(token) and hmac.compare_digest(self.csrf, token)
+        return bool(token) and hmac.compare_digest(self.csrf.encode(), token.encode())
 
 
 class Transactions:

@@ -17,6 +17,15 @@ def error_page(code: str, status: int, detail: str = "", **context):
                            request_id=g.get("request_id", ""), **context), status
 
 
+def bad_request(description: str):
+    """RFC 6749 invalid_request: JSON for the API endpoints, a French page for the browser ones."""
+    if request.path.startswith(API_PATHS):
+        response = jsonify(error="invalid_request", error_description=description)
+        response.status_code = 400
+        return response
+    return error_page("invalid_request", 400, detail=description)
+
+
 def install(app: Flask) -> None:
     @app.errorhandler(AuditUnavailable)
     @app.errorhandler(StoreUnavailable)

@@ -38,7 +38,7 @@ def logout():
         return error_page("invalid_logout", 400, detail=f"{error.error}: {error.description or ''}")
     if end.needs_confirmation:
         secret, new = browser_secret()
-        if request.method == "GET" or not hmac.compare_digest(request.form.get("csrf", ""), _csrf(secret)):
+        if request.method == "GET" or not hmac.compare_digest(request.form.get("csrf", "").encode(), _csrf(secret).encode()):
             response = make_response(render_template(
                 "logout_confirm.html", csrf=_csrf(secret), params={k: request.values[k] for k in PARAMS
                                                                   if request.values.get(k)}))

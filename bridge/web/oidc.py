@@ -74,6 +74,17 @@ def jwks():
     return response
 
 
+def authlib_call(call):
+    """Authlib refuses to build an error whose description would hold characters RFC 6749 forbids (quotes,
+    backslashes, non-ASCII copied from a parameter) and raises ValueError: that is a bad request, not a 500."""
+    try:
+        return call()
+    except ValueError:
+        from bridge.web.errors import bad_request
+
+        return bad_request("malformed parameters")
+
+
 def _oauth_error(error: OAuth2Error):
     """Redirect with the error only when the client and redirect_uri were verified; otherwise a page."""
     if error.redirect_uri:
@@ -99,6 +110,10 @@ def authorize():
         grant = b.server.get_consent_grant(end_user=probe)
     except OAuth2Error as error:
         return _oauth_error(error)
+    except ValueError:  # see authlib_call
+        from bridge.web.errors import bad_request
+
+        return bad_request("malformed parameters")
     client, params = grant.client, grant.request.payload.data
     service, now = client.service, b.clock.now()
     redirect_uri = grant.request.payload.redirect_uri
@@ -204,22 +219,22 @@ def render_denial(service, reasons, authn=None, client_id: str = ""):
 
 @bp.route("/token", methods=["POST"])
 def token():
-    return bridge().server.create_token_response()
+    return authlib_call(bridge().server.create_token_response)
 
 
 @bp.route("/userinfo", methods=["GET", "POST"])
 def userinfo():
-    return bridge().server.create_endpoint_response("userinfo")
+    return authlib_call(lambda: bridge().server.create_endpoint_response("userinfo"))
 
 
 @bp.route("/introspect", methods=["POST"])
 def introspect():
-    return bridge().server.create_endpoint_response("introspection")
+    return authlib_call(lambda: bridge().server.create_endpoint_response("introspection"))
 
 
 @bp.route("/revoke", methods=["POST"])
 def revoke():
-    return bridge().server.create_endpoint_response("revocation")
+    return authlib_call(lambda: bridge().server.create_endpoint_response("revocation"))
 
 
 @bp.get("/")

@@ -9,6 +9,7 @@ from flask import Flask, g, request
 from bridge.transactions import BROWSER_COOKIE
 
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def install(app: Flask) -> None:
@@ -16,6 +17,19 @@ def install(app: Flask) -> None:
     def request_id() -> None:
         incoming = request.headers.get("X-Request-Id", "")
         g.request_id = incoming if REQUEST_ID.match(incoming) else secrets.token_hex(8)
+
+    @app.before_request
+    def refuse_control_characters():
+        """No OAuth or form parameter legitimately holds control characters; refusing them up front also keeps
+        them out of error descriptions (Authlib raises on those) and out of the logs."""
+        try:
+            values = list(request.args.values()) + (list(request.form.values()) if request.method == "POST" else [])
+        except Exception:  # an unreadable body is a bad request, never a 500
+            values = ["\x00"]
+        if any(CONTROL.search(value) for value in values):
+            from bridge.web.errors import bad_request
+
+            return bad_request("parameters must not contain control characters")
 
     @app.after_request
     def headers(response):

@@ -97,7 +97,10 @@ def web():
 
     from app import create_app
 
-    settings = load_settings({"BRIDGE_KEYS_DIR": tempfile.mkdtemp(), "BRIDGE_SWEEP_INTERVAL": "0"})
+    from tests.support.bridge import default_card_trust
+
+    settings = load_settings({"BRIDGE_KEYS_DIR": tempfile.mkdtemp(), "BRIDGE_SWEEP_INTERVAL": "0",
+                              **default_card_trust()})
     return create_app(settings).test_client()
 
 
