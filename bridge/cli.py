@@ -13,6 +13,7 @@ COMMANDS = [
     "bridge.provider.cli:keys",
     "bridge.provider.cli:sweeper",
     "bridge.audit_cli:audit",
+    "bridge.attest:attest_command",
 ]
 
 
