@@ -9,9 +9,10 @@ def bridge():
 
 
 def register(app: Flask) -> None:
-    from bridge.web import errors, login, logout, oidc, security
+    from bridge.web import admin, errors, i18n, login, logout, oidc, security
 
     security.install(app)
+    i18n.install(app, secure=app.extensions["bridge"].settings.production)
     errors.install(app)
-    for blueprint in (oidc.bp, login.bp, logout.bp):
+    for blueprint in (oidc.bp, login.bp, logout.bp, admin.bp):
         app.register_blueprint(blueprint)
