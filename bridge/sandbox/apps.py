@@ -126,19 +126,27 @@ def create_demo_apps(bridge_url: str, base_url: str = "http://127.0.0.1:8002",
     @app.post("/<slug>/backchannel-logout")
     def backchannel_logout(slug):
         """OIDC Back-Channel Logout 1.0: verify the logout token, remember its sid."""
-        from joserfc import jwt
+        import requests
+        from joserfc import jws, jwt
         from joserfc.errors import JoseError
         from joserfc.jwk import KeySet
 
         s = service_or_404(slug)
         client = oauth.create_client(slug)
+        token = request.form.get("logout_token", "")
+        try:
+            jws.extract_compact(token.encode())   # malformed: refused before asking the bridge for its keys
+        except (JoseError, ValueError):
+            return {"error": "invalid_request"}, 400
         try:
             metadata = client.load_server_metadata()
             keys = KeySet.import_key_set(client.fetch_jwk_set())
-            claims = jwt.decode(request.form.get("logout_token", ""), keys, algorithms=["RS256", "ES256"]).claims
+            claims = jwt.decode(token, keys, algorithms=["RS256", "ES256"]).claims
             jwt.JWTClaimsRegistry(iss={"essential": True, "value": metadata["issuer"]},
                                   aud={"essential": True, "value": s.client_id}, sid={"essential": True},
                                   iat={"essential": True}).validate(claims)
+        except requests.RequestException:
+            return {"error": "temporarily_unavailable"}, 503
         except (JoseError, ValueError, KeyError, TypeError):
             return {"error": "invalid_request"}, 400
         if "http://schemas.openid.net/event/backchannel-logout" not in (claims.get("events") or {}) \
