@@ -189,7 +189,10 @@ def report(console):
     b.record("admin_action", "info", service="admin", national_id=console.national_id, command="attestation_report",
              target_service=service or "*", format=fmt)
     html = render_html(built)
-    body = render_pdf(built, html) if fmt == "pdf" else html
+    try:
+        body = render_pdf(built, html) if fmt == "pdf" else html
+    except (ImportError, OSError) as exc:   # WeasyPrint without pango on this host: the HTML still works
+        return error_page("report_pdf_unavailable", 503, detail=str(exc))
     response = make_response(body)
     response.headers["Content-Type"] = "application/pdf" if fmt == "pdf" else "text/html; charset=utf-8"
     response.headers["Content-Disposition"] = f'attachment; filename="attestation-{service or "services"}.{fmt}"'

@@ -55,6 +55,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
                         "administrators (the 'admins' list of the 'admin' policy)."),
     "admin_login_failed": ("La connexion à la console d'administration a échoué. Recommencez depuis /admin.",
                            "The admin console login failed. Start again from /admin."),
+    "report_pdf_unavailable": ("Le PDF ne peut pas être produit sur ce serveur (bibliothèque pango absente) : "
+                               "téléchargez le rapport en HTML et imprimez-le.",
+                               "The PDF cannot be produced on this server (pango missing): download the HTML "
+                               "report and print it."),
     "admin_login_required": ("Votre session d'administration a expiré : reconnectez-vous avant d'agir.",
                              "Your admin session has expired: log in again before acting."),
     "server_error": ("Erreur interne. Aucune connexion n'a été ouverte.", "Internal error."),
