@@ -12,7 +12,7 @@ RUN python -m venv /venv \
  && /venv/bin/pip install --no-cache-dir --constraint requirements.lock .
 
 FROM python:3.11-slim-bookworm
-RUN apt-get update && apt-get install -y --no-install-recommends libpcsclite1 && rm -rf /var/lib/apt/lists/* \
+RUN apt-get update && apt-get install -y --no-install-recommends libpcsclite1 libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --home /app bridge
 COPY --from=build /venv /venv
 WORKDIR /app

@@ -5,7 +5,9 @@ BIN     := $(VENV)/bin
 SUDO    := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 # Build dependencies of pyscard (no Linux wheel) and the real parts the tests talk to.
 BUILD_PACKAGES := swig libpcsclite-dev gcc
-TEST_PACKAGES  := redis-server pcscd vsmartcard-vpcd chromium
+# WeasyPrint (attestation PDF) loads pango/harfbuzz; the report test renders the PDF to PNG with pdftoppm.
+TEST_PACKAGES  := redis-server pcscd vsmartcard-vpcd chromium libpango-1.0-0 libpangoft2-1.0-0 \
+                  libharfbuzz-subset0 poppler-utils
 
 .PHONY: demo test test-fast fuzz bench lock build-deps test-deps clean
 

@@ -14,6 +14,7 @@ COMMANDS = [
     "bridge.provider.cli:sweeper",
     "bridge.audit_cli:audit",
     "bridge.serve:serve",
+    "bridge.attest:attest_command",
 ]
 
 

@@ -134,6 +134,23 @@ def start_card(public_url: str, agent_url: str, pki, *, vpcd_port: int = 35963, 
     return demo
 
 
+def _report_in_background(app) -> str:
+    """The attestation report of the demo policies, with its live self-checks, written to var/ (DESIGN §10)."""
+    from pathlib import Path
+
+    from bridge.attest import build_report, render_html
+
+    bridge = app.extensions["bridge"]
+    target = Path("var/attestation-report.html")
+
+    def write() -> None:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(render_html(build_report(bridge.policies, bridge.settings)), encoding="utf-8")
+
+    threading.Thread(target=write, name="attest-report", daemon=True).start()
+    return str(target.resolve())
+
+
 def main() -> None:
     from app import create_app
     from bridge.config import load_settings
@@ -154,12 +171,16 @@ def main() -> None:
     card_lines = (f"""  Carte CPS (directe)  : {card.note}
   Ouvrez http://127.0.0.1:8002/teleservice/ puis « Se connecter » et « Carte CPS et code PIN » ;
   saisissez le code {card.pin}.""" if card.available else f"  Carte CPS (directe)  : {card.note}")
+    report = _report_in_background(bridge_app)
     print(f"""
   PSC Bridge — démonstration
   ─────────────────────────
   Applications de démo : http://127.0.0.1:8002/          (portail, dpi, téléservice)
   Bridge (OIDC)        : {settings.public_url}/.well-known/openid-configuration
   PSC (émulateur)      : {psc.discovery_url}
+
+  Console d'admin      : {settings.public_url}/admin/     (administrateur de démo : Camille MARTIN 899700000001)
+  Rapport d'attestation: {report}  (généré en arrière-plan ; aussi depuis la console)
 
   Ouvrez http://127.0.0.1:8002/portail/ puis « Se connecter » ; choisissez un professionnel de test
   et « Carte CPS » ou « e-CPS ».

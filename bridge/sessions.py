@@ -122,6 +122,16 @@ class Sessions:
                             self._ttl(session))
         self.store.index_add(INDEX, session.sid, min(now + idle, deadline, now + self.idle_max))
 
+    def list(self, limit: int = 1000) -> list[SsoSession]:
+        """Live sessions, soonest deadline first (admin console). Read-only: expiry stays with load()/sweep().
+        The secret is not in the store, so the sessions returned cannot be turned into cookies."""
+        found = []
+        for sid in self.store.index_due(INDEX, 1e15, limit):  # every member: scores are epochs
+            data = self.store.get_json(session_key(sid))
+            if data is not None:
+                found.append(self._from(sid, "", data))
+        return found
+
     # -- expiry ---------------------------------------------------------------------------------------------
     def _notify(self, sid: str, clients: list[str], reason: str, session: SsoSession | None) -> None:
         for listener in self.listeners:

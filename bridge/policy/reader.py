@@ -7,10 +7,12 @@ from bridge.mie import CATALOGUE
 from bridge.policy.clients import read_client
 from bridge.policy.fields import codes, date_, duration, flag, list_, mapping, text, unknown_keys
 from bridge.policy.report import MISSING, Report
+from bridge.policy.yamlsource import INVALID
 from bridge.policy.schema import Attestation, Reserve, Service
 
 SERVICE_KEYS = ("service", "name", "clients", "allowed_mie", "require_2fa", "idle_timeout", "max_session",
-                "card_types", "professions", "modes", "historical_teleservice", "attestation", "subject_type")
+                "card_types", "professions", "modes", "historical_teleservice", "attestation", "subject_type",
+                "admins")
 ATTESTATION_KEYS = ("status", "signed_on", "valid_until", "reserves")
 RESERVE_KEYS = ("requirement", "action_plan", "due")
 CARD_TYPES = ("CPS", "CPF", "CDE", "CPE", "CDA", "CPA")  # TRE_G02 families
@@ -19,6 +21,34 @@ STATUSES = ("attested", "reserves", "none")
 SERVICE_ID = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 PROFESSION = re.compile(r"^\d{2}$")                      # TRE_G15 codes: 10 médecin, 21 pharmacien...
 REQUIREMENT = re.compile(r"^RIE-PS \d{2}$")
+NATIONAL_ID = re.compile(r"^[A-Za-z0-9]{4,64}$")         # "8"+RPPS, "0"+ADELI; sandbox ids may have letters
+ADMIN_SERVICE = "admin"                                   # the console's own policy (bridge/web/admin.py)
+
+
+def read_admins(report: Report, data: dict, service_id: str) -> tuple[str, ...]:
+    """`admins:` national ids allowed into the admin console; only in the admin service's file. They must be
+    quoted: YAML reads 0751234567 as an integer and drops the leading 0 of an ADELI number."""
+    if "admins" not in data:
+        if service_id == ADMIN_SERVICE:
+            report.warn(("service",), service_id, "has no `admins:` list: the admin console refuses everyone")
+        return ()
+    if service_id != ADMIN_SERVICE:
+        report.error(("admins",), data["admins"], f"only the {ADMIN_SERVICE!r} service (the admin console) has "
+                     "administrators")
+        return ()
+    found: list[str] = []
+    for i, item in enumerate(list_(report, data, "admins", ())):
+        if not isinstance(item, str):
+            if item is not INVALID:
+                report.error(("admins", i), item, "must be a quoted national id, e.g. \"899700000001\" (unquoted, "
+                             "YAML turns it into a number and may drop a leading 0)")
+        elif not NATIONAL_ID.match(item):
+            report.error(("admins", i), item, "is not a national id (4 to 64 letters or digits)")
+        elif item in found:
+            report.error(("admins", i), item, "is listed twice")
+        else:
+            found.append(item)
+    return tuple(found)
 
 
 def read_reserve(report: Report, raw, index: int) -> Reserve | None:
@@ -120,4 +150,4 @@ def read_service(report: Report, raw, *, dev: bool) -> Service | None:
         modes=codes(report, data, "modes", (), MODES, "L (libéral), S (salarié) or B (bénévole)"),
         historical_teleservice=flag(report, data, "historical_teleservice", defaults.historical_teleservice),
         subject_type=subject_type, attestation=read_attestation(report, data.get("attestation")),
-        source=report.file)
+        admins=read_admins(report, data, service_id), source=report.file)

@@ -54,6 +54,7 @@ class Service:
     historical_teleservice: bool = False
     subject_type: str = "public"  # public | pairwise
     attestation: Attestation = field(default_factory=Attestation)
+    admins: tuple[str, ...] = ()  # national ids allowed into the admin console (the `admin` service only)
     source: str = ""             # the file it came from, for error messages and reports
 
 

@@ -2,6 +2,11 @@
 
 Each service is mounted under its own path on one Flask app (default http://127.0.0.1:8002): /portail, /dpi
 and /teleservice, each with the client id and secret of its policy file. Development only.
+
+Each app knows its service's idle timeout (its own config, as a real app would; a test checks it matches the
+policy): shortly before it, the page sends the user to a "vous allez être déconnecté" page whose button refreshes
+the tokens (activity for the bridge). Back-channel logouts from the bridge (RP-initiated logout, idle expiry, an
+admin killing the session) are verified and end the app's session at the next request.
 """
 from __future__ import annotations
 
@@ -19,17 +24,24 @@ class DemoService:
     client_id: str
     client_secret: str
     scope: str = "openid profile rpps"
+    idle_timeout: int = 30 * 60    # the service policy's idle_timeout, in seconds
+
+    @property
+    def warn_before(self) -> int:
+        return min(120, self.idle_timeout // 2)
 
 
 DEMO_SERVICES = (
-    DemoService("portail", "Portail éditeur", "demo-portail", "demo-portail-secret", "openid profile email rpps"),
-    DemoService("dpi", "Dossier patient informatisé", "dpi-web", "dpi-secret"),
-    DemoService("teleservice", "Téléservice historique", "teleservice-web", "teleservice-secret"),
+    DemoService("portail", "Portail éditeur", "demo-portail", "demo-portail-secret", "openid profile email rpps",
+                idle_timeout=30 * 60),
+    DemoService("dpi", "Dossier patient informatisé", "dpi-web", "dpi-secret", idle_timeout=15 * 60),
+    DemoService("teleservice", "Téléservice historique", "teleservice-web", "teleservice-secret",
+                idle_timeout=30 * 60),
 )
 
 
 def create_demo_apps(bridge_url: str, base_url: str = "http://127.0.0.1:8002",
-                     services: tuple[DemoService, ...] = DEMO_SERVICES) -> Flask:
+                     services: tuple[DemoService, ...] = DEMO_SERVICES, clock=None) -> Flask:
     if os.environ.get("BRIDGE_ENV") == "production":
         raise RuntimeError("the demo apps are for development only (BRIDGE_ENV=production)")
     from pathlib import Path
@@ -39,6 +51,12 @@ def create_demo_apps(bridge_url: str, base_url: str = "http://127.0.0.1:8002",
                 static_folder=str(root / "bridge/web/static"))
     app.secret_key = os.urandom(32)
     app.config.update(SESSION_COOKIE_NAME="demo_apps", SESSION_COOKIE_SAMESITE="Lax")
+    from bridge.clock import Clock
+    from bridge.web import i18n
+
+    i18n.install(app)
+    clock = clock or Clock()
+    ended_sids: set[str] = set()   # sids ended by a back-channel logout (the session cookie is in the browser)
     oauth = OAuth(app)
     by_slug = {s.slug: s for s in services}
     for s in services:
@@ -52,15 +70,90 @@ def create_demo_apps(bridge_url: str, base_url: str = "http://127.0.0.1:8002",
             abort(404)
         return by_slug[slug]
 
+    def current_user(s: DemoService) -> tuple[dict | None, str]:
+        """The app's user, unless the bridge ended the session (back-channel) or the app's idle timeout passed."""
+        user = session.get(s.slug)
+        if not user:
+            return None, ""
+        if user["claims"].get("sid") in ended_sids:
+            session.pop(s.slug)
+            return None, "backchannel"
+        if clock.now() - user.get("active", 0) >= s.idle_timeout:
+            session.pop(s.slug)
+            return None, "idle"
+        return user, ""
+
+    def idle_left(s: DemoService, user: dict) -> int:
+        return max(0, int(user.get("active", 0) + s.idle_timeout - clock.now()))
+
     @app.get("/")
     def index():
-        return render_template("demo/index.html", services=services, users={s.slug: session.get(s.slug) for s in services})
+        return render_template("demo/index.html", services=services,
+                               users={s.slug: current_user(s)[0] for s in services})
 
     @app.get("/<slug>/")
     def home(slug):
         s = service_or_404(slug)
-        return render_template("demo/service.html", service=s, user=session.get(slug), services=services,
-                               error=request.args.get("error"))
+        user, ended = current_user(s)
+        return render_template("demo/service.html", service=s, user=user, services=services, ended=ended,
+                               error=request.args.get("error"), idle_left=idle_left(s, user) if user else 0)
+
+    @app.get("/<slug>/idle-warning")
+    def idle_warning(slug):
+        s = service_or_404(slug)
+        user, _ = current_user(s)
+        if not user:
+            return redirect(url_for("home", slug=slug))
+        return render_template("demo/idle_warning.html", service=s, user=user, idle_left=idle_left(s, user))
+
+    @app.post("/<slug>/keepalive")
+    def keepalive(slug):
+        """"Rester connecté": refreshing the tokens is activity for the bridge, which restarts its idle timer."""
+        s = service_or_404(slug)
+        user, _ = current_user(s)
+        if not user:
+            return redirect(url_for("home", slug=slug))
+        try:
+            token = oauth.create_client(slug).fetch_access_token(grant_type="refresh_token",
+                                                                 refresh_token=user.get("refresh_token", ""))
+        except OAuthError:
+            session.pop(slug, None)
+            return redirect(url_for("home", slug=slug, error="session_expired"))
+        user.update(active=clock.now(), refresh_token=token.get("refresh_token", user.get("refresh_token")))
+        session[slug] = user
+        return redirect(url_for("home", slug=slug))
+
+    @app.post("/<slug>/backchannel-logout")
+    def backchannel_logout(slug):
+        """OIDC Back-Channel Logout 1.0: verify the logout token, remember its sid."""
+        import requests
+        from joserfc import jws, jwt
+        from joserfc.errors import JoseError
+        from joserfc.jwk import KeySet
+
+        s = service_or_404(slug)
+        client = oauth.create_client(slug)
+        token = request.form.get("logout_token", "")
+        try:
+            jws.extract_compact(token.encode())   # malformed: refused before asking the bridge for its keys
+        except (JoseError, ValueError):
+            return {"error": "invalid_request"}, 400
+        try:
+            metadata = client.load_server_metadata()
+            keys = KeySet.import_key_set(client.fetch_jwk_set())
+            claims = jwt.decode(token, keys, algorithms=["RS256", "ES256"]).claims
+            jwt.JWTClaimsRegistry(iss={"essential": True, "value": metadata["issuer"]},
+                                  aud={"essential": True, "value": s.client_id}, sid={"essential": True},
+                                  iat={"essential": True}).validate(claims)
+        except requests.RequestException:
+            return {"error": "temporarily_unavailable"}, 503
+        except (JoseError, ValueError, KeyError, TypeError):
+            return {"error": "invalid_request"}, 400
+        if "http://schemas.openid.net/event/backchannel-logout" not in (claims.get("events") or {}) \
+                or "nonce" in claims:
+            return {"error": "invalid_request"}, 400
+        ended_sids.add(claims["sid"])
+        return "", 200
 
     @app.get("/<slug>/login")
     def login(slug):
@@ -76,7 +169,8 @@ def create_demo_apps(bridge_url: str, base_url: str = "http://127.0.0.1:8002",
         except OAuthError as exc:
             return redirect(url_for("home", slug=slug, error=exc.error or "login_failed"))
         userinfo = client.userinfo(token=token)
-        session[slug] = {"id_token": token["id_token"], "claims": dict(token["userinfo"]), "userinfo": dict(userinfo)}
+        session[slug] = {"id_token": token["id_token"], "claims": dict(token["userinfo"]), "userinfo": dict(userinfo),
+                         "refresh_token": token.get("refresh_token", ""), "active": clock.now()}
         return redirect(url_for("home", slug=slug))
 
     @app.post("/<slug>/logout")

@@ -9,10 +9,11 @@ def bridge():
 
 
 def register(app: Flask) -> None:
-    from bridge.web import cps, errors, login, logout, observability, oidc, security
+    from bridge.web import admin, cps, errors, i18n, login, logout, observability, oidc, security
 
     security.install(app)
+    i18n.install(app, secure=app.extensions["bridge"].settings.production)
     errors.install(app)
     observability.install(app)  # request log, HTTP metrics, /metrics, /healthz, /readyz
-    for blueprint in (oidc.bp, login.bp, logout.bp, cps.bp):
+    for blueprint in (oidc.bp, login.bp, logout.bp, cps.bp, admin.bp):
         app.register_blueprint(blueprint)

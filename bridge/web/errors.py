@@ -13,7 +13,9 @@ API_PATHS = ("/token", "/userinfo", "/introspect", "/revoke", "/jwks", "/.well-k
 
 
 def error_page(code: str, status: int, detail: str = "", **context):
-    return render_template("error.html", code=code, text=message(code), detail=detail,
+    from bridge.web.i18n import current_lang
+
+    return render_template("error.html", code=code, text=message(code, current_lang()), detail=detail,
                            request_id=g.get("request_id", ""), **context), status
 
 

@@ -120,6 +120,26 @@ MESSAGES: dict[str, tuple[str, str]] = {
                           "The card agent does not answer on this workstation: see the instructions below."),
     "pin_format": ("Le code porteur comporte 4 chiffres.", "The PIN has 4 digits."),
     "not_found": ("Page introuvable.", "Page not found."),
+    # admin console
+    "admin_disabled": ("La console d'administration n'est pas activée : aucune politique de service « admin » "
+                       "n'est chargée.", "The admin console is disabled: no 'admin' service policy is loaded."),
+    "admin_misconfigured": ("La console d'administration est mal configurée (client bridge-admin ou adresse de "
+                            "retour absente de la politique « admin »).",
+                            "The admin console is misconfigured (bridge-admin client or redirect URI missing from "
+                            "the 'admin' policy)."),
+    "admin_forbidden": ("Accès refusé : votre identification est valide, mais vous ne figurez pas parmi les "
+                        "administrateurs du pont (liste « admins » de la politique « admin »). Contactez le "
+                        "responsable du service si vous pensez que c'est une erreur.",
+                        "Access refused: your identification is valid, but you are not one of the bridge's "
+                        "administrators (the 'admins' list of the 'admin' policy)."),
+    "admin_login_failed": ("La connexion à la console d'administration a échoué. Recommencez depuis /admin.",
+                           "The admin console login failed. Start again from /admin."),
+    "report_pdf_unavailable": ("Le PDF ne peut pas être produit sur ce serveur (bibliothèque pango absente) : "
+                               "téléchargez le rapport en HTML et imprimez-le.",
+                               "The PDF cannot be produced on this server (pango missing): download the HTML "
+                               "report and print it."),
+    "admin_login_required": ("Votre session d'administration a expiré : reconnectez-vous avant d'agir.",
+                             "Your admin session has expired: log in again before acting."),
     "server_error": ("Erreur interne. Aucune connexion n'a été ouverte.", "Internal error."),
 }
 ID_TOKEN_PREFIXES = ("id_token_", "userinfo_")

@@ -20,6 +20,7 @@ from bridge.sessions import COOKIE
 from bridge.transactions import BROWSER_COOKIE
 from bridge.web import bridge
 from bridge.web.errors import error_page
+from bridge.web.i18n import current_lang
 from bridge.web.security import browser_secret, cookie_args
 
 bp = Blueprint("oidc", __name__)
@@ -213,7 +214,7 @@ def render_denial(service, reasons, authn=None, client_id: str = ""):
     log.info("login_denied", service=service.service, reasons=list(reasons))
     bridge().record("login_denied", "denied", service=service.service, client=client_id, reason=",".join(reasons),
                     national_id=authn.identity.national_id if authn else "", mie=authn.mie if authn else "")
-    texts = [reason_message(code, "fr") for code in reasons]
+    texts = [reason_message(code, current_lang()) for code in reasons]
     return render_template("denied.html", service=service, reasons=texts), 403
 
 

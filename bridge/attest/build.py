@@ -1,0 +1,85 @@
+"""Assemble the report: policies + settings + audit files + live self-checks, at the injectable clock's date."""
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date, timedelta
+from pathlib import Path
+
+from bridge.attest.chart import logins_chart
+from bridge.attest.model import Report
+from bridge.attest.services import service_section
+from bridge.attest.stats import audit_files, collect
+from bridge.clock import Clock
+from bridge.policy import PolicySet, paris_date
+from bridge.policy.rules import ATTESTATION_DEADLINE, RESERVES_LAST_DAY
+
+DEFAULT_PERIOD_DAYS = 90
+
+
+class UnknownService(ValueError):
+    def __init__(self, service: str, known: list[str]):
+        self.service, self.known = service, known
+        super().__init__(f"unknown service {service!r} (services: {', '.join(known)})")
+
+
+def build_report(policies: PolicySet, settings, *, clock: Clock | None = None, service: str | None = None,
+                 lang: str = "fr", period_from: date | None = None, period_to: date | None = None,
+                 self_checks: bool = True, audit_paths: list[Path] | None = None,
+                 log_level: str = "WARNING") -> Report:
+    clock = clock or Clock()
+    now = clock.now()
+    today = paris_date(now)
+    if service is not None and service not in policies.services:
+        raise UnknownService(service, sorted(policies.services))
+    chosen = [policies.services[service]] if service else sorted(policies.services.values(), key=lambda s: s.service)
+    period_to = period_to or today
+    period_from = period_from or period_to - timedelta(days=DEFAULT_PERIOD_DAYS - 1)
+    if period_from > period_to:
+        raise ValueError(f"the period starts ({period_from}) after it ends ({period_to})")
+    files = audit_paths if audit_paths is not None else audit_files(settings.audit_path)
+    client_map = {c.client_id: s.service for s in policies.services.values() for c in s.clients}
+    stats = collect(files, period_from, period_to, [s.service for s in chosen], lang, client_map)
+    checks, global_checks, note = ({}, (), "")
+    if self_checks:
+        checks, global_checks, note = _run(Path(settings.policies_dir), chosen, lang, log_level)
+    title = "Logins per means" if lang == "en" else "Connexions par moyen d'identification"
+    empty = "No login in the period" if lang == "en" else "Aucune connexion sur la période"
+    sections = []
+    for svc in chosen:
+        section = service_section(svc, settings, now, lang, policies.warnings)
+        svc_stats = stats.services.get(svc.service)
+        sections.append(replace(section, stats=svc_stats, checks=checks.get(svc.service, ()),
+                                chart_svg=logins_chart(svc_stats.series, f"{title} — {svc.name}", empty)))
+    return Report(
+        lang=lang, generated_at=now, today=today,
+        days_to_attestation_deadline=(ATTESTATION_DEADLINE - today).days,
+        days_to_reserves_deadline=(RESERVES_LAST_DAY - today).days,
+        attestation_deadline=ATTESTATION_DEADLINE, reserves_last_day=RESERVES_LAST_DAY,
+        policies_dir=str(settings.policies_dir), services=tuple(sections), stats=stats,
+        global_checks=global_checks, self_checks_run=self_checks and not note, self_checks_note=note,
+        settings_facts=_settings_facts(settings))
+
+
+def _run(policies_dir: Path, services, lang: str, log_level: str):
+    from bridge.attest.checks import run_checks
+
+    return run_checks(policies_dir, services, lang, log_level)
+
+
+def _settings_facts(settings) -> tuple[tuple[str, str], ...]:
+    return (("BRIDGE_ENV", settings.env), ("BRIDGE_PUBLIC_URL", settings.public_url),
+            ("BRIDGE_STORE_URL", _without_credentials(settings.store_url)),
+            ("BRIDGE_POLICIES_DIR", str(settings.policies_dir)),
+            ("BRIDGE_AUDIT_PATH", str(settings.audit_path or "—")),
+            ("BRIDGE_AUDIT_REQUIRED", "1" if settings.audit_required else "0"),
+            ("BRIDGE_AUDIT_PSEUDONYMIZE", "1" if settings.audit_pseudonymize else "0"),
+            ("BRIDGE_TRUST_DIR", str(settings.trust_dir or "—")), ("BRIDGE_CRL_DIR", str(settings.crl_dir or "—")))
+
+
+def _without_credentials(url: str) -> str:
+    """A printed report must not carry the Redis password."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    host = parts.netloc.rsplit("@", 1)[-1]
+    return urlunsplit(parts._replace(netloc=host))

@@ -1,0 +1,149 @@
+"""The attestation report as plain data: built by bridge.attest.build, rendered by bridge.attest.render."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+
+@dataclass(frozen=True)
+class ClientInfo:
+    client_id: str
+    name: str
+    auth_method: str
+    redirect_uris: tuple[str, ...]
+    post_logout_redirect_uris: tuple[str, ...]
+    backchannel_logout_uri: str
+    scopes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class MeansInfo:
+    id: str
+    label: str
+    via_psc: bool
+    offered_now: bool            # in the login chooser at the report's date (calendar, historical flag)
+    available: bool              # the code path exists in this build
+    facts: tuple[tuple[str, str], ...]   # (what, how) pairs, already in the report's language
+
+
+@dataclass(frozen=True)
+class RuleStatus:
+    code: str
+    kind: str                    # enforced | load-check | organisational (catalogue)
+    status: str                  # enforced | reserve | organisational | not_applicable
+    source: str
+    research: tuple[str, ...]
+    confidence: str
+    text: str
+    where: str = ""
+    detail: str = ""             # this service's value, e.g. "15 min (plafond 30 min)"
+    reserve_plan: str = ""
+    reserve_due: date | None = None
+    reserve_overdue: bool = False
+    reserve_in_force: bool = False
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    idle_declared: int
+    max_declared: int
+    idle_effective: int
+    max_effective: int
+    require_2fa: bool
+    idle_cap: int
+    max_cap: int
+
+
+@dataclass(frozen=True)
+class AttestationInfo:
+    needed: bool
+    status: str
+    signed_on: date | None
+    valid_until: date | None
+    days_to_valid_until: int | None
+    reserves: tuple[dict, ...]   # requirement, action_plan, due, overdue
+    blocked_by: tuple[str, ...]
+    warnings: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class SelfCheck:
+    id: str                      # single_factor | idle_logout | legacy_card | ...
+    service: str
+    title: str
+    expected: str
+    observed: str
+    passed: bool | None          # None: not run (reason in observed)
+    audit_lines: tuple[dict, ...] = ()
+    steps: tuple[str, ...] = ()
+
+
+@dataclass
+class ServiceStats:
+    logins_by_mie: dict[str, int] = field(default_factory=dict)
+    denials_by_reason: dict[str, int] = field(default_factory=dict)
+    idle_logouts: int = 0
+    absolute_logouts: int = 0
+    logouts: int = 0
+    series: dict[str, dict[str, int]] = field(default_factory=dict)  # bucket label -> mie -> logins
+
+    @property
+    def logins(self) -> int:
+        return sum(self.logins_by_mie.values())
+
+    @property
+    def denials(self) -> int:
+        return sum(self.denials_by_reason.values())
+
+
+@dataclass
+class AuditStats:
+    files: tuple[str, ...]
+    period_from: date
+    period_to: date
+    lines_read: int = 0
+    lines_in_period: int = 0
+    unreadable: int = 0
+    chain_ok: bool | None = None  # None: no audit file
+    chain_message: str = ""
+    last_seq: int = 0
+    last_hash: str = ""
+    bucket: str = "day"           # day | week
+    services: dict[str, ServiceStats] = field(default_factory=dict)
+    admin_actions: int = 0
+
+
+@dataclass(frozen=True)
+class ServiceSection:
+    id: str
+    name: str
+    source: str
+    clients: tuple[ClientInfo, ...]
+    means: tuple[MeansInfo, ...]
+    rules: tuple[RuleStatus, ...]
+    timeouts: Timeouts
+    attestation: AttestationInfo
+    filters: tuple[tuple[str, str], ...]   # professions, modes, card types, historical flag, subject type
+    warnings: tuple[str, ...]
+    admins: tuple[str, ...] = ()
+    stats: ServiceStats | None = None
+    chart_svg: str = ""
+    checks: tuple[SelfCheck, ...] = ()
+
+
+@dataclass(frozen=True)
+class Report:
+    lang: str
+    generated_at: float
+    today: date
+    days_to_attestation_deadline: int
+    days_to_reserves_deadline: int
+    attestation_deadline: date
+    reserves_last_day: date
+    policies_dir: str
+    services: tuple[ServiceSection, ...]
+    stats: AuditStats
+    global_checks: tuple[SelfCheck, ...]
+    self_checks_run: bool
+    self_checks_note: str = ""
+    settings_facts: tuple[tuple[str, str], ...] = ()

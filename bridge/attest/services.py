@@ -1,0 +1,113 @@
+"""One report section per service: identification, rules with their status, timeouts, attestation (pure)."""
+from __future__ import annotations
+
+import re
+
+from bridge.attest.means import means_info
+from bridge.attest.model import AttestationInfo, ClientInfo, RuleStatus, ServiceSection, Timeouts
+from bridge.mie import CATALOGUE
+from bridge.policy import Service, effective_limits, rule_catalogue
+from bridge.policy.calendar import covering_reserve, has_reserves, needs_attestation, paris_date, standing
+from bridge.policy.rules import IDLE_LIMIT, ORGANISATIONAL, SESSION_LIMIT, Rule
+from bridge.policy.values import format_duration
+
+_REQUIREMENT = re.compile(r"RIE-PS (\d{2})((?:/\d{2})*)")
+_ATTESTATION_RULES = {"attestation_missing", "attestation_expired", "reserves_expired"}
+
+
+def requirements(source: str) -> set[str]:
+    """'RIE v2 RIE-PS 18/19' -> {'RIE-PS 18', 'RIE-PS 19'}: what a reserve on a requirement id excuses."""
+    found = set()
+    for first, more in _REQUIREMENT.findall(source):
+        found.add(f"RIE-PS {first}")
+        found.update(f"RIE-PS {n}" for n in more.split("/") if n)
+    return found
+
+
+def _not_applicable(rule: Rule, service: Service) -> bool:
+    if rule.code in _ATTESTATION_RULES:
+        return not needs_attestation(service) and not has_reserves(service)
+    if rule.code == "profession_not_allowed":
+        return not service.professions
+    if rule.code == "mode_not_allowed":
+        return not service.modes
+    if rule.code == "activity_required":
+        return not service.professions and not service.modes
+    if rule.code in ("non_rpps_card", "mode_unverifiable"):
+        return all(CATALOGUE[m].via_psc for m in service.allowed_mie)
+    return False
+
+
+def _detail(rule: Rule, service: Service, now: float) -> str:
+    limits = effective_limits(service, now)
+    if rule.code in ("mie_not_allowed", "unknown_mie", "psc_not_offered"):
+        return "allowed_mie = " + ", ".join(service.allowed_mie)
+    if rule.code in ("idle_timeout_too_long", "significant_reserve"):
+        return f"idle_timeout = {format_duration(service.idle_timeout)} → {format_duration(limits.idle_timeout)}"
+    if rule.code in ("max_session_too_long", "session_too_old"):
+        return f"max_session = {format_duration(service.max_session)} → {format_duration(limits.max_session)}"
+    if rule.code in ("single_factor", "require_2fa_reserve"):
+        return f"require_2fa = {str(limits.require_2fa).lower()}"
+    if rule.code == "profession_not_allowed" and service.professions:
+        return "professions = " + ", ".join(service.professions)
+    if rule.code == "mode_not_allowed" and service.modes:
+        return "modes = " + ", ".join(service.modes)
+    if rule.code in ("card_type_not_allowed", "non_rpps_card"):
+        return "card_types = " + ", ".join(service.card_types)
+    if rule.code == "not_historical_teleservice":
+        return f"historical_teleservice = {str(service.historical_teleservice).lower()}"
+    return ""
+
+
+def rule_status(rule: Rule, service: Service, now: float, lang: str) -> RuleStatus:
+    day = paris_date(now)
+    reserve = next((r for r in service.attestation.reserves if r.requirement in requirements(rule.source)), None)
+    if reserve is not None:
+        status = "reserve"
+    elif rule.kind == ORGANISATIONAL:
+        status = "organisational"
+    elif _not_applicable(rule, service):
+        status = "not_applicable"
+    else:
+        status = "enforced"
+    return RuleStatus(
+        code=rule.code, kind=rule.kind, status=status, source=rule.source, research=rule.research,
+        confidence=rule.confidence, text=rule.text_en if lang == "en" else rule.text_fr, where=rule.where,
+        detail=_detail(rule, service, now),
+        reserve_plan=reserve.action_plan if reserve else "", reserve_due=reserve.due if reserve else None,
+        reserve_overdue=bool(reserve and reserve.due < day),
+        reserve_in_force=bool(reserve and covering_reserve(service, reserve.requirement, day) is reserve))
+
+
+def _attestation(service: Service, now: float) -> AttestationInfo:
+    att, situation = service.attestation, standing(service, now)
+    day = situation.day
+    return AttestationInfo(
+        needed=needs_attestation(service), status=att.status, signed_on=att.signed_on, valid_until=att.valid_until,
+        days_to_valid_until=(att.valid_until - day).days if att.valid_until else None,
+        reserves=tuple({"requirement": r.requirement, "action_plan": r.action_plan, "due": r.due,
+                        "overdue": r.due < day} for r in att.reserves),
+        blocked_by=situation.blocked_by, warnings=situation.warnings)
+
+
+def _filters(service: Service) -> tuple[tuple[str, str], ...]:
+    return (("professions", ", ".join(service.professions) or "—"), ("modes", ", ".join(service.modes) or "—"),
+            ("card_types", ", ".join(service.card_types)),
+            ("historical_teleservice", str(service.historical_teleservice).lower()),
+            ("subject_type", service.subject_type))
+
+
+def service_section(service: Service, settings, now: float, lang: str, warnings: tuple[str, ...]) -> ServiceSection:
+    limits = effective_limits(service, now)
+    clients = tuple(ClientInfo(c.client_id, c.name, c.token_endpoint_auth_method, c.redirect_uris,
+                               c.post_logout_redirect_uris, c.backchannel_logout_uri, c.scopes)
+                    for c in service.clients)
+    own = tuple(w for w in warnings if service.source and w.startswith(service.source + ":"))
+    return ServiceSection(
+        id=service.service, name=service.name, source=service.source, clients=clients,
+        means=means_info(service, settings, now, lang),
+        rules=tuple(rule_status(rule, service, now, lang) for rule in rule_catalogue()),
+        timeouts=Timeouts(service.idle_timeout, service.max_session, limits.idle_timeout, limits.max_session,
+                          limits.require_2fa, IDLE_LIMIT, SESSION_LIMIT),
+        attestation=_attestation(service, now), filters=_filters(service), warnings=own,
+        admins=tuple(getattr(service, "admins", ()) or ()))

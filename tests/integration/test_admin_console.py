@@ -1,0 +1,142 @@
+"""The admin console: protected by the bridge itself, sessions and kill (back-channel), audit search and chain
+status, services, report download; CSRF and the admin policy on every action."""
+from __future__ import annotations
+
+import json
+
+import pytest
+import requests
+
+from tests.support.bridge import DPI, AppClient, at
+from tests.support.console import console_login, csrf_of, start_stack
+
+
+@pytest.fixture
+def stack(tmp_path, redis_url, psc_emulator_factory, receiver):
+    return start_stack(tmp_path, redis_url, psc_emulator_factory, receiver.url)
+
+
+def audit_lines(server) -> list[dict]:
+    return [json.loads(line) for line in server.bridge.settings.audit_path.read_text().splitlines()]
+
+
+def doctor_session(server, receiver):
+    """A pharmacist logged in to the DPI: the session the admin will see and kill."""
+    app = AppClient(server.url, **at(receiver.url, DPI))
+    result = app.login(requests.Session(), user="899700000002")
+    assert "code" in result
+    return app
+
+
+def test_admin_sees_sessions_and_kills_one_with_backchannel_logout(stack, receiver):
+    doctor_session(stack, receiver)
+    admin = requests.Session()
+    page = console_login(admin, stack.url)
+    assert page.status_code == 200 and 'data-subject="899700000002"' in page.text
+    assert 'data-client="dpi-web"' in page.text and "Sessions en cours" in page.text
+    sid = next(s.sid for s in stack.bridge.sessions.list() if s.authn.identity.national_id == "899700000002")
+
+    # Without the CSRF token nothing happens, and the refusal is audited.
+    refused = admin.post(f"{stack.url}/admin/sessions/{sid}/kill", data={}, allow_redirects=False, timeout=10)
+    assert refused.status_code == 403 and 'data-error-code="csrf"' in refused.text
+    assert any(s.sid == sid for s in stack.bridge.sessions.list())
+
+    done = admin.post(f"{stack.url}/admin/sessions/{sid}/kill", data={"csrf": csrf_of(page.text)}, timeout=10)
+    assert done.status_code == 200 and 'id="killed"' in done.text and f'data-sid="{sid}"' not in done.text
+    stack.bridge.backchannel.wait()
+    assert receiver.tokens_for("/dpi/backchannel-logout"), "the DPI got no back-channel logout"
+    actions = [x for x in audit_lines(stack) if x["event"] == "admin_action"]
+    assert [a["outcome"] for a in actions] == ["denied", "info"]
+    assert actions[1]["details"]["command"] == "kill_session" and actions[1]["details"]["target_sid"] == sid
+    assert actions[1]["subject"] == "899700000001"
+    ended = [x for x in audit_lines(stack) if x["event"] == "logout" and x["reason"] == "admin_kill"]
+    assert ended and ended[0]["subject"] == "899700000002"
+
+
+def test_a_non_admin_professional_gets_a_french_403(stack):
+    page = console_login(requests.Session(), stack.url, user="899700000002")
+    assert page.status_code == 403
+    assert "Accès réservé aux administrateurs" in page.text and 'data-error-code="admin_forbidden"' in page.text
+    assert "vous ne figurez pas parmi les administrateurs" in page.text
+    denied = [x for x in audit_lines(stack) if x["event"] == "login_denied" and x["service"] == "admin"]
+    assert denied and denied[0]["reason"] == "not_admin" and denied[0]["subject"] == "899700000002"
+
+
+def test_without_the_admin_policy_the_console_and_its_actions_are_refused(tmp_path, redis_url, psc_emulator_factory,
+                                                                         receiver):
+    server = start_stack(tmp_path, redis_url, psc_emulator_factory, receiver.url, with_admin=False)
+    doctor_session(server, receiver)
+    sid = server.bridge.sessions.list()[0].sid
+    page = requests.get(f"{server.url}/admin/", timeout=10)
+    assert page.status_code == 404 and 'data-error-code="admin_disabled"' in page.text
+    action = requests.post(f"{server.url}/admin/sessions/{sid}/kill", data={"csrf": "x"}, timeout=10)
+    assert action.status_code == 404 and 'data-error-code="admin_disabled"' in action.text
+    assert [s.sid for s in server.bridge.sessions.list()] == [sid]
+
+
+def test_a_forged_console_cookie_cannot_act(stack, receiver):
+    doctor_session(stack, receiver)
+    sid = stack.bridge.sessions.list()[0].sid
+    forged = requests.post(f"{stack.url}/admin/sessions/{sid}/kill", data={"csrf": "guess"},
+                           cookies={"bridge_admin": "forged"}, timeout=10)
+    assert forged.status_code == 403 and 'data-error-code="admin_login_required"' in forged.text
+    assert stack.bridge.sessions.list()[0].sid == sid
+
+
+def test_audit_search_and_a_tampered_trail_shows_a_broken_chain(stack, receiver):
+    doctor_session(stack, receiver)
+    admin = requests.Session()
+    console_login(admin, stack.url)
+    found = admin.get(f"{stack.url}/admin/audit", params={"event": "login_succeeded", "subject": "899700000002"},
+                      timeout=10)
+    assert 'data-chain="ok"' in found.text
+    rows = found.text.count('<tr data-event="login_succeeded">')
+    assert rows == 1, found.text
+    trail = stack.bridge.settings.audit_path
+    lines = trail.read_text().splitlines()
+    victim = next(i for i, line in enumerate(lines) if '"login_succeeded"' in line and "899700000002" in line)
+    lines[victim] = lines[victim].replace('"psc-card"', '"cps-pin"')   # someone rewrites history
+    trail.write_text("\n".join(lines) + "\n")
+    broken = admin.get(f"{stack.url}/admin/audit", timeout=10)
+    assert 'data-chain="broken"' in broken.text and "Chaîne rompue" in broken.text
+    assert f"audit.jsonl:{victim + 2}" in broken.text   # the next line's prev no longer matches
+
+
+def test_services_page_shows_policies_warnings_and_errors_on_disk(stack):
+    admin = requests.Session()
+    console_login(admin, stack.url)
+    page = admin.get(f"{stack.url}/admin/services", timeout=10)
+    for service in ("admin", "demo-portail", "dpi", "teleservice-historique"):
+        assert f'data-service="{service}"' in page.text
+    assert 'id="disk-ok"' in page.text
+    (stack.policies_dir / "broken.yaml").write_text("service: broken\nclients: []\nallowed_mie: [password]\n")
+    page = admin.get(f"{stack.url}/admin/services", timeout=10)
+    assert 'id="disk-errors"' in page.text and "broken.yaml" in page.text
+
+
+def test_report_download_is_audited(stack):
+    admin = requests.Session()
+    page = console_login(admin, stack.url)
+    form = admin.get(f"{stack.url}/admin/report", timeout=10)
+    assert 'id="download"' in form.text
+    refused = admin.post(f"{stack.url}/admin/report", data={"service": "dpi"}, timeout=10)
+    assert refused.status_code == 403
+    report = admin.post(f"{stack.url}/admin/report", timeout=60,
+                        data={"csrf": csrf_of(page.text), "service": "dpi", "format": "html", "lang": "fr"})
+    assert report.status_code == 200 and "attachment" in report.headers["Content-Disposition"]
+    assert 'data-service="dpi"' in report.text and 'data-service="admin"' not in report.text
+    assert "unsafe-inline" in report.headers["Content-Security-Policy"]
+    actions = [x for x in audit_lines(stack) if x["event"] == "admin_action" and x["outcome"] == "info"]
+    assert actions[-1]["details"] == {"command": "attestation_report", "target_service": "dpi", "format": "html"}
+
+
+def test_console_cookie_is_strict_and_console_follows_the_sso_session(stack):
+    admin = requests.Session()
+    console_login(admin, stack.url)
+    cookie = next(c for c in admin.cookies if c.name == "bridge_admin")
+    assert cookie.has_nonstandard_attr("HttpOnly") and cookie.path == "/admin"
+    assert cookie.get_nonstandard_attr("SameSite") == "Strict"
+    session = stack.bridge.sessions.list()[0]
+    stack.bridge.sessions.end(session.sid, "logout", session)   # the admin's SSO session ends elsewhere
+    again = admin.get(f"{stack.url}/admin/", allow_redirects=False, timeout=10)
+    assert again.status_code == 302 and again.headers["Location"].endswith("/admin/login")
