@@ -90,6 +90,13 @@ class Stack:
         self.psc_url = f"http://127.0.0.1:{self.psc_port}"
         self.redis = redis.Redis(port=self.redis_port, decode_responses=True)
 
+    def _card_trust(self) -> dict:
+        """The shipped teleservice allows cps-pin: the bridge needs a trust store (the test PKI here)."""
+        from bridge.demo import trust_env
+        from bridge.sandbox.testpki import TestPki
+
+        return trust_env(TestPki("bench", self.tmp / "pki"))
+
     def _spawn(self, name: str, argv: list[str], env: dict | None = None) -> subprocess.Popen:
         log = open(self.tmp / f"{name}.log", "wb")
         process = subprocess.Popen(argv, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
@@ -144,7 +151,7 @@ class Stack:
             "BRIDGE_STORE_URL": f"redis://127.0.0.1:{self.redis_port}/0", "BRIDGE_KEYS_DIR": str(self.tmp / "keys"),
             "BRIDGE_POLICIES_DIR": str(ROOT / "policies"), "BRIDGE_PSC_DISCOVERY_URL": discovery,
             "BRIDGE_PSC_CLIENT_ID": PSC_CLIENT_ID, "BRIDGE_PSC_CLIENT_SECRET": PSC_SECRET,
-            "PROMETHEUS_MULTIPROC_DIR": ""})
+            "PROMETHEUS_MULTIPROC_DIR": "", **self._card_trust()})
         hello = self._spawn("hello", [sys.executable, "-m", "bridge.cli", "serve", "--app", "bench.hello:app",
                                       "--no-check"], {**serving, "BRIDGE_BIND": f"127.0.0.1:{self.hello_port}",
                                                       "PROMETHEUS_MULTIPROC_DIR": ""})

@@ -18,13 +18,13 @@ def test_bench_harness_prints_a_table_and_writes_json(tmp_path):
     header = next(line for line in result.stdout.splitlines() if line.startswith("scenario"))
     for column in ("ops/s", "p50 ms", "p95 ms", "p99 ms", "Redis cmds/op"):
         assert column in header
-    for scenario in ("login_flow", "userinfo", "hello"):
+    for scenario in ("login_flow", "userinfo", "refresh", "introspection", "hello"):
         assert any(line.startswith(scenario + " ") for line in result.stdout.splitlines()), scenario
     [path] = tmp_path.glob("bench-*.json")
     report = json.loads(path.read_text())
     assert report["machine"]["cpus"] and report["config"]["workers"] == 2
     by_name = {r["scenario"]: r for r in report["results"]}
-    assert set(by_name) == {"login_flow", "userinfo", "hello"}
+    assert set(by_name) == {"login_flow", "userinfo", "refresh", "introspection", "hello"}
     for name, r in by_name.items():
         assert r["ops"] > 0 and r["errors"] == 0, (name, r["error_samples"])
         assert r["latency_ms"]["p50"] <= r["latency_ms"]["p95"] <= r["latency_ms"]["p99"]

@@ -52,6 +52,9 @@ class ServedBridge:
         return self.process.wait(timeout)
 
 
+from tests.support.bridge import default_card_trust  # noqa: E402
+
+
 def start_served_bridge(tmp_path: Path, redis_url: str, psc, port: int, **env) -> ServedBridge:
     url = f"http://127.0.0.1:{port}"
     metrics_dir = tmp_path / "metrics"
@@ -63,7 +66,8 @@ def start_served_bridge(tmp_path: Path, redis_url: str, psc, port: int, **env) -
         "BRIDGE_PUBLIC_URL": url, "BRIDGE_SECRET_KEY": SECRET_KEY, "BRIDGE_STORE_URL": redis_url,
         "BRIDGE_KEYS_DIR": str(tmp_path / "keys"), "BRIDGE_POLICIES_DIR": str(ROOT / "policies"),
         "BRIDGE_PSC_DISCOVERY_URL": psc.discovery_url, "BRIDGE_PSC_CLIENT_ID": "bridge-test",
-        "BRIDGE_PSC_CLIENT_SECRET": PSC_SECRET, "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir), **env}
+        "BRIDGE_PSC_CLIENT_SECRET": PSC_SECRET, "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
+        **default_card_trust(), **env}  # the shipped teleservice allows cps-pin: trust the test PKI
     log_path = tmp_path / "bridge-serve.log"
     with open(log_path, "wb") as log_file:  # stdout and stderr, as a container runtime collects them
         process = subprocess.Popen(bridge_command(), env=full_env, cwd=tmp_path, stdout=log_file,
