@@ -59,7 +59,10 @@ class Lab:
         try:
             self.clock = Clock()
             self.audit_path = workdir / "selfcheck-audit.jsonl"
-            settings = Settings(public_url=PUBLIC_URL, store_url="memory://", policies_dir=Path(policies_dir),
+            from bridge.sandbox.testpki import TestPki
+
+            pki = TestPki("attest-lab", workdir / "pki")   # the card means of the lab trust the TEST PKI only
+            settings = Settings(trust_dir=pki.trust_dir(), crl_dir=pki.crl_dir(include_legacy=False),public_url=PUBLIC_URL, store_url="memory://", policies_dir=Path(policies_dir),
                                 keys_dir=workdir / "keys", psc_discovery_url=self.psc.discovery_url,
                                 psc_client_id=CLIENT_ID, psc_client_secret=secret, audit_path=self.audit_path,
                                 audit_required=True, sweep_interval=0, log_level=log_level)

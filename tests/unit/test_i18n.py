@@ -48,7 +48,10 @@ def client(tmp_path):
     from app import create_app
     from bridge.config import load_settings
 
-    app = create_app(load_settings({"BRIDGE_KEYS_DIR": str(tmp_path / "keys"), "BRIDGE_SWEEP_INTERVAL": "0"}))
+    from tests.support.bridge import default_card_trust
+
+    app = create_app(load_settings({"BRIDGE_KEYS_DIR": str(tmp_path / "keys"), "BRIDGE_SWEEP_INTERVAL": "0",
+                                    **default_card_trust()}))
     return app.test_client()
 
 
