@@ -58,6 +58,8 @@ class Settings:
     # acr of direct CPS logins (cps-pin, cps-tls): PSC labels the same card + PIN login "eidas1", so do we.
     cps_acr: str = "eidas1"
     log_level: str = "INFO"
+    rate_limit_authorize: str = "20/second;300/minute"   # per client IP; "off" disables
+    rate_limit_token: str = "50/second"                   # per client id, and per client IP; "off" disables
     sweep_interval: float = 30.0  # in-process sweeper; 0 = off (run `bridge sweeper` instead)
     metrics_token: str = ""           # bearer token required on /metrics when set
 
@@ -132,6 +134,19 @@ def _audit(env: dict[str, str], *, production: bool, store_url: str, audit_path)
     if explicit and required and audit_path is None and not stream:
         raise ConfigError("BRIDGE_AUDIT_REQUIRED: 1 needs BRIDGE_AUDIT_PATH or BRIDGE_AUDIT_STREAM")
     return values
+
+
+def _rate_limit(name: str, value: str) -> str:
+    from limits import parse_many
+
+    value = value.strip()
+    if value == "off":
+        return value
+    try:
+        parse_many(value)
+    except ValueError:
+        raise ConfigError(f"{name}: {value!r} is not a rate like 20/second;300/minute (or off)") from None
+    return value
 
 
 def _authmode_map(name: str, value: str) -> dict[str, str]:
@@ -262,6 +277,9 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         values["trusted_proxies"] = tuple(proxies)
     if get("BRIDGE_CLIENT_CERT_HEADER"):
         values["client_cert_header"] = env["BRIDGE_CLIENT_CERT_HEADER"]
+    for name in ("BRIDGE_RATE_LIMIT_AUTHORIZE", "BRIDGE_RATE_LIMIT_TOKEN"):
+        if get(name):
+            values[name[7:].lower()] = _rate_limit(name, env[name])
     if get("BRIDGE_SWEEP_INTERVAL"):
         values["sweep_interval"] = _seconds("BRIDGE_SWEEP_INTERVAL", env["BRIDGE_SWEEP_INTERVAL"], low=0, high=3600)
     if get("BRIDGE_CPS_ACR"):

@@ -9,7 +9,7 @@ def bridge():
 
 
 def register(app: Flask) -> None:
-    from bridge.web import admin, cps, errors, i18n, login, logout, observability, oidc, security
+    from bridge.web import admin, cps, errors, i18n, limits, login, logout, observability, oidc, security
 
     security.install(app)
     i18n.install(app, secure=app.extensions["bridge"].settings.production)
@@ -17,3 +17,4 @@ def register(app: Flask) -> None:
     observability.install(app)  # request log, HTTP metrics, /metrics, /healthz, /readyz
     for blueprint in (oidc.bp, login.bp, logout.bp, cps.bp, admin.bp):
         app.register_blueprint(blueprint)
+    limits.install(app)  # wraps the registered /authorize and /token views

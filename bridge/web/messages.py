@@ -25,6 +25,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
                     "application.", "This login expired or was started in another browser."),
     "audit_unavailable": ("Le journal de sécurité ne peut pas être écrit : par sécurité, aucune connexion n'est "
                           "ouverte. Prévenez le support informatique.", "The audit trail cannot be written."),
+    "too_many_requests": ("Trop de demandes de connexion depuis ce poste : patientez quelques secondes puis "
+                          "réessayez.", "Too many login requests from this workstation; wait a few seconds."),
     "csrf": ("Le formulaire a expiré. Rechargez la page et recommencez.", "The form expired; reload and retry."),
     "store_unavailable": ("Le service d'authentification est momentanément indisponible. Aucune connexion n'a été "
                           "ouverte. Réessayez dans quelques instants.", "The service is temporarily unavailable."),

@@ -22,7 +22,8 @@ def two_bridges(bridge_factory, receiver, tmp_path):
     env = {"BRIDGE_STORE_URL": a.bridge.settings.store_url, "BRIDGE_KEYS_DIR": str(a.bridge.settings.keys_dir),
            "BRIDGE_POLICIES_DIR": str(policies), "BRIDGE_PSC_DISCOVERY_URL": a.psc.discovery_url,
            "BRIDGE_PSC_CLIENT_ID": "bridge-test", "BRIDGE_PSC_CLIENT_SECRET": "bridge-test-secret",
-           "BRIDGE_SWEEP_INTERVAL": "0", "BRIDGE_PUBLIC_URL": a.url}  # same issuer: one service behind a balancer
+           "BRIDGE_SWEEP_INTERVAL": "0", "BRIDGE_PUBLIC_URL": a.url, "BRIDGE_RATE_LIMIT_AUTHORIZE": "off",
+           "BRIDGE_RATE_LIMIT_TOKEN": "off"}  # same issuer: one service behind a balancer
     from werkzeug.serving import make_server
 
     b = start_bridge(env, reserved=make_server("127.0.0.1", 0, None, threaded=True))

@@ -91,7 +91,8 @@ def bridge_factory(psc_emulator_factory, redis_url, tmp_path):
                                    "redirect_uris": [f"{bridge_url}/psc/callback"],
                                    "post_logout_redirect_uris": [f"{bridge_url}/logout/done"], **(psc_client or {})})
         psc = psc_emulator_factory(clients=[client], **emulator_overrides)
-        full_env = {"BRIDGE_STORE_URL": redis_url, "BRIDGE_SWEEP_INTERVAL": "0", "BRIDGE_KEYS_DIR": str(tmp_path / "keys"),
+        full_env = {"BRIDGE_STORE_URL": redis_url, "BRIDGE_SWEEP_INTERVAL": "0", "BRIDGE_RATE_LIMIT_AUTHORIZE": "off",
+                    "BRIDGE_RATE_LIMIT_TOKEN": "off", "BRIDGE_KEYS_DIR": str(tmp_path / "keys"),
                     "BRIDGE_PSC_DISCOVERY_URL": psc.discovery_url, "BRIDGE_PSC_CLIENT_ID": "bridge-test",
                     "BRIDGE_PSC_CLIENT_SECRET": "bridge-test-secret", **(env or {})}
         server = start_bridge(full_env, clock=clock, store=store, reserved=reserved)

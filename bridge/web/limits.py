@@ -1,0 +1,77 @@
+"""Rate limits on /authorize (per client IP) and /token (per client id and per IP), counted in the shared Redis.
+
+Behind a load balancer every request comes from the balancer: the client IP is then taken from X-Forwarded-For,
+but only when the direct peer is one of BRIDGE_TRUSTED_PROXIES. A limiter storage outage lets requests through
+(the store itself fails closed right after), so a Redis blip never turns into a wall of 429s.
+"""
+from __future__ import annotations
+
+import base64
+import ipaddress
+
+from flask import Flask, jsonify, request
+from flask_limiter import Limiter
+from flask_limiter.errors import RateLimitExceeded
+
+from bridge.web import bridge
+
+
+def _trusted(address: str) -> bool:
+    networks = bridge().settings.trusted_proxies
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in ipaddress.ip_network(n) for n in networks)
+
+
+def client_ip() -> str:
+    address = request.remote_addr or "unknown"
+    if _trusted(address):
+        for hop in reversed([h.strip() for h in request.headers.get("X-Forwarded-For", "").split(",") if h.strip()]):
+            if not _trusted(hop):
+                return hop
+    return address
+
+
+def client_id() -> str:
+    header = request.headers.get("Authorization", "")
+    if header[:6].lower() == "basic ":
+        try:
+            return "client:" + base64.b64decode(header[6:]).decode().partition(":")[0][:128]
+        except (ValueError, UnicodeDecodeError):
+            return "client:?"
+    return "client:" + (request.form.get("client_id") or "?")[:128]
+
+
+def install(app: Flask) -> None:
+    settings = bridge_settings(app)
+    if settings.rate_limit_authorize == "off" and settings.rate_limit_token == "off":
+        return
+    storage = settings.store_url if settings.store_url.startswith(("redis://", "rediss://")) else "memory://"
+    limiter = Limiter(key_func=client_ip, app=app, storage_uri=storage, headers_enabled=True, swallow_errors=True,
+                      key_prefix="ratelimit")
+    views = app.view_functions
+    if settings.rate_limit_authorize != "off":
+        views["oidc.authorize"] = limiter.limit(settings.rate_limit_authorize, key_func=client_ip)(views["oidc.authorize"])
+    if settings.rate_limit_token != "off":
+        token = limiter.limit(settings.rate_limit_token, key_func=client_id)(views["oidc.token"])
+        views["oidc.token"] = limiter.limit(settings.rate_limit_token, key_func=client_ip)(token)
+
+    @app.errorhandler(RateLimitExceeded)
+    def too_many(exc):
+        retry = str(max(1, int(getattr(exc, "retry_after", 1) or 1)))
+        if request.path == "/token":
+            response = jsonify(error="slow_down", error_description="Too many token requests; retry later.")
+        else:
+            from bridge.web.errors import error_page
+
+            body, _ = error_page("too_many_requests", 429)
+            response = app.make_response(body)
+        response.status_code = 429
+        response.headers["Retry-After"] = retry
+        return response
+
+
+def bridge_settings(app: Flask):
+    return app.extensions["bridge"].settings
