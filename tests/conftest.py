@@ -9,5 +9,6 @@ pytest_plugins = [
     "tests.support.redis",
     "tests.support.psc",
     "tests.support.bridge",
+    "tests.support.browser",
     "tests.support.pcsc",
 ]

@@ -30,19 +30,6 @@ def stack(tmp_path, redis_url, psc_emulator_factory):
     bridge.stop()
 
 
-@pytest.fixture
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path="/usr/bin/chromium", headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--no-first-run", "--disable-sync"])
-        yield chromium
-        chromium.close()
-
-
 def psc_login(page, user: str) -> None:
     page.wait_for_selector("input[name=user]")
     page.check(f"input[name=user][value='{user}']")
@@ -50,9 +37,9 @@ def psc_login(page, user: str) -> None:
     page.click("button[value=login]")
 
 
-def test_admin_kills_a_session_and_the_demo_app_is_logged_out(stack, browser):
+def test_admin_kills_a_session_and_the_demo_app_is_logged_out(stack, chromium):
     ARTIFACTS.mkdir(exist_ok=True)
-    doctor = browser.new_context(locale="fr-FR").new_page()
+    doctor = chromium.new_context(locale="fr-FR").new_page()
 
     # Language switch: English sticks across pages (cookie), French comes back.
     doctor.goto(f"{stack['apps']}/dpi/")
@@ -83,7 +70,7 @@ def test_admin_kills_a_session_and_the_demo_app_is_logged_out(stack, browser):
     doctor.wait_for_selector("#welcome")
 
     # The administrator logs in to the console through the bridge (PSC, then the situation d'exercice).
-    admin = browser.new_context(locale="fr-FR").new_page()
+    admin = chromium.new_context(locale="fr-FR").new_page()
     admin.goto(f"{stack['bridge'].url}/admin/")
     psc_login(admin, "899700000001")
     admin.wait_for_selector("input[name=activity]")

@@ -42,20 +42,6 @@ def demo_stack(tmp_path, redis_url, psc_emulator_factory):
     bridge.stop()
 
 
-@pytest.fixture
-def page():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path="/usr/bin/chromium", headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--no-first-run", "--disable-sync"])
-        context = browser.new_context(locale="fr-FR")
-        yield context.new_page()
-        browser.close()
-
-
 def test_doctor_logs_in_to_the_portal_then_the_dpi_with_sso(demo_stack, page):
     ARTIFACTS.mkdir(exist_ok=True)
     page.goto(f"{demo_stack['apps']}/portail/")

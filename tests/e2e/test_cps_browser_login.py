@@ -64,15 +64,14 @@ def open_page():
     as the user does in the browser's prompt."""
     from playwright.sync_api import sync_playwright
 
+    from tests.support.browser import launch
+
     with sync_playwright() as playwright:
         browsers = []
 
         def open_(public_port: int | None = None, local_network: bool = False):
-            args = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                    "--no-first-run", "--disable-sync"]
-            if public_port:
-                args.append(f"--ip-address-space-overrides=127.0.0.1:{public_port}=public")
-            browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=args)
+            extra = [f"--ip-address-space-overrides=127.0.0.1:{public_port}=public"] if public_port else []
+            browser = launch(playwright, extra)
             browsers.append(browser)
             context = browser.new_context(locale="fr-FR")
             if local_network:
