@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import random
 import subprocess
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
 import redis
 import requests
 
@@ -92,6 +92,7 @@ def test_sessions_survive_a_redis_restart_with_aof(bridge_factory, tmp_path):
         own.stop()
 
 
+@pytest.mark.timeout(900)  # 1,000 full logins (8 HTTP requests each) on a 2-core CI machine
 def test_no_cross_talk_under_concurrent_logins(bridge_factory):
     """1,000 logins from 40 browsers at once: each app gets exactly its own user's claims."""
     server = bridge_factory()
@@ -144,10 +145,6 @@ def test_store_through_redis_sentinel(redis_server, tmp_path):
 
 
 def test_sentinel_url_needs_a_master_name():
-    import pytest
-
     with pytest.raises(ValueError, match="master name"):
         open_store("redis+sentinel://127.0.0.1:26379")
 
-
-_ = threading  # concurrency helpers above use threads through the executor
