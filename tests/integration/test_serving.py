@@ -78,9 +78,9 @@ def start_served_bridge(tmp_path: Path, redis_url: str, psc, port: int, **env) -
         if process.poll() is not None:
             raise AssertionError(f"bridge serve exited with {process.returncode}:\n{served.logs()[-3000:]}")
         try:
-            if requests.get(url + "/healthz", timeout=2).status_code == 200:
+            if requests.get(url + "/healthz", timeout=5).status_code == 200:
                 return served
-        except requests.ConnectionError:
+        except requests.RequestException:  # not listening yet, or workers still booting on a busy machine
             pass
         time.sleep(0.1)
     served.terminate()
