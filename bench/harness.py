@@ -406,6 +406,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--live-sessions", type=_counts, metavar="N[,N...]",
                         help="seed N live SSO sessions (copies of a real one) in Redis before measuring, for each N "
                              "(e.g. 1000,100000); prints p50/p95 per N (bench/live.py)")
+    parser.add_argument("--rounds", type=int, default=2,
+                        help="with --live-sessions: measurement rounds, alternating between the N values [2]")
     parser.add_argument("--out", type=Path, default=RESULTS, help="directory of the JSON results [bench/results]")
     return parser.parse_args(argv)
 
