@@ -29,7 +29,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
     app = Flask("bridge", template_folder=str(ROOT / "templates"), static_folder=str(ROOT / "bridge/web/static"))
     app.config.update(SECRET_KEY=settings.secret_key, SESSION_COOKIE_SECURE=settings.production,
                       SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
-                      PREFERRED_URL_SCHEME="https" if settings.production else "http")
+                      PREFERRED_URL_SCHEME="https" if settings.production else "http",
+                      # Bodies are small forms (token, introspection, PIN proofs): larger ones get 413.
+                      MAX_CONTENT_LENGTH=settings.max_body_bytes)
     app.extensions["bridge"] = bridge
     bridge.server, bridge.protector = build_server(app, bridge)
     web.register(app)

@@ -370,6 +370,25 @@ def table(results: list[dict]) -> str:
 
 
 # -- main ------------------------------------------------------------------------------------------------------------
+def _scenarios(value: str) -> list[str]:
+    names = [name.strip() for name in value.split(",") if name.strip()]
+    unknown = [name for name in names if name not in SCENARIOS]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(f"unknown scenario {', '.join(unknown) or value!r} "
+                                         f"(choose from {', '.join(SCENARIOS)})")
+    return names
+
+
+def _counts(value: str) -> list[int]:
+    try:
+        counts = [int(part.replace("_", "")) for part in value.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a list of integers: {value!r}") from None
+    if not counts or any(n < 1 for n in counts):
+        raise argparse.ArgumentTypeError("live session counts must be positive integers")
+    return counts
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
@@ -381,15 +400,24 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--workers", type=int, default=max(2, cpus), help="gunicorn workers [CPUs, at least 2]")
     parser.add_argument("--threads", type=int, default=4, help="threads per gunicorn worker [4]")
     parser.add_argument("--log-level", default="INFO", help="BRIDGE_LOG_LEVEL of the servers [INFO]")
-    parser.add_argument("--scenario", action="append", choices=list(SCENARIOS),
-                        help="run only this scenario (repeatable); default: all")
+    parser.add_argument("--scenario", action="append", type=_scenarios, metavar="NAME[,NAME...]",
+                        help=f"run only these scenarios (repeatable or comma-separated: {', '.join(SCENARIOS)}); "
+                             "default: all (with --live-sessions: userinfo, refresh, introspection)")
+    parser.add_argument("--live-sessions", type=_counts, metavar="N[,N...]",
+                        help="seed N live SSO sessions (copies of a real one) in Redis before measuring, for each N "
+                             "(e.g. 1000,100000); prints p50/p95 per N (bench/live.py)")
+    parser.add_argument("--rounds", type=int, default=2,
+                        help="with --live-sessions: measurement rounds, alternating between the N values [2]")
     parser.add_argument("--out", type=Path, default=RESULTS, help="directory of the JSON results [bench/results]")
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    names = args.scenario or list(SCENARIOS)
+    names = list(dict.fromkeys(name for group in args.scenario or [] for name in group))
+    if args.live_sessions:
+        return live_main(args, names or ["userinfo", "refresh", "introspection"])
+    names = names or list(SCENARIOS)
     results: list[dict] = []
     print(f"bench: {args.workers} workers x {args.threads} threads, load {args.concurrency} threads in "
           f"{args.processes} processes, {args.warmup:g}+{args.duration:g} s per scenario", flush=True)
@@ -431,3 +459,24 @@ def main(argv: list[str] | None = None) -> int:
     path.write_text(json.dumps(report, indent=2) + "\n")
     print(f"JSON: {path}")
     return 1 if any(r["errors"] and not r["ops"] for r in results) else 0
+
+
+def live_main(args: argparse.Namespace, names: list[str]) -> int:
+    from bench import live
+
+    if any(SCENARIOS[name].target != "bridge" for name in names):
+        print("--live-sessions measures bridge scenarios only", file=sys.stderr)
+        return 2
+    print(f"bench: {args.workers} workers x {args.threads} threads, load {args.concurrency} threads in "
+          f"{args.processes} processes, {args.warmup:g}+{args.duration:g} s per scenario, live sessions "
+          f"{', '.join(f'{n:,}' for n in sorted(args.live_sessions))}", flush=True)
+    with Stack(args.workers, args.threads, args.log_level) as stack:
+        ctx = Context(stack.bridge_url, stack.hello_url, stack.psc_url)
+        report = live.run(args, stack, ctx, names, run_load, summarize, machine)
+    print()
+    print(live.table(report["results"]))
+    print()
+    for line in live.spread(report["results"]):
+        print(line)
+    print(f"JSON: {live.write(report, args.out)}")
+    return 1 if any(r["errors"] and not r["ops"] for r in report["results"]) else 0

@@ -62,6 +62,7 @@ class Settings:
     rate_limit_token: str = "50/second"                   # per client id, and per client IP; "off" disables
     sweep_interval: float = 30.0  # in-process sweeper; 0 = off (run `bridge sweeper` instead)
     metrics_token: str = ""           # bearer token required on /metrics when set
+    max_body_bytes: int = 1_048_576   # larger request bodies get 413 (Flask MAX_CONTENT_LENGTH)
 
     @property
     def production(self) -> bool:
@@ -296,4 +297,13 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         if len(token) < 16 or not re.fullmatch(r"[A-Za-z0-9._~+/=-]+", token):
             raise ConfigError("BRIDGE_METRICS_TOKEN: must be at least 16 characters of A-Z a-z 0-9 . _ ~ + / = -")
         values["metrics_token"] = token
+    if get("BRIDGE_MAX_BODY_BYTES"):
+        raw = env["BRIDGE_MAX_BODY_BYTES"]
+        try:
+            size = int(raw)
+        except ValueError:
+            raise ConfigError(f"BRIDGE_MAX_BODY_BYTES: {raw!r} is not a number of bytes") from None
+        if not 4096 <= size <= 100 * 2**20:
+            raise ConfigError(f"BRIDGE_MAX_BODY_BYTES: {size} is outside 4096..104857600 bytes")
+        values["max_body_bytes"] = size
     return Settings(**values)

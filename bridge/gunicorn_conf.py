@@ -48,8 +48,13 @@ pythonpath = str(ROOT)          # `app:create_app()` imports from the directory 
 preload_app = False
 control_socket_disable = True
 proc_name = "psc-bridge"
-# Long authorize URLs (PKCE, claims, login_hint) and logout URLs with an id_token_hint.
+# Request size limits, checked by gunicorn before the application sees anything (answer 400 and close):
+# long authorize URLs (PKCE, claims, login_hint) and logout URLs with an id_token_hint fit in 8 KiB; one header
+# field up to 16 KiB (the reverse proxy's URL-encoded client certificate header, cps-tls); at most 64 fields.
+# Bodies are limited by the application (BRIDGE_MAX_BODY_BYTES -> 413).
 limit_request_line = 8190
+limit_request_fields = 64
+limit_request_field_size = 16384
 # X-Forwarded-* are believed only from the reverse proxies the bridge trusts (same list as cps-tls).
 forwarded_allow_ips = os.environ.get("BRIDGE_TRUSTED_PROXIES") or "127.0.0.1,::1"
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import secrets
 import threading
 import time
+from http.cookiejar import DefaultCookiePolicy
 
 import requests
 from authlib.integrations.requests_client import OAuth2Session
@@ -43,19 +44,41 @@ class PscClient:
         self._metadata_at = 0.0
         self._jwks: KeySet | None = None
         self._lock = threading.Lock()
+        self._local = threading.local()  # one pooled requests.Session and one OAuth2Session per thread
 
     # -- HTTP plumbing ---------------------------------------------------------------------------------------
     @property
     def timeout(self) -> tuple[float, float]:
         return (self.settings.psc_connect_timeout, self.settings.psc_read_timeout)
 
-    def _session(self, **kwargs) -> OAuth2Session:
-        s = self.settings
-        # tls_client_auth: the client certificate authenticates; Authlib's "none" puts client_id in the body.
-        method = "none" if s.psc_token_auth_method == "tls_client_auth" else s.psc_token_auth_method
-        session = OAuth2Session(client_id=s.psc_client_id, client_secret=s.psc_client_secret or None,
-                                token_endpoint_auth_method=method, scope=s.psc_scope,
-                                code_challenge_method="S256", **kwargs)
+    @staticmethod
+    def _no_cookies(session: requests.Session) -> requests.Session:
+        """A pooled session is shared by the logins a thread serves: it must not carry one user's upstream
+        cookies into another user's calls."""
+        session.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))
+        return session
+
+    def _http(self) -> requests.Session:
+        """This thread's pooled session (keep-alive connections to PSC) for discovery, JWKS and userinfo.
+        TLS settings and timeouts are passed per request (see _tls), never stored on the session."""
+        session = getattr(self._local, "http", None)
+        if session is None:
+            session = self._local.http = self._no_cookies(requests.Session())
+        return session
+
+    def _session(self, redirect_uri: str) -> OAuth2Session:
+        """This thread's OAuth2Session (itself a pooled requests.Session) for the authorization URL and the
+        token call; per-login state (redirect URI, token) is reset on every use."""
+        session = getattr(self._local, "oauth", None)
+        if session is None:
+            s = self.settings
+            # tls_client_auth: the client certificate authenticates; Authlib's "none" puts client_id in the body.
+            method = "none" if s.psc_token_auth_method == "tls_client_auth" else s.psc_token_auth_method
+            session = self._local.oauth = self._no_cookies(OAuth2Session(
+                client_id=s.psc_client_id, client_secret=s.psc_client_secret or None,
+                token_endpoint_auth_method=method, scope=s.psc_scope, code_challenge_method="S256"))
+        session.redirect_uri = redirect_uri
+        session.token = None  # never let a previous login's token ride along
         return session
 
     def _tls(self) -> dict:
@@ -69,14 +92,13 @@ class PscClient:
         return tls
 
     def _get(self, url: str, **kwargs) -> requests.Response:
-        with requests.Session() as session:
-            try:
-                with metrics.upstream_call(self._endpoint_name(url)):
-                    return session.get(url, timeout=self.timeout, **self._tls(), **kwargs)
-            except requests.Timeout as exc:
-                raise PscError("psc_timeout", url) from exc
-            except requests.RequestException as exc:
-                raise PscError("psc_unreachable", f"{url}: {type(exc).__name__}") from exc
+        try:
+            with metrics.upstream_call(self._endpoint_name(url)):
+                return self._http().get(url, timeout=self.timeout, **self._tls(), **kwargs)
+        except requests.Timeout as exc:
+            raise PscError("psc_timeout", url) from exc
+        except requests.RequestException as exc:
+            raise PscError("psc_unreachable", f"{url}: {type(exc).__name__}") from exc
 
     def _endpoint_name(self, url: str) -> str:
         """Metric label of a PSC URL: discovery, jwks, userinfo... (never the URL itself)."""
@@ -122,9 +144,8 @@ class PscClient:
             extra["login_hint"] = login_hint
         if max_age is not None:
             extra["max_age"] = str(max_age)
-        with self._session(redirect_uri=redirect_uri) as session:
-            url, _ = session.create_authorization_url(meta["authorization_endpoint"], state=state, nonce=nonce,
-                                                      code_verifier=verifier, **extra)
+        url, _ = self._session(redirect_uri).create_authorization_url(
+            meta["authorization_endpoint"], state=state, nonce=nonce, code_verifier=verifier, **extra)
         self.store.set_json(f"psc:state:{state}", {"txn": txn, "nonce": nonce, "verifier": verifier,
                                                    "redirect_uri": redirect_uri}, STATE_TTL)
         return url
@@ -165,18 +186,19 @@ class PscClient:
                                               auth_time=auth_time, upstream="psc", upstream_session=upstream)
 
     def _exchange(self, meta: dict, code: str, pending: dict) -> dict:
-        with self._session(redirect_uri=pending["redirect_uri"]) as session:
-            try:
-                with metrics.upstream_call("token"):
-                    token = session.fetch_token(meta["token_endpoint"], code=code, code_verifier=pending["verifier"],
-                                                grant_type="authorization_code", timeout=self.timeout,
-                                                **self._tls())
-            except requests.Timeout as exc:
-                raise PscError("psc_timeout", "token endpoint") from exc
-            except requests.RequestException as exc:
-                raise PscError("psc_unreachable", f"token endpoint: {type(exc).__name__}") from exc
-            except Exception as exc:  # Authlib raises OAuthError for RFC 6749 error responses
-                raise PscError("psc_error", f"token endpoint: {getattr(exc, 'error', '')} {exc}".strip()) from None
+        session = self._session(pending["redirect_uri"])
+        try:
+            with metrics.upstream_call("token"):
+                token = session.fetch_token(meta["token_endpoint"], code=code, code_verifier=pending["verifier"],
+                                            grant_type="authorization_code", timeout=self.timeout, **self._tls())
+        except requests.Timeout as exc:
+            raise PscError("psc_timeout", "token endpoint") from exc
+        except requests.RequestException as exc:
+            raise PscError("psc_unreachable", f"token endpoint: {type(exc).__name__}") from exc
+        except Exception as exc:  # Authlib raises OAuthError for RFC 6749 error responses
+            raise PscError("psc_error", f"token endpoint: {getattr(exc, 'error', '')} {exc}".strip()) from None
+        finally:
+            session.token = None
         if not token.get("id_token") or not token.get("access_token"):
             raise PscError("psc_error", "token response without id_token or access_token")
         return dict(token)

@@ -41,6 +41,21 @@ def install(app: Flask) -> None:
             return response
         return error_page("audit_unavailable" if isinstance(exc, AuditUnavailable) else "store_unavailable", 503)
 
+    @app.errorhandler(413)
+    def too_large(exc):
+        limit = app.config.get("MAX_CONTENT_LENGTH")
+        if limit and (request.content_length is None or request.content_length > limit):
+            detail = f"The request body is larger than {limit} bytes."
+        else:  # within the body limit, but a form field exceeds Flask's MAX_FORM_MEMORY_SIZE
+            detail = "A field of the request body is too large."
+        log.warning("request_too_large", path=request.path, content_length=request.content_length,
+                    request_id=g.get("request_id"))
+        if request.path.startswith(API_PATHS):
+            response = jsonify(error="invalid_request", error_description=detail)
+            response.status_code = 413
+            return response
+        return error_page("request_too_large", 413, detail=detail)
+
     @app.errorhandler(404)
     def not_found(exc):
         return error_page("not_found", 404)

@@ -27,6 +27,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
                           "ouverte. Prévenez le support informatique.", "The audit trail cannot be written."),
     "too_many_requests": ("Trop de demandes de connexion depuis ce poste : patientez quelques secondes puis "
                           "réessayez.", "Too many login requests from this workstation; wait a few seconds."),
+    "request_too_large": ("La requête envoyée est trop volumineuse.", "The request is too large."),
     "csrf": ("Le formulaire a expiré. Rechargez la page et recommencez.", "The form expired; reload and retry."),
     "store_unavailable": ("Le service d'authentification est momentanément indisponible. Aucune connexion n'a été "
                           "ouverte. Réessayez dans quelques instants.", "The service is temporarily unavailable."),

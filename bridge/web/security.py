@@ -5,6 +5,7 @@ import re
 import secrets
 
 from flask import Flask, g, request
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from bridge.transactions import BROWSER_COOKIE
 
@@ -24,6 +25,8 @@ def install(app: Flask) -> None:
         them out of error descriptions (Authlib raises on those) and out of the logs."""
         try:
             values = list(request.args.values()) + (list(request.form.values()) if request.method == "POST" else [])
+        except RequestEntityTooLarge:
+            raise  # 413 (bridge.web.errors), not a 400
         except Exception:  # an unreadable body is a bad request, never a 500
             values = ["\x00"]
         if any(CONTROL.search(value) for value in values):

@@ -21,6 +21,11 @@ def test_production_configuration_is_accepted():
     assert settings.psc_discovery_url == PROD["BRIDGE_PSC_ISSUER"] + "/.well-known/wallet-openid-configuration"
 
 
+def test_max_body_bytes_defaults_to_one_mebibyte_and_is_configurable():
+    assert load_settings(PROD).max_body_bytes == 1_048_576
+    assert load_settings({**PROD, "BRIDGE_MAX_BODY_BYTES": "65536"}).max_body_bytes == 65536
+
+
 @pytest.mark.parametrize("change, variable", [
     ({"BRIDGE_ENV": "staging"}, "BRIDGE_ENV"),
     ({"BRIDGE_STORE_URL": "memory://"}, "BRIDGE_STORE_URL"),
@@ -36,6 +41,9 @@ def test_production_configuration_is_accepted():
     ({"BRIDGE_LOG_LEVEL": "LOUD"}, "BRIDGE_LOG_LEVEL"),
     ({"BRIDGE_PSC_AUTHMODE_MIE": "CARD=cps-pin"}, "BRIDGE_PSC_AUTHMODE_MIE"),
     ({"BRIDGE_POLICIES_DIR": "/nonexistent"}, "BRIDGE_POLICIES_DIR"),
+    ({"BRIDGE_MAX_BODY_BYTES": "1MB"}, "BRIDGE_MAX_BODY_BYTES"),
+    ({"BRIDGE_MAX_BODY_BYTES": "100"}, "BRIDGE_MAX_BODY_BYTES"),
+    ({"BRIDGE_MAX_BODY_BYTES": str(10**9)}, "BRIDGE_MAX_BODY_BYTES"),
 ])
 def test_bad_value_names_the_variable(change, variable):
     with pytest.raises(ConfigError) as info:
