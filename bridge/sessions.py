@@ -8,6 +8,7 @@ no valid tokens. Expiry is checked lazily on every use and by the sweeper; each 
 """
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import secrets
@@ -33,7 +34,13 @@ def activity_key(sid: str) -> str:
 
 
 def _hash(secret: str) -> str:
-    return hashlib.sha256(secret.encode()).hexdigest()
+    # 128 bits of SHA-256 of a 256-bit random secret: enough to check it, short enough for 100k sessions in Redis.
+    return base64.urlsafe_b64encode(hashlib.sha256(secret.encode()).digest()[:16]).rstrip(b"=").decode()
+
+
+def stamp(t: float) -> str:
+    """Times in the store: milliseconds are plenty, and shorter than repr()."""
+    return f"{t:.3f}"
 
 
 @dataclass
@@ -52,7 +59,7 @@ class SsoSession:
         return f"{self.sid}.{self.secret}"
 
     def record(self) -> dict:
-        return {"secret_hash": _hash(self.secret), "authn": self.authn.to_dict(), "created": self.created,
+        return {"secret_hash": _hash(self.secret), "authn": self.authn.to_dict(), "created": round(self.created, 3),
                 "deadline": self.deadline}
 
 
@@ -71,7 +78,7 @@ class Sessions:
         session = SsoSession(sid=secrets.token_urlsafe(16), secret=secrets.token_urlsafe(32), authn=authn,
                              created=now, deadline=deadline, seen=now)
         self.save(session)
-        self.store.hash_set(activity_key(session.sid), {"_seen": repr(now)}, self._ttl(session))
+        self.store.hash_set(activity_key(session.sid), {"_seen": stamp(now)}, self._ttl(session))
         self.store.index_add(INDEX, session.sid, min(deadline, now + self.idle_max))
         return session
 
@@ -87,7 +94,7 @@ class Sessions:
         if not sid or not secret:
             return None
         data = self.store.get_json(session_key(sid))
-        if data is None or not hmac.compare_digest(data["secret_hash"], _hash(secret)):
+        if data is None or not hmac.compare_digest(data["secret_hash"].encode(), _hash(secret).encode()):
             return None
         session = self._from(sid, secret, data)
         now = self.clock.now()
@@ -118,7 +125,7 @@ class Sessions:
         deadline = min(session.deadline, session.authn.auth_time + max_session)
         session.clients[client_id] = (now, float(idle), deadline)
         session.seen = now
-        self.store.hash_set(activity_key(session.sid), {client_id: f"{now!r}|{idle}|{deadline!r}", "_seen": repr(now)},
+        self.store.hash_set(activity_key(session.sid), {client_id: f"{stamp(now)}|{idle}|{stamp(deadline)}", "_seen": stamp(now)},
                             self._ttl(session))
         self.store.index_add(INDEX, session.sid, min(now + idle, deadline, now + self.idle_max))
 

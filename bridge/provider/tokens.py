@@ -12,7 +12,7 @@ import re
 import secrets
 from dataclasses import dataclass
 
-from bridge.sessions import IDP_IDLE_MAX, activity_key, session_key
+from bridge.sessions import IDP_IDLE_MAX, activity_key, session_key, stamp
 from bridge.store import Store
 from bridge.store.scripts import REFRESH, TOKEN_USE
 
@@ -87,7 +87,7 @@ class Tokens:
         if sid is None:
             return TokenUse("missing")
         reply = self.store.run(TOKEN_USE, [f"at:{{{sid}}}:{_h(token)}", session_key(sid), activity_key(sid)],
-                               [repr(self.clock.now()), self.idle_max, "1" if touch else "0"])
+                               [stamp(self.clock.now()), self.idle_max, "1" if touch else "0"])
         return self._use(sid, reply)
 
     def _use(self, sid: str, reply: list) -> TokenUse:
@@ -106,7 +106,7 @@ class Tokens:
         keys = [f"rt:{{{sid}}}:{_h(token)}", f"rtu:{{{sid}}}:{_h(token)}", session_key(sid), activity_key(sid),
                 f"at:{{{sid}}}:{_h(access)}", f"rt:{{{sid}}}:{_h(rt)}"]
         now = self.clock.now()
-        reply = self.store.run(REFRESH, keys, [repr(now), self.idle_max, client_id, ACCESS_TTL, REFRESH_TTL])
+        reply = self.store.run(REFRESH, keys, [stamp(now), self.idle_max, client_id, ACCESS_TTL, REFRESH_TTL])
         use = self._use(sid, reply)
         if use.status != "ok":
             return use, None

@@ -180,7 +180,8 @@ class PscClient:
         mie, amr = mie_from_claims([at_claims, id_claims, userinfo], self.settings.psc_authmode_mie)
         now = self.clock.now()
         auth_time = int(id_claims.get("auth_time") or at_claims.get("auth_time") or now)
-        upstream = {"sub": id_claims["sub"], "sid": id_claims.get("sid") or at_claims.get("sid", ""),
+        # PSC's `sub` is not kept: users are keyed on SubjectNameID, and its format changed across PSC eras.
+        upstream = {"sid": id_claims.get("sid") or at_claims.get("sid", ""),
                     "id_token": token["id_token"], "deadline": auth_time + self.settings.psc_max_session}
         return pending["txn"], Authentication(identity=identity, mie=mie, amr=amr, acr=id_claims["acr"],
                                               auth_time=auth_time, upstream="psc", upstream_session=upstream)
