@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
+from functools import cached_property
 
 
 @dataclass(frozen=True)
@@ -63,9 +64,10 @@ class PolicySet:
     services: dict[str, Service]
     warnings: tuple[str, ...] = ()  # 'file:line field: value problem (rule)', e.g. attestation due soon
 
+    @cached_property
+    def _clients(self) -> dict[str, tuple[Service, Client]]:
+        # Looked up on every token, userinfo and introspection request: index once (client ids are unique).
+        return {client.client_id: (service, client) for service in self.services.values() for client in service.clients}
+
     def client(self, client_id: str) -> tuple[Service, Client] | None:
-        for service in self.services.values():
-            for client in service.clients:
-                if client.client_id == client_id:
-                    return service, client
-        return None
+        return self._clients.get(client_id)

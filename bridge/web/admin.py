@@ -32,15 +32,23 @@ def _refuse(exc: ConsoleError):
     return error_page(exc.code, status, detail=exc.detail)
 
 
+def _console():
+    """(console, None) for a live admin console; (None, refusal) when the admin policy is missing or broken;
+    (None, None) when nobody is logged in to the console."""
+    try:
+        admin_client(bridge())
+    except ConsoleError as exc:
+        return None, _refuse(exc)
+    return load_console(bridge(), request.cookies.get(CONSOLE_COOKIE)), None
+
+
 def console_page(view):
     """GET pages: a live console or the login; the admin policy must exist."""
     @wraps(view)
     def wrapper(*args, **kwargs):
-        try:
-            admin_client(bridge())
-        except ConsoleError as exc:
-            return _refuse(exc)
-        console = load_console(bridge(), request.cookies.get(CONSOLE_COOKIE))
+        console, refusal = _console()
+        if refusal is not None:
+            return refusal
         if console is None:
             return redirect(url_for("admin.login"))
         return view(console, *args, **kwargs)
@@ -51,11 +59,9 @@ def console_action(view):
     """POST actions: the admin policy, a live console and its CSRF token, or nothing happens."""
     @wraps(view)
     def wrapper(*args, **kwargs):
-        try:
-            admin_client(bridge())
-        except ConsoleError as exc:
-            return _refuse(exc)
-        console = load_console(bridge(), request.cookies.get(CONSOLE_COOKIE))
+        console, refusal = _console()
+        if refusal is not None:
+            return refusal
         if console is None:
             return error_page("admin_login_required", 403)
         if not csrf_ok(console, request.form.get("csrf")):

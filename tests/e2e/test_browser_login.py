@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from werkzeug.serving import make_server
 
-from tests.support.bridge import start_bridge
+from tests.support.bridge import rewrite_policies, start_bridge
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
 pytestmark = pytest.mark.e2e
@@ -21,10 +21,7 @@ def demo_stack(tmp_path, redis_url, psc_emulator_factory):
 
     apps_server = make_server("127.0.0.1", 0, None, threaded=True)
     apps_url = f"http://127.0.0.1:{apps_server.port}"
-    policies = tmp_path / "policies"
-    policies.mkdir()
-    for source in Path("policies").glob("*.yaml"):
-        (policies / source.name).write_text(source.read_text().replace("http://127.0.0.1:8002", apps_url))
+    policies = rewrite_policies(tmp_path / "policies", apps_url)
     bridge_reserved = make_server("127.0.0.1", 0, None, threaded=True)
     bridge_url = f"http://127.0.0.1:{bridge_reserved.port}"
     psc = psc_emulator_factory(clients=[EmulatedClient(

@@ -12,7 +12,7 @@ import pytest
 import structlog
 from werkzeug.serving import make_server
 
-from tests.support.bridge import start_bridge
+from tests.support.bridge import rewrite_policies, start_bridge
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
 PIN = "4729"
@@ -29,10 +29,7 @@ def cps_stack(tmp_path, redis_url, psc_emulator_factory, test_pki, insert_card, 
 
     apps_server = make_server("127.0.0.1", 0, None, threaded=True)
     apps_url = f"http://127.0.0.1:{apps_server.port}"
-    policies = tmp_path / "policies"
-    policies.mkdir()
-    for source in Path("policies").glob("*.yaml"):
-        (policies / source.name).write_text(source.read_text().replace("http://127.0.0.1:8002", apps_url))
+    policies = rewrite_policies(tmp_path / "policies", apps_url)
     bridge_reserved = make_server("127.0.0.1", 0, None, threaded=True)
     bridge_url = f"http://127.0.0.1:{bridge_reserved.port}"
     agent = card_agent([bridge_url])
