@@ -5,6 +5,7 @@ import re
 import secrets
 
 from flask import Flask, g, request
+from flask.sessions import SessionInterface
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from bridge.transactions import BROWSER_COOKIE
@@ -13,7 +14,21 @@ REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
+class NoCookieSession(SessionInterface):
+    """The bridge keeps its sessions in the store (bridge.sessions), never in Flask's signed cookie session:
+    nothing is opened on each request, and code that writes to `flask.session` fails instead of leaking state
+    into a cookie."""
+
+    def open_session(self, app, request):
+        return self.make_null_session(app)
+
+    def save_session(self, app, session, response) -> None:
+        return None
+
+
 def install(app: Flask) -> None:
+    app.session_interface = NoCookieSession()
+
     @app.before_request
     def request_id() -> None:
         incoming = request.headers.get("X-Request-Id", "")

@@ -30,3 +30,20 @@ def test_bench_harness_prints_a_table_and_writes_json(tmp_path):
         assert r["latency_ms"]["p50"] <= r["latency_ms"]["p95"] <= r["latency_ms"]["p99"]
     assert by_name["userinfo"]["redis"]["commands_per_op"] > 0 and "redis" not in by_name["hello"]
     assert report["redis_memory"]["bytes_per_sso_session"] > 0
+
+
+def test_rounds_alternate_scenarios_and_report_the_ratio_to_hello(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "bench", "--duration", "0.5", "--warmup", "0.1", "--rounds", "3",
+                             "--scenario", "introspection,hello", "--concurrency", "2", "--workers", "2",
+                             "--threads", "1", "--out", str(tmp_path)],
+                            cwd=ROOT, capture_output=True, text=True, timeout=180)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+    progress = [line.strip().split(":")[0] for line in result.stdout.splitlines() if "(round " in line]
+    assert progress == [f"{name} (round {n})" for n in (1, 2, 3) for name in ("introspection", "hello")]
+    assert "of hello" in next(line for line in result.stdout.splitlines() if line.startswith("scenario"))
+    [path] = tmp_path.glob("bench-*.json")
+    introspection, hello = json.loads(path.read_text())["results"]
+    assert len(introspection["rounds_ops_per_s"]) == len(hello["rounds_ops_per_s"]) == 3
+    assert introspection["ops_per_s"] == sorted(introspection["rounds_ops_per_s"])[1]   # the median round
+    ratios = [i / h for i, h in zip(introspection["rounds_ops_per_s"], hello["rounds_ops_per_s"])]
+    assert introspection["of_hello"] == round(sorted(ratios)[1], 3) and "of_hello" not in hello

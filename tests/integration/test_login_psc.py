@@ -1,6 +1,8 @@
 """End to end over HTTP: app -> bridge -> PSC emulator -> bridge -> app, with a real Redis store."""
 from __future__ import annotations
 
+import flask
+import pytest
 import requests
 
 from tests.support.bridge import DPI, PORTAIL, AppClient
@@ -96,3 +98,15 @@ def test_security_headers_and_cookie_flags(bridge_server):
                  "X-Request-Id"):
         assert first.headers.get(name), name
     assert first.headers["Referrer-Policy"] == "no-referrer"
+
+
+def test_no_state_in_flask_s_cookie_session(bridge_server):
+    """Sessions live in the store; Flask's signed cookie session is never opened nor written, and code that
+    tried to write to it would fail instead of leaking state into a cookie."""
+    browser, app = requests.Session(), AppClient(bridge_server.url, **PORTAIL)
+    app.login(browser)
+    assert {cookie.name for cookie in browser.cookies}.isdisjoint({"session", "bridge_flask_session"})
+    with bridge_server.app.test_request_context("/"):
+        assert not flask.session
+        with pytest.raises(RuntimeError):
+            flask.session["user"] = "someone"

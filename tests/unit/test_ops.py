@@ -95,3 +95,23 @@ def test_compose_file_runs_the_image_entrypoint_with_redis_aof_and_a_demo_emulat
     assert "server bridge-1:8000" in nginx and "server bridge-2:8000" in nginx
     assert '$uri' in nginx and "$request " not in nginx  # access log without query strings
     assert 'proxy_set_header X-SSL-Client-Cert ""' in nginx  # a client cannot forge the cps-tls header
+
+
+def test_gunicorn_builds_no_access_line_the_application_logs_each_request_itself():
+    """With a logging configuration, gunicorn's stock logger computes every access line even though no handler
+    writes it; the bridge's logger does not look at the response at all."""
+    from gunicorn.config import Config
+    from gunicorn.glogging import Logger
+
+    from bridge.serve import NoAccessLog
+
+    class Untouchable:
+        def __getattr__(self, name):
+            raise AssertionError(f"the access log read {name}")
+
+    cfg = Config()
+    cfg.set("logconfig_dict", {"version": 1, "disable_existing_loggers": False})
+    assert Logger(cfg).access_log_enabled  # why the subclass exists
+    logger = NoAccessLog(cfg)
+    assert not logger.access_log_enabled
+    logger.access(Untouchable(), Untouchable(), Untouchable(), Untouchable())
