@@ -48,7 +48,7 @@ fuzz: venv
 	HYPOTHESIS_PROFILE=long $(BIN)/python -m pytest tests/fuzz -q --timeout=0
 
 bench: test-deps venv
-	$(BIN)/python -m bench
+	$(BIN)/python -m bench --rounds 3
 
 ## make lock: re-resolve pinned direct dependencies into requirements.lock
 lock:
