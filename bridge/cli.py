@@ -15,6 +15,7 @@ COMMANDS = [
     "bridge.audit_cli:audit",
     "bridge.serve:serve",
     "bridge.attest:attest_command",
+    "bridge.pki_cli:crl",
 ]
 
 

@@ -26,6 +26,10 @@ bridge_store_errors_total                operation, error               store (R
 bridge_app_starts_total                  -                              worker (application) boots
 bridge_http_requests_total               endpoint, method, status       every HTTP request (endpoint = URL rule)
 bridge_http_request_duration_seconds     endpoint, method               time spent in the app per request
+bridge_crl_next_update_timestamp_seconds issuer                         when each IGC-Santé CA's latest CRL at hand
+                                                                        expires (0: none); direct card logins
+                                                                        through that CA fail closed after it.
+                                                                        Computed at scrape time (CrlCollector)
 ======================================== ============================== ==========================================
 """
 from __future__ import annotations
@@ -35,7 +39,8 @@ import re
 import time
 from contextlib import contextmanager
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4, choose_encoder
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
@@ -151,17 +156,43 @@ def multiprocess_dir() -> str | None:
     return path if path and os.path.isdir(path) else None
 
 
-def exposition(accept: str | None) -> tuple[bytes, str]:
-    """(body, content type) for a scrape. In multi-process mode the values of every worker are added up.
-    A malformed Accept header falls back to the classic text format instead of failing the scrape."""
+class CrlCollector:
+    """Values read when scraped: each CA's CRL expiry from a bridge.pki.TrustStore (files re-read when changed)."""
+
+    def __init__(self, trust, now):
+        self.trust, self.now = trust, now
+
+    def collect(self):
+        family = GaugeMetricFamily("bridge_crl_next_update_timestamp_seconds",
+                                   "When the latest CRL at hand of each IGC-Santé CA expires (0: no CRL).",
+                                   labels=["issuer"])
+        for status in self.trust.crl_status(self.now()):
+            family.add_metric([status.issuer], status.next_update.timestamp() if status.next_update else 0.0)
+        yield family
+
+
+class _Delegate:
+    def __init__(self, registry):
+        self.registry = registry
+
+    def collect(self):
+        return self.registry.collect()
+
+
+def exposition(accept: str | None, extra: tuple = ()) -> tuple[bytes, str]:
+    """(body, content type) for a scrape, with the `extra` collectors (computed now). In multi-process mode the
+    values of every worker are added up. A malformed Accept header falls back to the classic text format instead
+    of failing the scrape."""
+    registry = CollectorRegistry()
     path = multiprocess_dir()
     if path:
         from prometheus_client import multiprocess
 
-        registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry, path=path)
     else:
-        from prometheus_client import REGISTRY as registry
+        registry.register(_Delegate(REGISTRY))
+    for collector in extra:
+        registry.register(collector)
     try:
         encoder, content_type = choose_encoder(accept or "")
         return encoder(registry), content_type

@@ -177,6 +177,11 @@ class CrlStore:
                     found.append(cached)
         return found
 
+    def known(self) -> list[x509.CertificateRevocationList]:
+        """Every CRL at hand: the directory's (re-read when changed) and the downloads cached so far."""
+        with self._lock:
+            return self._local() + list(self._fetched.values())
+
     def check(self, cert: x509.Certificate, issuer: x509.Certificate, now: datetime) -> None:
         """Raise CertificateRevoked, CrlStale or CrlMissing unless a fresh CRL of `issuer` clears `cert`."""
         with self._lock:
@@ -198,6 +203,14 @@ class CrlStore:
 def _fresh(crl: x509.CertificateRevocationList, now: datetime) -> bool:
     next_update = crl.next_update_utc
     return next_update is not None and crl.last_update_utc <= now + CRL_CLOCK_SKEW and now < next_update
+
+
+@dataclass(frozen=True)
+class CrlStatus:
+    """What a CA's revocation list looks like now: logins through `issuer` fail closed once `state` is not fresh."""
+    issuer: str                       # the CA's subject (RFC 4514)
+    next_update: datetime | None      # of its latest CRL at hand; None: no CRL of this CA
+    state: str                        # fresh | stale | missing
 
 
 # --- trust store and path validation -------------------------------------------------------------------------------------
@@ -238,6 +251,22 @@ class TrustStore:
             raise ValueError("BRIDGE_TRUST_DIR is not set")
         fetch = settings.crl_dir is None if fetch_crls is None else fetch_crls
         return cls.from_directory(settings.trust_dir, settings.crl_dir, fetch_crls=fetch)
+
+    def crl_status(self, now: float | datetime) -> list[CrlStatus]:
+        """For every CA of the trust store (each needs a CRL for the certificates it issued), its latest CRL at
+        hand. Never downloads: with CRL DP fetching, a CA's CRL shows up after the first card login that needed
+        it."""
+        now, crls = _as_datetime(now), self.crls.known()
+        statuses = []
+        for ca in self.roots + self.intermediates:
+            own = [crl for crl in crls if crl.issuer == ca.subject and _signed_by(crl, ca)]
+            latest = max(own, key=lambda crl: crl.last_update_utc, default=None)
+            if latest is None:  # (a CRL listing no certificate is falsy: compare with None)
+                statuses.append(CrlStatus(ca.subject.rfc4514_string(), None, "missing"))
+            else:
+                statuses.append(CrlStatus(ca.subject.rfc4514_string(), latest.next_update_utc,
+                                          "fresh" if _fresh(latest, now) else "stale"))
+        return statuses
 
     def _verifier(self, now: datetime):
         ee_policy = (ExtensionPolicy.webpki_defaults_ee()

@@ -7,6 +7,7 @@ from datetime import date
 
 import click
 
+from bridge.clitext import table
 from bridge.policy.calendar import effective_limits, paris_date, paris_epoch
 from bridge.policy.loader import PolicyError, load_policies
 from bridge.policy.means import login_means
@@ -22,11 +23,6 @@ def _attestation(service: Service) -> str:
     return f"{att.status} until {att.valid_until.isoformat() if att.valid_until else '?'}"
 
 
-def _table(rows: list[list[str]]) -> str:
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows)
-
-
 def services_table(policies: PolicySet, now: float) -> str:
     rows = [["SERVICE", "CLIENTS", "LOGIN MEANS", "2FA", "IDLE", "MAX", "ATTESTATION", "FILE"]]
     for service in sorted(policies.services.values(), key=lambda s: s.service):
@@ -35,7 +31,7 @@ def services_table(policies: PolicySet, now: float) -> str:
                      ",".join(m.id for m in login_means(service, now)) or "(none)",
                      "yes" if limits.require_2fa else "NO", format_duration(limits.idle_timeout),
                      format_duration(limits.max_session), _attestation(service), service.source])
-    return _table(rows)
+    return table(rows)
 
 
 def _parse_at(_ctx, _param, value: str | None) -> float | None:
@@ -87,7 +83,7 @@ def rules(lang: str) -> None:
     rows = [["CODE", "KIND", "SOURCE", "RESEARCH"]]
     for rule in rule_catalogue():
         rows.append([rule.code, rule.kind, rule.source, ",".join(rule.research) or "-"])
-    click.echo(_table(rows))
+    click.echo(table(rows))
     click.echo("")
     for rule in rule_catalogue():
         click.echo(f"{rule.code}: {rule.text_en if lang == 'en' else rule.text_fr}")

@@ -27,7 +27,9 @@ def metrics_endpoint():
         if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), token.encode()):
             return Response("unauthorized\n", status=401, mimetype="text/plain",
                             headers={"WWW-Authenticate": 'Bearer realm="metrics"'})
-    body, content_type = metrics.exposition(request.headers.get("Accept"))
+    cps = bridge().cps
+    extra = (metrics.CrlCollector(cps.trust, cps.clock.now),) if cps else ()
+    body, content_type = metrics.exposition(request.headers.get("Accept"), extra)
     return Response(body, status=200, headers={"Content-Type": content_type, "Cache-Control": "no-store"})
 
 

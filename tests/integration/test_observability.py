@@ -99,6 +99,27 @@ def test_metrics_endpoint_and_malformed_scrapes(bridge_server):
     assert requests.head(url, timeout=10).status_code == 200
 
 
+def test_metrics_show_when_each_crl_expires(bridge_factory, test_pki, tmp_path):
+    """Direct card logins fail closed once a CA's CRL is stale: operators alert on
+    bridge_crl_next_update_timestamp_seconds - time() (docs/card.md), read from the CRL files at scrape time."""
+    crl_dir = test_pki.crl_dir(tmp_path / "crl", include_legacy=False)
+    server = bridge_factory(env={"BRIDGE_TRUST_DIR": str(test_pki.trust_dir(tmp_path / "trust")),
+                                 "BRIDGE_CRL_DIR": str(crl_dir)})
+
+    def scrape() -> dict[str, float]:
+        text = requests.get(server.url + "/metrics", timeout=10).text
+        return {line.split('issuer="', 1)[1].split('"}', 1)[0]: float(line.rsplit(" ", 1)[1])
+                for line in text.splitlines() if line.startswith("bridge_crl_next_update_timestamp_seconds{")}
+
+    intermediate = test_pki.ca("fort-personnes").subject.rfc4514_string()
+    trust = server.bridge.cps.trust
+    fresh_until = test_pki.crl("fort-personnes").next_update_utc.timestamp()   # every CA's CRL: same dates
+    expected = {cert.subject.rfc4514_string(): fresh_until for cert in trust.roots + trust.intermediates}
+    assert intermediate in expected and scrape() == expected
+    (crl_dir / "ACI-FO-PP-TEST.crl").unlink()    # the intermediate CA's CRL disappears: the next scrape says so
+    assert scrape() == {**expected, intermediate: 0.0}
+
+
 def test_metrics_token_is_required_when_configured(bridge_factory):
     server = bridge_factory(env={"BRIDGE_METRICS_TOKEN": METRICS_TOKEN})
     url = server.url + "/metrics"
