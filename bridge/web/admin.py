@@ -147,8 +147,9 @@ def services(console):
         disk_errors, disk_warnings = [], list(on_disk.warnings)
     except PolicyError as exc:
         disk_errors, disk_warnings = exc.errors, exc.warnings
+    crls = b.cps.trust.crl_status(now) if b.cps else []
     return _page("services.html", console, rows=rows, warnings=b.policies.warnings, disk_errors=disk_errors,
-                 disk_warnings=disk_warnings)
+                 disk_warnings=disk_warnings, crls=crls)
 
 
 def _day_arg(name: str) -> date | None:

@@ -114,6 +114,20 @@ def test_services_page_shows_policies_warnings_and_errors_on_disk(stack):
     assert 'id="disk-errors"' in page.text and "broken.yaml" in page.text
 
 
+def test_services_page_shows_the_crl_of_each_certification_authority(stack, tmp_path):
+    admin = requests.Session()
+    console_login(admin, stack.url)
+    trust = stack.bridge.cps.trust
+    cas = [cert.subject.rfc4514_string() for cert in trust.roots + trust.intermediates]
+    page = admin.get(f"{stack.url}/admin/services", timeout=10)
+    assert "Listes de révocation IGC-Santé" in page.text
+    assert page.text.count('data-crl-state="fresh"') == len(cas) and all(ca in page.text for ca in cas)
+    (tmp_path / "no-crl").mkdir()
+    trust.crls.crl_dir = tmp_path / "no-crl"     # the operator's CRL directory is emptied
+    page = admin.get(f"{stack.url}/admin/services", timeout=10)
+    assert page.text.count('data-crl-state="missing"') == len(cas) and "absente" in page.text
+
+
 def test_report_download_is_audited(stack):
     admin = requests.Session()
     page = console_login(admin, stack.url)
