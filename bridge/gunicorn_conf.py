@@ -21,7 +21,8 @@ import os
 import shutil
 import tempfile
 
-from bridge.serve import ROOT, NoAccessLog, serving_settings
+from bridge.gunicorn_logger import NoAccessLog
+from bridge.serve import ROOT, serving_settings
 
 _settings = serving_settings()
 _level = os.environ.get("BRIDGE_LOG_LEVEL", "INFO").upper()

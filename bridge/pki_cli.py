@@ -38,16 +38,14 @@ def status(warn_hours: float) -> None:
         click.echo(f"CRL UNKNOWN: {exc}")
         sys.exit(3)
     now = time.time()
-    rows, code = [], 0
+    rows = []
     for entry in trust.crl_status(now):
         left = entry.next_update.timestamp() - now if entry.next_update else None
-        if entry.state != "fresh":
-            code = 2
-        elif left < warn_hours * 3600:
-            code = max(code, 1)
-        rows.append((entry.state if entry.state != "fresh" or left >= warn_hours * 3600 else "expiring",
-                     f"{entry.next_update:%Y-%m-%d %H:%M}" if entry.next_update else "-",
+        state = "expiring" if entry.state == "fresh" and left < warn_hours * 3600 else entry.state
+        rows.append((state, f"{entry.next_update:%Y-%m-%d %H:%M}" if entry.next_update else "-",
                      f"{left / 3600:.1f} h" if left is not None else "-", entry.issuer))
+    states = {row[0] for row in rows}
+    code = 2 if states & {"stale", "missing"} else 1 if "expiring" in states else 0
     counts = {state: sum(row[0] == state for row in rows) for state in ("fresh", "expiring", "stale", "missing")}
     click.echo(f"CRL {STATES[code]}: " + ", ".join(f"{n} {state}" for state, n in counts.items() if n)
                + (f" (source: {settings.crl_dir or 'CRL distribution points'})"))

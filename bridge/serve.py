@@ -27,7 +27,6 @@ import sys
 from pathlib import Path
 
 import click
-from gunicorn.glogging import Logger
 
 from bridge.config import ConfigError
 
@@ -36,12 +35,6 @@ DEFAULT_APP = "app:create_app()"
 CONFIG_MODULE = "python:bridge.gunicorn_conf"
 DEFAULT_BIND = "0.0.0.0:8000"
 DEFAULT_THREADS = 4
-
-
-class NoAccessLog(Logger):
-    """gunicorn's logger without access lines: bridge.web.observability logs each request itself
-    (bridge/gunicorn_conf.py says why `accesslog = None` is not enough)."""
-    access_log_enabled = False
 
 
 def cpu_count() -> int:

@@ -103,7 +103,7 @@ def test_gunicorn_builds_no_access_line_the_application_logs_each_request_itself
     from gunicorn.config import Config
     from gunicorn.glogging import Logger
 
-    from bridge.serve import NoAccessLog
+    from bridge.gunicorn_logger import NoAccessLog
 
     class Untouchable:
         def __getattr__(self, name):
@@ -115,3 +115,13 @@ def test_gunicorn_builds_no_access_line_the_application_logs_each_request_itself
     logger = NoAccessLog(cfg)
     assert not logger.access_log_enabled
     logger.access(Untouchable(), Untouchable(), Untouchable(), Untouchable())
+
+
+def test_the_bridge_command_does_not_need_gunicorn():
+    """The card agent (`bridge card-agent`) runs on Windows workstations, where gunicorn cannot be imported."""
+    import subprocess
+    import sys
+
+    code = "import sys, bridge.cli; assert 'gunicorn' not in sys.modules, 'bridge.cli imported gunicorn'"
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr[-2000:]
