@@ -478,8 +478,8 @@ def measure(stack: Stack, ctx: Context, name: str, scenario: Scenario, args: arg
 
 def combine_rounds(runs: dict[str, list[dict]]) -> list[dict]:
     """Per scenario, the round with the median throughput, every round's ops/s, and the median of the per-round
-    ratios to the hello ceiling (each ratio compares two runs a few seconds apart, so slow phases of the VM
-    cancel out)."""
+    ratios to the hello ceiling for one-request operations (each ratio compares two runs a few seconds apart, so
+    slow phases of the VM cancel out)."""
     hello = runs.get("hello")
     results = []
     for name, rounds in runs.items():
@@ -487,7 +487,8 @@ def combine_rounds(runs: dict[str, list[dict]]) -> list[dict]:
         result = dict(ordered[(len(ordered) - 1) // 2])
         if len(rounds) > 1:
             result["rounds_ops_per_s"] = [r["ops_per_s"] for r in rounds]
-        if hello and name != "hello":
+        single_request = all(r["http_requests_per_s"] == r["ops_per_s"] for r in rounds)  # not login_flow's 7
+        if hello and name != "hello" and single_request:
             ratios = [r["ops_per_s"] / h["ops_per_s"] for r, h in zip(rounds, hello) if h["ops_per_s"]]
             if ratios:
                 result["of_hello"] = round(statistics.median(ratios), 3)

@@ -29,6 +29,7 @@ def test_bench_harness_prints_a_table_and_writes_json(tmp_path):
         assert r["ops"] > 0 and r["errors"] == 0, (name, r["error_samples"])
         assert r["latency_ms"]["p50"] <= r["latency_ms"]["p95"] <= r["latency_ms"]["p99"]
     assert by_name["userinfo"]["redis"]["commands_per_op"] > 0 and "redis" not in by_name["hello"]
+    assert "of_hello" in by_name["userinfo"] and "of_hello" not in by_name["login_flow"]  # 7 requests vs 1
     assert report["redis_memory"]["bytes_per_sso_session"] > 0
 
 
