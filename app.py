@@ -6,6 +6,7 @@ from pathlib import Path
 
 from flask import Flask
 
+from bridge.audit import audit_policy_refused
 from bridge.clock import Clock
 from bridge.config import ConfigError, Settings, load_settings
 from bridge.core import build_bridge
@@ -24,7 +25,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
     try:
         bridge = build_bridge(settings, clock=clock, store=store)
     except PolicyError as exc:
-        _audit_refused_policies(settings, exc)
+        audit_policy_refused(settings, exc)  # start-up is refused; the error is printed
         raise
     app = Flask("bridge", template_folder=str(ROOT / "templates"), static_folder=str(ROOT / "bridge/web/static"))
     app.config.update(SECRET_KEY=settings.secret_key, SESSION_COOKIE_SECURE=settings.production,
@@ -60,16 +61,6 @@ def _start_sweeper(bridge, interval: float) -> None:
     stop = threading.Event()
     bridge.extra["sweeper_stop"] = stop
     threading.Thread(target=loop, name="sweeper", daemon=True).start()
-
-
-def _audit_refused_policies(settings: Settings, error: PolicyError) -> None:
-    from bridge.audit import AuditUnavailable, open_audit
-
-    try:
-        open_audit(settings).record("policy_refused", outcome="failure", reason=error.errors[0][:500],
-                                    errors=len(error.errors))
-    except (AuditUnavailable, OSError):
-        pass  # start-up is refused anyway; the error is printed
 
 
 def _development_card_trust() -> None:

@@ -215,6 +215,15 @@ def refuse_secrets(details: dict, where: str = "") -> None:
                     raise ValueError(f"audit details {where}{key!r} holds a token (JWT): never written")
 
 
+def audit_policy_refused(settings, error) -> None:
+    """Record refused policy files (a bridge.policy.PolicyError) when the audit trail can be written at all."""
+    try:
+        open_audit(settings).record("policy_refused", outcome="failure", reason=error.errors[0][:500],
+                                    errors=len(error.errors))
+    except (AuditUnavailable, OSError):
+        pass
+
+
 def open_audit(settings, clock=None) -> Audit:
     """The Audit described by Settings (BRIDGE_AUDIT_*)."""
     stream = None

@@ -28,6 +28,7 @@ class Settings:
     secret_key: str = DEV_SECRET
     store_url: str = "memory://"
     policies_dir: Path = Path("policies")
+    policies_active_dir: Path | None = None   # BRIDGE_POLICIES_ACTIVE_DIR: set by `bridge serve` (bridge.policy.active)
     keys_dir: Path = Path("var/keys")
     psc_discovery_url: str = DEV_PSC_DISCOVERY
     psc_client_id: str = "bridge-demo"
@@ -195,6 +196,9 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
     values["store_url"] = store
 
     values["policies_dir"] = _path("BRIDGE_POLICIES_DIR", get("BRIDGE_POLICIES_DIR", "policies"), is_dir=True)
+    if env.get("BRIDGE_POLICIES_ACTIVE_DIR"):
+        values["policies_active_dir"] = _path("BRIDGE_POLICIES_ACTIVE_DIR", env["BRIDGE_POLICIES_ACTIVE_DIR"],
+                                              is_dir=True)
     if "BRIDGE_KEYS_DIR" in env:
         values["keys_dir"] = Path(env["BRIDGE_KEYS_DIR"])
     elif production:

@@ -49,7 +49,8 @@ class Bridge:
 def build_bridge(settings: Settings, *, clock: Clock | None = None, store: Store | None = None) -> Bridge:
     clock = clock or Clock()
     store = store or open_store(settings.store_url, clock=clock)
-    policies = load_policies(settings.policies_dir, dev=not settings.production)
+    policies = load_policies(settings.policies_active_dir or settings.policies_dir, dev=not settings.production,
+                             shown_as=settings.policies_dir)
     keys = KeyRing(settings.keys_dir, create=not settings.production)
     from bridge.provider.backchannel import BackChannel
 

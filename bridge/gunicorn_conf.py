@@ -12,7 +12,11 @@ Values come from the environment (see bridge/serve.py for the table). Design cho
 - Prometheus multi-process mode: PROMETHEUS_MULTIPROC_DIR is set here, in the master, before any worker imports
   prometheus_client; the directory is emptied at start and a dead worker's live gauges are removed;
 - no control socket: gunicorn's default socket is one per user ($HOME/.gunicorn), shared by every instance;
-- the application is imported in each worker (no preload): a worker crash or restart reloads it cleanly.
+- the application is imported in each worker (no preload): a worker crash or restart reloads it cleanly, with
+  the policy set validated at start or at the last reload (bridge.policy.active), never a file being edited;
+- SIGHUP (gunicorn's graceful reload) re-reads BRIDGE_POLICIES_DIR: valid files become the active set for the
+  new workers; invalid ones are refused with every error logged and audited, and the bridge goes on with the
+  previous set.
 """
 from __future__ import annotations
 
@@ -102,7 +106,35 @@ def worker_abort(worker) -> None:
     worker.log.warning("worker %s aborted (timeout): a request took longer than %ss", worker.pid, timeout)
 
 
+def on_reload(server) -> None:
+    """SIGHUP: make the policy files the active set if they validate (bridge.policy.active). Never raises: an
+    exception here would stop the gunicorn master, and a reload must never stop the bridge."""
+    from pathlib import Path
+
+    from bridge.audit import audit_policy_refused
+    from bridge.config import load_settings
+    from bridge.policy import PolicyError
+    from bridge.policy.active import ACTIVE_ENV, activate
+
+    active = os.environ.get(ACTIVE_ENV)
+    if not active:
+        return
+    try:
+        settings = load_settings()
+        activate(settings.policies_dir, Path(active).parent, dev=not settings.production)
+    except PolicyError as exc:
+        for line in exc.errors:
+            server.log.error("policy refused on reload, the workers keep the previous policies: %s", line)
+        audit_policy_refused(settings, exc)
+    except Exception:
+        server.log.exception("policy reload failed, the workers keep the previous policies")
+    else:
+        server.log.info("policies reloaded from %s", settings.policies_dir)
+
+
 def on_exit(server) -> None:
     if _owns_metrics_dir:
         shutil.rmtree(_metrics_dir, ignore_errors=True)
+    if os.environ.get("BRIDGE_POLICIES_ACTIVE_DIR"):   # the copies made by `bridge serve` and reloads
+        shutil.rmtree(os.path.dirname(os.environ["BRIDGE_POLICIES_ACTIVE_DIR"]), ignore_errors=True)
     server.log.info("bridge stopped")

@@ -92,16 +92,21 @@ def gunicorn_argv(app_spec: str = DEFAULT_APP) -> list[str]:
 
 def preflight(workers: int) -> None:
     """Fail fast, once, before forking: settings, policies, keys; and create the development keys here so that
-    the workers do not each generate a different one."""
+    the workers do not each generate a different one. The validated policies are copied for the workers
+    (bridge.policy.active): later edits apply on reload (SIGHUP) only, and only if they validate."""
+    import tempfile
+
     from bridge.config import load_settings
-    from bridge.policy import load_policies
+    from bridge.policy.active import ACTIVE_ENV, activate
     from bridge.provider.keys import KeyRing
 
     settings = load_settings()
     if settings.store_url.startswith("memory:") and workers > 1:
         raise ConfigError(f"BRIDGE_STORE_URL: memory:// lives in one process and bridge serve runs {workers} "
                           "workers; use redis:// (or BRIDGE_WORKERS=1 for a trial)")
-    load_policies(settings.policies_dir, dev=not settings.production)
+    root = Path(tempfile.mkdtemp(prefix="bridge-policies-"))
+    activate(settings.policies_dir, root, dev=not settings.production)
+    os.environ[ACTIVE_ENV] = str(root / "active")
     try:
         KeyRing(settings.keys_dir, create=not settings.production)
     except FileNotFoundError as exc:

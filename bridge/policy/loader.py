@@ -30,8 +30,7 @@ def policy_files(directory: Path) -> list[Path]:
     return sorted(p for p in found if p.is_file() and not p.name.startswith("."))
 
 
-def _read_file(path: Path, *, dev: bool, now: float) -> tuple[Service | None, Report]:
-    display = str(path)
+def _read_file(path: Path, *, dev: bool, now: float, display: str) -> tuple[Service | None, Report]:
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
@@ -69,11 +68,12 @@ def _client_path(report: Report, client_id: str) -> tuple:
     return ("clients",)
 
 
-def load_policies(directory, *, dev: bool = True, now: float | None = None) -> PolicySet:
+def load_policies(directory, *, dev: bool = True, now: float | None = None, shown_as=None) -> PolicySet:
     """Load every policy file of `directory`; raise PolicyError listing every problem in every file.
 
     dev: http redirect URIs are tolerated for loopback hosts. now: the instant for the date-dependent warnings
-    (attestation calendar); defaults to the current time.
+    (attestation calendar); defaults to the current time. shown_as: the directory to name in messages and
+    `Service.source` (the operator's, when `directory` is the validated copy of bridge.policy.active).
     """
     now = time.time() if now is None else now
     directory = Path(directory)
@@ -87,7 +87,8 @@ def load_policies(directory, *, dev: bool = True, now: float | None = None) -> P
     services: dict[str, Service] = {}
     client_files: dict[str, str] = {}
     for path in files:
-        service, report = _read_file(path, dev=dev, now=now)
+        display = str(Path(shown_as) / path.name) if shown_as is not None else str(path)
+        service, report = _read_file(path, dev=dev, now=now, display=display)
         warnings += report.warnings
         if service is not None and service.service:
             if service.service in services:

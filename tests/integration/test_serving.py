@@ -6,6 +6,7 @@ import json
 import os
 import re
 import signal
+import shutil
 import subprocess
 import sys
 import threading
@@ -288,3 +289,64 @@ def test_bad_serving_settings_stop_start_up_with_one_line(tmp_path, redis_url):
                                 text=True, timeout=60)
         assert result.returncode == 2, result.stderr
         assert result.stderr.strip().count("\n") == 0 and variable in result.stderr, result.stderr
+
+
+def _authorize_status(url: str, redirect_uri: str) -> int:
+    return requests.get(f"{url}/authorize", allow_redirects=False, timeout=10, params={
+        "response_type": "code", "client_id": PORTAIL["client_id"], "redirect_uri": redirect_uri,
+        "scope": "openid", "state": "s" * 16, "nonce": "n" * 16, "code_challenge": "c" * 43,
+        "code_challenge_method": "S256"}).status_code
+
+
+def _workers(master: int) -> set[int]:
+    return {int(pid) for pid in subprocess.run(["pgrep", "-P", str(master)], capture_output=True,
+                                               text=True).stdout.split()}
+
+
+def test_a_bad_policy_file_never_takes_the_bridge_down_and_a_good_one_applies_on_reload(served_bridge_factory,
+                                                                                        tmp_path):
+    """Workers run the policies validated at start or at the last SIGHUP: a worker restarted after someone broke
+    a file on disk keeps the previous set (gunicorn would otherwise stop everything when a new worker cannot
+    load the app), a reload with a broken file is refused with the file and field in the log, and a reload with
+    valid files applies them."""
+    policies = tmp_path / "policies"
+    shutil.copytree(ROOT / "policies", policies)
+    served = served_bridge_factory(env={"BRIDGE_POLICIES_DIR": str(policies),
+                                        "BRIDGE_AUDIT_PATH": str(tmp_path / "audit.jsonl")})
+    other = "http://127.0.0.1:8002/portail/other-callback"
+    assert _authorize_status(served.url, other) == 400          # not registered
+    portal = policies / "demo-portail.yaml"
+    original = portal.read_text()
+    portal.write_text(original.replace("redirect_uris: [", f"redirect_uris: [{other}, ").replace(
+        "idle_timeout: 30m", "idle_timeout: 3 days"))           # a valid URI next to an invalid timeout
+
+    victim = sorted(_workers(served.process.pid))[0]            # a worker dies (OOM, timeout...) and is replaced
+    os.kill(victim, signal.SIGKILL)
+    deadline = time.monotonic() + 30
+    while (victim in _workers(served.process.pid) or len(_workers(served.process.pid)) < 2) \
+            and time.monotonic() < deadline:
+        time.sleep(0.1)
+    for _ in range(6):                                          # every worker: the previous set
+        assert _authorize_status(served.url, other) == 400
+        assert _authorize_status(served.url, PORTAIL["redirect_uri"]) == 302
+
+    served.process.send_signal(signal.SIGHUP)                   # reload with the broken file: refused
+    deadline = time.monotonic() + 30
+    while "policy refused on reload" not in served.logs() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(1)
+    assert served.process.poll() is None and requests.get(served.url + "/readyz", timeout=10).status_code == 200
+    refused = [line for line in served.log_lines() if "policy refused on reload" in line.get("event", "")]
+    assert any(f"{portal}:" in line["event"] and "idle_timeout" in line["event"] for line in refused), refused
+    assert _authorize_status(served.url, other) == 400
+    audit = [json.loads(line) for line in (tmp_path / "audit.jsonl").read_text().splitlines()]
+    assert any(entry["event"] == "policy_refused" and "idle_timeout" in entry["reason"] for entry in audit)
+
+    portal.write_text(original.replace("redirect_uris: [", f"redirect_uris: [{other}, "))
+    served.process.send_signal(signal.SIGHUP)                   # reload with valid files: applied
+    deadline = time.monotonic() + 30
+    while _authorize_status(served.url, other) != 302 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    time.sleep(2)                                               # the old workers have finished
+    assert all(_authorize_status(served.url, other) == 302 for _ in range(6))
+    assert served.terminate() == 0
