@@ -41,7 +41,9 @@ def build_report(policies: PolicySet, settings, *, clock: Clock | None = None, s
     stats = collect(files, period_from, period_to, [s.service for s in chosen], lang, client_map)
     checks, global_checks, note = ({}, (), "")
     if self_checks:
-        checks, global_checks, note = _run(Path(settings.policies_dir), chosen, lang, log_level)
+        # the live set: under `bridge serve`, the validated copy the workers run (bridge.policy.active)
+        live = settings.policies_active_dir or settings.policies_dir
+        checks, global_checks, note = _run(Path(live), chosen, lang, log_level)
     title = "Logins per means" if lang == "en" else "Connexions par moyen d'identification"
     empty = "No login in the period" if lang == "en" else "Aucune connexion sur la période"
     sections = []
