@@ -234,7 +234,10 @@ class TrustStore:
         for path in sorted(Path(trust_dir).iterdir()):
             if not path.is_file():
                 continue
-            for cert in load_certificates(path.read_bytes()):
+            certs = load_certificates(path.read_bytes())
+            if not certs:  # a stray or truncated file: the other anchors still work, card logins of its CA fail
+                log.warning("ignoring %s in the trust directory: no PEM, DER or PKCS#7 certificate in it", path)
+            for cert in certs:
                 if is_legacy(cert.subject):
                     log.warning("ignoring legacy GIP-CPS certificate %s in %s", cert.subject.rfc4514_string(), path)
                 elif cert.subject == cert.issuer and _signed_by(cert, cert):

@@ -121,6 +121,21 @@ def test_legacy_gip_cps_chain_is_refused_even_if_its_root_is_in_the_trust_dir(te
     assert not any(pki.is_legacy(c.subject) for c in trust.roots + trust.intermediates)
 
 
+def test_a_stray_file_in_the_trust_directory_is_named_and_skipped(test_pki, tmp_path, now, caplog):
+    trust_dir = test_pki.trust_dir(tmp_path / "trust")
+    (trust_dir / "README.txt").write_text("copied from the ANS site\n")
+    (trust_dir / "truncated.pem").write_text("-----BEGIN CERTIFICATE-----\nMIIB\n")
+    store = pki.TrustStore.from_directory(trust_dir, test_pki.crl_dir(tmp_path / "crl"))
+    assert verify(test_pki.card("899700000001"), store, now).identity.national_id == "899700000001"
+    skipped = [r.getMessage() for r in caplog.records if r.name == "bridge.pki" and "ignoring" in r.getMessage()]
+    assert any("README.txt" in m for m in skipped) and any("truncated.pem" in m for m in skipped)
+    for path in trust_dir.iterdir():
+        if path.suffix != ".txt" and path.name != "truncated.pem":
+            path.unlink()
+    with pytest.raises(ValueError, match="no IGC-Santé root"):
+        pki.TrustStore.from_directory(trust_dir)
+
+
 def test_certificate_from_another_pki_is_untrusted(test_pki, trust, now):
     other = TestPki("someone-else", test_pki.directory / "other-keys", anchor=test_pki.anchor)
     material = other.card("899700000001")      # same CA names, different keys
