@@ -5,9 +5,10 @@ BIN     := $(VENV)/bin
 SUDO    := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 # Build dependencies of pyscard (no Linux wheel) and the real parts the tests talk to.
 BUILD_PACKAGES := swig libpcsclite-dev gcc
-# WeasyPrint (attestation PDF) loads pango/harfbuzz; the report test renders the PDF to PNG with pdftoppm.
+# WeasyPrint (attestation PDF) loads pango/harfbuzz; the report test renders the PDF to PNG with pdftoppm;
+# systemd-analyze checks the unit files of deploy/systemd.
 TEST_PACKAGES  := redis-server pcscd vsmartcard-vpcd chromium libpango-1.0-0 libpangoft2-1.0-0 \
-                  libharfbuzz-subset0 poppler-utils
+                  libharfbuzz-subset0 poppler-utils systemd
 
 .PHONY: demo test test-fast fuzz bench lock build-deps test-deps clean
 

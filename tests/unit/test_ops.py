@@ -125,3 +125,34 @@ def test_the_bridge_command_does_not_need_gunicorn():
     code = "import sys, bridge.cli; assert 'gunicorn' not in sys.modules, 'bridge.cli imported gunicorn'"
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr[-2000:]
+
+
+@pytest.mark.parametrize("unit", ["psc-bridge.service", "psc-bridge-sweeper.service"])
+def test_systemd_units_verify_and_run_the_bridge_commands(unit, tmp_path):
+    """deploy/systemd: `systemd-analyze verify` (syntax, known keys, executables) with the paths of this checkout;
+    the bridge unit reloads with SIGHUP (policies) and gives requests in flight time to finish."""
+    import configparser
+    import shutil
+    import subprocess
+    import sys
+
+    if shutil.which("systemd-analyze") is None:
+        from tests.support.pcsc import _missing
+
+        _missing("systemd-analyze is not installed")
+    text = (ROOT / "deploy" / "systemd" / unit).read_text()
+    local = (text.replace("/opt/psc-bridge/.venv/bin/bridge", str(Path(sys.executable).with_name("bridge")))
+             .replace("/etc/psc-bridge/bridge.env", str(ROOT / "deploy" / "production.env.example"))
+             .replace("/opt/psc-bridge", str(ROOT)))
+    (tmp_path / unit).write_text(local)
+    result = subprocess.run(["systemd-analyze", "verify", str(tmp_path / unit)], capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 0 and not result.stderr.strip(), result.stderr
+    service = configparser.ConfigParser(interpolation=None, strict=False)
+    service.read_string(text)
+    command = service["Service"]["ExecStart"].split()[1:]
+    assert command == (["serve"] if unit == "psc-bridge.service" else ["sweeper"])
+    if unit == "psc-bridge.service":
+        assert service["Service"]["ExecReload"] == "/bin/kill -HUP $MAINPID"
+        assert int(service["Service"]["TimeoutStopSec"]) > serving_settings({})["graceful_timeout"]
+        assert service["Service"]["RestartPreventExitStatus"] == "2"   # configuration errors exit 2
