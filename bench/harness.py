@@ -212,6 +212,17 @@ class Load:
     seconds: float = 0.0
     generator_cpu: float = 0.0   # CPU seconds of the load generator itself
 
+    def add(self, other: Load) -> Load:
+        """Add the counts of a concurrent part (another thread or process); `seconds` is left to the caller."""
+        self.ops += other.ops
+        self.total_ops += other.total_ops
+        self.http_requests += other.http_requests
+        self.errors += other.errors
+        self.error_samples.extend(other.error_samples[: max(0, 5 - len(self.error_samples))])
+        self.latencies.extend(other.latencies)
+        self.generator_cpu += other.generator_cpu
+        return self
+
 
 def _thread_loop(scenario: Scenario, ctx: Context, start: float, record_from: float, end: float, out: Load,
                  lock: threading.Lock) -> None:
@@ -236,12 +247,7 @@ def _thread_loop(scenario: Scenario, ctx: Context, start: float, record_from: fl
             local.latencies.append(finished - began)
     http.close()
     with lock:
-        out.ops += local.ops
-        out.total_ops += local.total_ops
-        out.http_requests += local.http_requests
-        out.errors += local.errors
-        out.error_samples.extend(local.error_samples[: max(0, 5 - len(out.error_samples))])
-        out.latencies.extend(local.latencies)
+        out.add(local)
 
 
 def _generator_process(scenario: Scenario, ctx: Context, threads: int, start: float, warmup: float,
@@ -271,14 +277,7 @@ def run_load(scenario: Scenario, ctx: Context, *, concurrency: int, processes: i
         child.start()
     total = Load(seconds=duration)
     for _ in children:
-        part: Load = queue.get(timeout=duration + warmup + 120)
-        total.ops += part.ops
-        total.total_ops += part.total_ops
-        total.http_requests += part.http_requests
-        total.errors += part.errors
-        total.error_samples.extend(part.error_samples[: max(0, 5 - len(total.error_samples))])
-        total.latencies.extend(part.latencies)
-        total.generator_cpu += part.generator_cpu
+        total.add(queue.get(timeout=duration + warmup + 120))
     for child in children:
         child.join(30)
     return total

@@ -142,14 +142,8 @@ def run(args, stack, ctx: Context, names: list[str], run_load, summarize, machin
 
 
 def _merge(a, b):
-    a.ops += b.ops
-    a.total_ops += b.total_ops
-    a.http_requests += b.http_requests
-    a.errors += b.errors
-    a.error_samples.extend(b.error_samples[: max(0, 5 - len(a.error_samples))])
-    a.latencies.extend(b.latencies)
-    a.seconds += b.seconds
-    a.generator_cpu += b.generator_cpu
+    """Rounds run one after the other: their seconds add up too."""
+    a.add(b).seconds += b.seconds
     return a
 
 
