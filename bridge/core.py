@@ -39,10 +39,9 @@ class Bridge:
     def record(self, event: str, outcome: str = "success", **fields) -> dict:
         """One audit line; the request id is taken from the current request when there is one.
         Raises AuditUnavailable when the audit is required and cannot be written (the caller fails closed)."""
-        from flask import g, has_request_context
+        from bridge.logs import current_request_id
 
-        if has_request_context() and "request_id" not in fields:
-            fields["request_id"] = g.get("request_id", "")
+        fields.setdefault("request_id", current_request_id())
         return self.audit.record(event, outcome=outcome, **fields)
 
 

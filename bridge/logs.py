@@ -74,6 +74,11 @@ def bind_request(request_id: str) -> None:
     structlog.contextvars.bind_contextvars(request_id=request_id)
 
 
+def current_request_id() -> str:
+    """The id bound by bind_request ('' outside a request)."""
+    return structlog.contextvars.get_contextvars().get("request_id", "")
+
+
 def unbind_request() -> None:
     structlog.contextvars.clear_contextvars()
 

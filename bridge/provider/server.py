@@ -74,7 +74,8 @@ class BridgeAuthorizationServer(AuthorizationServer):
         from authlib.integrations.flask_oauth2.requests import FlaskOAuth2Request
         from flask import request as flask_request
 
-        return FlaskOAuth2Request(request if request is not None else flask_request)
+        # The request itself, not Flask's proxy: Authlib reads it a few dozen times per call.
+        return FlaskOAuth2Request(request if request is not None else flask_request._get_current_object())
 
 
 class S256Challenge(CodeChallenge):

@@ -9,9 +9,9 @@ HTTP only: checks and identity live in bridge/upstream/cps.py. The PIN never com
 """
 from __future__ import annotations
 
-from flask import Blueprint, g, jsonify, make_response, render_template, request
+from flask import Blueprint, jsonify, make_response, render_template, request
 
-from bridge.logs import log
+from bridge.logs import current_request_id, log
 from bridge.policy import evaluate, login_means, reason_message
 from bridge.sessions import COOKIE
 from bridge.transactions import BROWSER_COOKIE
@@ -55,8 +55,8 @@ def _audit(event: str, outcome: str, upstream: str, txn, *, national_id: str = "
     b = bridge()
     fields = {"upstream": upstream, "service": txn.service if txn else "", "client": txn.client_id if txn else "",
               "remote_addr": request.remote_addr, **fields}
-    (log.info if outcome == "success" else log.warning)(event, outcome=outcome, request_id=g.get("request_id"),
-                                                         **fields)
+    (log.info if outcome == "success" else log.warning)(event, outcome=outcome,
+                                                         request_id=current_request_id(), **fields)
     record = getattr(b, "record", None)
     if callable(record):
         record(event, outcome, national_id=national_id, **fields)

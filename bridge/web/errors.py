@@ -1,10 +1,10 @@
 """Error pages with a request id; a store outage fails closed with HTTP 503 and no token."""
 from __future__ import annotations
 
-from flask import Flask, g, jsonify, render_template, request
+from flask import Flask, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
-from bridge.logs import log
+from bridge.logs import current_request_id, log
 from bridge.audit import AuditUnavailable
 from bridge.store import StoreUnavailable
 from bridge.web.messages import message
@@ -16,7 +16,7 @@ def error_page(code: str, status: int, detail: str = "", **context):
     from bridge.web.i18n import current_lang
 
     return render_template("error.html", code=code, text=message(code, current_lang()), detail=detail,
-                           request_id=g.get("request_id", ""), **context), status
+                           request_id=current_request_id(), **context), status
 
 
 def bad_request(description: str):
@@ -32,7 +32,7 @@ def install(app: Flask) -> None:
     @app.errorhandler(AuditUnavailable)
     @app.errorhandler(StoreUnavailable)
     def store_down(exc):
-        log.error("store_unavailable", path=request.path, error=str(exc), request_id=g.get("request_id"))
+        log.error("store_unavailable", path=request.path, error=str(exc))
         if request.path.startswith(API_PATHS):
             response = jsonify(error="temporarily_unavailable",
                                error_description="The session store is unavailable; retry later.")
@@ -48,8 +48,7 @@ def install(app: Flask) -> None:
             detail = f"The request body is larger than {limit} bytes."
         else:  # within the body limit, but a form field exceeds Flask's MAX_FORM_MEMORY_SIZE
             detail = "A field of the request body is too large."
-        log.warning("request_too_large", path=request.path, content_length=request.content_length,
-                    request_id=g.get("request_id"))
+        log.warning("request_too_large", path=request.path, content_length=request.content_length)
         if request.path.startswith(API_PATHS):
             response = jsonify(error="invalid_request", error_description=detail)
             response.status_code = 413
@@ -64,5 +63,5 @@ def install(app: Flask) -> None:
     def unexpected(exc):
         if isinstance(exc, HTTPException):
             return error_page("invalid_request", exc.code or 400, exc.description or "")
-        log.exception("unhandled_error", path=request.path, request_id=g.get("request_id"))
+        log.exception("unhandled_error", path=request.path)
         return error_page("server_error", 500)

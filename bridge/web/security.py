@@ -1,16 +1,16 @@
-"""Security headers, request ids and cookie settings shared by every page."""
+"""Request checks and cookie settings shared by every page (security headers and request ids:
+bridge.web.envelope)."""
 from __future__ import annotations
 
 import re
 import secrets
 
-from flask import Flask, g, request
+from flask import Flask, request
 from flask.sessions import SessionInterface
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from bridge.transactions import BROWSER_COOKIE
 
-REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
@@ -30,11 +30,6 @@ def install(app: Flask) -> None:
     app.session_interface = NoCookieSession()
 
     @app.before_request
-    def request_id() -> None:
-        incoming = request.headers.get("X-Request-Id", "")
-        g.request_id = incoming if REQUEST_ID.match(incoming) else secrets.token_hex(8)
-
-    @app.before_request
     def refuse_control_characters():
         """No OAuth or form parameter legitimately holds control characters; refusing them up front also keeps
         them out of error descriptions (Authlib raises on those) and out of the logs."""
@@ -48,21 +43,6 @@ def install(app: Flask) -> None:
             from bridge.web.errors import bad_request
 
             return bad_request("parameters must not contain control characters")
-
-    @app.after_request
-    def headers(response):
-        response.headers["X-Request-Id"] = g.get("request_id", "")
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        # Codes and states travel in URLs: never leak them through Referer.
-        response.headers.setdefault("Referrer-Policy", "no-referrer")
-        response.headers.setdefault("Content-Security-Policy",
-                                    "default-src 'self'; img-src 'self' data:; style-src 'self'; "
-                                    "frame-ancestors 'none'; base-uri 'none'; object-src 'none'")
-        response.headers.setdefault("Cache-Control", "no-store")
-        if app.extensions["bridge"].settings.production:
-            response.headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
-        return response
 
 
 def cookie_args(max_age: int | None = None) -> dict:
