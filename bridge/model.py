@@ -116,6 +116,12 @@ class Authentication:
         values["selected_activity"] = tuple(data["selected_activity"]) if data.get("selected_activity") else None
         return cls(**values)
 
+    @staticmethod
+    def peek(data: dict) -> tuple[str, int, str, str]:
+        """(national_id, auth_time, acr, mie) read straight from the to_dict() form. Introspection needs only these
+        on every API call of an app; rebuilding the whole identity there cost 7 % of the request."""
+        return data["identity"]["national_id"], data["auth_time"], data.get("acr", ""), data.get("mie", "")
+
     def with_activity(self, exercice: int, activity: int) -> Authentication:
         from dataclasses import replace
 

@@ -271,10 +271,10 @@ def build_server(app, bridge) -> tuple[AuthorizationServer, ResourceProtector]:
             answer = {"active": True, "client_id": record["c"], "scope": record["s"], "token_type": token["kind"],
                       "exp": int(record["e"]), "iss": settings.issuer, "aud": record["c"], "sid": token["sid"]}
             if token["session"]:
-                authn = Authentication.from_dict(token["session"]["authn"])
+                national_id, auth_time, acr, mie = Authentication.peek(token["session"]["authn"])
                 service = bridge.policies.services[record["v"]]
-                answer.update(sub=subject(service, authn.identity.national_id, settings.secret_key),
-                              auth_time=authn.auth_time, acr=authn.acr, mie=authn.mie)
+                answer.update(sub=subject(service, national_id, settings.secret_key), auth_time=auth_time, acr=acr,
+                              mie=mie)
             return answer
 
     class Revocation(RevocationEndpoint):

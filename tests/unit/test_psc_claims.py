@@ -82,3 +82,12 @@ def test_compact_form_leaves_out_empty_values_and_round_trips():
     assert "" not in [v for v in data["identity"]["exercices"][0]["activities"][0].values()]
     assert "acr" not in data and "card" not in data
     assert Authentication.from_dict(data) == authn
+
+
+@pytest.mark.parametrize("mie, acr", [("psc", ""), ("", "eidas1"), ("cps-pin", "eidas2")])
+def test_peek_reads_what_from_dict_rebuilds(mie, acr):
+    authn = Authentication(identity=identity_from_userinfo(SAMPLE), mie=mie, amr=("sc",), acr=acr, auth_time=7,
+                           upstream="psc")
+    again = Authentication.from_dict(authn.to_dict())
+    assert Authentication.peek(authn.to_dict()) == (again.identity.national_id, again.auth_time, again.acr, again.mie)
+    assert Authentication.peek(authn.to_dict()) == (authn.identity.national_id, 7, acr, mie)
