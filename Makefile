@@ -6,9 +6,9 @@ SUDO    := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 # Build dependencies of pyscard (no Linux wheel) and the real parts the tests talk to.
 BUILD_PACKAGES := swig libpcsclite-dev gcc
 # WeasyPrint (attestation PDF) loads pango/harfbuzz; the report test renders the PDF to PNG with pdftoppm;
-# systemd-analyze checks the unit files of deploy/systemd.
+# systemd-analyze checks the unit files of deploy/systemd; valgrind counts instructions (bench.instructions).
 TEST_PACKAGES  := redis-server pcscd vsmartcard-vpcd chromium libpango-1.0-0 libpangoft2-1.0-0 \
-                  libharfbuzz-subset0 poppler-utils systemd
+                  libharfbuzz-subset0 poppler-utils systemd valgrind
 
 .PHONY: demo test test-fast fuzz bench lock build-deps test-deps clean
 

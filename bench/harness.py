@@ -88,6 +88,7 @@ class Stack:
         self.bridge_url = f"http://127.0.0.1:{self.bridge_port}"
         self.hello_url = f"http://127.0.0.1:{self.hello_port}"
         self.psc_url = f"http://127.0.0.1:{self.psc_port}"
+        self.psc_discovery = f"{self.psc_url}/auth/realms/esante-wallet/.well-known/wallet-openid-configuration"
         self.redis = redis.Redis(port=self.redis_port, decode_responses=True)
 
     def _card_trust(self) -> dict:
@@ -96,6 +97,17 @@ class Stack:
         from bridge.sandbox.testpki import TestPki
 
         return trust_env(TestPki("bench", self.tmp / "pki"))
+
+    def bridge_env(self) -> dict[str, str]:
+        """The bridge's configuration, also for an in-process copy of its app (bench.instructions)."""
+        return {
+            "BRIDGE_ENV": "development", "BRIDGE_PUBLIC_URL": self.bridge_url,
+            "BRIDGE_SECRET_KEY": "bench-secret-key-0123456789abcdef0123",
+            "BRIDGE_STORE_URL": f"redis://127.0.0.1:{self.redis_port}/0", "BRIDGE_KEYS_DIR": str(self.tmp / "keys"),
+            "BRIDGE_POLICIES_DIR": str(ROOT / "policies"), "BRIDGE_PSC_DISCOVERY_URL": self.psc_discovery,
+            "BRIDGE_PSC_CLIENT_ID": PSC_CLIENT_ID, "BRIDGE_PSC_CLIENT_SECRET": PSC_SECRET,
+            "BRIDGE_RATE_LIMIT_AUTHORIZE": "off", "BRIDGE_RATE_LIMIT_TOKEN": "off",  # throughput, not the limits
+            **self._card_trust()}
 
     def _spawn(self, name: str, argv: list[str], env: dict | None = None) -> subprocess.Popen:
         log = open(self.tmp / f"{name}.log", "wb")
@@ -141,18 +153,12 @@ class Stack:
         psc = self._spawn("psc", [sys.executable, "-m", "bridge.sandbox.psc", "--port", str(self.psc_port),
                                   "--client", f"{PSC_CLIENT_ID}:{PSC_SECRET}:{self.bridge_url}/psc/callback:"
                                               f"{self.bridge_url}/logout/done"])
-        discovery = f"{self.psc_url}/auth/realms/esante-wallet/.well-known/wallet-openid-configuration"
-        self._wait_http("psc", psc, discovery)
+        self._wait_http("psc", psc, self.psc_discovery)
         serving = {"BRIDGE_WORKERS": str(self.workers), "BRIDGE_THREADS": str(self.threads),
                    "BRIDGE_LOG_LEVEL": self.log_level}
         bridge = self._spawn("bridge", [sys.executable, "-m", "bridge.cli", "serve"], {
-            **serving, "BRIDGE_BIND": f"127.0.0.1:{self.bridge_port}", "BRIDGE_ENV": "development",
-            "BRIDGE_PUBLIC_URL": self.bridge_url, "BRIDGE_SECRET_KEY": "bench-secret-key-0123456789abcdef0123",
-            "BRIDGE_STORE_URL": f"redis://127.0.0.1:{self.redis_port}/0", "BRIDGE_KEYS_DIR": str(self.tmp / "keys"),
-            "BRIDGE_POLICIES_DIR": str(ROOT / "policies"), "BRIDGE_PSC_DISCOVERY_URL": discovery,
-            "BRIDGE_PSC_CLIENT_ID": PSC_CLIENT_ID, "BRIDGE_PSC_CLIENT_SECRET": PSC_SECRET,
-            "PROMETHEUS_MULTIPROC_DIR": "", "BRIDGE_RATE_LIMIT_AUTHORIZE": "off", "BRIDGE_RATE_LIMIT_TOKEN": "off",
-            **self._card_trust()})  # measuring throughput, not the limits
+            **serving, "BRIDGE_BIND": f"127.0.0.1:{self.bridge_port}", "PROMETHEUS_MULTIPROC_DIR": "",
+            **self.bridge_env()})
         hello = self._spawn("hello", [sys.executable, "-m", "bridge.cli", "serve", "--app", "bench.hello:app",
                                       "--no-check"], {**serving, "BRIDGE_BIND": f"127.0.0.1:{self.hello_port}",
                                                       "PROMETHEUS_MULTIPROC_DIR": ""})

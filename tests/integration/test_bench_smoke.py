@@ -48,3 +48,13 @@ def test_rounds_alternate_scenarios_and_report_the_ratio_to_hello(tmp_path):
     assert introspection["ops_per_s"] == sorted(introspection["rounds_ops_per_s"])[1]   # the median round
     ratios = [i / h for i, h in zip(introspection["rounds_ops_per_s"], hello["rounds_ops_per_s"])]
     assert introspection["of_hello"] == round(sorted(ratios)[1], 3) and "of_hello" not in hello
+
+
+def test_instruction_counts_cover_the_requests_only():
+    """bench.instructions under valgrind: counting starts after start-up and login, so a bridge introspection
+    costs several times a bare Flask hello (were start-up counted, both would be in the billions)."""
+    result = subprocess.run([sys.executable, "-m", "bench.instructions", "-n", "3", "hello", "introspection"],
+                            cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+    counts = {line.split()[0]: float(line.split()[1]) * 1e6 for line in result.stdout.splitlines()}
+    assert 1e5 < counts["hello"] < 2e6 and 3 * counts["hello"] < counts["introspection"] < 2e7, counts
