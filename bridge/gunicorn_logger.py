@@ -6,6 +6,6 @@ from gunicorn.glogging import Logger
 
 
 class NoAccessLog(Logger):
-    """No access lines: bridge.web.observability logs each request itself. With a logging configuration, the stock
+    """No access lines: bridge.web.envelope logs each request itself. With a logging configuration, the stock
     logger builds every access line even when no handler writes it (10 % of a token request's CPU)."""
     access_log_enabled = False
