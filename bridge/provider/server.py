@@ -5,8 +5,9 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 
+from authlib.common.urls import add_params_to_uri
 from authlib.integrations.flask_oauth2 import AuthorizationServer, ResourceProtector
-from authlib.oauth2.rfc6749 import InvalidGrantError, InvalidRequestError, TokenMixin, grants
+from authlib.oauth2.rfc6749 import InvalidClientError, InvalidGrantError, InvalidRequestError, TokenMixin, grants
 from authlib.oauth2.rfc6750 import BearerTokenValidator
 from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
@@ -16,6 +17,8 @@ from authlib.oauth2.rfc9207 import IssuerParameter
 from authlib.oidc.core import OpenIDCode, UserInfo, UserInfoEndpoint
 from authlib.oidc.core.models import AuthorizationCodeMixin
 from authlib.oidc.rpinitiated import EndSessionEndpoint
+from joserfc import jwt
+from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
 from bridge import metrics
@@ -25,6 +28,7 @@ from bridge.provider.clients import OAuthClient
 from bridge.provider.tokens import TokenUse, new_token
 
 ID_TOKEN_TTL = 300
+CLIENT_ASSERTION_ALGS = ("RS256", "PS256", "ES256")   # private_key_jwt (RFC 7523), advertised as such
 EXPIRED = {"idle": "idle_expired", "absolute": "absolute_expired", "session_idle": "idle_expired"}
 
 
@@ -70,12 +74,30 @@ class StoredToken(TokenMixin):
 class BridgeAuthorizationServer(AuthorizationServer):
     """Accepts an explicit request: after login the app's original /authorize request is replayed."""
 
+    issuer = ""
+
     def create_oauth2_request(self, request):
         from authlib.integrations.flask_oauth2.requests import FlaskOAuth2Request
         from flask import request as flask_request
 
         # The request itself, not Flask's proxy: Authlib reads it a few dozen times per call.
         return FlaskOAuth2Request(request if request is not None else flask_request._get_current_object())
+
+    def handle_error_response(self, request, error):
+        """RFC 9207 §2: `iss` on every authorization response, errors included (Authlib adds it on success only)."""
+        response = super().handle_error_response(request, error)
+        if error.redirect_uri and response.location:
+            response.location = add_params_to_uri(response.location, {"iss": self.issuer})
+        return response
+
+    def authenticate_client(self, request, methods, endpoint="token"):
+        """RFC 6749 §2.3: a client uses one authentication method per request, never the header and the body."""
+        basic = request.headers.get("Authorization", "")[:6].lower() == "basic "
+        form = request.form
+        if basic and (form.get("client_secret") or form.get("client_assertion")):
+            raise InvalidRequestError("Use one client authentication method: the Authorization header or the "
+                                      "body, not both (RFC 6749 §2.3).")
+        return super().authenticate_client(request, methods, endpoint)
 
 
 class S256Challenge(CodeChallenge):
@@ -94,6 +116,25 @@ class S256Challenge(CodeChallenge):
 
     def get_authorization_code_challenge(self, code): return code.data.get("code_challenge")
     def get_authorization_code_challenge_method(self, code): return code.data.get("code_challenge_method")
+
+
+class BodyOrHeaderProtector(ResourceProtector):
+    """RFC 6750 §2.1 and §2.2: the bearer token in the Authorization header or in a form-encoded POST body
+    (pyoidc and idpyoidc send it there by default); never both, never in the query (§2.3: it leaks into logs)."""
+
+    def parse_request_authorization(self, request):
+        from flask import request as http
+
+        body = http.form.get("access_token") if http.method == "POST" and \
+            http.mimetype == "application/x-www-form-urlencoded" else None
+        if "access_token" in http.args:
+            raise InvalidRequestError("The access token is not accepted in the query; send it in the "
+                                      "Authorization header (RFC 6750 §2.1).")
+        if body is None:
+            return super().parse_request_authorization(request)
+        if request.headers.get("Authorization"):
+            raise InvalidRequestError("Send the access token once: in the Authorization header or in the body.")
+        return self.get_token_validator("bearer"), body
 
 
 def id_token_claims(bridge, user: Grantee, scope: str, userinfo: bool = False) -> UserInfo:
@@ -218,13 +259,27 @@ def build_server(app, bridge) -> tuple[AuthorizationServer, ResourceProtector]:
             return bridge.store.add(f"jti:{claims['sub']}:{jti}", "1", ttl)
 
         def resolve_client_public_key(self, client):
-            return KeySet.import_key_set(client.client.jwks or {"keys": []})
+            if not client.client.jwks:  # a client registered with a secret, or without keys: not this method
+                raise InvalidClientError(status_code=401, description="This client has no registered keys "
+                                         "(jwks) for private_key_jwt.")
+            return KeySet.import_key_set(client.client.jwks)
+
+        def process_assertion_claims(self, assertion, resolve_key):
+            # joserfc accepts only its "recommended" algorithms by default, which leaves PS256 out.
+            try:
+                token = jwt.decode(assertion, resolve_key, algorithms=list(CLIENT_ASSERTION_ALGS))
+            except (JoseError, ValueError) as error:
+                raise InvalidClientError(status_code=401, description="The client assertion is not signed by "
+                                         "a registered key of the client.") from error
+            self.verify_claims(token.claims)
+            return token.claims
 
     class BridgeIssuer(IssuerParameter):
         def get_issuer(self):
             return settings.issuer
 
     server = BridgeAuthorizationServer(app, query_client=query_client, save_token=lambda token, request: None)
+    server.issuer = settings.issuer
     server.register_token_generator("default", generate_token)
     server.register_grant(CodeGrant, [BridgeOpenIDCode(require_nonce=False), S256Challenge(required=True)])
     server.register_grant(RefreshGrant)
@@ -236,7 +291,7 @@ def build_server(app, bridge) -> tuple[AuthorizationServer, ResourceProtector]:
             use = tokens.use_access(token_string)
             return StoredToken(use, query_client(use.record["c"])) if token_used(use) else None
 
-    protector = ResourceProtector()
+    protector = BodyOrHeaderProtector()
     protector.register_token_validator(TokenValidator())
 
     class BridgeUserInfo(UserInfoEndpoint):
@@ -253,28 +308,32 @@ def build_server(app, bridge) -> tuple[AuthorizationServer, ResourceProtector]:
         CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt"]  # not public clients
 
         def query_token(self, token_string, token_type_hint):
-            if token_type_hint == "refresh_token":
-                found = tokens.lookup_refresh(token_string)
-                return _Introspected(kind="refresh_token", sid=found[0], record=found[1], session=None) if found else None
-            use = tokens.use_access(token_string)
-            if token_used(use):
-                return _Introspected(kind="access_token", sid=use.sid, record=use.record, session=use.session)
-            found = None if use.status != "missing" else tokens.lookup_refresh(token_string)
-            return _Introspected(kind="refresh_token", sid=found[0], record=found[1], session=None) if found else None
+            """Active only when using the token would succeed now (RFC 7662 §2.2): the same checks as a
+            refresh or a userinfo call, so a token of an ended session, client or family is inactive."""
+            kinds = ("refresh_token", "access_token") if token_type_hint == "refresh_token" else \
+                ("access_token", "refresh_token")
+            for kind in kinds:
+                use = tokens.check_refresh(token_string) if kind == "refresh_token" else tokens.use_access(token_string)
+                if use.status != "missing":
+                    return _Introspected(kind=kind, sid=use.sid, record=use.record, session=use.session) \
+                        if token_used(use) else None
+            return None
 
         def check_permission(self, token, client, request):
             # Only the clients of the token's own service may introspect it.
             return client.service.service == token["record"]["v"]
 
         def introspect_token(self, token):
-            record = token["record"]
-            answer = {"active": True, "client_id": record["c"], "scope": record["s"], "token_type": token["kind"],
-                      "exp": int(record["e"]), "iss": settings.issuer, "aud": record["c"], "sid": token["sid"]}
-            if token["session"]:
-                national_id, auth_time, acr, mie = Authentication.peek(token["session"]["authn"])
-                service = bridge.policies.services[record["v"]]
-                answer.update(sub=subject(service, national_id, settings.secret_key), auth_time=auth_time, acr=acr,
-                              mie=mie)
+            record, session = token["record"], token["session"]
+            answer = {"active": True, "client_id": record["c"], "scope": record["s"],
+                      "exp": int(min(record["e"], session["deadline"])), "iss": settings.issuer,
+                      "aud": record["c"], "sid": token["sid"]}
+            if token["kind"] == "access_token":
+                answer["token_type"] = "Bearer"  # RFC 7662 §2.2: the RFC 6749 §7.1 type; refresh tokens have none
+            national_id, auth_time, acr, mie = Authentication.peek(session["authn"])
+            service = bridge.policies.services[record["v"]]
+            answer.update(sub=subject(service, national_id, settings.secret_key), auth_time=auth_time, acr=acr,
+                          mie=mie)
             return answer
 
     class Revocation(RevocationEndpoint):

@@ -83,10 +83,17 @@ class Tokens:
 
     # -- using --------------------------------------------------------------------------------------------------
     def use_access(self, token: str, touch: bool = True) -> TokenUse:
+        return self._check("at", token, touch)
+
+    def check_refresh(self, token: str) -> TokenUse:
+        """What a refresh would find now (session, client timers, family), without rotating or touching anything."""
+        return self._check("rt", token, touch=False)
+
+    def _check(self, kind: str, token: str, touch: bool) -> TokenUse:
         sid = split(token)
         if sid is None:
             return TokenUse("missing")
-        reply = self.store.run(TOKEN_USE, [f"at:{{{sid}}}:{_h(token)}", session_key(sid), activity_key(sid)],
+        reply = self.store.run(TOKEN_USE, [f"{kind}:{{{sid}}}:{_h(token)}", session_key(sid), activity_key(sid)],
                                [stamp(self.clock.now()), self.idle_max, "1" if touch else "0"])
         return self._use(sid, reply)
 

@@ -109,7 +109,8 @@ def test_introspection_only_for_the_tokens_own_service(stack):
     assert garbage == {"active": False}
     rt = requests.post(f"{stack.url}/introspect", timeout=10, auth=("demo-portail", "demo-portail-secret"),
                        data={"token": tokens["refresh_token"], "token_type_hint": "refresh_token"}).json()
-    assert rt["active"] is True and rt["token_type"] == "refresh_token"
+    # RFC 7662 §2.2: token_type is an RFC 6749 §7.1 type; a refresh token has none (and is not "Bearer").
+    assert rt["active"] is True and "token_type" not in rt and own["token_type"] == "Bearer"
 
 
 def test_introspection_needs_client_authentication(stack):
