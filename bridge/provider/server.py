@@ -361,6 +361,15 @@ def build_server(app, bridge) -> tuple[AuthorizationServer, ResourceProtector]:
         def get_server_jwks(self):
             return KeySet.import_key_set(bridge.keys.jwks())
 
+        def _validate_id_token_hint(self, id_token_hint):
+            # Authlib checks the signature only: a logout token (every app receives them) or a token of another
+            # issuer signed with a shared key must not pass for an ID token. Expiry is not checked (§2: expired
+            # ID tokens are valid hints); the web layer asks the user unless `sid` names this browser's session.
+            claims = super()._validate_id_token_hint(id_token_hint)
+            if claims.get("iss") != settings.issuer or "events" in claims or "sid" not in claims:
+                raise InvalidRequestError("id_token_hint is not an ID token issued by this bridge.")
+            return claims
+
         def end_session(self, end_session_request):
             pass  # the web layer ends the SSO session itself (it also needs PSC's logout and the cookie)
 

@@ -1,8 +1,12 @@
 """RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0, Authlib's EndSessionEndpoint).
 
 An explicit logout ends the SSO session (back-channel logout to every app of it) and, per ANS guidance, the Pro
-Santé Connect session too; idle or absolute expiry never does. Without a valid id_token_hint the user confirms
-first (CSRF-protected form) and there is no redirect back to the app.
+Santé Connect session too; idle or absolute expiry never does.
+
+Logout CSRF: the session ends without a question only when the id_token_hint names *this* browser's session
+(its `sid`); any other hint (another user's token, an old session's) or none gets the confirmation page with a
+CSRF token (RP-Initiated Logout §6). The way back to the app is bound to the browser (cookie), not to PSC's
+`state`, which PSC-like issuers may drop on their redirect back.
 """
 from __future__ import annotations
 
@@ -15,13 +19,14 @@ from flask import Blueprint, make_response, redirect, render_template, request
 
 from bridge.logs import log
 from bridge.sessions import COOKIE
-from bridge.transactions import BROWSER_COOKIE
+from bridge.transactions import BROWSER_COOKIE, browser_hash
 from bridge.web import bridge
 from bridge.web.errors import error_page
 from bridge.web.security import browser_secret, cookie_args
 
 bp = Blueprint("logout", __name__)
 PARAMS = ("id_token_hint", "post_logout_redirect_uri", "state", "client_id", "logout_hint", "ui_locales")
+PENDING_TTL = 600  # seconds the browser has to come back from PSC's logout
 
 
 def _csrf(browser: str) -> str:
@@ -36,16 +41,16 @@ def logout():
         end = b.server.validate_endpoint_request("end_session")
     except OAuth2Error as error:
         return error_page("invalid_logout", 400, detail=f"{error.error}: {error.description or ''}")
-    if end.needs_confirmation:
-        secret, new = browser_secret()
-        if request.method == "GET" or not hmac.compare_digest(request.form.get("csrf", "").encode(), _csrf(secret).encode()):
-            response = make_response(render_template(
-                "logout_confirm.html", csrf=_csrf(secret), params={k: request.values[k] for k in PARAMS
-                                                                  if request.values.get(k)}))
-            if new:
-                response.set_cookie(BROWSER_COOKIE, secret, **cookie_args())
-            return response
     session = b.sessions.load(request.cookies.get(COOKIE))
+    secret, new = browser_secret()
+    names_this_session = bool(session and end.id_token_claims and end.id_token_claims.get("sid") == session.sid)
+    if session and not names_this_session and not _confirmed(secret):
+        response = make_response(render_template(
+            "logout_confirm.html", csrf=_csrf(secret), params={k: request.values[k] for k in PARAMS
+                                                              if request.values.get(k)}))
+        if new:
+            response.set_cookie(BROWSER_COOKIE, secret, **cookie_args())
+        return response
     psc_url = None
     if session:
         b.sessions.end(session.sid, "logout", session)
@@ -54,10 +59,13 @@ def logout():
         upstream = session.authn.upstream_session
         if session.authn.upstream == "psc" and upstream.get("id_token"):
             state = secrets.token_urlsafe(16)
-            b.store.set_json(f"logout:{state}", {"target": end.redirect_uri}, 600)
+            b.store.set_json(f"logout:{browser_hash(secret)}", {"target": end.redirect_uri, "state": state},
+                             PENDING_TTL)
             psc_url = b.psc.logout_url(upstream["id_token"], f"{b.settings.public_url}/logout/done", state)
     if psc_url:
         response = redirect(psc_url)
+        if new:
+            response.set_cookie(BROWSER_COOKIE, secret, **cookie_args())
     elif end.redirect_uri:
         response = redirect(end.redirect_uri)
     else:
@@ -66,11 +74,18 @@ def logout():
     return response
 
 
+def _confirmed(secret: str) -> bool:
+    return request.method == "POST" and hmac.compare_digest(request.form.get("csrf", "").encode(),
+                                                            _csrf(secret).encode())
+
+
 @bp.get("/logout/done")
 def logout_done():
-    """Back from PSC's end_session. PSC may drop `state` (ANS note): then show our page instead of redirecting."""
-    state = request.args.get("state")
-    pending = bridge().store.consume_json(f"logout:{state}") if state else None
-    if pending and pending.get("target"):
+    """Back from PSC's end_session: to the app's post_logout_redirect_uri (with its state) recorded for this
+    browser. PSC may drop `state`; a `state` that is present must be ours."""
+    pending = bridge().store.consume_json(f"logout:{browser_hash(request.cookies.get(BROWSER_COOKIE))}") \
+        if request.cookies.get(BROWSER_COOKIE) else None
+    returned = request.args.get("state")
+    if pending and pending.get("target") and (returned is None or hmac.compare_digest(returned, pending["state"])):
         return redirect(pending["target"])
     return render_template("logged_out.html")
