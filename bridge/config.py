@@ -60,7 +60,8 @@ class Settings:
     cps_acr: str = "eidas1"
     log_level: str = "INFO"
     rate_limit_authorize: str = "20/second;300/minute"   # per client IP; "off" disables
-    rate_limit_token: str = "50/second"                   # per client id, and per client IP; "off" disables
+    rate_limit_token: str = "100/second"                  # successful /token requests per client id; "off" disables
+    rate_limit_token_failures: str = "10/second;300/minute"  # failed (400/401) /token requests per (client id, IP)
     sweep_interval: float = 30.0  # in-process sweeper; 0 = off (run `bridge sweeper` instead)
     metrics_token: str = ""           # bearer token required on /metrics when set
     max_body_bytes: int = 1_048_576   # larger request bodies get 413 (Flask MAX_CONTENT_LENGTH)
@@ -282,9 +283,11 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         values["trusted_proxies"] = tuple(proxies)
     if get("BRIDGE_CLIENT_CERT_HEADER"):
         values["client_cert_header"] = env["BRIDGE_CLIENT_CERT_HEADER"]
-    for name in ("BRIDGE_RATE_LIMIT_AUTHORIZE", "BRIDGE_RATE_LIMIT_TOKEN"):
+    for name in ("BRIDGE_RATE_LIMIT_AUTHORIZE", "BRIDGE_RATE_LIMIT_TOKEN", "BRIDGE_RATE_LIMIT_TOKEN_FAILURES"):
         if get(name):
             values[name[7:].lower()] = _rate_limit(name, env[name])
+    if values.get("rate_limit_token") == "off" and not get("BRIDGE_RATE_LIMIT_TOKEN_FAILURES"):
+        values["rate_limit_token_failures"] = "off"   # BRIDGE_RATE_LIMIT_TOKEN=off alone turns off every /token limit
     if get("BRIDGE_SWEEP_INTERVAL"):
         values["sweep_interval"] = _seconds("BRIDGE_SWEEP_INTERVAL", env["BRIDGE_SWEEP_INTERVAL"], low=0, high=3600)
     if get("BRIDGE_CPS_ACR"):

@@ -1,4 +1,9 @@
-"""Rate limits on /authorize (per client IP) and /token (per client id and per IP), counted in the shared Redis.
+"""Rate limits on /authorize (per client IP) and /token, counted in the shared Redis.
+
+/token: failed requests (400/401, e.g. a wrong secret) count per (client id, client IP), successful ones per client
+id. The limit is checked before the request and deducted after it, by outcome: an attacker guessing a secret from
+one address locks out only that address for that client, and a hospital whose apps all call from one NAT address
+is not locked out by its own legitimate traffic.
 
 Behind a load balancer every request comes from the balancer: the client IP is then taken from X-Forwarded-For,
 but only when the direct peer is one of BRIDGE_TRUSTED_PROXIES. A limiter storage outage lets requests through
@@ -44,9 +49,21 @@ def client_id() -> str:
     return "client:" + (request.form.get("client_id") or "?")[:128]
 
 
+def client_and_ip() -> str:
+    return client_id() + "@" + client_ip()
+
+
+def failed(response) -> bool:
+    return response.status_code in (400, 401)
+
+
+def succeeded(response) -> bool:
+    return response.status_code < 400
+
+
 def install(app: Flask) -> None:
     settings = bridge_settings(app)
-    if settings.rate_limit_authorize == "off" and settings.rate_limit_token == "off":
+    if "off" == settings.rate_limit_authorize == settings.rate_limit_token == settings.rate_limit_token_failures:
         return
     storage = settings.store_url if settings.store_url.startswith(("redis://", "rediss://")) else "memory://"
     limiter = Limiter(key_func=client_ip, app=app, storage_uri=storage, headers_enabled=True, swallow_errors=True,
@@ -54,9 +71,14 @@ def install(app: Flask) -> None:
     views = app.view_functions
     if settings.rate_limit_authorize != "off":
         views["oidc.authorize"] = limiter.limit(settings.rate_limit_authorize, key_func=client_ip)(views["oidc.authorize"])
+    token = views["oidc.token"]
     if settings.rate_limit_token != "off":
-        token = limiter.limit(settings.rate_limit_token, key_func=client_id)(views["oidc.token"])
-        views["oidc.token"] = limiter.limit(settings.rate_limit_token, key_func=client_ip)(token)
+        token = limiter.limit(settings.rate_limit_token, key_func=client_id, deduct_when=succeeded,
+                              scope="token-ok")(token)
+    if settings.rate_limit_token_failures != "off":
+        token = limiter.limit(settings.rate_limit_token_failures, key_func=client_and_ip, deduct_when=failed,
+                              scope="token-failed")(token)
+    views["oidc.token"] = token
 
     @app.errorhandler(RateLimitExceeded)
     def too_many(exc):
