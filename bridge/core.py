@@ -50,7 +50,7 @@ def build_bridge(settings: Settings, *, clock: Clock | None = None, store: Store
     store = store or open_store(settings.store_url, clock=clock)
     policies = load_policies(settings.policies_active_dir or settings.policies_dir, dev=not settings.production,
                              shown_as=settings.policies_dir)
-    keys = KeyRing(settings.keys_dir, create=not settings.production)
+    keys = KeyRing(settings.keys_dir, create=not settings.production, clock=clock)
     from bridge.provider.backchannel import BackChannel
 
     sessions = Sessions(store, clock)

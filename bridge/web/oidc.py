@@ -15,6 +15,7 @@ from bridge.logs import log
 from bridge.mie import CATALOGUE
 from bridge.policy import effective_limits, reason_message
 from bridge.provider.claims import subject
+from bridge.provider.keys import JWKS_MAX_AGE
 from bridge.provider.server import Grantee
 from bridge.sessions import COOKIE
 from bridge.transactions import BROWSER_COOKIE
@@ -71,7 +72,7 @@ def discovery():
 @bp.get("/jwks")
 def jwks():
     response = jsonify(bridge().keys.jwks())
-    response.headers["Cache-Control"] = "public, max-age=300"
+    response.headers["Cache-Control"] = f"public, max-age={JWKS_MAX_AGE}"
     return response
 
 
