@@ -1,4 +1,8 @@
-"""Error pages with a request id; a store outage fails closed with HTTP 503 and no token."""
+"""Error pages with a request id; a store outage fails closed with HTTP 503 and no token.
+
+API paths (the OAuth/OIDC endpoints, discovery, the card challenge, health) never answer an HTML page: every
+error there, 404 and 405 included, is RFC 6749 JSON `{"error", "error_description"}`.
+"""
 from __future__ import annotations
 
 from flask import Flask, jsonify, render_template, request
@@ -9,7 +13,22 @@ from bridge.audit import AuditUnavailable
 from bridge.store import StoreUnavailable
 from bridge.web.messages import message
 
-API_PATHS = ("/token", "/userinfo", "/introspect", "/revoke", "/jwks", "/.well-known/")
+API_PATHS = ("/token", "/userinfo", "/introspect", "/revoke", "/jwks", "/.well-known/", "/login/cps/challenge",
+             "/healthz", "/readyz", "/metrics")
+_JSON_ERRORS = {401: "invalid_client", 404: "not_found", 429: "slow_down", 503: "temporarily_unavailable"}
+
+
+def api_request() -> bool:
+    path = request.path
+    return any(path == p or path.startswith(p if p.endswith("/") else p + "/") for p in API_PATHS)
+
+
+def json_error(status: int, description: str, error: str | None = None):
+    error = error or _JSON_ERRORS.get(status) or ("server_error" if status >= 500 else "invalid_request")
+    response = jsonify(error=error, error_description=description)
+    response.status_code = status
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 def error_page(code: str, status: int, detail: str = "", **context):
@@ -21,10 +40,8 @@ def error_page(code: str, status: int, detail: str = "", **context):
 
 def bad_request(description: str):
     """RFC 6749 invalid_request: JSON for the API endpoints, a French page for the browser ones."""
-    if request.path.startswith(API_PATHS):
-        response = jsonify(error="invalid_request", error_description=description)
-        response.status_code = 400
-        return response
+    if api_request():
+        return json_error(400, description, "invalid_request")
     return error_page("invalid_request", 400, detail=description)
 
 
@@ -33,7 +50,7 @@ def install(app: Flask) -> None:
     @app.errorhandler(StoreUnavailable)
     def store_down(exc):
         log.error("store_unavailable", path=request.path, error=str(exc))
-        if request.path.startswith(API_PATHS):
+        if api_request():
             response = jsonify(error="temporarily_unavailable",
                                error_description="The session store is unavailable; retry later.")
             response.status_code = 503
@@ -49,19 +66,28 @@ def install(app: Flask) -> None:
         else:  # within the body limit, but a form field exceeds Flask's MAX_FORM_MEMORY_SIZE
             detail = "A field of the request body is too large."
         log.warning("request_too_large", path=request.path, content_length=request.content_length)
-        if request.path.startswith(API_PATHS):
-            response = jsonify(error="invalid_request", error_description=detail)
-            response.status_code = 413
-            return response
+        if api_request():
+            return json_error(413, detail, "invalid_request")
         return error_page("request_too_large", 413, detail=detail)
 
     @app.errorhandler(404)
     def not_found(exc):
+        if api_request():
+            return json_error(404, "No such endpoint.")
         return error_page("not_found", 404)
 
     @app.errorhandler(Exception)
     def unexpected(exc):
         if isinstance(exc, HTTPException):
-            return error_page("invalid_request", exc.code or 400, exc.description or "")
+            status = exc.code or 400
+            if api_request():
+                response = json_error(status, exc.description or "")
+                for name in ("Allow", "WWW-Authenticate", "Retry-After"):  # 405's Allow, 401's challenge...
+                    if name in exc.get_response().headers:
+                        response.headers[name] = exc.get_response().headers[name]
+                return response
+            return error_page("invalid_request", status, exc.description or "")
         log.exception("unhandled_error", path=request.path)
+        if api_request():
+            return json_error(500, f"Internal error (request id {current_request_id()}).", "server_error")
         return error_page("server_error", 500)
