@@ -1,0 +1,162 @@
+// One step of an OIDC relying party, done by a certified Node library, against the bridge.
+// Usage: node oidc.mjs <openid-client|oauth4webapi> <step>   with a JSON object on stdin; prints one JSON object.
+// Steps: discover, authorize, callback, userinfo, refresh, introspect, revoke, logout_url.
+// Input: {issuer, client_id, client_secret?, auth: basic|none|private_key_jwt, jwk?, alg?, redirect_uri, ...}.
+// A library error is printed as {"error": {"name", "code", "error", "message"}} with exit code 0 (the test decides).
+import * as client from 'openid-client';
+import * as oauth from 'oauth4webapi';
+
+const [lib, step] = process.argv.slice(2);
+const input = JSON.parse(await new Promise((resolve) => {
+  let data = '';
+  process.stdin.on('data', (chunk) => { data += chunk; });
+  process.stdin.on('end', () => resolve(data));
+}));
+
+const ALGS = {
+  RS256: { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' },
+  PS256: { name: 'RSA-PSS', hash: 'SHA-256' },
+  ES256: { name: 'ECDSA', namedCurve: 'P-256' },
+};
+
+async function privateKey() {
+  const { kid, ...jwk } = input.jwk;
+  const key = await crypto.subtle.importKey('jwk', jwk, ALGS[input.alg], false, ['sign']);
+  return { key, kid };
+}
+
+async function clientAuth(ns) {
+  if (input.auth === 'none') return ns.None();
+  if (input.auth === 'post') return ns.ClientSecretPost(input.client_secret);
+  if (input.auth === 'private_key_jwt') return ns.PrivateKeyJwt(await privateKey());
+  return ns.ClientSecretBasic(input.client_secret);
+}
+
+function plain(value) {
+  if (value instanceof URLSearchParams) return Object.fromEntries(value);
+  if (value === null || typeof value !== 'object') return value;
+  if (value instanceof Response) return { status: value.status };
+  if (value instanceof Error) {
+    return { name: value.name, code: value.code, message: value.message, cause: plain(value.cause) ?? null };
+  }
+  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, plain(v)]));
+}
+
+function describe(err) {
+  return { name: err?.name, code: err?.code, error: err?.error ?? err?.cause?.error,
+           error_description: err?.error_description ?? err?.cause?.error_description,
+           message: String(err?.message ?? err), cause: plain(err?.cause) ?? null };
+}
+
+// ---------------------------------------------------------------- openid-client 6
+async function withOpenidClient() {
+  const config = await client.discovery(new URL(input.issuer), input.client_id, undefined, await clientAuth(client),
+                                        { execute: [client.allowInsecureRequests] });
+  client.enableNonRepudiationChecks(config);   // verify the ID token's signature against the JWKS
+  switch (step) {
+    case 'discover':
+      return { metadata: config.serverMetadata() };
+    case 'authorize': {
+      const verifier = client.randomPKCECodeVerifier();
+      const state = client.randomState();
+      const nonce = client.randomNonce();
+      const params = { redirect_uri: input.redirect_uri, scope: input.scope || 'openid profile', state, nonce,
+                       code_challenge: await client.calculatePKCECodeChallenge(verifier),
+                       code_challenge_method: 'S256', ...(input.extra || {}) };
+      return { url: client.buildAuthorizationUrl(config, params).href, state, nonce, verifier };
+    }
+    case 'callback': {
+      const tokens = await client.authorizationCodeGrant(config, new URL(input.callback_url), {
+        pkceCodeVerifier: input.verifier, expectedState: input.state, expectedNonce: input.nonce, idTokenExpected: true,
+      });
+      return { tokens: { ...tokens }, claims: tokens.claims() };
+    }
+    case 'userinfo':
+      return { userinfo: await client.fetchUserInfo(config, input.access_token, input.sub) };
+    case 'refresh': {
+      const tokens = await client.refreshTokenGrant(config, input.refresh_token);
+      return { tokens: { ...tokens }, claims: tokens.claims() ?? null };
+    }
+    case 'introspect':
+      return { introspection: await client.tokenIntrospection(config, input.token) };
+    case 'revoke':
+      await client.tokenRevocation(config, input.token);
+      return { revoked: true };
+    case 'logout_url':
+      return { url: client.buildEndSessionUrl(config, { id_token_hint: input.id_token, state: input.state,
+                                                        post_logout_redirect_uri: input.post_logout_redirect_uri }).href };
+    default:
+      throw new Error(`unknown step ${step}`);
+  }
+}
+
+// ---------------------------------------------------------------- oauth4webapi 3
+async function withOauth4webapi() {
+  const issuer = new URL(input.issuer);
+  const options = { [oauth.allowInsecureRequests]: true };
+  const as = await oauth.processDiscoveryResponse(issuer,
+    await oauth.discoveryRequest(issuer, { algorithm: 'oidc', ...options }));
+  const c = { client_id: input.client_id };
+  const auth = await clientAuth(oauth);
+  switch (step) {
+    case 'discover':
+      return { metadata: as };
+    case 'authorize': {
+      const verifier = oauth.generateRandomCodeVerifier();
+      const state = oauth.generateRandomState();
+      const nonce = oauth.generateRandomNonce();
+      const url = new URL(as.authorization_endpoint);
+      const params = { client_id: input.client_id, redirect_uri: input.redirect_uri, response_type: 'code',
+                       scope: input.scope || 'openid profile', state, nonce,
+                       code_challenge: await oauth.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256',
+                       ...(input.extra || {}) };
+      for (const [k, v] of Object.entries(params)) url.searchParams.set(k, v);
+      return { url: url.href, state, nonce, verifier };
+    }
+    case 'callback': {
+      const params = oauth.validateAuthResponse(as, c, new URL(input.callback_url), input.state);
+      const response = await oauth.authorizationCodeGrantRequest(as, c, auth, params, input.redirect_uri,
+                                                                 input.verifier, options);
+      const result = await oauth.processAuthorizationCodeResponse(as, c, response,
+        { expectedNonce: input.nonce, requireIdToken: true });
+      // Signature of the ID token (the library leaves it to TLS by default, OIDC Core §3.1.3.7 item 6).
+      await oauth.validateApplicationLevelSignature(as, response, options);
+      return { tokens: result, claims: oauth.getValidatedIdTokenClaims(result) };
+    }
+    case 'userinfo': {
+      const response = await oauth.userInfoRequest(as, c, input.access_token, options);
+      return { userinfo: await oauth.processUserInfoResponse(as, c, input.sub, response) };
+    }
+    case 'refresh': {
+      const response = await oauth.refreshTokenGrantRequest(as, c, auth, input.refresh_token, options);
+      const result = await oauth.processRefreshTokenResponse(as, c, response);
+      return { tokens: result, claims: oauth.getValidatedIdTokenClaims(result) ?? null };
+    }
+    case 'introspect': {
+      const response = await oauth.introspectionRequest(as, c, auth, input.token, options);
+      return { introspection: await oauth.processIntrospectionResponse(as, c, response) };
+    }
+    case 'revoke': {
+      const response = await oauth.revocationRequest(as, c, auth, input.token, options);
+      await oauth.processRevocationResponse(response);
+      return { revoked: true };
+    }
+    case 'logout_url': {
+      const url = new URL(as.end_session_endpoint);
+      url.searchParams.set('id_token_hint', input.id_token);
+      url.searchParams.set('post_logout_redirect_uri', input.post_logout_redirect_uri);
+      url.searchParams.set('state', input.state);
+      return { url: url.href };
+    }
+    default:
+      throw new Error(`unknown step ${step}`);
+  }
+}
+
+try {
+  const run = { 'openid-client': withOpenidClient, oauth4webapi: withOauth4webapi }[lib];
+  if (!run) throw new Error(`unknown library ${lib}`);
+  process.stdout.write(JSON.stringify(await run()));
+} catch (err) {
+  process.stdout.write(JSON.stringify({ error: describe(err) }));
+}

@@ -1,0 +1,159 @@
+"""openid-client 6 and oauth4webapi 3 (OpenID-certified RPs, pinned by node/package-lock.json) against the bridge.
+
+Python starts the bridge and plays the user's browser (the PSC emulator's login is plain HTML forms); each
+library step runs in `node node/oidc.mjs <lib> <step>` with the URLs and tokens handed over as JSON.
+"""
+from __future__ import annotations
+
+import pytest
+import requests
+
+from tests.interop.conftest import (JWT_CLIENT, KEY_FOR, PUBLIC_CLIENT, USER, browser_login, follow_logout,
+                                    node_available, query, redirect_uri, run_node)
+
+LIBS = ["openid-client", "oauth4webapi"]
+pytestmark = pytest.mark.parametrize("lib", LIBS)
+
+
+@pytest.fixture(autouse=True)
+def _node():
+    node_available()
+
+
+def portail(server, **extra) -> dict:
+    conf = server.portail
+    return {"issuer": server.issuer, "client_id": conf["client_id"], "client_secret": conf["client_secret"],
+            "auth": "basic", "redirect_uri": conf["redirect_uri"], "scope": "openid profile rpps", **extra}
+
+
+def login(server, lib, conf, browser=None, extra=None) -> tuple[dict, str]:
+    started = run_node(lib, "authorize", **conf, extra=extra or {})
+    assert "error" not in started, started
+    return started, browser_login(server, started["url"], conf["redirect_uri"], browser)
+
+
+def tokens_for(server, lib, conf, browser=None) -> dict:
+    started, callback = login(server, lib, conf, browser)
+    done = run_node(lib, "callback", **conf, **started, callback_url=callback)
+    assert "error" not in done, done
+    return done
+
+
+@pytest.mark.client("node", "discovery + metadata validation")
+def test_discovery(server, lib):
+    done = run_node(lib, "discover", **portail(server))
+    assert "error" not in done, done
+    metadata = done["metadata"]
+    assert metadata["issuer"] == server.issuer
+    assert metadata["authorization_response_iss_parameter_supported"] is True
+    assert "S256" in metadata["code_challenge_methods_supported"]
+
+
+@pytest.mark.client("node", "code + PKCE S256")
+def test_code_flow_with_pkce(server, lib):
+    done = tokens_for(server, lib, portail(server))
+    assert done["tokens"]["access_token"] and done["tokens"]["refresh_token"]
+    assert done["claims"]["sub"] == USER and done["claims"]["aud"] in ("demo-portail", ["demo-portail"])
+
+
+@pytest.mark.client("node", "ID token validation")
+def test_id_token_is_validated_by_the_library(server, lib):
+    conf = portail(server)
+    started, callback = login(server, lib, conf)
+    done = run_node(lib, "callback", **conf, **{**started, "nonce": "not-the-nonce"}, callback_url=callback)
+    assert "error" in done and "nonce" in str(done["error"]["cause"]), done
+
+
+@pytest.mark.client("node", "RFC 9207 iss on success")
+def test_iss_on_success(server, lib):
+    conf = portail(server)
+    started, callback = login(server, lib, conf)
+    assert query(callback)["iss"] == server.issuer
+    forged = callback.replace("iss=", "iss=https%3A%2F%2Fevil.example&x=")
+    refused = run_node(lib, "callback", **conf, **started, callback_url=forged)
+    assert "error" in refused and "evil.example" in str(refused["error"]), refused
+    assert "error" not in run_node(lib, "callback", **conf, **started, callback_url=callback)
+
+
+@pytest.mark.client("node", "RFC 9207 iss on error: prompt=none → login_required")
+def test_prompt_none_without_session_is_login_required(server, lib):
+    conf = portail(server)
+    started = run_node(lib, "authorize", **conf, extra={"prompt": "none"})
+    response = requests.get(started["url"], allow_redirects=False, timeout=10)
+    callback = response.headers["Location"]
+    assert callback.startswith(conf["redirect_uri"]) and query(callback)["iss"] == server.issuer
+    done = run_node(lib, "callback", **conf, **started, callback_url=callback)
+    assert done["error"]["error"] == "login_required", done
+
+
+@pytest.mark.client("node", "userinfo (library default)")
+def test_userinfo(server, lib):
+    conf = portail(server)
+    done = tokens_for(server, lib, conf)
+    info = run_node(lib, "userinfo", **conf, access_token=done["tokens"]["access_token"], sub=done["claims"]["sub"])
+    assert "error" not in info, info
+    assert info["userinfo"]["sub"] == USER
+
+
+@pytest.mark.client("node", "refresh rotation")
+def test_refresh_rotation(server, lib):
+    conf = portail(server)
+    first = tokens_for(server, lib, conf)["tokens"]
+    second = run_node(lib, "refresh", **conf, refresh_token=first["refresh_token"])
+    assert "error" not in second, second
+    assert second["tokens"]["refresh_token"] != first["refresh_token"]
+    assert second["tokens"]["access_token"] != first["access_token"]
+    reused = run_node(lib, "refresh", **conf, refresh_token=first["refresh_token"])
+    assert reused["error"]["error"] == "invalid_grant", reused
+
+
+@pytest.mark.client("node", "introspection")
+def test_introspection(server, lib):
+    conf = portail(server)
+    tokens = tokens_for(server, lib, conf)["tokens"]
+    live = run_node(lib, "introspect", **conf, token=tokens["access_token"])
+    assert "error" not in live, live
+    assert live["introspection"]["active"] is True and live["introspection"]["client_id"] == "demo-portail"
+    dead = run_node(lib, "introspect", **conf, token="not-a-token")
+    assert dead["introspection"] == {"active": False}
+
+
+@pytest.mark.client("node", "revocation")
+def test_revocation(server, lib):
+    conf = portail(server)
+    tokens = tokens_for(server, lib, conf)["tokens"]
+    done = run_node(lib, "revoke", **conf, token=tokens["refresh_token"])
+    assert done == {"revoked": True}
+    refused = run_node(lib, "refresh", **conf, refresh_token=tokens["refresh_token"])
+    assert refused["error"]["error"] == "invalid_grant", refused
+
+
+@pytest.mark.client("node", "RP-initiated logout back to the app with state")
+def test_rp_initiated_logout_returns_with_state(server, lib):
+    conf = portail(server)
+    browser = requests.Session()
+    tokens = tokens_for(server, lib, conf, browser)["tokens"]
+    built = run_node(lib, "logout_url", **conf, id_token=tokens["id_token"], state="app-state-1",
+                     post_logout_redirect_uri=server.portail_logout)
+    landed = follow_logout(browser, built["url"], server.portail_logout)
+    assert landed.startswith(server.portail_logout), landed
+    assert query(landed).get("state") == "app-state-1"
+
+
+@pytest.mark.client("node", "private_key_jwt")
+@pytest.mark.parametrize("alg", ["RS256", "PS256", "ES256"])
+def test_private_key_jwt(server, lib, alg):
+    conf = {"issuer": server.issuer, "client_id": JWT_CLIENT, "auth": "private_key_jwt", "alg": alg,
+            "jwk": KEY_FOR[alg].as_dict(private=True), "redirect_uri": redirect_uri(server, JWT_CLIENT)}
+    done = tokens_for(server, lib, conf)
+    assert done["claims"]["sub"] == USER
+    refreshed = run_node(lib, "refresh", **conf, refresh_token=done["tokens"]["refresh_token"])
+    assert "error" not in refreshed, refreshed
+
+
+@pytest.mark.client("node", "public client + PKCE")
+def test_public_client(server, lib):
+    conf = {"issuer": server.issuer, "client_id": PUBLIC_CLIENT, "auth": "none",
+            "redirect_uri": redirect_uri(server, PUBLIC_CLIENT)}
+    done = tokens_for(server, lib, conf)
+    assert done["claims"]["aud"] in (PUBLIC_CLIENT, [PUBLIC_CLIENT])
