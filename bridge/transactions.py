@@ -14,7 +14,12 @@ from dataclasses import asdict, dataclass
 from bridge.store import Store
 
 TXN_TTL = 15 * 60
-BROWSER_COOKIE = "bridge_browser"
+BROWSER_COOKIE = "bridge_browser"   # logical name; on the wire: browser_cookie_name(settings)
+
+
+def browser_cookie_name(settings) -> str:
+    """`__Host-bridge_browser` in production (Secure, Path=/, no Domain), `bridge_browser` over http."""
+    return "__Host-" + BROWSER_COOKIE if settings.production else BROWSER_COOKIE
 
 
 def browser_hash(browser_secret: str | None) -> str:

@@ -11,7 +11,7 @@ from flask_babel import Babel, get_locale
 
 from bridge.i18n import DEFAULT, LANGUAGES, TRANSLATIONS_DIR, normalize
 
-LANG_COOKIE = "bridge_lang"
+LANG_COOKIE = "bridge_lang"   # logical name; on the bridge in production: __Host-bridge_lang (bridge.web.security)
 LANG_NAMES = {"fr": "Français", "en": "English"}
 
 
@@ -30,9 +30,10 @@ def current_lang() -> str:
 
 
 def lang_url(code: str) -> str:
-    """This page in another language (GET, same query)."""
+    """This page in another language (GET, same query): a query-only relative link, so it never names a path
+    (a raw `/%5Cevil.example/x` in the href is read by browsers as the off-site `//evil.example/x`)."""
     args = [(k, v) for k, v in request.args.items(multi=True) if k != "lang"] + [("lang", code)]
-    return f"{request.path}?{urlencode(args)}"
+    return f"?{urlencode(args)}"
 
 
 def install(app: Flask, *, secure: bool = False) -> None:

@@ -5,9 +5,12 @@ from __future__ import annotations
 import re
 import secrets
 
-from flask import Flask, request
+from flask import Flask, Request, Response, request
 from flask.sessions import SessionInterface
+from werkzeug.datastructures import ImmutableMultiDict
 from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.http import parse_cookie
+from werkzeug.utils import cached_property
 
 from bridge.transactions import BROWSER_COOKIE
 
@@ -26,8 +29,57 @@ class NoCookieSession(SessionInterface):
         return None
 
 
+HOST_PREFIX = "__Host-"
+
+
+def host_cookies() -> frozenset[str]:
+    """The bridge's own cookies (logical names): `__Host-` prefixed on the wire in production."""
+    from bridge.sessions import COOKIE
+    from bridge.web.admin_auth import CONSOLE_COOKIE
+    from bridge.web.i18n import LANG_COOKIE
+
+    return frozenset((COOKIE, BROWSER_COOKIE, LANG_COOKIE, CONSOLE_COOKIE))
+
+
+def cookie_name(name: str, settings) -> str:
+    """Wire name of one of the bridge's cookies: `__Host-<name>` in production, `<name>` in development (http:
+    browsers refuse a __Host- cookie without Secure)."""
+    return HOST_PREFIX + name if settings.production and name in host_cookies() else name
+
+
+class HostCookieRequest(Request):
+    """Production: `request.cookies[<logical name>]` reads `__Host-<name>`; a plain `<name>` cookie (which a
+    sibling subdomain or an http page could have planted) is ignored."""
+
+    @cached_property
+    def cookies(self) -> ImmutableMultiDict:
+        names = host_cookies()
+        raw = parse_cookie(";".join(self.headers.getlist("Cookie")), cls=self.dict_storage_class)
+        items = []
+        for key, value in raw.items(multi=True):
+            if key.startswith(HOST_PREFIX) and key[len(HOST_PREFIX):] in names:
+                items.append((key[len(HOST_PREFIX):], value))
+            elif key not in names:
+                items.append((key, value))
+        return ImmutableMultiDict(items)
+
+
+class HostCookieResponse(Response):
+    """Production: setting or deleting one of the bridge's cookies writes `__Host-<name>`, Secure, Path=/, no
+    Domain (the console's Path=/admin included: the prefix demands /)."""
+
+    def set_cookie(self, key: str, value: str = "", **kwargs) -> None:
+        if key in host_cookies():
+            key = HOST_PREFIX + key
+            kwargs.update(secure=True, path="/", domain=None)
+        super().set_cookie(key, value, **kwargs)
+
+
 def install(app: Flask) -> None:
     app.session_interface = NoCookieSession()
+    if app.extensions["bridge"].settings.production:
+        app.request_class = HostCookieRequest
+        app.response_class = HostCookieResponse
 
     @app.before_request
     def refuse_control_characters():
@@ -46,6 +98,8 @@ def install(app: Flask) -> None:
 
 
 def cookie_args(max_age: int | None = None) -> dict:
+    """Set-cookie options of the bridge's cookies; in production their names get `__Host-` (HostCookieResponse),
+    which needs exactly these: Secure, Path=/, no Domain."""
     from bridge.web import bridge
 
     return {"httponly": True, "samesite": "Lax", "secure": bridge().settings.production, "path": "/",
