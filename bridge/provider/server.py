@@ -15,6 +15,7 @@ from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 from authlib.oauth2.rfc9207 import IssuerParameter
 from authlib.oidc.core import OpenIDCode, UserInfo, UserInfoEndpoint
+from authlib.oidc.core.errors import RequestNotSupportedError, RequestURINotSupportedError
 from authlib.oidc.core.models import AuthorizationCodeMixin
 from authlib.oidc.rpinitiated import EndSessionEndpoint
 from joserfc import jwt
@@ -96,7 +97,7 @@ class BridgeAuthorizationServer(AuthorizationServer):
         form = request.form
         if basic and (form.get("client_secret") or form.get("client_assertion")):
             raise InvalidRequestError("Use one client authentication method: the Authorization header or the "
-                                      "body, not both (RFC 6749 §2.3).")
+                                      "body, not both (RFC 6749 section 2.3).")
         return super().authenticate_client(request, methods, endpoint)
 
 
@@ -118,6 +119,37 @@ class S256Challenge(CodeChallenge):
     def get_authorization_code_challenge_method(self, code): return code.data.get("code_challenge_method")
 
 
+# Caps on /authorize parameters (characters): an anonymous request is stored during the login (issue 12 #10).
+PARAM_LIMITS = {"state": 1024, "nonce": 512, "scope": 1024, "login_hint": 256, "id_token_hint": 8192,
+                "acr_values": 256, "redirect_uri": 2048, "client_id": 256, "code_challenge": 128,
+                "max_age": 10, "ui_locales": 64, "claims_locales": 64, "prompt": 64, "display": 16}
+SUPPORTED_PROMPTS = {"none", "login"}
+
+
+def check_authorization_params(data: dict, redirect_uri: str, state: str | None) -> None:
+    """What Authlib lets through at /authorize but the bridge does not support, refused by its own error code
+    (OIDC Core §3.1.2.6, §6) and redirected to the app, rather than silently ignored."""
+    def refuse(error_cls, description=None):
+        # An oversized state cannot be echoed back (Authlib would copy it): the bridge's error page instead.
+        back = redirect_uri if len(state or "") <= PARAM_LIMITS["state"] else None
+        raise error_cls(description=description, redirect_uri=back, state=state)
+
+    if "request" in data:
+        refuse(RequestNotSupportedError, "Request objects (request) are not supported.")
+    if "request_uri" in data:
+        refuse(RequestURINotSupportedError, "request_uri is not supported.")
+    for name, limit in PARAM_LIMITS.items():
+        if len(data.get(name) or "") > limit:
+            refuse(InvalidRequestError, f"{name} is longer than {limit} characters.")
+    prompts = set((data.get("prompt") or "").split())
+    if prompts - SUPPORTED_PROMPTS:
+        refuse(InvalidRequestError, f"Unsupported prompt value: {', '.join(sorted(prompts - SUPPORTED_PROMPTS))}.")
+    if "none" in prompts and len(prompts) > 1:
+        refuse(InvalidRequestError, "prompt=none cannot be combined with another value (OpenID Connect Core 3.1.2.1).")
+    if data.get("response_mode", "query") != "query":
+        refuse(InvalidRequestError, "Only response_mode=query is supported.")
+
+
 class BodyOrHeaderProtector(ResourceProtector):
     """RFC 6750 §2.1 and §2.2: the bearer token in the Authorization header or in a form-encoded POST body
     (pyoidc and idpyoidc send it there by default); never both, never in the query (§2.3: it leaks into logs)."""
@@ -129,7 +161,7 @@ class BodyOrHeaderProtector(ResourceProtector):
             http.mimetype == "application/x-www-form-urlencoded" else None
         if "access_token" in http.args:
             raise InvalidRequestError("The access token is not accepted in the query; send it in the "
-                                      "Authorization header (RFC 6750 §2.1).")
+                                      "Authorization header (RFC 6750 section 2.1).")
         if body is None:
             return super().parse_request_authorization(request)
         if request.headers.get("Authorization"):
@@ -175,6 +207,11 @@ def build_server(app, bridge) -> tuple[AuthorizationServer, ResourceProtector]:
 
     class CodeGrant(grants.AuthorizationCodeGrant):
         TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"]
+
+        def validate_authorization_request(self):
+            redirect_uri = super().validate_authorization_request()
+            check_authorization_params(self.request.payload.data, redirect_uri, self.request.payload.state)
+            return redirect_uri
 
         def generate_authorization_code(self):
             return new_token(self.request.user.sid)

@@ -12,10 +12,10 @@ from werkzeug.test import EnvironBuilder
 
 from bridge import flow, metrics
 from bridge.logs import log
-from bridge.mie import CATALOGUE
 from bridge.policy import effective_limits, reason_message
 from bridge.provider.claims import subject
 from bridge.provider.keys import JWKS_MAX_AGE
+from bridge.provider.metadata import provider_metadata
 from bridge.provider.server import Grantee
 from bridge.sessions import COOKIE
 from bridge.transactions import BROWSER_COOKIE
@@ -28,45 +28,10 @@ bp = Blueprint("oidc", __name__)
 
 
 @bp.get("/.well-known/openid-configuration")
+@bp.get("/.well-known/oauth-authorization-server")  # RFC 8414: the same document
 def discovery():
-    issuer = bridge().settings.issuer
-    return jsonify({
-        "issuer": issuer,
-        "authorization_endpoint": f"{issuer}/authorize",
-        "token_endpoint": f"{issuer}/token",
-        "userinfo_endpoint": f"{issuer}/userinfo",
-        "jwks_uri": f"{issuer}/jwks",
-        "end_session_endpoint": f"{issuer}/logout",
-        "introspection_endpoint": f"{issuer}/introspect",
-        "revocation_endpoint": f"{issuer}/revoke",
-        "response_types_supported": ["code"],
-        "response_modes_supported": ["query"],
-        "grant_types_supported": ["authorization_code", "refresh_token"],
-        "subject_types_supported": ["public", "pairwise"],
-        "id_token_signing_alg_values_supported": ["RS256", "ES256"],
-        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "private_key_jwt",
-                                                  "none"],
-        "token_endpoint_auth_signing_alg_values_supported": ["RS256", "ES256", "PS256"],
-        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post",
-                                                          "private_key_jwt"],
-        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post",
-                                                       "private_key_jwt", "none"],
-        "backchannel_logout_supported": True,
-        "backchannel_logout_session_supported": True,
-        "frontchannel_logout_supported": False,
-        "code_challenge_methods_supported": ["S256"],
-        "scopes_supported": ["openid", "profile", "email", "rpps"],
-        "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "sid", "azp",
-                             "mie", "given_name", "family_name", "name", "email", "national_id",
-                             "national_id_type", "profession", "profession_category", "savoir_faire", "activity",
-                             "card_type"],
-        "prompt_values_supported": ["none", "login"],
-        "acr_values_supported": list(bridge().settings.psc_accepted_acr),
-        "authorization_response_iss_parameter_supported": True,
-        "claims_parameter_supported": False,
-        "request_parameter_supported": False,
-        "mie_supported": list(CATALOGUE),
-    })
+    b = bridge()
+    return jsonify(provider_metadata(b.settings.issuer, tuple(b.settings.psc_accepted_acr)))
 
 
 @bp.get("/jwks")

@@ -177,3 +177,53 @@ def test_basic_header_and_body_secret_together_is_invalid_request(server):
                              timeout=10, data={"grant_type": "refresh_token", "refresh_token": "x",
                                                "client_secret": PORTAIL["client_secret"]})
     assert response.status_code == 400 and response.json()["error"] == "invalid_request"
+
+
+# -- 9. discovery tells the truth; what is not supported is refused by its code ---------------------------------
+def test_discovery_validates_with_authlibs_metadata_classes_on_both_paths(server):
+    """Defect 9: RFC 8414 fields were missing (AuthorizationServerMetadata.validate() raised) and the RFC 8414
+    path was 404; request_uri_parameter_supported omitted means true."""
+    from authlib.oauth2.rfc8414 import AuthorizationServerMetadata
+    from authlib.oidc.discovery import OpenIDProviderMetadata
+
+    oidc = requests.get(f"{server.url}/.well-known/openid-configuration", timeout=10).json()
+    oauth = requests.get(f"{server.url}/.well-known/oauth-authorization-server", timeout=10).json()
+    assert oidc == oauth
+    OpenIDProviderMetadata(oidc).validate()
+    AuthorizationServerMetadata(oauth).validate()
+    assert oidc["request_uri_parameter_supported"] is False and oidc["request_parameter_supported"] is False
+    for endpoint in ("token", "introspection", "revocation"):
+        assert oidc[f"{endpoint}_endpoint_auth_signing_alg_values_supported"] == ["RS256", "PS256", "ES256"]
+
+
+@pytest.mark.parametrize("extra,error", [
+    ({"request": "eyJhbGciOiJub25lIn0.e30."}, "request_not_supported"),
+    ({"request_uri": "https://evil.example/r"}, "request_uri_not_supported"),
+    ({"prompt": "consent"}, "invalid_request"),
+    ({"prompt": "none login"}, "invalid_request"),
+    ({"response_mode": "form_post"}, "invalid_request"),
+    ({"response_mode": "fragment"}, "invalid_request"),
+    ({"nonce": "n" * 513}, "invalid_request"),
+    ({"login_hint": "h" * 257}, "invalid_request"),
+])
+def test_unsupported_authorization_parameters_are_refused_not_ignored(server, extra, error):
+    """Defect 9 and 10: request/request_uri, unknown prompt or response_mode and oversized values were ignored."""
+    app = AppClient(server.url, **at(server.receiver.url, PORTAIL))
+    url = app.authorize_url()
+    parts = urlsplit(url)
+    response = requests.get(f"{parts.scheme}://{parts.netloc}{parts.path}", params={**query(url), **extra},
+                            allow_redirects=False, timeout=10)
+    assert response.is_redirect, response.text[-600:]
+    answer = query(response.headers["Location"])
+    assert answer["error"] == error and answer["state"] == app.pending["state"]
+    assert answer["iss"] == server.bridge.settings.issuer
+
+
+def test_an_oversized_state_is_refused_on_the_bridges_page_not_echoed(server):
+    app = AppClient(server.url, **at(server.receiver.url, PORTAIL))
+    url = app.authorize_url()
+    parts = urlsplit(url)
+    response = requests.get(f"{parts.scheme}://{parts.netloc}{parts.path}",
+                            params={**query(url), "state": "s" * 1025}, allow_redirects=False, timeout=10)
+    assert response.status_code == 400 and "Location" not in response.headers
+    assert "state is longer than 1024 characters" in response.text

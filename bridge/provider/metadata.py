@@ -1,0 +1,64 @@
+"""The provider's metadata (OpenID Connect Discovery 1.0 and RFC 8414), built and checked with Authlib's classes.
+
+Only what works is advertised; what is not supported is said so (`request_uri_parameter_supported` defaults to
+true when omitted, so it is written out) and refused at /authorize with its own error code.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+
+from authlib.oauth2.rfc8414 import AuthorizationServerMetadata
+from authlib.oidc.discovery import OpenIDProviderMetadata
+
+from bridge.mie import CATALOGUE
+from bridge.provider.server import CLIENT_ASSERTION_ALGS
+
+ID_TOKEN_ALGS = ["RS256", "ES256"]
+SECRET_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt"]
+PROMPTS = ["none", "login"]
+CLAIMS = ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "sid", "azp", "mie", "given_name",
+          "family_name", "name", "email", "national_id", "national_id_type", "profession", "profession_category",
+          "savoir_faire", "activity", "card_type"]
+
+
+@lru_cache(maxsize=4)
+def provider_metadata(issuer: str, acr_values: tuple[str, ...]) -> dict:
+    """Validated once per (issuer, acr values): a wrong field fails start-up tests, not a client."""
+    algs = list(CLIENT_ASSERTION_ALGS)
+    metadata = OpenIDProviderMetadata({
+        "issuer": issuer,
+        "authorization_endpoint": f"{issuer}/authorize",
+        "token_endpoint": f"{issuer}/token",
+        "userinfo_endpoint": f"{issuer}/userinfo",
+        "jwks_uri": f"{issuer}/jwks",
+        "end_session_endpoint": f"{issuer}/logout",
+        "introspection_endpoint": f"{issuer}/introspect",
+        "revocation_endpoint": f"{issuer}/revoke",
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "grant_types_supported": ["authorization_code", "refresh_token"],
+        "subject_types_supported": ["public", "pairwise"],
+        "id_token_signing_alg_values_supported": ID_TOKEN_ALGS,
+        "token_endpoint_auth_methods_supported": [*SECRET_METHODS, "none"],
+        "token_endpoint_auth_signing_alg_values_supported": algs,
+        "introspection_endpoint_auth_methods_supported": SECRET_METHODS,
+        "introspection_endpoint_auth_signing_alg_values_supported": algs,
+        "revocation_endpoint_auth_methods_supported": [*SECRET_METHODS, "none"],
+        "revocation_endpoint_auth_signing_alg_values_supported": algs,
+        "backchannel_logout_supported": True,
+        "backchannel_logout_session_supported": True,
+        "frontchannel_logout_supported": False,
+        "code_challenge_methods_supported": ["S256"],
+        "scopes_supported": ["openid", "profile", "email", "rpps"],
+        "claims_supported": CLAIMS,
+        "prompt_values_supported": PROMPTS,
+        "acr_values_supported": list(acr_values),
+        "authorization_response_iss_parameter_supported": True,
+        "claims_parameter_supported": False,
+        "request_parameter_supported": False,
+        "request_uri_parameter_supported": False,
+        "mie_supported": list(CATALOGUE),
+    })
+    metadata.validate()
+    AuthorizationServerMetadata(metadata).validate()
+    return dict(metadata)
