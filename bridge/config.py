@@ -313,4 +313,6 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         if not 4096 <= size <= 100 * 2**20:
             raise ConfigError(f"BRIDGE_MAX_BODY_BYTES: {size} is outside 4096..104857600 bytes")
         values["max_body_bytes"] = size
+    if production and not values.get("metrics_token"):
+        raise ConfigError("BRIDGE_METRICS_TOKEN: required in production (/metrics would be public)")
     return Settings(**values)

@@ -10,6 +10,7 @@ PROD = {"BRIDGE_ENV": "production", "BRIDGE_PUBLIC_URL": "https://sso.example.or
         "BRIDGE_STORE_URL": "redis://redis:6379/0", "BRIDGE_KEYS_DIR": "/var/lib/bridge/keys",
         "BRIDGE_PSC_ISSUER": "https://auth.esw.esante.gouv.fr/auth/realms/esante-wallet",
         "BRIDGE_PSC_CLIENT_ID": "my-client", "BRIDGE_PSC_CLIENT_SECRET": "s3cret",
+        "BRIDGE_METRICS_TOKEN": "scrape-token-0123456789",
         "BRIDGE_AUDIT_PATH": "/var/log/bridge/audit.jsonl"}
 
 

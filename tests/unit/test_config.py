@@ -6,7 +6,8 @@ from bridge.config import ConfigError, load_settings
 PROD = {"BRIDGE_ENV": "production", "BRIDGE_PUBLIC_URL": "https://sso.example.org", "BRIDGE_SECRET_KEY": "x" * 40,
         "BRIDGE_STORE_URL": "redis://redis:6379/0", "BRIDGE_KEYS_DIR": "/var/lib/bridge/keys",
         "BRIDGE_PSC_ISSUER": "https://auth.esw.esante.gouv.fr/auth/realms/esante-wallet",
-        "BRIDGE_PSC_CLIENT_ID": "my-client", "BRIDGE_PSC_CLIENT_SECRET": "s3cret"}
+        "BRIDGE_PSC_CLIENT_ID": "my-client", "BRIDGE_PSC_CLIENT_SECRET": "s3cret",
+        "BRIDGE_METRICS_TOKEN": "scrape-token-0123456789"}
 
 
 def test_development_defaults_point_at_the_emulator():
