@@ -14,6 +14,9 @@ from dataclasses import asdict, dataclass
 from bridge.store import Store
 
 TXN_TTL = 15 * 60
+# Upstream attempts one login may start (card challenges, PSC redirects): a user retrying a wrong PIN or coming
+# back from PSC a few times stays far below; a script creating store keys without end does not.
+ATTEMPTS_PER_TXN = 20
 BROWSER_COOKIE = "bridge_browser"   # logical name; on the wire: browser_cookie_name(settings)
 
 
@@ -61,6 +64,10 @@ class Transactions:
     def get(self, txn_id: str | None) -> LoginTransaction | None:
         data = self.store.get_json(f"txn:{txn_id}") if txn_id else None
         return LoginTransaction(**data) if data else None
+
+    def attempt(self, txn: LoginTransaction, what: str) -> bool:
+        """Count one upstream attempt (`cps`, `psc`) of this login; False once ATTEMPTS_PER_TXN is passed."""
+        return self.store.count(f"txn_n:{txn.id}:{what}", TXN_TTL) <= ATTEMPTS_PER_TXN
 
     def consume(self, txn_id: str) -> LoginTransaction | None:
         data = self.store.consume_json(f"txn:{txn_id}")

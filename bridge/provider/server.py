@@ -122,7 +122,8 @@ class S256Challenge(CodeChallenge):
 # Caps on /authorize parameters (characters): an anonymous request is stored during the login (issue 12 #10).
 PARAM_LIMITS = {"state": 1024, "nonce": 512, "scope": 1024, "login_hint": 256, "id_token_hint": 8192,
                 "acr_values": 256, "redirect_uri": 2048, "client_id": 256, "code_challenge": 128,
-                "max_age": 10, "ui_locales": 64, "claims_locales": 64, "prompt": 64, "display": 16}
+                "max_age": 10, "ui_locales": 64, "claims_locales": 64, "prompt": 64, "display": 16,
+                "response_type": 32, "code_challenge_method": 16, "response_mode": 16}
 SUPPORTED_PROMPTS = {"none", "login"}
 
 

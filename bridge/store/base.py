@@ -25,6 +25,9 @@ class Store:
         """Atomically read and delete: a second call returns None."""
         raise NotImplementedError
     def delete(self, *keys: str) -> None: raise NotImplementedError
+    def count(self, key: str, ttl: int) -> int:
+        """Add one to a counter that lives `ttl` seconds from its first count; the new value."""
+        raise NotImplementedError
     def hash_set(self, key: str, mapping: dict[str, str], ttl: int) -> None: raise NotImplementedError
     def hash_get_all(self, key: str) -> dict[str, str]: raise NotImplementedError
     def hash_delete(self, key: str, *fields: str) -> None: raise NotImplementedError

@@ -49,6 +49,13 @@ class MemoryStore(Store):
             self._put(key, value, ttl)
             return True
 
+    def count(self, key, ttl):
+        with self._lock:
+            item = self._data.get(key) if self._live(key) is not None else None
+            value = int(item[0]) + 1 if item else 1
+            self._data[key] = (str(value), item[1] if item else self._clock.now() + check_ttl(ttl))
+            return value
+
     def consume(self, key):
         with self._lock:
             value = self.get(key)

@@ -78,6 +78,13 @@ class RedisStore(Store):
         return self._r.getdel(key)
 
     @_guard
+    def count(self, key, ttl):
+        pipe = self._r.pipeline()
+        pipe.set(key, 0, ex=check_ttl(ttl), nx=True)  # the window starts at the first count (Redis < 7 too)
+        pipe.incr(key)
+        return int(pipe.execute()[1])
+
+    @_guard
     def delete(self, *keys):
         if keys:
             self._r.delete(*keys)

@@ -105,6 +105,8 @@ def challenge():
         return jsonify(error=refusal[0], message=message(refusal[0])), 403
     if b.cps is None:
         return jsonify(error="cps_unavailable", message=message("cps_unavailable")), 503
+    if not b.transactions.attempt(txn, "cps"):
+        return jsonify(error="too_many_requests", message=message("too_many_requests")), 429
     issued = b.cps.issue(txn.id)
     return jsonify(challenge=issued.value, origin=issued.origin, expires_in=issued.ttl)
 

@@ -52,6 +52,8 @@ def psc_start():
     txn = _bound_txn()
     if txn is None:
         return error_page("txn_invalid", 400)
+    if not b.transactions.attempt(txn, "psc"):
+        return error_page("too_many_requests", 429)
     try:
         url = b.psc.start(txn.id, redirect_uri=f"{b.settings.public_url}/psc/callback",
                           prompt="login" if txn.forced else None, login_hint=txn.login_hint or None)

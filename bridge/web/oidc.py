@@ -16,7 +16,7 @@ from bridge.policy import effective_limits, reason_message
 from bridge.provider.claims import subject
 from bridge.provider.keys import JWKS_MAX_AGE
 from bridge.provider.metadata import provider_metadata
-from bridge.provider.server import Grantee
+from bridge.provider.server import PARAM_LIMITS, Grantee
 from bridge.sessions import COOKIE
 from bridge.transactions import BROWSER_COOKIE
 from bridge.web import bridge
@@ -154,8 +154,7 @@ def _start_login(grant, *, authenticated: bool, forced: bool = False):
     b = bridge()
     secret, new = browser_secret()
     txn = b.transactions.begin(grant.client.client_id, grant.client.service.service,
-                               request.query_string.decode() if request.method == "GET" else
-                               _form_query(), secret, forced=forced)
+                               _validated_query(grant.request.payload.data), secret, forced=forced)
     txn.authenticated = authenticated
     txn.login_hint = (grant.request.payload.data.get("login_hint") or "")[:256]
     b.transactions.save(txn)
@@ -167,10 +166,12 @@ def _start_login(grant, *, authenticated: bool, forced: bool = False):
     return response
 
 
-def _form_query() -> str:
+def _validated_query(data: dict) -> str:
+    """Only the parameters the bridge understands, each within its cap (checked at validation): what an
+    anonymous /authorize may store for the length of a login."""
     from urllib.parse import urlencode
 
-    return urlencode(list(request.form.items(multi=True)))
+    return urlencode([(k, v) for k, v in data.items() if k in PARAM_LIMITS and isinstance(v, str) and v])
 
 
 def render_denial(service, reasons, authn=None, client_id: str = ""):

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urljoin, urlsplit
 
 import pytest
 import requests
@@ -227,3 +227,42 @@ def test_an_oversized_state_is_refused_on_the_bridges_page_not_echoed(server):
                             params={**query(url), "state": "s" * 1025}, allow_redirects=False, timeout=10)
     assert response.status_code == 400 and "Location" not in response.headers
     assert "state is longer than 1024 characters" in response.text
+
+
+# -- 10. what an anonymous login may store ---------------------------------------------------------------------
+def test_the_login_stores_a_compact_validated_request(server):
+    """Defect 10: the whole raw query (any parameter, any size) was stored for 15 min."""
+    app = AppClient(server.url, **at(server.receiver.url, PORTAIL))
+    url = app.authorize_url()
+    parts = urlsplit(url)
+    first = requests.get(f"{parts.scheme}://{parts.netloc}{parts.path}", allow_redirects=False, timeout=10,
+                         params={**query(url), "junk": "j" * 20_000, "claims": '{"x":1}'})
+    txn_id = query(first.headers["Location"])["txn"]
+    stored = parse_qs(server.bridge.transactions.get(txn_id).query)
+    assert "junk" not in stored and "claims" not in stored
+    assert stored["state"] == [app.pending["state"]] and stored["code_challenge_method"] == ["S256"]
+
+
+def test_one_login_starts_a_bounded_number_of_psc_redirects(server):
+    """Defect 10: each visit of /login/psc created a PSC state in the store, without limit."""
+    from bridge.transactions import ATTEMPTS_PER_TXN
+
+    app = AppClient(server.url, **at(server.receiver.url, PORTAIL))
+    browser = requests.Session()
+    first = browser.get(app.authorize_url(), allow_redirects=False, timeout=10)
+    start = urljoin(server.url, first.headers["Location"])
+    answers = [browser.get(start, allow_redirects=False, timeout=10).status_code for _ in range(ATTEMPTS_PER_TXN + 1)]
+    assert answers[:ATTEMPTS_PER_TXN] == [302] * ATTEMPTS_PER_TXN and answers[-1] == 429
+
+
+def test_one_login_asks_a_bounded_number_of_card_challenges(bridge_server):
+    """Defect 10: /login/cps/challenge created a challenge key per call, without limit."""
+    from bridge.transactions import ATTEMPTS_PER_TXN
+    from tests.integration.test_cps_login import CpsBrowser
+
+    browser = CpsBrowser(bridge_server)
+    browser.start()
+    browser.page()
+    answers = [browser.challenge() for _ in range(ATTEMPTS_PER_TXN + 1)]
+    assert [a.status_code for a in answers[:ATTEMPTS_PER_TXN]] == [200] * ATTEMPTS_PER_TXN
+    assert answers[-1].status_code == 429 and answers[-1].json()["error"] == "too_many_requests"
