@@ -123,7 +123,8 @@ def _id_token_hint_subject(hint: str | None):
         claims = jwt.decode(hint, keys, algorithms=["RS256", "ES256"]).claims
     except (JoseError, ValueError, TypeError):
         return False
-    if claims.get("iss") != bridge().settings.issuer or not isinstance(claims.get("sub"), str):
+    if claims.get("iss") != bridge().settings.issuer or not isinstance(claims.get("sub"), str) \
+            or "events" in claims:  # a logout token is signed by the same keys but is no ID token
         return False
     return claims["sub"]
 

@@ -266,3 +266,14 @@ def test_one_login_asks_a_bounded_number_of_card_challenges(bridge_server):
     answers = [browser.challenge() for _ in range(ATTEMPTS_PER_TXN + 1)]
     assert [a.status_code for a in answers[:ATTEMPTS_PER_TXN]] == [200] * ATTEMPTS_PER_TXN
     assert answers[-1].status_code == 429 and answers[-1].json()["error"] == "too_many_requests"
+
+
+def test_a_logout_token_is_no_id_token_hint_at_authorize_either(server):
+    browser = requests.Session()
+    login(server, PORTAIL, browser)
+    session = server.bridge.sessions.load(browser.cookies.get("bridge_session"))
+    logout_token = server.bridge.backchannel.logout_token("demo-portail", session.sid, "899700000002")
+    app = AppClient(server.url, **at(server.receiver.url, PORTAIL))
+    response = browser.get(app.authorize_url(id_token_hint=logout_token), allow_redirects=False, timeout=10)
+    answer = query(response.headers["Location"])
+    assert answer["error"] == "invalid_request" and answer["iss"] == server.bridge.settings.issuer

@@ -81,3 +81,18 @@ def test_redis_down_raises_store_unavailable():
         store.get("k")
     with pytest.raises(StoreUnavailable):
         store.set("k", "v", 10)
+
+
+def test_count_adds_one_within_a_window_that_starts_at_the_first_count(store):
+    assert [store.count("n", 60) for _ in range(3)] == [1, 2, 3]
+    assert 0 < store.ttl("n") <= 60
+    with pytest.raises(ValueError, match="TTL"):
+        store.count("m", 0)
+
+
+def test_count_starts_again_after_its_window():
+    clock = Clock()
+    store = MemoryStore(clock)
+    store.count("n", 10)
+    clock.advance(11)
+    assert store.count("n", 10) == 1
