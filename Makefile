@@ -21,8 +21,14 @@ endef
 build-deps:
 	$(call apt_install,$(BUILD_PACKAGES))
 
+# The interop suite (tests/interop) runs openid-client and oauth4webapi on Node, pinned by its package-lock.json.
+# Debian's nodejs + npm, unless a node with npm is already there (NodeSource's nodejs bundles npm and conflicts).
+NODE_PACKAGES  := $(if $(shell command -v node && command -v npm),,nodejs npm)
+
 test-deps: build-deps
 	$(call apt_install,$(TEST_PACKAGES))
+	$(call apt_install,$(NODE_PACKAGES))
+	npm ci --prefix tests/interop/node --no-audit --no-fund --loglevel=error
 
 $(VENV)/.installed: pyproject.toml requirements.lock
 	$(PY) -m venv $(VENV)
