@@ -46,6 +46,7 @@ class Settings:
     psc_connect_timeout: float = 3.0
     psc_read_timeout: float = 10.0
     psc_max_session: int = 4 * 3600
+    psc_require_iss: str = "auto"   # RFC 9207 iss on the PSC callback: auto (as PSC advertises) | always | never
     trust_dir: Path | None = None
     crl_dir: Path | None = None
     audit_path: Path | None = None
@@ -150,6 +151,12 @@ def _rate_limit(name: str, value: str) -> str:
     except ValueError:
         raise ConfigError(f"{name}: {value!r} is not a rate like 20/second;300/minute (or off)") from None
     return value
+
+
+def _one_of(name: str, value: str, choices: tuple[str, ...]) -> str:
+    if value.strip().lower() not in choices:
+        raise ConfigError(f"{name}: {value!r} must be one of {', '.join(choices)}")
+    return value.strip().lower()
 
 
 def _authmode_map(name: str, value: str) -> dict[str, str]:
@@ -260,6 +267,8 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         values["psc_read_timeout"] = _seconds("BRIDGE_PSC_READ_TIMEOUT", env["BRIDGE_PSC_READ_TIMEOUT"], low=0.1, high=120)
     if get("BRIDGE_PSC_MAX_SESSION"):
         values["psc_max_session"] = int(_seconds("BRIDGE_PSC_MAX_SESSION", env["BRIDGE_PSC_MAX_SESSION"], low=60, high=4 * 3600))
+    if get("BRIDGE_PSC_REQUIRE_ISS"):
+        values["psc_require_iss"] = _one_of("BRIDGE_PSC_REQUIRE_ISS", env["BRIDGE_PSC_REQUIRE_ISS"], ("auto", "always", "never"))
 
     if get("BRIDGE_TRUST_DIR"):
         values["trust_dir"] = _path("BRIDGE_TRUST_DIR", env["BRIDGE_TRUST_DIR"], is_dir=True)

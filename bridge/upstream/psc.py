@@ -6,9 +6,11 @@ Every failure raises PscError with a machine code that the web layer shows in Fr
 """
 from __future__ import annotations
 
+import re
 import secrets
 import threading
 import time
+from email.utils import parsedate_to_datetime
 from http.cookiejar import DefaultCookiePolicy
 
 import requests
@@ -29,6 +31,93 @@ STATE_TTL = 600          # the user may take a few minutes on the PSC page
 SKEW = 30                # seconds of clock skew accepted on iat/exp (AT lives only 120 s)
 METADATA_TTL = 3600
 SIGNED_ALGS = ("RS256", "PS256", "ES256")
+# PSC's JWKS is kept as its Cache-Control max-age (or Expires) says, within these bounds; without either header,
+# JWKS_TTL_DEFAULT. A key PSC removed is thus trusted at most JWKS_TTL_CEILING more.
+JWKS_TTL_FLOOR, JWKS_TTL_DEFAULT, JWKS_TTL_CEILING = 60, 300, 3600
+MAX_RESPONSE_BYTES = 1 << 20  # any PSC answer (discovery, JWKS, token, userinfo); decoded size
+CHUNK = 64 * 1024
+
+
+class ResponseTooLarge(requests.RequestException):
+    pass
+
+
+class DeadlineExceeded(requests.Timeout):
+    pass
+
+
+def cache_lifetime(headers, now: float) -> float:
+    """Seconds a response may be reused per its Cache-Control max-age / Expires, clamped to the JWKS bounds."""
+    control = headers.get("Cache-Control", "").lower()
+    if "no-store" in control or "no-cache" in control:
+        return JWKS_TTL_FLOOR
+    match = re.search(r"(?:^|[,\s])max-age\s*=\s*\"?(\d+)", control)
+    if match:
+        age = str(headers.get("Age", "")).strip()
+        ttl = float(match.group(1)) - (float(age) if age.isdigit() else 0.0)
+    elif headers.get("Expires"):
+        try:
+            expires = parsedate_to_datetime(headers["Expires"]).timestamp()
+            date = parsedate_to_datetime(headers["Date"]).timestamp() if headers.get("Date") else now
+            ttl = expires - date
+        except (TypeError, ValueError, IndexError, OverflowError):
+            ttl = 0.0  # RFC 9111 §5.3: an invalid Expires means already expired
+    else:
+        ttl = JWKS_TTL_DEFAULT
+    return min(JWKS_TTL_CEILING, max(JWKS_TTL_FLOOR, ttl))
+
+
+def _socket(raw):
+    """The socket under a urllib3 response (to bound each read by the time left), or None."""
+    connection = getattr(raw, "_connection", None)
+    sock = getattr(connection, "sock", None)
+    if sock is None:
+        fp = getattr(getattr(raw, "_fp", None), "fp", None)
+        sock = getattr(getattr(fp, "raw", None), "_sock", None)
+    return sock
+
+
+def read_bounded(response: requests.Response, deadline: float, read_timeout: float,
+                 abort: threading.Event | None = None, limit: int = MAX_RESPONSE_BYTES) -> requests.Response:
+    """Read a streamed response body within the deadline (time.monotonic) and the size limit (decoded bytes).
+    Each read waits at most what is left of the deadline, so a peer trickling bytes cannot stretch the call."""
+    declared = response.headers.get("Content-Length", "")
+    if declared.isdigit() and int(declared) > limit:
+        response.close()
+        raise ResponseTooLarge(f"{declared} bytes announced (limit {limit})")
+    raw, chunks, size = response.raw, [], 0
+    sock = _socket(raw)
+    try:
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0 or (abort is not None and abort.is_set()):
+                raise DeadlineExceeded("no complete answer before the deadline")
+            if sock is not None:
+                try:
+                    sock.settimeout(min(read_timeout, left))
+                except OSError:  # the peer closed: what is left is already buffered
+                    sock = None
+            try:
+                chunk = raw.read1(CHUNK, decode_content=True)
+            except Exception as exc:  # urllib3 wraps socket timeouts (ReadTimeoutError / ProtocolError)
+                if time.monotonic() >= deadline or "timed out" in str(exc).lower():
+                    raise DeadlineExceeded(f"reading the answer: {type(exc).__name__}") from None
+                raise requests.ConnectionError(f"reading the answer: {type(exc).__name__}") from None
+            if not chunk:  # urllib3's read1 returns b"" only at the end of the body
+                break
+            size += len(chunk)
+            if size > limit:
+                raise ResponseTooLarge(f"more than {limit} bytes")
+            chunks.append(chunk)
+    except BaseException:
+        response.close()
+        raise
+    response._content, response._content_consumed = b"".join(chunks), True
+    try:
+        raw.release_conn()
+    except Exception:  # noqa: BLE001 - best effort: the pool opens another connection
+        pass
+    return response
 
 
 class PscError(Exception):
@@ -43,6 +132,7 @@ class PscClient:
         self._metadata: dict | None = None
         self._metadata_at = 0.0
         self._jwks: KeySet | None = None
+        self._jwks_until = 0.0       # clock time the cached JWKS expires at (Cache-Control / Expires, clamped)
         self._lock = threading.Lock()
         self._local = threading.local()  # one pooled requests.Session and one OAuth2Session per thread
 
@@ -91,12 +181,45 @@ class PscClient:
             tls["verify"] = str(s.psc_ca_bundle)
         return tls
 
+    def _bounded(self, send):
+        """Run one PSC call, send(hooks) -> result, under a wall-clock deadline of connect + read timeout for
+        the whole call (DNS, connect, TLS, headers, body) and a MAX_RESPONSE_BYTES cap on the body. requests'
+        own timeouts bound each socket operation only: a peer trickling bytes would hold the login far longer.
+        The call runs in a helper thread; past the deadline the login gets psc_timeout at once and the helper
+        gives up at its next read."""
+        total = sum(self.timeout)
+        deadline, abort, box = time.monotonic() + total, threading.Event(), {}
+
+        def hook(response, *args, **kwargs):
+            return read_bounded(response, deadline, self.settings.psc_read_timeout, abort)
+
+        def run():
+            try:
+                box["result"] = send({"response": [hook]})
+            except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
+                box["error"] = exc
+
+        worker = threading.Thread(target=run, name="psc-call", daemon=True)
+        worker.start()
+        worker.join(max(0.0, deadline - time.monotonic()))
+        if worker.is_alive():
+            abort.set()
+            self._local.__dict__.clear()  # the helper may still use this thread's pooled sessions: new ones
+            raise DeadlineExceeded(f"no complete answer within {total:g} s")
+        if "error" in box:
+            raise box["error"]
+        return box["result"]
+
     def _get(self, url: str, **kwargs) -> requests.Response:
+        session = self._http()
         try:
             with metrics.upstream_call(self._endpoint_name(url)):
-                return self._http().get(url, timeout=self.timeout, **self._tls(), **kwargs)
+                return self._bounded(lambda hooks: session.get(url, timeout=self.timeout, stream=True, hooks=hooks,
+                                                               **self._tls(), **kwargs))
         except requests.Timeout as exc:
             raise PscError("psc_timeout", url) from exc
+        except ResponseTooLarge as exc:
+            raise PscError("psc_unreachable", f"{url}: answer too large ({exc})") from exc
         except requests.RequestException as exc:
             raise PscError("psc_unreachable", f"{url}: {type(exc).__name__}") from exc
 
@@ -123,13 +246,20 @@ class PscClient:
         return data
 
     def jwks(self, refresh: bool = False) -> KeySet:
-        if self._jwks is not None and not refresh:
+        """PSC's keys, cached as long as its cache headers say (JWKS_TTL_FLOOR..JWKS_TTL_CEILING); refresh=True
+        (unknown kid or bad signature, once per token) refetches. Tokens come from PSC's own endpoints over TLS,
+        so a refetch costs one call per login at most, never one per attacker request."""
+        if self._jwks is not None and not refresh and self.clock.now() < self._jwks_until:
             return self._jwks
         response = self._get(self.metadata()["jwks_uri"])
         try:
-            self._jwks = KeySet.import_key_set(response.json())
-        except (ValueError, JoseError) as exc:
+            if not response.ok:
+                raise ValueError(f"HTTP {response.status_code}")
+            keys = KeySet.import_key_set(response.json())
+        except (ValueError, JoseError, TypeError, KeyError) as exc:
             raise PscError("psc_jwks", str(exc)) from None
+        now = self.clock.now()
+        self._jwks, self._jwks_until = keys, now + cache_lifetime(response.headers, now)
         return self._jwks
 
     # -- the flow -------------------------------------------------------------------------------------------
@@ -159,8 +289,10 @@ class PscClient:
         if args.get("error"):
             raise PscError("psc_error", f"{args.get('error')}: {args.get('error_description', '')}".strip(": "))
         meta = self.metadata()
-        if args.get("iss") and args["iss"] != meta["issuer"]:  # RFC 9207 mix-up defence
+        if "iss" in args and args["iss"] != meta["issuer"]:  # RFC 9207 mix-up defence (an empty iss too)
             raise PscError("issuer_mismatch", args["iss"])
+        if "iss" not in args and self.require_iss(meta):      # RFC 9207 §2.4
+            raise PscError("issuer_mismatch", "no iss in the callback although the issuer sends it")
         if not args.get("code"):
             raise PscError("psc_error", "no code in the callback")
         token = self._exchange(meta, args["code"], pending)
@@ -186,14 +318,24 @@ class PscClient:
         return pending["txn"], Authentication(identity=identity, mie=mie, amr=amr, acr=id_claims["acr"],
                                               auth_time=auth_time, upstream="psc", upstream_session=upstream)
 
+    def require_iss(self, meta: dict) -> bool:
+        """BRIDGE_PSC_REQUIRE_ISS: auto = when discovery advertises authorization_response_iss_parameter_supported."""
+        mode = self.settings.psc_require_iss
+        if mode == "auto":
+            return meta.get("authorization_response_iss_parameter_supported") is True
+        return mode == "always"
+
     def _exchange(self, meta: dict, code: str, pending: dict) -> dict:
         session = self._session(pending["redirect_uri"])
         try:
             with metrics.upstream_call("token"):
-                token = session.fetch_token(meta["token_endpoint"], code=code, code_verifier=pending["verifier"],
-                                            grant_type="authorization_code", timeout=self.timeout, **self._tls())
+                token = self._bounded(lambda hooks: session.fetch_token(
+                    meta["token_endpoint"], code=code, code_verifier=pending["verifier"],
+                    grant_type="authorization_code", timeout=self.timeout, stream=True, hooks=hooks, **self._tls()))
         except requests.Timeout as exc:
             raise PscError("psc_timeout", "token endpoint") from exc
+        except ResponseTooLarge as exc:
+            raise PscError("psc_unreachable", f"token endpoint: answer too large ({exc})") from exc
         except requests.RequestException as exc:
             raise PscError("psc_unreachable", f"token endpoint: {type(exc).__name__}") from exc
         except Exception as exc:  # Authlib raises OAuthError for RFC 6749 error responses
@@ -243,10 +385,10 @@ class PscClient:
         try:
             try:
                 return jwt.decode(token, keys, algorithms=algorithms).claims
-            except InvalidKeyIdError:
+            except (InvalidKeyIdError, BadSignatureError):
                 if alg == "HS256":
                     raise
-                # PSC rotated its keys: refetch the JWKS once, then give up.
+                # PSC rotated its keys (new kid) or reused a kid for a new key: refetch the JWKS once, then give up.
                 return jwt.decode(token, self.jwks(refresh=True), algorithms=algorithms).claims
         except InvalidKeyIdError:
             raise PscError(f"{what}_kid", f"unknown kid {header.get('kid')!r} after JWKS refresh") from None
