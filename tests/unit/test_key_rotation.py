@@ -169,3 +169,36 @@ def test_jwks_cache_lifetime_is_the_shared_constant(tmp_path):
     settings = load_settings({"BRIDGE_KEYS_DIR": str(tmp_path / "keys"), "BRIDGE_POLICIES_DIR": str(tmp_path / "policies")})
     response = create_app(settings, store=MemoryStore(Clock())).test_client().get("/jwks")
     assert response.headers["Cache-Control"] == f"public, max-age={JWKS_MAX_AGE}"
+
+
+def test_a_running_bridge_publishes_before_signing_and_keeps_old_tokens_verifiable(bridge_factory):
+    """Through HTTP: an app that cached /jwks right after the rotation verifies every later ID token."""
+    import requests
+
+    from tests.support.bridge import PORTAIL, AppClient
+
+    clock = Clock()
+    server = bridge_factory(clock=clock)
+
+    def id_token(user):
+        app = AppClient(server.url, **PORTAIL)
+        return app.exchange(app.login(requests.Session(), user=user)["code"])["id_token"]
+
+    def published():
+        return KeySet.import_key_set(requests.get(f"{server.url}/jwks", timeout=10).json())
+
+    before = id_token("899700000002")
+    old_kid = jwt.decode(before, published()).header["kid"]
+    new_kids = server.bridge.keys.rotate()                    # what `bridge keys rotate` does, in this process
+    cached = published()                                      # an app refreshes its JWKS cache now…
+    during = id_token("899700000003")
+    assert jwt.decode(during, cached).header["kid"] == old_kid   # …the old key still signs
+    clock.advance(PUBLISH_BEFORE_SIGNING)
+    server.psc.advance_clock(PUBLISH_BEFORE_SIGNING)          # PSC's tokens must not look 6 minutes old
+    after = id_token("899700000002")
+    assert jwt.decode(after, cached).header["kid"] in new_kids   # the new key signs: already in that cache
+    clock.advance(LONGEST_SESSION)
+    assert jwt.decode(before, published()).claims["sub"]      # id_token_hint from before the switch still ours
+    clock.advance(RETIRED_KEEP - LONGEST_SESSION)
+    with pytest.raises(Exception):
+        jwt.decode(before, published())
