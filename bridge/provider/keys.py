@@ -76,11 +76,23 @@ class KeyRing:
     def __init__(self, directory: Path, *, create: bool = True, clock: Clock | None = None):
         self.directory = Path(directory)
         self.clock = clock or Clock()
-        self.current: dict[str, object] = {}     # as in the *-current files (see active() for who signs now)
-        self.next: dict[str, tuple[object, float, float]] = {}   # alg -> (key, signs_from, keep)
-        self.retired: list[tuple[object, float]] = []
+        # One tuple, replaced as a whole on reload, so that a request never mixes two generations of files:
+        # (current: alg -> key as in the *-current files, next: alg -> (key, signs_from, keep), retired: [(key, until)])
+        self._ring: tuple[dict, dict, list] = ({}, {}, [])
         self._load(create)
         self._stamp, self._checked = self._mtime(), time.monotonic()
+
+    @property
+    def current(self) -> dict:
+        return self._ring[0]
+
+    @property
+    def next(self) -> dict:
+        return self._ring[1]
+
+    @property
+    def retired(self) -> list:
+        return self._ring[2]
 
     def _mtime(self) -> float:
         return max((p.stat().st_mtime for p in self.directory.glob("*.json")), default=0.0)
@@ -119,7 +131,7 @@ class KeyRing:
                 if item.get("alg") in ALGORITHMS:
                     upcoming[item["alg"]] = (_import(item["key"]), float(item["signs_from"]),
                                              float(item.get("keep", RETIRED_KEEP)))
-        self.current, self.next, self.retired = current, upcoming, retired
+        self._ring = (current, upcoming, retired)
 
     def _write(self, path: Path, data) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
@@ -133,9 +145,10 @@ class KeyRing:
 
     def _state(self, now: float):
         """(signing keys by alg, published-only next keys, retired keys with their `until`) at `now`."""
-        signing, pending = dict(self.current), []
-        retired = [(key, until) for key, until in self.retired if until > now]
-        for alg, (key, signs_from, keep) in self.next.items():
+        current, upcoming, kept = self._ring
+        signing, pending = dict(current), []
+        retired = [(key, until) for key, until in kept if until > now]
+        for alg, (key, signs_from, keep) in upcoming.items():
             if signs_from <= now:
                 if signs_from + keep > now:
                     retired.append((signing[alg], signs_from + keep))
