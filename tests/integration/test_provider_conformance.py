@@ -172,7 +172,7 @@ def test_key_rotation_without_downtime(server):
     app = AppClient(server.url, **at(server.receiver.url, PORTAIL))
     old = app.exchange(app.login(browser, user="899700000002")["code"])["id_token"]
     old_kid = jwt.decode(old, KeySet.import_key_set(requests.get(f"{server.url}/jwks", timeout=10).json())).header["kid"]
-    KeyRing(server.bridge.settings.keys_dir).rotate(keep_seconds=600)   # what `bridge keys rotate` does
+    KeyRing(server.bridge.settings.keys_dir).rotate(keep_seconds=600, now=True)  # `bridge keys rotate --now`
     time.sleep(1.1)                                                       # the running server notices within 1 s
     new = app.exchange(app.follow(browser, app.authorize_url())["code"])["id_token"]
     jwks = KeySet.import_key_set(requests.get(f"{server.url}/jwks", timeout=10).json())
