@@ -94,7 +94,11 @@ def pytest_runtest_makereport(item, call):
     xfail = item.get_closest_marker("xfail")
     if xfail is not None:
         reason = xfail.kwargs.get("reason", "")
-    _results[key] = {"library": _library(item), "operation": marker.args[1], "result": result, "reason": reason}
+    operation = marker.args[1]
+    params = getattr(getattr(item, "callspec", None), "params", {})
+    if "alg" in params:
+        operation = f"{operation} {params['alg']}"
+    _results[key] = {"library": _library(item), "operation": operation, "result": result, "reason": reason}
 
 
 def pytest_sessionfinish(session):
@@ -120,6 +124,16 @@ def server(bridge_factory, receiver, tmp_path):
     server.issuer = server.bridge.settings.issuer
     server.portail = at(receiver.url, PORTAIL)
     server.portail_logout = f"{receiver.url}/portail/"
+    return server
+
+
+@pytest.fixture
+def server_without_logout_state(bridge_factory, receiver, tmp_path):
+    """Like `server`, with a PSC that drops `state` on its post-logout redirect (as real PSC-like issuers do)."""
+    policies = rewrite_policies(tmp_path / "policies", receiver.url, {"interop.yaml": INTEROP_POLICY})
+    server = bridge_factory(env={"BRIDGE_POLICIES_DIR": str(policies)}, omit_logout_state=True)
+    server.receiver, server.issuer = receiver, server.bridge.settings.issuer
+    server.portail, server.portail_logout = at(receiver.url, PORTAIL), f"{receiver.url}/portail/"
     return server
 
 

@@ -5,6 +5,8 @@ library step runs in `node node/oidc.mjs <lib> <step>` with the URLs and tokens 
 """
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 import pytest
 import requests
 
@@ -157,3 +159,42 @@ def test_public_client(server, lib):
             "redirect_uri": redirect_uri(server, PUBLIC_CLIENT)}
     done = tokens_for(server, lib, conf)
     assert done["claims"]["aud"] in (PUBLIC_CLIENT, [PUBLIC_CLIENT])
+
+
+@pytest.mark.client("node", "RFC 8414 discovery (/.well-known/oauth-authorization-server)")
+def test_rfc8414_discovery(server, lib):
+    """Issue 12 defect 9 (fixed): the RFC 8414 document, validated by the library (algorithm: 'oauth2')."""
+    done = run_node(lib, "discover_oauth2", **portail(server))
+    assert "error" not in done, done
+    assert done["metadata"]["issuer"] == server.issuer
+
+
+@pytest.mark.client("node", "request object (JAR) refused: request_not_supported")
+@pytest.mark.xfail(strict=True, reason="issue 12 defect 9: `request` is silently ignored instead of "
+                                       "request_not_supported (OIDC Core §6)")
+def test_request_object_is_refused(server, lib):
+    conf = {"issuer": server.issuer, "client_id": JWT_CLIENT, "auth": "private_key_jwt", "alg": "RS256",
+            "jwk": KEY_FOR["RS256"].as_dict(private=True), "redirect_uri": redirect_uri(server, JWT_CLIENT)}
+    started = run_node(lib, "authorize_jar", **conf)
+    assert "error" not in started, started
+    # The libraries send only client_id + request (RFC 9101); OIDC Core §6.1 also repeats response_type, scope
+    # and redirect_uri outside, which lets the provider redirect its refusal back to the app.
+    outside = urlencode({"response_type": "code", "scope": "openid profile", "redirect_uri": conf["redirect_uri"]})
+    response = requests.get(f"{started['url']}&{outside}", allow_redirects=False, timeout=10)
+    callback = response.headers.get("Location", "")
+    assert callback.startswith(conf["redirect_uri"]), (response.status_code, callback[:200])
+    done = run_node(lib, "callback", **conf, **started, callback_url=callback)
+    assert done.get("error", {}).get("error") == "request_not_supported", done
+
+
+@pytest.mark.client("node", "RP-initiated logout with state, PSC dropping its state")
+def test_rp_initiated_logout_when_psc_drops_state(server_without_logout_state, lib):
+    """Issue 12 defect 1 (fixed): the pending return is bound to the browser, not to PSC's state."""
+    server = server_without_logout_state
+    conf = portail(server)
+    browser = requests.Session()
+    tokens = tokens_for(server, lib, conf, browser)["tokens"]
+    built = run_node(lib, "logout_url", **conf, id_token=tokens["id_token"], state="app-state-3",
+                     post_logout_redirect_uri=server.portail_logout)
+    landed = follow_logout(browser, built["url"], server.portail_logout)
+    assert landed.startswith(server.portail_logout) and query(landed).get("state") == "app-state-3", landed

@@ -14,10 +14,6 @@ import requests
 from tests.interop.conftest import (JWT_CLIENT, KEY_FOR, POST_CLIENT, POST_SECRET, PUBLIC_CLIENT, USER, browser_login,
                                     follow_logout, query, redirect_uri)
 
-DISCOVERY_DEFECT = "issue 12 defect 9: RFC 8414 *_endpoint_auth_signing_alg_values_supported missing, " \
-                   "/.well-known/oauth-authorization-server is 404"
-
-
 def discovery(server) -> dict:
     return requests.get(f"{server.issuer}/.well-known/openid-configuration", timeout=10).json()
 
@@ -77,8 +73,8 @@ def test_authlib_openid_metadata_validates(server):
 
 
 @pytest.mark.client("Authlib", "RFC 8414 metadata validation")
-@pytest.mark.xfail(strict=True, reason=DISCOVERY_DEFECT)
 def test_authlib_rfc8414_metadata_validates(server):
+    """Issue 12 defect 9 (fixed): Authlib's RFC 8414 validator accepts both documents."""
     from authlib.oauth2.rfc8414 import AuthorizationServerMetadata
 
     AuthorizationServerMetadata(discovery(server)).validate()
@@ -380,6 +376,27 @@ def test_pyoidc_rp_initiated_logout(server):
     assert landed.startswith(server.portail_logout) and query(landed).get("state") == "app-state-2", landed
 
 
+@pytest.mark.client("pyoidc", "RP-initiated logout with state, PSC dropping its state")
+def test_pyoidc_rp_initiated_logout_when_psc_drops_state(server_without_logout_state):
+    server = server_without_logout_state
+    app, browser = pyoidc_portail(server), requests.Session()
+    app.tokens(app.login(browser))
+    request = app.client.construct_EndSessionRequest(state=app.state, request_args={
+        "post_logout_redirect_uri": server.portail_logout, "state": "app-state-4"})
+    landed = follow_logout(browser, request.request(app.client.end_session_endpoint), server.portail_logout)
+    assert landed.startswith(server.portail_logout) and query(landed).get("state") == "app-state-4", landed
+
+
+@pytest.mark.client("idpyoidc", "RP-initiated logout with state, PSC dropping its state")
+def test_idpyoidc_rp_initiated_logout_when_psc_drops_state(server_without_logout_state):
+    server = server_without_logout_state
+    app, browser = idpy_portail(server), requests.Session()
+    result = app.finalize(app.login(browser))
+    info = app.client.logout(result["state"], post_logout_redirect_uri=server.portail_logout)
+    landed = follow_logout(browser, info["url"], server.portail_logout)
+    assert landed.startswith(server.portail_logout) and query(landed).get("state") == query(info["url"])["state"]
+
+
 @pytest.mark.client("pyoidc", "back-channel logout token validation")
 def test_pyoidc_backchannel_logout_token(server):
     import time
@@ -644,3 +661,42 @@ def test_idpyoidc_public_client(server):
 def test_idpyoidc_client_secret_post(server):
     app = IdpyApp(server, POST_CLIENT, POST_SECRET, auth="client_secret_post")
     assert app.finalize(app.login())["id_token"]["sub"] == USER
+
+
+# ================================================================================================ key rotation
+def rotate_now(server):
+    """`bridge keys rotate --now` under a running bridge: new keys sign at once (the running server notices
+    within 1 s); a client that fetched the JWKS before has to refetch it on the unknown kid."""
+    import time
+
+    from bridge.provider.keys import KeyRing
+
+    KeyRing(server.bridge.settings.keys_dir).rotate(keep_seconds=600, now=True)
+    time.sleep(1.1)
+
+
+def kid_of(id_token: str) -> str:
+    import base64
+    import json
+
+    header = id_token.split(".")[0]
+    return json.loads(base64.urlsafe_b64decode(header + "=" * (-len(header) % 4)))["kid"]
+
+
+@pytest.mark.client("pyoidc", "key rotation while the client runs")
+def test_pyoidc_key_rotation_while_running(server):
+    app, browser = pyoidc_portail(server), requests.Session()
+    first = app.tokens(app.login(browser))
+    rotate_now(server)
+    second = app.tokens(app.login(browser))   # same Client, same key jar: the new kid is fetched on demand
+    assert kid_of(second["id_token_jwt"]) != kid_of(first["id_token_jwt"])
+    assert second["id_token"]["sub"] == USER
+
+
+@pytest.mark.client("idpyoidc", "key rotation while the client runs")
+def test_idpyoidc_key_rotation_while_running(server):
+    app, browser = idpy_portail(server), requests.Session()
+    first = app.finalize(app.login(browser))
+    rotate_now(server)
+    second = app.finalize(app.login(browser))
+    assert second["id_token"]["sub"] == USER and second["state"] != first["state"]

@@ -1,6 +1,6 @@
 // One step of an OIDC relying party, done by a certified Node library, against the bridge.
 // Usage: node oidc.mjs <openid-client|oauth4webapi> <step>   with a JSON object on stdin; prints one JSON object.
-// Steps: discover, authorize, callback, userinfo, refresh, introspect, revoke, logout_url.
+// Steps: discover, discover_oauth2, authorize, authorize_jar (openid-client), callback, userinfo, refresh, introspect, revoke, logout_url.
 // Input: {issuer, client_id, client_secret?, auth: basic|none|private_key_jwt, jwk?, alg?, redirect_uri, ...}.
 // A library error is printed as {"error": {"name", "code", "error", "message"}} with exit code 0 (the test decides).
 import * as client from 'openid-client';
@@ -51,11 +51,23 @@ function describe(err) {
 // ---------------------------------------------------------------- openid-client 6
 async function withOpenidClient() {
   const config = await client.discovery(new URL(input.issuer), input.client_id, undefined, await clientAuth(client),
-                                        { execute: [client.allowInsecureRequests] });
+                                        { execute: [client.allowInsecureRequests],
+                                          algorithm: step === 'discover_oauth2' ? 'oauth2' : 'oidc' });
+  if (step === 'discover_oauth2') return { metadata: config.serverMetadata() };
   client.enableNonRepudiationChecks(config);   // verify the ID token's signature against the JWKS
   switch (step) {
     case 'discover':
       return { metadata: config.serverMetadata() };
+    case 'authorize_jar': {   // a signed request object (JAR, RFC 9101): the bridge must refuse it
+      const verifier = client.randomPKCECodeVerifier();
+      const state = client.randomState();
+      const nonce = client.randomNonce();
+      const params = { redirect_uri: input.redirect_uri, scope: input.scope || 'openid profile', state, nonce,
+                       code_challenge: await client.calculatePKCECodeChallenge(verifier),
+                       code_challenge_method: 'S256' };
+      const url = await client.buildAuthorizationUrlWithJAR(config, params, await privateKey());
+      return { url: url.href, state, nonce, verifier };
+    }
     case 'authorize': {
       const verifier = client.randomPKCECodeVerifier();
       const state = client.randomState();
@@ -94,8 +106,10 @@ async function withOpenidClient() {
 async function withOauth4webapi() {
   const issuer = new URL(input.issuer);
   const options = { [oauth.allowInsecureRequests]: true };
+  const algorithm = step === 'discover_oauth2' ? 'oauth2' : 'oidc';   // RFC 8414 or OIDC Discovery
   const as = await oauth.processDiscoveryResponse(issuer,
-    await oauth.discoveryRequest(issuer, { algorithm: 'oidc', ...options }));
+    await oauth.discoveryRequest(issuer, { algorithm, ...options }));
+  if (step === 'discover_oauth2') return { metadata: as };
   const c = { client_id: input.client_id };
   const auth = await clientAuth(oauth);
   switch (step) {
@@ -111,6 +125,20 @@ async function withOauth4webapi() {
                        code_challenge: await oauth.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256',
                        ...(input.extra || {}) };
       for (const [k, v] of Object.entries(params)) url.searchParams.set(k, v);
+      return { url: url.href, state, nonce, verifier };
+    }
+    case 'authorize_jar': {   // a signed request object (JAR, RFC 9101): the bridge must refuse it
+      const verifier = oauth.generateRandomCodeVerifier();
+      const state = oauth.generateRandomState();
+      const nonce = oauth.generateRandomNonce();
+      const params = new URLSearchParams({ client_id: input.client_id, redirect_uri: input.redirect_uri,
+                                           response_type: 'code', scope: input.scope || 'openid profile', state, nonce,
+                                           code_challenge: await oauth.calculatePKCECodeChallenge(verifier),
+                                           code_challenge_method: 'S256' });
+      const request = await oauth.issueRequestObject(as, c, params, await privateKey());
+      const url = new URL(as.authorization_endpoint);
+      url.searchParams.set('client_id', input.client_id);
+      url.searchParams.set('request', request);
       return { url: url.href, state, nonce, verifier };
     }
     case 'callback': {
