@@ -190,3 +190,25 @@ def run_node(lib: str, step: str, **payload) -> dict:
                           capture_output=True, text=True, timeout=60, cwd=NODE_DIR)
     assert done.returncode == 0 and done.stdout, f"node {lib} {step}: rc={done.returncode} {done.stderr[-2000:]}"
     return json.loads(done.stdout)
+
+
+class NodeSession:
+    """One long-running `node oidc.mjs <lib> session`: the library's configuration and JWKS cache persist
+    between steps, as in a running app."""
+
+    def __init__(self, lib: str, **common):
+        self.common = common
+        self.process = subprocess.Popen([node_available(), str(NODE_DIR / "oidc.mjs"), lib, "session"],
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                        text=True, cwd=NODE_DIR)
+
+    def __call__(self, step: str, **payload) -> dict:
+        self.process.stdin.write(json.dumps({**self.common, **payload, "step": step}) + "\n")
+        self.process.stdin.flush()
+        line = self.process.stdout.readline()
+        assert line, f"node session ended: {self.process.stderr.read()[-2000:]}"
+        return json.loads(line)
+
+    def close(self) -> None:
+        self.process.stdin.close()
+        self.process.wait(10)

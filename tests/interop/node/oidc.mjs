@@ -6,12 +6,12 @@
 import * as client from 'openid-client';
 import * as oauth from 'oauth4webapi';
 
-const [lib, step] = process.argv.slice(2);
-const input = JSON.parse(await new Promise((resolve) => {
-  let data = '';
-  process.stdin.on('data', (chunk) => { data += chunk; });
-  process.stdin.on('end', () => resolve(data));
-}));
+const [lib, firstStep] = process.argv.slice(2);
+// `session` mode: one JSON request per stdin line ({"step": ..., ...}), one JSON answer per stdout line, with the
+// library's configuration (and so its JWKS cache) kept between steps, like a running app.
+let step = firstStep;
+let input;
+const cache = {};
 
 const ALGS = {
   RS256: { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' },
@@ -50,11 +50,12 @@ function describe(err) {
 
 // ---------------------------------------------------------------- openid-client 6
 async function withOpenidClient() {
-  const config = await client.discovery(new URL(input.issuer), input.client_id, undefined, await clientAuth(client),
-                                        { execute: [client.allowInsecureRequests],
-                                          algorithm: step === 'discover_oauth2' ? 'oauth2' : 'oidc' });
+  const config = cache.config ?? await client.discovery(new URL(input.issuer), input.client_id, undefined,
+    await clientAuth(client), { execute: [client.allowInsecureRequests],
+                                algorithm: step === 'discover_oauth2' ? 'oauth2' : 'oidc' });
   if (step === 'discover_oauth2') return { metadata: config.serverMetadata() };
-  client.enableNonRepudiationChecks(config);   // verify the ID token's signature against the JWKS
+  if (!cache.config) client.enableNonRepudiationChecks(config);   // verify the ID token's signature (JWKS)
+  if (firstStep === 'session') cache.config = config;
   switch (step) {
     case 'discover':
       return { metadata: config.serverMetadata() };
@@ -107,8 +108,9 @@ async function withOauth4webapi() {
   const issuer = new URL(input.issuer);
   const options = { [oauth.allowInsecureRequests]: true };
   const algorithm = step === 'discover_oauth2' ? 'oauth2' : 'oidc';   // RFC 8414 or OIDC Discovery
-  const as = await oauth.processDiscoveryResponse(issuer,
+  const as = cache.as ?? await oauth.processDiscoveryResponse(issuer,
     await oauth.discoveryRequest(issuer, { algorithm, ...options }));
+  if (firstStep === 'session') cache.as = as;   // oauth4webapi keeps its JWKS cache per `as` object
   if (step === 'discover_oauth2') return { metadata: as };
   const c = { client_id: input.client_id };
   const auth = await clientAuth(oauth);
@@ -181,10 +183,28 @@ async function withOauth4webapi() {
   }
 }
 
-try {
-  const run = { 'openid-client': withOpenidClient, oauth4webapi: withOauth4webapi }[lib];
-  if (!run) throw new Error(`unknown library ${lib}`);
-  process.stdout.write(JSON.stringify(await run()));
-} catch (err) {
-  process.stdout.write(JSON.stringify({ error: describe(err) }));
+async function answer() {
+  try {
+    const run = { 'openid-client': withOpenidClient, oauth4webapi: withOauth4webapi }[lib];
+    if (!run) throw new Error(`unknown library ${lib}`);
+    return JSON.stringify(await run());
+  } catch (err) {
+    return JSON.stringify({ error: describe(err) });
+  }
+}
+
+if (firstStep === 'session') {
+  const { createInterface } = await import('node:readline');
+  for await (const line of createInterface({ input: process.stdin })) {
+    if (!line.trim()) continue;
+    ({ step, ...input } = JSON.parse(line));
+    process.stdout.write(`${await answer()}\n`);
+  }
+} else {
+  input = JSON.parse(await new Promise((resolve) => {
+    let data = '';
+    process.stdin.on('data', (chunk) => { data += chunk; });
+    process.stdin.on('end', () => resolve(data));
+  }));
+  process.stdout.write(await answer());
 }
