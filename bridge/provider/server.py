@@ -18,7 +18,7 @@ from authlib.oidc.core import OpenIDCode, UserInfo, UserInfoEndpoint
 from authlib.oidc.core.errors import RequestNotSupportedError, RequestURINotSupportedError
 from authlib.oidc.core.models import AuthorizationCodeMixin
 from authlib.oidc.rpinitiated import EndSessionEndpoint
-from joserfc import jwt
+from joserfc import jws, jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
@@ -31,6 +31,19 @@ from bridge.provider.tokens import TokenUse, new_token
 ID_TOKEN_TTL = 300
 CLIENT_ASSERTION_ALGS = ("RS256", "PS256", "ES256")   # private_key_jwt (RFC 7523), advertised as such
 EXPIRED = {"idle": "idle_expired", "absolute": "absolute_expired", "session_idle": "idle_expired"}
+
+
+def assertion_keys(assertion: str, keys):
+    """The keys to try on a client assertion. With a `kid`, joserfc picks the one key; without it (Authlib's
+    default, allowed by RFC 7523), every registered key of the algorithm's type, since a client may hold several."""
+    try:
+        header = jws.extract_compact(assertion.encode()).headers()
+    except (JoseError, ValueError):
+        return [keys]
+    if not isinstance(keys, KeySet) or header.get("kid") or len(keys.keys) == 1:
+        return [keys]
+    types = KeySet.algorithm_keys.get(header.get("alg"), [])
+    return [key for key in keys if key.key_type in types and key.get("alg") in (None, header.get("alg"))]
 
 
 @dataclass
@@ -303,14 +316,15 @@ def build_server(app, bridge) -> tuple[AuthorizationServer, ResourceProtector]:
             return KeySet.import_key_set(client.client.jwks)
 
         def process_assertion_claims(self, assertion, resolve_key):
-            # joserfc accepts only its "recommended" algorithms by default, which leaves PS256 out.
-            try:
-                token = jwt.decode(assertion, resolve_key, algorithms=list(CLIENT_ASSERTION_ALGS))
-            except (JoseError, ValueError) as error:
-                raise InvalidClientError(status_code=401, description="The client assertion is not signed by "
-                                         "a registered key of the client.") from error
-            self.verify_claims(token.claims)
-            return token.claims
+            for key in assertion_keys(assertion, resolve_key):
+                try:  # joserfc accepts only its "recommended" algorithms by default, which leaves PS256 out.
+                    token = jwt.decode(assertion, key, algorithms=list(CLIENT_ASSERTION_ALGS))
+                except (JoseError, ValueError):
+                    continue
+                self.verify_claims(token.claims)
+                return token.claims
+            raise InvalidClientError(status_code=401, description="The client assertion is not signed by "
+                                     "a registered key of the client.")
 
     class BridgeIssuer(IssuerParameter):
         def get_issuer(self):

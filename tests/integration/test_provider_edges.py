@@ -39,11 +39,11 @@ def query(url: str) -> dict:
     return {k: v[0] for k, v in parse_qs(urlsplit(url).query).items()}
 
 
-def client_assertion(server, client_id: str, key, alg: str) -> str:
+def client_assertion(server, client_id: str, key, alg: str, kid: bool = True) -> str:
     now = int(time.time())
     claims = {"iss": client_id, "sub": client_id, "aud": f"{server.url}/token", "iat": now, "exp": now + 60,
               "jti": str(uuid.uuid4())}
-    return jwt.encode({"alg": alg, "kid": key.kid}, claims, key, algorithms=[alg])
+    return jwt.encode({"alg": alg, **({"kid": key.kid} if kid else {})}, claims, key, algorithms=[alg])
 
 
 # -- 2. RFC 9207 iss on error redirects ------------------------------------------------------------------------
@@ -155,6 +155,23 @@ def test_private_key_jwt_with_each_advertised_algorithm(server, alg, key):
         "redirect_uri": app.redirect_uri, "client_id": "api-multi", "client_assertion_type": ASSERTION_TYPE,
         "client_assertion": client_assertion(server, "api-multi", key, alg)})
     assert response.status_code == 200, response.text
+
+
+FOREIGN_KEY = RSAKey.generate_key(2048, private=True)
+
+
+@pytest.mark.parametrize("alg,key,status", [("PS256", PS_KEY, 200), ("ES256", EC_KEY, 200), ("RS256", CLIENT_KEY, 200),
+                                            ("RS256", FOREIGN_KEY, 401)])
+def test_private_key_jwt_without_kid_among_several_keys(server, alg, key, status):
+    """Found by the interop suite (Authlib sends no `kid` by default, RFC 7523 does not require one): the
+    assertion was refused whenever the client registered several keys."""
+    app, code = code_for(server, "api-multi", "multi")
+    response = requests.post(f"{server.url}/token", timeout=10, data={
+        "grant_type": "authorization_code", "code": code, "code_verifier": app.pending["verifier"],
+        "redirect_uri": app.redirect_uri, "client_id": "api-multi", "client_assertion_type": ASSERTION_TYPE,
+        "client_assertion": client_assertion(server, "api-multi", key, alg, kid=False)})
+    assert response.status_code == status, response.text
+    assert status == 200 or response.json()["error"] == "invalid_client"
 
 
 # -- 6. userinfo as pyoidc and idpyoidc send it ---------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 Each library builds its own requests and checks the answers its own way; Python plays the user's browser between
 the authorization URL the library built and the callback URL it parses. Quirks of the libraries themselves are
-in docs/provider.md ("Known client quirks"); tests marked xfail(strict) wait for a provider fix (issue 12).
+in docs/provider.md ("Known client quirks"); a provider defect found here gets a strict xfail until it is fixed.
 """
 from __future__ import annotations
 
@@ -179,8 +179,6 @@ def test_authlib_private_key_jwt(server, alg):
 
 
 @pytest.mark.client("Authlib", "private_key_jwt without kid (library default)")
-@pytest.mark.xfail(strict=True, reason="provider (found by this suite, not yet in issue 12): a client assertion "
-                   "without `kid` is refused when the client's jwks has several keys (joserfc needs a kid)")
 def test_authlib_private_key_jwt_without_kid(server):
     app = AuthlibApp(server, JWT_CLIENT, auth="private_key_jwt", alg="RS256", kid=False)
     assert "access_token" in app.fetch_token(app.login())
