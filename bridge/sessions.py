@@ -19,12 +19,7 @@ from bridge.clock import Clock
 from bridge.model import Authentication
 from bridge.store import Store
 
-COOKIE = "bridge_session"   # logical name; on the wire: cookie_name(settings)
-
-
-def cookie_name(settings) -> str:
-    """`__Host-bridge_session` in production (Secure, Path=/, no Domain), `bridge_session` over http."""
-    return "__Host-" + COOKIE if settings.production else COOKIE
+COOKIE = "bridge_session"   # logical name; on the wire: bridge.web.security.cookie_name
 IDP_IDLE_MAX = 30 * 60      # RIE v2 RIE-PS 13: IdP inactivity <= 30 min
 IDP_SESSION_MAX = 4 * 3600  # RIE v2 RIE-PS 13: IdP session <= 4 h
 INDEX = "idx:sessions"      # sid -> next time the sweeper must look at it

@@ -17,12 +17,7 @@ TXN_TTL = 15 * 60
 # Upstream attempts one login may start (card challenges, PSC redirects): a user retrying a wrong PIN or coming
 # back from PSC a few times stays far below; a script creating store keys without end does not.
 ATTEMPTS_PER_TXN = 20
-BROWSER_COOKIE = "bridge_browser"   # logical name; on the wire: browser_cookie_name(settings)
-
-
-def browser_cookie_name(settings) -> str:
-    """`__Host-bridge_browser` in production (Secure, Path=/, no Domain), `bridge_browser` over http."""
-    return "__Host-" + BROWSER_COOKIE if settings.production else BROWSER_COOKIE
+BROWSER_COOKIE = "bridge_browser"   # logical name; on the wire: bridge.web.security.cookie_name
 
 
 def browser_hash(browser_secret: str | None) -> str:

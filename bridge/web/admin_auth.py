@@ -25,12 +25,7 @@ from bridge.policy.reader import ADMIN_SERVICE
 from bridge.sessions import session_key
 from bridge.transactions import browser_hash
 
-CONSOLE_COOKIE = "bridge_admin"   # logical name; on the wire: console_cookie_name(settings)
-
-
-def console_cookie_name(settings) -> str:
-    """`__Host-bridge_admin` in production (Secure, Path=/ as the prefix demands, no Domain)."""
-    return "__Host-" + CONSOLE_COOKIE if settings.production else CONSOLE_COOKIE
+CONSOLE_COOKIE = "bridge_admin"   # logical name; on the wire: bridge.web.security.cookie_name
 CLIENT_ID = "bridge-admin"
 LOGIN_TTL = 600
 

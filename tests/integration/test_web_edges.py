@@ -129,16 +129,14 @@ def test_production_cookies_carry_the_host_prefix(production):
 
 
 def test_production_sets_deletes_and_reads_only_prefixed_names(production):
-    from bridge.sessions import COOKIE, cookie_name
-    from bridge.transactions import BROWSER_COOKIE, browser_cookie_name
-    from bridge.web.admin_auth import CONSOLE_COOKIE, console_cookie_name
+    from bridge.sessions import COOKIE
+    from bridge.transactions import BROWSER_COOKIE
+    from bridge.web.admin_auth import CONSOLE_COOKIE
     from bridge.web.i18n import LANG_COOKIE
-    from bridge.web.security import cookie_args
-    from bridge.web.security import cookie_name as wire_name
+    from bridge.web.security import cookie_args, cookie_name
 
     settings = production.extensions["bridge"].settings
-    assert (cookie_name(settings), browser_cookie_name(settings), console_cookie_name(settings),
-            wire_name(LANG_COOKIE, settings)) == ("__Host-bridge_session", "__Host-bridge_browser",
+    assert tuple(cookie_name(name, settings) for name in (COOKIE, BROWSER_COOKIE, CONSOLE_COOKIE, LANG_COOKIE)) == ("__Host-bridge_session", "__Host-bridge_browser",
                                                   "__Host-bridge_admin", "__Host-bridge_lang")
     planted = "bridge_session=planted; bridge_lang=en; __Host-bridge_browser=b" + "x" * 40 + "; other=1"
     with production.test_request_context("/", base_url=SSO, headers={"Cookie": planted}):
@@ -165,9 +163,10 @@ def test_production_sets_deletes_and_reads_only_prefixed_names(production):
 
 
 def test_development_keeps_plain_cookie_names(client):
-    from bridge.sessions import cookie_name
+    from bridge.sessions import COOKIE
+    from bridge.web.security import cookie_name
 
-    assert cookie_name(client.application.extensions["bridge"].settings) == "bridge_session"
+    assert cookie_name(COOKIE, client.application.extensions["bridge"].settings) == "bridge_session"
     assert set(set_cookies(client.get("/nope?lang=en"))) == {"bridge_lang"}
 
 
