@@ -10,6 +10,7 @@ COMMANDS = [
     "bridge.sandbox.commands:sandbox",
     "bridge.card.agent:card_agent_command",
     "bridge.policy.cli:policy",
+    "bridge.policy.client_cli:client",
     "bridge.provider.cli:keys",
     "bridge.provider.cli:sweeper",
     "bridge.audit_cli:audit",
