@@ -120,9 +120,24 @@ def read_bounded(response: requests.Response, deadline: float, read_timeout: flo
     return response
 
 
+# PSC refusals the app handles itself: relayed to its redirect URI as the same OAuth error (RFC 6749 §4.1.2.1,
+# OIDC Core §3.1.2.6), with these descriptions (ASCII: Authlib refuses others; PSC's own text is not copied).
+# Any other error (invalid_request, invalid_scope, server_error...) is the bridge's problem: an error page.
+RELAYED_ERRORS = {
+    "access_denied": "The user cancelled or refused the login at Pro Sante Connect.",
+    "login_required": "Pro Sante Connect requires the user to log in.",
+    "consent_required": "Pro Sante Connect requires the user's consent.",
+    "interaction_required": "Pro Sante Connect requires an interaction with the user.",
+    "account_selection_required": "Pro Sante Connect requires the user to select an account.",
+    "temporarily_unavailable": "Pro Sante Connect is temporarily unavailable; retry later.",
+}
+
+
 class PscError(Exception):
-    def __init__(self, code: str, detail: str = ""):
+    def __init__(self, code: str, detail: str = "", *, relay: str | None = None):
         self.code, self.detail = code, detail
+        self.relay = relay      # an RELAYED_ERRORS key: the app gets this error rather than a bridge page
+        self.txn: str | None = None  # the login transaction the callback's state named, once known
         super().__init__(f"{code}: {detail}" if detail else code)
 
 
@@ -286,13 +301,23 @@ class PscClient:
         pending = self.store.consume_json(f"psc:state:{state}") if state else None
         if pending is None:
             raise PscError("state_invalid", "unknown, expired or already used state")
-        if args.get("error"):
-            raise PscError("psc_error", f"{args.get('error')}: {args.get('error_description', '')}".strip(": "))
+        try:
+            return pending["txn"], self._finish(args, pending)
+        except PscError as exc:
+            exc.txn = pending["txn"]
+            raise
+
+    def _finish(self, args: dict, pending: dict) -> Authentication:
         meta = self.metadata()
         if "iss" in args and args["iss"] != meta["issuer"]:  # RFC 9207 mix-up defence (an empty iss too)
             raise PscError("issuer_mismatch", args["iss"])
-        if "iss" not in args and self.require_iss(meta):      # RFC 9207 §2.4
+        if "iss" not in args and self.require_iss(meta):      # RFC 9207 §2.4, errors included: checked first
             raise PscError("issuer_mismatch", "no iss in the callback although the issuer sends it")
+        if args.get("error"):
+            error, detail = str(args["error"]), f"{args['error']}: {args.get('error_description', '')}".strip(": ")
+            if error in RELAYED_ERRORS:
+                raise PscError(f"psc_{error}", detail, relay=error)
+            raise PscError("psc_error", detail)
         if not args.get("code"):
             raise PscError("psc_error", "no code in the callback")
         token = self._exchange(meta, args["code"], pending)
@@ -315,8 +340,8 @@ class PscClient:
         # PSC's `sub` is not kept: users are keyed on SubjectNameID, and its format changed across PSC eras.
         upstream = {"sid": id_claims.get("sid") or at_claims.get("sid", ""),
                     "id_token": token["id_token"], "deadline": auth_time + self.settings.psc_max_session}
-        return pending["txn"], Authentication(identity=identity, mie=mie, amr=amr, acr=id_claims["acr"],
-                                              auth_time=auth_time, upstream="psc", upstream_session=upstream)
+        return Authentication(identity=identity, mie=mie, amr=amr, acr=id_claims["acr"], auth_time=auth_time,
+                              upstream="psc", upstream_session=upstream)
 
     def require_iss(self, meta: dict) -> bool:
         """BRIDGE_PSC_REQUIRE_ISS: auto = when discovery advertises authorization_response_iss_parameter_supported."""

@@ -31,11 +31,54 @@ def json_error(status: int, description: str, error: str | None = None):
     return response
 
 
-def error_page(code: str, status: int, detail: str = "", **context):
+def error_page(code: str, status: int, detail: str = "", *, txn=None, client_id: str = "", **context):
+    """The French page for `code`, with its ways back (see way_back) and the request id as support reference."""
     from bridge.web.i18n import current_lang
 
     return render_template("error.html", code=code, text=message(code, current_lang()), detail=detail,
-                           request_id=current_request_id(), **context), status
+                           request_id=current_request_id(), **way_back(code, txn, client_id), **context), status
+
+
+def way_back(code: str, txn=None, client_id: str = "") -> dict:
+    """Links out of an error page. A login of this browser still pending (given, or named by `txn` in the
+    request): back to the app (its verified redirect URI gets error=access_denied, via /login/back) and the
+    means chooser (or a retry when PSC is the only means). Else a known client's home page."""
+    from flask import url_for
+
+    from bridge.web import bridge
+    from bridge.web.login import bound_txn, chooser_means, login_entry
+
+    links = {"back_url": None, "home_url": None, "chooser_url": None, "retry_url": None}
+    if code in ("store_unavailable", "audit_unavailable"):
+        return links  # the store is down: nothing pending can be read
+    try:
+        txn = txn or bound_txn()
+        if txn is not None:
+            links["back_url"] = url_for("login.back", txn=txn.id)
+            client_id = txn.client_id
+            if not txn.authenticated:
+                means = chooser_means(bridge().policies.services[txn.service])
+                key = "retry_url" if all(m.via_psc for m in means) else "chooser_url"
+                links[key] = login_entry(txn)
+        found = bridge().policies.client(client_id) if client_id and not links["back_url"] else None
+        if found:
+            links["home_url"] = client_home(found[1])
+    except (StoreUnavailable, AuditUnavailable, KeyError):
+        pass  # the page itself must still render
+    return links
+
+
+def client_home(client) -> str | None:
+    """A registered client's home page: its first post-logout URI, else the origin of its first redirect URI
+    (both registered by the app's owner in the policy, so never an open redirect)."""
+    from urllib.parse import urlsplit
+
+    if client.post_logout_redirect_uris:
+        return client.post_logout_redirect_uris[0]
+    if client.redirect_uris:
+        parts = urlsplit(client.redirect_uris[0])
+        return f"{parts.scheme}://{parts.netloc}/"
+    return None
 
 
 def bad_request(description: str):
@@ -69,6 +112,12 @@ def install(app: Flask) -> None:
         if api_request():
             return json_error(413, detail, "invalid_request")
         return error_page("request_too_large", 413, detail=detail)
+
+    @app.get("/favicon.ico")
+    def favicon():  # asked by browsers for pages without the icon link (JSON documents): not a 404
+        from flask import redirect, url_for
+
+        return redirect(url_for("static", filename="favicon.svg"), 301)
 
     @app.errorhandler(404)
     def not_found(exc):

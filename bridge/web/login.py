@@ -30,8 +30,9 @@ def login_entry(txn: LoginTransaction) -> str:
     return url_for("login.chooser", txn=txn.id)
 
 
-def _bound_txn() -> LoginTransaction | None:
-    txn = bridge().transactions.get(request.values.get("txn"))
+def bound_txn(txn_id: str | None = None) -> LoginTransaction | None:
+    """The pending login named by `txn_id` (default: the request's `txn`), if this browser started it."""
+    txn = bridge().transactions.get(txn_id if txn_id is not None else request.values.get("txn"))
     if txn is None or not txn.bound_to(request.cookies.get(BROWSER_COOKIE)):
         return None
     return txn
@@ -39,7 +40,7 @@ def _bound_txn() -> LoginTransaction | None:
 
 @bp.get("/login")
 def chooser():
-    txn = _bound_txn()
+    txn = bound_txn()
     if txn is None:
         return error_page("txn_invalid", 400)
     service = bridge().policies.services[txn.service]
@@ -49,7 +50,7 @@ def chooser():
 @bp.get("/login/psc")
 def psc_start():
     b = bridge()
-    txn = _bound_txn()
+    txn = bound_txn()
     if txn is None:
         return error_page("txn_invalid", 400)
     if not b.transactions.attempt(txn, "psc"):
@@ -59,8 +60,20 @@ def psc_start():
                           prompt="login" if txn.forced else None, login_hint=txn.login_hint or None)
     except PscError as exc:
         log.warning("psc_start_failed", code=exc.code, detail=exc.detail)
-        return error_page(exc.code, 502, detail=exc.detail)
+        return error_page(exc.code, 502, detail=exc.detail, txn=txn)
     return redirect(url)
+
+
+@bp.get("/login/back")
+def back():
+    """« Retour à l'application » from an error page: the pending login ends, the app gets access_denied."""
+    from bridge.web.oidc import return_error_to_app
+
+    txn = bound_txn()
+    if txn is None:
+        return error_page("txn_invalid", 400)
+    bridge().record("login_failed", "failure", reason="user_went_back", service=txn.service, client=txn.client_id)
+    return return_error_to_app(txn, "access_denied", "The user went back to the application without logging in.")
 
 
 @bp.get("/psc/callback")
@@ -69,11 +82,7 @@ def psc_callback():
     try:
         txn_id, authn = b.psc.finish(request.args.to_dict())
     except PscError as exc:
-        log.warning("login_failed", upstream="psc", code=exc.code, detail=exc.detail)
-        metrics.login_error("psc", exc.code)
-        b.record("login_failed", "failure", reason=exc.code, upstream="psc")
-        status = 504 if exc.code == "psc_timeout" else 502 if exc.code.startswith("psc_") else 400
-        return error_page(exc.code, status, detail=exc.detail)
+        return _psc_failed(exc)
     txn = b.transactions.get(txn_id)
     if txn is None or not txn.bound_to(request.cookies.get(BROWSER_COOKIE)):
         log.warning("login_failed", upstream="psc", code="txn_invalid")
@@ -88,6 +97,23 @@ def psc_callback():
     response = continue_login(txn, session)
     response.set_cookie(COOKIE, session.cookie, **cookie_args())
     return response
+
+
+def _psc_failed(exc: PscError):
+    """A refusal the app handles (access_denied...) goes back to it; anything else is a page with a way back."""
+    from bridge.upstream.psc import RELAYED_ERRORS
+    from bridge.web.oidc import return_error_to_app
+
+    b = bridge()
+    txn = bound_txn(exc.txn) if exc.txn else None
+    log.warning("login_failed", upstream="psc", code=exc.code, detail=exc.detail, relayed=bool(exc.relay and txn))
+    metrics.login_error("psc", exc.code)
+    b.record("login_failed", "failure", reason=exc.code, upstream="psc",
+             service=txn.service if txn else "", client=txn.client_id if txn else "")
+    if exc.relay and txn:
+        return return_error_to_app(txn, exc.relay, RELAYED_ERRORS[exc.relay])
+    status = 504 if exc.code == "psc_timeout" else 502 if exc.code.startswith("psc_") else 400
+    return error_page(exc.code, status, detail=exc.detail, txn=txn)
 
 
 def establish_session(authn):
@@ -129,7 +155,7 @@ def continue_login(txn: LoginTransaction, session):
 @bp.route("/login/activity", methods=["GET", "POST"])
 def activity():
     b = bridge()
-    txn = _bound_txn()
+    txn = bound_txn()
     session = b.sessions.load(request.cookies.get(COOKIE))
     if txn is None or session is None or not txn.authenticated:
         return error_page("txn_invalid", 400)

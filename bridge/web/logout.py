@@ -46,8 +46,8 @@ def logout():
     names_this_session = bool(session and end.id_token_claims and end.id_token_claims.get("sid") == session.sid)
     if session and not names_this_session and not _confirmed(secret):
         response = make_response(render_template(
-            "logout_confirm.html", csrf=_csrf(secret), params={k: request.values[k] for k in PARAMS
-                                                              if request.values.get(k)}))
+            "logout_confirm.html", csrf=_csrf(secret), cancel_url=_cancel_url(end),
+            params={k: request.values[k] for k in PARAMS if request.values.get(k)}))
         if new:
             response.set_cookie(BROWSER_COOKIE, secret, **cookie_args())
         return response
@@ -72,6 +72,15 @@ def logout():
         response = make_response(render_template("logged_out.html"))
     response.delete_cookie(COOKIE, path="/")
     return response
+
+
+def _cancel_url(end) -> str:
+    """« Annuler »: back to the app at its post_logout_redirect_uri when it is one the client registered, without
+    `state` (an app must not read the cancel as its logout response); else the bridge's root."""
+    uri = request.values.get("post_logout_redirect_uri")
+    if end.client is not None and uri in end.client.client.post_logout_redirect_uris:
+        return uri
+    return "/"
 
 
 def _confirmed(secret: str) -> bool:

@@ -7,6 +7,19 @@ MESSAGES: dict[str, tuple[str, str]] = {
                       "ou expiré). Recommencez la connexion depuis votre application.",
                       "The Pro Santé Connect response matches no pending login (already used or expired)."),
     "psc_error": ("Pro Santé Connect a refusé ou interrompu la connexion.", "Pro Santé Connect refused the login."),
+    # PSC refusals relayed to the app (bridge.upstream.psc.RELAYED_ERRORS); a page only when no login is pending
+    "psc_access_denied": ("La connexion a été annulée ou refusée sur Pro Santé Connect. Recommencez depuis votre "
+                          "application.", "The login was cancelled or refused at Pro Santé Connect."),
+    "psc_login_required": ("Pro Santé Connect demande de vous identifier de nouveau. Recommencez depuis votre "
+                           "application.", "Pro Santé Connect asks you to log in again."),
+    "psc_consent_required": ("Pro Santé Connect demande votre consentement. Recommencez depuis votre application.",
+                             "Pro Santé Connect asks for your consent."),
+    "psc_interaction_required": ("Pro Santé Connect demande une action de votre part. Recommencez depuis votre "
+                                 "application.", "Pro Santé Connect asks for an action on your part."),
+    "psc_account_selection_required": ("Pro Santé Connect demande de choisir un compte. Recommencez depuis votre "
+                                       "application.", "Pro Santé Connect asks you to choose an account."),
+    "psc_temporarily_unavailable": ("Pro Santé Connect est momentanément indisponible. Réessayez dans quelques "
+                                    "instants.", "Pro Santé Connect is temporarily unavailable."),
     "psc_timeout": ("Pro Santé Connect ne répond pas dans le délai prévu. Réessayez dans quelques instants.",
                     "Pro Santé Connect did not answer in time."),
     "psc_unreachable": ("Pro Santé Connect est injoignable. Réessayez dans quelques instants ; si le problème "
@@ -122,7 +135,9 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "agent_unreachable": ("L'agent carte ne répond pas sur ce poste : suivez les instructions ci-dessous.",
                           "The card agent does not answer on this workstation: see the instructions below."),
     "pin_format": ("Le code porteur comporte 4 chiffres.", "The PIN has 4 digits."),
-    "not_found": ("Page introuvable.", "Page not found."),
+    "not_found": ("Cette adresse ne correspond à aucune page du service d'identification. Vérifiez le lien, ou "
+                  "revenez à votre application.", "This address matches no page of the identification service. "
+                  "Check the link, or go back to your application."),
     # admin console
     "admin_disabled": ("La console d'administration n'est pas activée : aucune politique de service « admin » "
                        "n'est chargée.", "The admin console is disabled: no 'admin' service policy is loaded."),

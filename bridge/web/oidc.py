@@ -52,15 +52,42 @@ def authlib_call(call):
         return bad_request("malformed parameters")
 
 
-def _oauth_error(error: OAuth2Error):
-    """Redirect with the error only when the client and redirect_uri were verified; otherwise a page."""
+def _oauth_error(error: OAuth2Error, query=None):
+    """Redirect with the error only when the client and redirect_uri were verified; otherwise a page, in French,
+    with the client's home page when the client is known (`query`: the /authorize parameters)."""
     if error.redirect_uri:
         return bridge().server.handle_error_response(None, error)
-    code = error.error
-    if code == "invalid_request" and "redirect_uri" in (error.description or ""):
+    query = request.values if query is None else query
+    code, reason = error.error, None
+    description = error.description or ""
+    if code == "invalid_request" and ("redirect_uri" in description or "redirect uri" in description.lower()):
         code = "invalid_redirect_uri"
+        client_id = query.get("client_id") or ""
+        found = bridge().policies.client(client_id) if client_id else None
+        reason = {"uri": query.get("redirect_uri") or "",
+                  "client": (found[1].name or found[0].name or client_id) if found else client_id}
     log.info("authorize_refused", error=error.error, description=error.description)
-    return error_page(code, 400, detail=f"{error.error}: {error.description or ''}".strip(": "))
+    return error_page(code, 400, detail=f"{error.error}: {description}".strip(": "), reason=reason,
+                      client_id=query.get("client_id") or "")
+
+
+def return_error_to_app(txn, error: str, description: str):
+    """End a pending login without a user: the app's redirect URI gets `error` with its state and iss (RFC 6749
+    §4.1.2.1, RFC 9207), once the stored request passes validation again (a policy reload may have removed
+    the client or the URI: then a page)."""
+    from urllib.parse import parse_qsl
+
+    b = bridge()
+    b.transactions.consume(txn.id)
+    req = EnvironBuilder(path="/authorize", query_string=txn.query, base_url=b.settings.public_url).get_request()
+    try:
+        grant = b.server.get_consent_grant(request=req, end_user=None)
+    except OAuth2Error as refused:
+        return _oauth_error(refused, dict(parse_qsl(txn.query)))
+    payload = grant.request.payload
+    log.info("authorize_error_returned", client=txn.client_id, error=error)
+    return b.server.handle_error_response(None, OAuth2Error(description, error=error, state=payload.state,
+                                                            redirect_uri=payload.redirect_uri))
 
 
 def _current_session():

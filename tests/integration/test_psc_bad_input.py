@@ -40,7 +40,7 @@ def assert_refused(browser, outcome, code_prefix: str):
     ({"id_token_kid_unknown": True}, "id_token_kid"),
     ({"userinfo_claims": {"sub": "someone-else"}}, "sub_mismatch"),
     ({"userinfo_claims": {"SubjectNameID": None}}, "subject_missing"),
-    ({"authorize_error": "access_denied"}, "psc_error"),
+    ({"authorize_error": "invalid_scope"}, "psc_error"),     # access_denied goes back to the app (test_error_way_back)
     ({"token_error": "invalid_grant"}, "psc_error"),
 ])
 def test_bad_upstream_response_is_refused(bridge_server, faults, code):

@@ -74,7 +74,7 @@ def test_french_by_default_then_english_by_switch_kept_in_a_cookie(client):
 
 
 def test_accept_language_is_the_fallback_and_unknown_languages_are_ignored(client):
-    assert heading(client.get("/nowhere", headers={"Accept-Language": "en-GB,en;q=0.9"})) == "Login impossible"
-    assert heading(client.get("/nowhere", headers={"Accept-Language": "de-DE,de;q=0.9"})) == "Connexion impossible"
+    assert heading(client.get("/nowhere", headers={"Accept-Language": "en-GB,en;q=0.9"})) == "Page not found"
+    assert heading(client.get("/nowhere", headers={"Accept-Language": "de-DE,de;q=0.9"})) == "Page introuvable"
     page = client.get("/nowhere?lang=xx", headers={"Accept-Language": "en"})
-    assert heading(page) == "Login impossible" and "Set-Cookie" not in page.headers
+    assert heading(page) == "Page not found" and "Set-Cookie" not in page.headers
