@@ -17,6 +17,7 @@ COMMANDS = [
     "bridge.serve:serve",
     "bridge.attest:attest_command",
     "bridge.pki_cli:crl",
+    "bridge.doctor:doctor",
 ]
 
 
