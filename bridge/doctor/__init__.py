@@ -74,8 +74,13 @@ def doctor(lang, as_json, agent_origins, cert_warn_days) -> None:
         for check in checks:
             click.echo(check.line(lang))
         counts = {status: sum(c.status == status for c in checks) for status in ("ok", "warn", "fail")}
-        click.echo(t(lang, f"{counts['ok']} ✓, {counts['warn']} !, {counts['fail']} ✗ : "
-                           + ("à corriger avant la mise en service." if failed else "prêt pour la mise en service."),
-                     f"{counts['ok']} ✓, {counts['warn']} !, {counts['fail']} ✗: "
-                     + ("fix before going live." if failed else "ready to go live.")))
+        tally = f"{counts['ok']} ✓, {counts['warn']} !, {counts['fail']} ✗"
+        if failed:
+            verdict = t(lang, "à corriger avant la mise en service.", "fix before going live.")
+        elif os.environ.get("BRIDGE_ENV") != "production":
+            verdict = t(lang, "aucun ✗ en développement ; relancez avec les réglages de production.",
+                        "no ✗ in development; run it again with the production settings.")
+        else:
+            verdict = t(lang, "prêt pour la mise en service.", "ready to go live.")
+        click.echo(f"{tally}{t(lang, ' : ', ': ')}{verdict}")
     sys.exit(1 if failed else 0)

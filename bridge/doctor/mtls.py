@@ -49,14 +49,19 @@ def certificate(ctx: Context) -> Check:
     if not s.psc_client_cert:
         return Check("psc.mtls", "skip", label, ctx.t("pas de BRIDGE_PSC_CLIENT_CERT (secret client)",
                                                       "no BRIDGE_PSC_CLIENT_CERT (client secret)"))
-    certs = load_certificates(Path(s.psc_client_cert).read_bytes())
+    try:
+        certs, key_pem = load_certificates(Path(s.psc_client_cert).read_bytes()), Path(s.psc_client_key).read_bytes()
+    except OSError as exc:
+        return Check("psc.mtls", "fail", label, f"{exc.filename}: {exc.strerror}",
+                     ctx.t("le compte du pont doit pouvoir lire le certificat et la clé",
+                           "the bridge's account must be able to read the certificate and the key"))
     if not certs:
         return Check("psc.mtls", "fail", label, ctx.t(f"{s.psc_client_cert} : aucun certificat lisible",
                                                       f"{s.psc_client_cert}: no readable certificate"),
                      ctx.t("BRIDGE_PSC_CLIENT_CERT doit être le certificat PEM", "BRIDGE_PSC_CLIENT_CERT must be the PEM certificate"))
     leaf, sent = certs[0], certs[1:]
     try:
-        key = serialization.load_pem_private_key(Path(s.psc_client_key).read_bytes(), password=None)
+        key = serialization.load_pem_private_key(key_pem, password=None)
     except (ValueError, TypeError):
         return Check("psc.mtls", "fail", label, ctx.t(f"{s.psc_client_key} : clé privée illisible ou chiffrée",
                                                       f"{s.psc_client_key}: private key unreadable or encrypted"),

@@ -103,6 +103,9 @@ def test_the_checklist_is_french_by_default_english_on_request_and_never_shows_s
     english = doctor({**env, "LANG": "en_GB.UTF-8"}, "--cert-warn-days", "7")
     assert "✓ Signing keys: " in english.stdout and english.stdout.splitlines()[-1].endswith("ready to go live.")
     assert "✓ Signing keys: " in doctor(env, "--lang", "en", "--cert-warn-days", "7").stdout
+    development = doctor({**env, "BRIDGE_ENV": "development"}, "--cert-warn-days", "7")
+    assert development.returncode == 0
+    assert development.stdout.splitlines()[-1].endswith("relancez avec les réglages de production.")
     for output in (french.stdout, english.stdout):
         for secret in (*SECRETS.values(), "pw-xyz", "BEGIN PRIVATE KEY"):
             assert secret not in output
@@ -161,7 +164,7 @@ def test_discovered_endpoints_are_compared_with_the_configuration():
     assert _compare(ctx, meta) == []
     assert _compare(ctx, {**meta, "userinfo_endpoint": "https://elsewhere.example/userinfo"}) == [
         "userinfo_endpoint https://elsewhere.example/userinfo is off the issuer's host"]
-    assert _compare(ctx, {**meta, "jwks_uri": f"http://auth.esw.esante.gouv.fr/certs"}) == [
+    assert _compare(ctx, {**meta, "jwks_uri": "http://auth.esw.esante.gouv.fr/certs"}) == [
         "jwks_uri http://auth.esw.esante.gouv.fr/certs is not https"]
     assert _compare(ctx, {k: v for k, v in meta.items() if k != "token_endpoint"}) == ["token_endpoint missing"]
     assert _compare(ctx, {**meta, "token_endpoint_auth_methods_supported": ["private_key_jwt"]}) == [
@@ -195,6 +198,11 @@ def test_key_that_does_not_match_the_mtls_certificate(golive):
     code, found = checks({**golive.env, "BRIDGE_PSC_CLIENT_KEY": str(golive.tls.other_client_key)})
     assert code == 1 and "psc.mtls" in failed(found)
     assert "la clé ne correspond pas au certificat" in found["psc.mtls"]["detail"]
+
+
+def test_an_unreadable_mtls_key_is_named(golive):
+    code, found = checks({**golive.env, "BRIDGE_PSC_CLIENT_KEY": str(golive.tmp)})   # a directory
+    assert code == 1 and "psc.mtls" in failed(found) and str(golive.tmp) in found["psc.mtls"]["detail"]
 
 
 def test_a_valid_certificate_psc_does_not_know_is_refused_by_the_probe(golive):
