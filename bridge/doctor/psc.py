@@ -31,10 +31,14 @@ def discovery(ctx: Context) -> list[Check]:
     try:
         meta = client.metadata()
     except PscError as exc:
-        return [Check("psc.discovery", "fail", label, ctx.t(f"{url} : {exc.code}", f"{url}: {exc.code}"),
-                      ctx.t("vérifiez BRIDGE_PSC_DISCOVERY_URL, le DNS, le pare-feu ou le proxy sortant et "
-                            "BRIDGE_PSC_CA_BUNDLE", "check BRIDGE_PSC_DISCOVERY_URL, DNS, the firewall or outgoing "
-                            "proxy, and BRIDGE_PSC_CA_BUNDLE"))]
+        why = exc.detail[len(url) + 2:] if exc.detail.startswith(f"{url}: ") else exc.detail   # e.g. SSLError
+        fix = ctx.t("vérifiez BRIDGE_PSC_DISCOVERY_URL, le DNS, le pare-feu ou le proxy sortant et "
+                    "BRIDGE_PSC_CA_BUNDLE", "check BRIDGE_PSC_DISCOVERY_URL, DNS, the firewall or outgoing "
+                    "proxy, and BRIDGE_PSC_CA_BUNDLE")
+        if ctx.settings.psc_client_cert:  # PSC's TLS layer may refuse a client certificate it does not trust
+            fix += ctx.t(", et que PSC accepte BRIDGE_PSC_CLIENT_CERT", ", and that PSC accepts BRIDGE_PSC_CLIENT_CERT")
+        return [Check("psc.discovery", "fail", label, ctx.t(f"{url} : {exc.code} ({why})", f"{url}: {exc.code} ({why})"),
+                      fix)]
     ctx.extra["psc_meta"] = meta
     problems = _compare(ctx, meta)
     if problems:

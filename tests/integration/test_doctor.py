@@ -171,11 +171,11 @@ def test_discovered_endpoints_are_compared_with_the_configuration():
         "client_secret_basic not offered by PSC"]
 
 
-def certificate(tmp: Path, *, days: tuple[int, int]) -> tuple[Path, Path]:
-    """A client certificate valid from now+days[0] to now+days[1], issued by a throw-away CA."""
+def certificate(tmp: Path, *, days: tuple[int, int], issuer: x509.Name | None = None) -> tuple[Path, Path]:
+    """A client certificate valid from now+days[0] to now+days[1], signed by a throw-away key (named `issuer`)."""
     now = datetime.datetime.now(datetime.timezone.utc)
     ca_key, key = (rsa.generate_private_key(public_exponent=65537, key_size=2048) for _ in range(2))
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "TEST CA DOCTOR")])
+    ca_name = issuer or x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "TEST CA DOCTOR")])
     cert = (x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, CLIENT_ID)]))
             .issuer_name(ca_name).public_key(key.public_key()).serial_number(x509.random_serial_number())
             .not_valid_before(now + datetime.timedelta(days=days[0]))
@@ -192,6 +192,22 @@ def test_expired_mtls_certificate(golive):
     code, found = checks({**golive.env, "BRIDGE_PSC_CLIENT_CERT": str(cert), "BRIDGE_PSC_CLIENT_KEY": str(key)})
     assert code == 1 and "psc.mtls" in failed(found)
     assert "expiré le" in found["psc.mtls"]["detail"] and "IGC-Santé" in found["psc.mtls"]["fix"]
+
+
+def test_a_certificate_from_an_unknown_ca_is_a_warning_about_its_chain(golive):
+    cert, key = certificate(golive.tmp, days=(-1, 300))
+    code, found = checks({**golive.env, "BRIDGE_PSC_CLIENT_CERT": str(cert), "BRIDGE_PSC_CLIENT_KEY": str(key)})
+    assert found["psc.mtls"]["status"] == "warn" and "CN=TEST CA DOCTOR inconnu" in found["psc.mtls"]["detail"]
+    # The emulator's TLS layer, like PSC's, refuses a client certificate from a CA it does not trust.
+    assert code == 1 and failed(found) == ["psc.discovery"] and "SSLError" in found["psc.discovery"]["detail"]
+    assert "BRIDGE_PSC_CLIENT_CERT" in found["psc.discovery"]["fix"]
+
+
+def test_a_certificate_not_signed_by_its_named_ca_has_a_broken_chain(golive):
+    ca = x509.load_pem_x509_certificate(golive.tls.ca_cert.read_bytes())
+    cert, key = certificate(golive.tmp, days=(-1, 300), issuer=ca.subject)
+    code, found = checks({**golive.env, "BRIDGE_PSC_CLIENT_CERT": str(cert), "BRIDGE_PSC_CLIENT_KEY": str(key)})
+    assert code == 1 and "psc.mtls" in failed(found) and "chaîne invalide" in found["psc.mtls"]["detail"]
 
 
 def test_key_that_does_not_match_the_mtls_certificate(golive):
@@ -239,6 +255,17 @@ def test_stale_crl(golive, test_pki):
     assert code == 1 and failed(found) == ["crl"] and "périmée" in found["crl"]["detail"]
 
 
+def test_crls_due_within_a_day_are_a_warning(golive, test_pki):
+    from bridge.sandbox.testpki import TestPki
+
+    # Same keys (cached by the session PKI), dates six and a half days back: the CRLs expire in 12 hours.
+    anchor = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(days=6, hours=12)
+    older = TestPki("pytest", test_pki.directory, anchor=anchor)
+    code, found = checks({**golive.env, "BRIDGE_TRUST_DIR": str(older.trust_dir(golive.tmp / "trust-older")),
+                          "BRIDGE_CRL_DIR": str(older.crl_dir(golive.tmp / "crl-older", include_legacy=False))})
+    assert code == 0 and found["crl"]["status"] == "warn" and found["trust"]["status"] == "ok"
+
+
 def test_http_card_agent_origin_in_production(golive):
     code, found = checks(golive.env, "--agent-origin", PUBLIC, "--agent-origin", "http://bridge.hopital.test")
     assert code == 1 and failed(found) == ["agent"] and "http://bridge.hopital.test" in found["agent"]["detail"]
@@ -247,6 +274,16 @@ def test_http_card_agent_origin_in_production(golive):
 def test_agent_origins_without_the_bridge_origin(golive):
     code, found = checks(golive.env, "--agent-origin", "https://autre.hopital.test")
     assert code == 1 and failed(found) == ["agent"] and f"--allow-origin {PUBLIC}" in found["agent"]["fix"]
+
+
+def test_key_rotation_state_and_loose_permissions(golive):
+    ring = KeyRing(golive.tmp / "keys")
+    ring.rotate()
+    code, found = checks(golive.env)
+    assert code == 0 and found["keys"]["status"] == "ok" and "rotation en cours" in found["keys"]["detail"]
+    (golive.tmp / "keys" / "next.json").chmod(0o644)
+    code, found = checks(golive.env)
+    assert code == 0 and found["keys"]["status"] == "warn" and "next.json" in found["keys"]["detail"]
 
 
 def test_missing_keys(golive):
