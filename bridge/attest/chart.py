@@ -19,7 +19,8 @@ def logins_chart(series: dict[str, dict[str, int]], title: str, empty_text: str)
     means = sorted({m for bucket in series.values() for m in bucket}, key=lambda m: (m not in COLOURS, m))
     total = max((sum(bucket.values()) for bucket in series.values()), default=0)
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" '
-             f'width="{WIDTH}" height="{HEIGHT}" role="img" aria-label="{escape(title)}">',
+             f'width="{WIDTH}" height="{HEIGHT}" font-family="DejaVu Sans, Arial, sans-serif" role="img" '
+             f'aria-label="{escape(title)}">',   # WeasyPrint draws SVG text in serif unless told
              f"<title>{escape(title)}</title>"]
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     ticks = _ticks(max(total, 1))

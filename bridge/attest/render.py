@@ -5,6 +5,7 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup
 
 from bridge.attest.model import Report
 from bridge.i18n import translations
@@ -39,10 +40,19 @@ def _environment(lang: str) -> Environment:
     return env
 
 
+def stylesheet() -> Markup:
+    """The report's CSS, inlined as is: autoescaping would turn its quotes into &#34; and break every rule that has
+    a string (page numbers, font names). It is our own file, and may not close the <style> element."""
+    css = CSS.read_text(encoding="utf-8")
+    if "</" in css:
+        raise ValueError(f"{CSS} must not contain '</'")
+    return Markup(css)
+
+
 def render_html(report: Report) -> str:
     generated = datetime.fromtimestamp(report.generated_at, timezone.utc)
     return _environment(report.lang).get_template("report/report.html").render(
-        report=report, lang=report.lang, css=CSS.read_text(encoding="utf-8"),
+        report=report, lang=report.lang, css=stylesheet(),
         generated=generated.strftime("%Y-%m-%d %H:%M UTC"))
 
 
