@@ -52,7 +52,9 @@ def way_back(code: str, txn=None, client_id: str = "") -> dict:
     if code in ("store_unavailable", "audit_unavailable"):
         return links  # the store is down: nothing pending can be read
     try:
-        txn = txn or bound_txn()
+        if txn is None:  # a body over the limit is never read: only the query then
+            named = request.args.get("txn") or ("" if code == "request_too_large" else request.form.get("txn"))
+            txn = bound_txn(named) if named else None
         if txn is not None:
             links["back_url"] = url_for("login.back", txn=txn.id)
             client_id = txn.client_id
@@ -63,7 +65,7 @@ def way_back(code: str, txn=None, client_id: str = "") -> dict:
         found = bridge().policies.client(client_id) if client_id and not links["back_url"] else None
         if found:
             links["home_url"] = client_home(found[1])
-    except (StoreUnavailable, AuditUnavailable, KeyError):
+    except (StoreUnavailable, AuditUnavailable, HTTPException, KeyError):
         pass  # the page itself must still render
     return links
 
