@@ -41,3 +41,19 @@ def test_bridge_pages_load_their_icon_and_nothing_is_missing(demo_stack, page): 
     assert [r.url for r in responses if r.status == 404] == []
     icons = [r for r in responses if r.url.endswith("/static/favicon.svg")]
     assert icons and icons[0].status == 200 and icons[0].headers["content-type"].startswith("image/svg+xml")
+
+
+def test_an_error_page_leads_back_to_the_app(demo_stack, page):  # noqa: F811
+    import requests
+
+    requests.post(f"{demo_stack['psc'].url}/_emulator/faults", json={"authorize_error": "invalid_scope"},
+                  timeout=10).raise_for_status()
+    page.goto(f"{demo_stack['apps']}/portail/")
+    page.click("#login")
+    page.wait_for_selector("[data-way-back=app]")
+    assert page.inner_text("h1") == "Connexion impossible" and page.is_visible("[data-way-back=retry]")
+    page.screenshot(path=str(SCREENSHOTS / "psc-error-way-back.png"), full_page=True)
+    page.click("[data-way-back=app]")
+    page.wait_for_selector(".error[role=alert]")
+    assert urlsplit(page.url).path == "/portail/"
+    assert page.inner_text(".error[role=alert] code") == "access_denied"
