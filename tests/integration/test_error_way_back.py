@@ -104,7 +104,9 @@ def test_an_error_at_psc_the_app_cannot_handle_is_a_page_with_a_way_back(bridge_
     assert "code" in again and again["state"] == app.pending["state"]
 
 
-def test_back_to_the_app_gives_it_access_denied_and_ends_the_login(bridge_server):
+def test_back_to_the_app_gives_it_access_denied_and_ends_the_login(bridge_factory, tmp_path):
+    trail = tmp_path / "audit.log"
+    bridge_server = bridge_factory(env={"BRIDGE_AUDIT_PATH": str(trail)})
     set_faults(bridge_server.psc, {"token_error": "invalid_grant"})   # the token endpoint fails
     app, browser = AppClient(bridge_server.url, **PORTAIL), requests.Session()
     page = app.login(browser)
@@ -115,6 +117,8 @@ def test_back_to_the_app_gives_it_access_denied_and_ends_the_login(bridge_server
     assert outcome["iss"] == bridge_server.url
     used = browser.get(back, allow_redirects=False, timeout=30)       # the login is over
     assert used.status_code == 400 and 'data-error-code="txn_invalid"' in used.text
+    reasons = [line["reason"] for line in audit_lines(trail) if line["event"] == "login_failed"]
+    assert reasons == ["psc_error", "user_went_back"], reasons
 
 
 def test_a_callback_without_code_is_a_page_with_a_way_back(bridge_server):
