@@ -21,6 +21,8 @@ PROMETHEUS_MULTIPROC_DIR a fresh temporary directory  where workers write their 
 """
 from __future__ import annotations
 
+import contextlib
+import io
 import math
 import os
 import sys
@@ -90,10 +92,11 @@ def gunicorn_argv(app_spec: str = DEFAULT_APP) -> list[str]:
     return [sys.executable, "-m", "gunicorn", "--config", CONFIG_MODULE, app_spec]
 
 
-def preflight(workers: int) -> None:
-    """Fail fast, once, before forking: settings, policies, keys; and create the development keys here so that
-    the workers do not each generate a different one. The validated policies are copied for the workers
-    (bridge.policy.active): later edits apply on reload (SIGHUP) only, and only if they validate."""
+def preflight(workers: int, app_spec: str = DEFAULT_APP) -> None:
+    """Fail fast, once, before forking: settings, policies, keys, then the whole application as a worker builds
+    it; and create the development keys here so that the workers do not each generate a different one. The
+    validated policies are copied for the workers (bridge.policy.active): later edits apply on reload (SIGHUP)
+    only, and only if they validate."""
     import tempfile
 
     from bridge.config import load_settings
@@ -111,6 +114,29 @@ def preflight(workers: int) -> None:
         KeyRing(settings.keys_dir, create=not settings.production)
     except FileNotFoundError as exc:
         raise ConfigError(f"BRIDGE_KEYS_DIR: {exc}") from None
+    if app_spec == DEFAULT_APP:
+        build_like_a_worker()
+
+
+def build_like_a_worker() -> None:
+    """Build the application once, here, as each worker will (`app:create_app()` on the active policies): an
+    error only a worker would meet (e.g. a service allowing cps-pin without BRIDGE_TRUST_DIR) stops `bridge
+    serve` with one line and exit 2, where a worker failing to boot makes gunicorn exit 3 and systemd restart
+    it forever. Nothing built here survives: the process is then replaced by gunicorn (exec)."""
+    from bridge.audit_chain import AuditUnavailable
+    from bridge.config import load_settings
+
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    from app import create_app
+
+    settings = load_settings()      # now with BRIDGE_POLICIES_ACTIVE_DIR, as the workers see it
+    try:
+        with contextlib.redirect_stderr(io.StringIO()):   # the workers log their own warnings
+            create_app(settings)
+    except AuditUnavailable as exc:  # a required audit that cannot be written
+        name = "BRIDGE_AUDIT_PATH" if settings.audit_path is not None else "BRIDGE_AUDIT_STREAM"
+        raise ConfigError(f"{name}: {exc}") from None
 
 
 @click.command("serve", help="Run the bridge under gunicorn (production server). Stops gracefully on SIGTERM.")
@@ -129,7 +155,7 @@ def serve(bind, workers, threads, app_spec, check) -> None:
     try:
         settings = serving_settings()
         if check:
-            preflight(settings["workers"])
+            preflight(settings["workers"], app_spec)
     except (ConfigError, PolicyError) as exc:
         click.echo(f"bridge: configuration error: {exc}", err=True)
         sys.exit(2)
