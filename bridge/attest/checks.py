@@ -167,11 +167,20 @@ def run_checks(policies_dir: Path, services: list[Service], lang: str, log_level
                 if user is None or not service.clients:
                     continue
                 checks = [_safely(check, lang, lab, service, user, lang)   # idle last: it moves the clock
-                          for check in (single_factor, disallowed_means, idle_logout)]
+                          for check in (single_factor, disallowed_means, _card_if_offered, idle_logout)]
                 per_service[service.service] = tuple(c for c in checks if c is not None)
         global_checks = (_safely(legacy_card, lang, workdir, lang),)
     return per_service, global_checks, ""
 
+
+
+def _card_if_offered(lab: Lab, service: Service, user: str, lang: str) -> SelfCheck | None:
+    from bridge.attest.card_check import card_pin_login
+    from bridge.policy import login_means
+
+    if "cps-pin" not in {m.id for m in login_means(service, lab.clock.now())}:
+        return None
+    return card_pin_login(lab, service, user, lang)
 
 
 def _safely(check, lang: str, *args) -> SelfCheck | None:

@@ -61,8 +61,9 @@ class Lab:
             self.audit_path = workdir / "selfcheck-audit.jsonl"
             from bridge.sandbox.testpki import TestPki
 
-            pki = TestPki("attest-lab", workdir / "pki")   # the card means of the lab trust the TEST PKI only
-            settings = Settings(trust_dir=pki.trust_dir(), crl_dir=pki.crl_dir(include_legacy=False),public_url=PUBLIC_URL, store_url="memory://", policies_dir=Path(policies_dir),
+            self.pki = pki = TestPki("attest-lab", workdir / "pki")   # the lab's card means trust the TEST PKI only
+            settings = Settings(trust_dir=pki.trust_dir(), crl_dir=pki.crl_dir(include_legacy=False),
+                                public_url=PUBLIC_URL, store_url="memory://", policies_dir=Path(policies_dir),
                                 keys_dir=workdir / "keys", psc_discovery_url=self.psc.discovery_url,
                                 psc_client_id=CLIENT_ID, psc_client_secret=secret, audit_path=self.audit_path,
                                 audit_required=True, sweep_interval=0, log_level=log_level)
@@ -105,13 +106,15 @@ class Lab:
     def browser(self):
         return self.app.test_client(), requests.Session()
 
-    def authorize(self, web, client, **extra) -> Outcome:
+    def authorize(self, web, client, means: str = "psc", **extra) -> Outcome:
+        """`means`: what to pick in the chooser; `cps-pin` stops on the card page (Outcome page, its URL)."""
         verifier = secrets.token_urlsafe(48)
         challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
         query = {"response_type": "code", "client_id": client.client_id, "redirect_uri": client.redirect_uris[0],
                  "scope": "openid", "state": secrets.token_urlsafe(8), "nonce": secrets.token_urlsafe(8),
                  "code_challenge": challenge, "code_challenge_method": "S256", **extra}
-        return self._follow(web, None, client.redirect_uris[0], "/authorize?" + urlencode(query), None, None)
+        return self._follow(web, None, client.redirect_uris[0], "/authorize?" + urlencode(query), None, None,
+                            means=means)
 
     def login(self, client, user: str, auth_mode: str = "CARD", web=None, psc=None) -> tuple[Outcome, object]:
         fresh_web, fresh_psc = self.browser()
@@ -122,7 +125,7 @@ class Lab:
                                    outcome.steps)
         return outcome, web
 
-    def _follow(self, web, psc, redirect_uri: str, url: str, user, auth_mode, steps=None) -> Outcome:
+    def _follow(self, web, psc, redirect_uri: str, url: str, user, auth_mode, steps=None, means="psc") -> Outcome:
         steps = list(steps or [])
         for _ in range(12):
             if url.startswith(redirect_uri):
@@ -151,9 +154,10 @@ class Lab:
                     url = urljoin(PUBLIC_URL, response.headers["Location"])
                     continue
                 text = response.get_data(as_text=True)
-            psc_link = re.search(r'href="([^"]*/login/psc\?txn=[^"]*)"', text)
-            if response.status_code == 200 and psc_link:   # the means chooser: take Pro Santé Connect
-                url = urljoin(PUBLIC_URL, unescape(psc_link.group(1)))
+            path_of = {"psc": "/login/psc", "cps-pin": "/login/cps"}[means]
+            link = re.search(rf'href="([^"]*{path_of}\?txn=[^"]*)"', text)
+            if response.status_code == 200 and link and parts.path != path_of:   # the means chooser: take the asked means
+                url = urljoin(PUBLIC_URL, unescape(link.group(1)))
                 continue
             return Outcome("page", response.status_code, url, text, steps)
         raise RuntimeError("self-check: too many redirects")
