@@ -88,7 +88,12 @@ def card_pin_login(lab: Lab, service: Service, holder: str, lang: str) -> SelfCh
     agent = None
     mark = lab.audit_mark()
     try:
-        card.insert(port)
+        try:
+            card.insert(port)
+        except OSError as exc:
+            raise Unavailable(f"le lecteur virtuel vpcd n'écoute pas sur le port {port} (BRIDGE_ATTEST_VPCD_PORT) : "
+                              f"{exc.strerror or exc}", f"the vpcd virtual reader does not listen on port {port} "
+                              f"(BRIDGE_ATTEST_VPCD_PORT): {exc.strerror or exc}") from None
         _wait_present(reader)
         agent = make_server([PUBLIC_URL], port=0, reader=reader)
         threading.Thread(target=agent.serve_forever, daemon=True, name="attest-card-agent").start()

@@ -39,3 +39,16 @@ def test_without_vpcd_the_report_says_which_evidence_is_missing(tmp_path, monkey
     assert check.passed is None and article.attr("data-passed") == "none"
     assert "preuve non produite" in check.observed and "vpcd" in check.observed
     assert "non exécuté" in article.text and "conforme" not in article.text.replace("NON CONFORME", "")
+
+
+def test_a_vpcd_port_nobody_listens_on_is_named_not_a_crash(pcscd, tmp_path, monkeypatch):
+    import socket
+
+    with socket.socket() as probe:   # a port just freed: nothing listens there
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]
+    monkeypatch.setenv("BRIDGE_ATTEST_VPCD_PORT", str(closed))
+    report, article = card_check(tmp_path)
+    check = next(c for c in report.services[0].checks if c.id == "card_pin_login")
+    assert check.passed is None and article.attr("data-passed") == "none"
+    assert f"port {closed}" in check.observed and "BRIDGE_ATTEST_VPCD_PORT" in check.observed

@@ -60,7 +60,13 @@ def write_audit(path: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def setup(tmp_path_factory):
+def setup(tmp_path_factory, pcscd):
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("BRIDGE_ATTEST_VPCD_PORT", str(pcscd.port))   # the card self-check uses this test's vpcd reader
+        yield _build(tmp_path_factory)
+
+
+def _build(tmp_path_factory):
     base = tmp_path_factory.mktemp("attest")
     policies = base / "policies"
     shutil.copytree("policies", policies)
@@ -157,6 +163,8 @@ def test_live_self_checks_passed_with_their_audit_lines(setup, page):
         section = page.find("section", data_service=service.service)
         checks = {c.attr("data-check"): c for c in section.find_all("article", data_check=True)}
         assert {"single_factor", "idle_logout"} <= set(checks), service.service
+        if "cps-pin" in service.allowed_mie:
+            assert "card_pin_login" in checks, service.service
         for check in checks.values():
             assert check.attr("data-passed") == "true", (service.service, check.text)
         assert checks["single_factor"].find_all("tr", data_event="login_denied")
