@@ -1,4 +1,4 @@
-"""Hash-chained audit trail (DESIGN §10): one JSON line per decision, each carrying the SHA-256 of the previous.
+"""Hash-chained audit trail: one JSON line per decision, each carrying the SHA-256 of the previous.
 
     audit = open_audit(settings, clock)
     audit.record("login_succeeded", outcome="success", service="dmp", client="dmp-web",

@@ -1,4 +1,4 @@
-"""The audit line format and its verification (DESIGN §10), shared by the file trail and the Redis stream.
+"""The audit line format and its verification, shared by the file trail and the Redis stream.
 
 A line is one compact JSON object with FIELDS in that order. Its hash is SHA-256 over its exact UTF-8 bytes
 (without the trailing newline); the next line's `prev` carries that hash, so changing, removing or moving any

@@ -40,7 +40,7 @@ class Settings:
     psc_acr_values: str = "eidas1"
     psc_accepted_acr: tuple[str, ...] = ("eidas1", "eidas2")
     psc_scope: str = "openid scope_all"
-    # PSC's `authMode` claim -> MIE id (DESIGN §3); only CARD is confirmed, MOBILE is an assumption.
+    # PSC's `authMode` claim -> MIE id; only CARD is confirmed, MOBILE is an assumption.
     psc_authmode_mie: dict[str, str] = field(
         default_factory=lambda: {"CARD": "psc-card", "MOBILE": "psc-ecps"})
     psc_connect_timeout: float = 3.0

@@ -135,7 +135,7 @@ def start_card(public_url: str, agent_url: str, pki, *, vpcd_port: int = 35963, 
 
 
 def _report_in_background(app) -> str:
-    """The attestation report of the demo policies, with its live self-checks, written to var/ (DESIGN §10)."""
+    """The attestation report of the demo policies, with its live self-checks, written to var/."""
     from pathlib import Path
 
     from bridge.attest import build_report, render_html

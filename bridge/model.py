@@ -1,4 +1,4 @@
-"""The neutral data model (DESIGN §2): what every upstream produces and the provider consumes.
+"""The neutral data model: what every upstream produces and the provider consumes.
 
 Plain frozen dataclasses so they can be compared, hashed, stored as JSON and rebuilt without loss.
 """

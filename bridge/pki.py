@@ -1,4 +1,4 @@
-"""Server-side verification of CPS card certificates and login proofs (DESIGN §8, research/cps.md §5-6).
+"""Server-side verification of CPS card certificates and login proofs (docs/sources.md, CPS).
 
     trust = TrustStore.from_directory(trust_dir, crl_dir)          # or TrustStore.from_settings(settings)
     verified = verify_proof(cert_der, signature, origin, challenge, trust, now)

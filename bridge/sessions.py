@@ -1,4 +1,4 @@
-"""SSO sessions (DESIGN §5): one per browser, server-side, with an absolute deadline and per-client idle timers.
+"""SSO sessions: one per browser, server-side, with an absolute deadline and per-client idle timers.
 
 Cookie = "<sid>.<secret>": the store keeps only the secret's SHA-256, so a store dump is no set of cookies.
 `sid` is also the OIDC `sid` claim and the Redis hash tag of every key of the session (Cluster-safe).

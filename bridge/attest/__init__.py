@@ -1,4 +1,4 @@
-"""Attestation report (DESIGN §10): for each service, what the bridge enforces of the identification referential,
+"""Attestation report: for each service, what the bridge enforces of the identification referential,
 with live self-checks and audit statistics, as printable HTML or PDF. `bridge attest --help`."""
 from bridge.attest.build import UnknownService, build_report
 from bridge.attest.cli import attest_command

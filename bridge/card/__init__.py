@@ -1,4 +1,4 @@
-"""Direct CPS card access (DESIGN §8), workstation side, plus what the server shares with it.
+"""Direct CPS card access, workstation side, plus what the server shares with it.
 
 - apdu.py         ISO 7816 command builders, BER-TLV, PKCS#1 type-1 padding (pure)
 - pcsc.py         pyscard: readers, connection, transmit with `61 xx` / `6C xx` handling

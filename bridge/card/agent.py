@@ -1,4 +1,4 @@
-"""The card agent (`bridge card-agent`), DESIGN §8: a loopback HTTP service on the workstation between the
+"""The card agent (`bridge card-agent`): a loopback HTTP service on the workstation between the
 bridge's login page and the CPS card.
 
     GET  /v1/status  -> {readers, reader, card_present, card_type, card: {type, serial, generation}, pin_tries_left}

@@ -1,4 +1,4 @@
-"""ISO 7816-4 command builders and the small TLV parsing CPS cards need (research/cps.md §3-4).
+"""ISO 7816-4 command builders and the small TLV parsing CPS cards need (docs/sources.md, CPS).
 
 Pure functions over bytes: the host side (bridge.card) and the virtual card (bridge.sandbox.card) share them,
 and unit tests check them against the byte strings of the research notes.

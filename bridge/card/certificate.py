@@ -1,4 +1,4 @@
-"""Reading a CPx authentication certificate (research/cps.md §5): identity, profession, card type.
+"""Reading a CPx authentication certificate (docs/sources.md, CPS): identity, profession, card type.
 
 Shared by the agent (status: card type) and the server (bridge.pki). The test PKI writes the same fields.
 

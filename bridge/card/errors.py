@@ -1,4 +1,4 @@
-"""Typed card errors. `code` is the machine code the agent returns (DESIGN §8) and the web layer translates."""
+"""Typed card errors. `code` is the machine code the agent returns and the web layer translates."""
 from __future__ import annotations
 
 

@@ -7,7 +7,7 @@
         signature = card.sign(digest_info)
 
 A card is a CPx card when its ATR is a known CPS3/CPS4 ATR *and* EF.SN.ICC `3F00/D003` holds 12 bytes `5A 0A` +
-a PAN starting with the ANS issuer number `80 25 00 00 01` (what ANS's Cryptolib checks, research/cps.md §1).
+a PAN starting with the ANS issuer number `80 25 00 00 01` (what ANS's Cryptolib checks, docs/sources.md, CPS).
 Everything marked UNCONFIRMED below comes from the research defaults and must be checked on a test card.
 """
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Per-service policies from policies/*.yaml (DESIGN §4), the RIE v2 rules, and their evaluation."""
+"""Per-service policies from policies/*.yaml, the RIE v2 rules, and their evaluation."""
 from bridge.policy.calendar import Limits, effective_limits, paris_date, paris_epoch
 from bridge.policy.evaluate import REASONS, WARNINGS, Decision, evaluate
 from bridge.policy.loader import PolicyError, load_policies

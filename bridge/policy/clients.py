@@ -1,4 +1,4 @@
-"""The `clients:` entries of a policy file: OIDC client registration (DESIGN §4, §9)."""
+"""The `clients:` entries of a policy file: OIDC client registration."""
 from __future__ import annotations
 
 import re

@@ -1,4 +1,4 @@
-"""policy.evaluate(service, authentication, now) -> Decision (DESIGN §4).
+"""policy.evaluate(service, authentication, now) -> Decision.
 
 Total function: whatever the Authentication holds, it returns a Decision and never raises, so a malformed
 upstream result becomes a denial instead of a 500. Every reason is collected (not only the first) for the audit.

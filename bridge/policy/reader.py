@@ -1,4 +1,4 @@
-"""Structure of one policy file (DESIGN §4): keys, types and formats. Referential rules are in checks.py."""
+"""Structure of one policy file: keys, types and formats. Referential rules are in checks.py."""
 from __future__ import annotations
 
 import re

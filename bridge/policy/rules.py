@@ -1,7 +1,7 @@
 """The referential rules the engine knows: codes, sources, texts and how each one is applied.
 
 Sources are the draft Référentiel d'identification électronique v2 ("RIE v2", annex v2b.0.k notified to the EU
-on 2026-09, not yet adopted) and v1 (in force). R1..R22 are the rows of /work/shared/research/referentiel.md.
+on 2026-09, not yet adopted) and v1 (in force). R1..R22 are the rows of docs/sources.md, referential.
 One catalogue feeds the loader's error texts, the user messages, `bridge policy rules`, docs and attest reports.
 """
 from __future__ import annotations
@@ -101,19 +101,19 @@ _RULES: tuple[Rule, ...] = (
        "The identification session lasts at most 4 hours (or less, per service) and never beyond the Pro Santé "
        "Connect session; after that the user must identify again.",
        note="Idle timeouts (≤ 30 min) are applied per client by sessions.py with effective_limits()."),
-    _r("profession_not_allowed", ENFORCED, "service policy (DESIGN §4), TRE_G15 codes", (),
+    _r("profession_not_allowed", ENFORCED, "service policy (docs/policies.md), TRE_G15 codes", (),
        "the service admits only the listed professions",
        "Ce service est réservé à certaines professions (nomenclature TRE_G15) ; c'est un choix du service, "
        "pas une exigence du référentiel.",
        "This service is restricted to some professions (TRE_G15 codes); this is the service's choice, not a "
        "referential requirement.", confidence="H"),
-    _r("mode_not_allowed", ENFORCED, "service policy (DESIGN §4), mode d'exercice", (),
+    _r("mode_not_allowed", ENFORCED, "service policy (docs/policies.md), mode d'exercice", (),
        "the service admits only the listed activity modes",
        "Ce service est réservé à certains modes d'exercice (L libéral, S salarié, B bénévole) ; c'est un choix "
        "du service.",
        "This service is restricted to some activity modes (L self-employed, S salaried, B volunteer); this is the "
        "service's choice.", confidence="H"),
-    _r("activity_required", ENFORCED, "service policy (DESIGN §4, §7)", (),
+    _r("activity_required", ENFORCED, "service policy (docs/policies.md)", (),
        "the situation d'exercice must be chosen before the filters can be applied",
        "Plusieurs situations d'exercice sont possibles et elles ne donnent pas toutes accès au service : il faut "
        "choisir celle sous laquelle on se connecte.",
@@ -166,7 +166,7 @@ _RULES: tuple[Rule, ...] = (
        "CPx cards not backed by the RPPS (CPE, CPA) should not be used",
        "Les cartes CPx non adossées au RPPS (CPE, CPA) ne devraient pas être utilisées (avertissement).",
        "CPx cards not backed by the RPPS (CPE, CPA) should not be used (warning)."),
-    _r("mode_unverifiable", LOAD_CHECK, "service policy (DESIGN §4, §8)", (),
+    _r("mode_unverifiable", LOAD_CHECK, "service policy (docs/policies.md)", (),
        "a direct card login carries no activity mode, so a modes filter refuses it",
        "Une connexion directe par carte ne fournit pas de mode d'exercice : avec un filtre `modes`, elle sera "
        "refusée (avertissement).",
@@ -183,20 +183,20 @@ _RULES: tuple[Rule, ...] = (
        "Pro Santé Connect est appelé avec acr_values=eidas1 et le niveau (acr) retourné est vérifié "
        "(eidas1 ou eidas2 acceptés).",
        "Pro Santé Connect is called with acr_values=eidas1 and the returned acr is checked (eidas1 or eidas2).",
-       where="bridge/upstream/psc.py (DESIGN §7)", confidence="L",
+       where="bridge/upstream/psc.py (docs/architecture.md)", confidence="L",
        note="eidas2 for card/e-CPS logins is reported by one issue only (L)."),
     _r("national_identifier", ENFORCED, "RIE v1 EXI 01/11/12", ("R14",),
        "users are identified by their national id (RPPS, ADELI tolerated) with nom/prénom d'exercice",
        "Les utilisateurs sont identifiés par leur identifiant national (RPPS, ADELI toléré) avec nom et prénom "
        "d'exercice.",
        "Users are identified by their national id (RPPS, ADELI tolerated) with their practice names.",
-       where="bridge/model.py and upstream modules (DESIGN §2)"),
+       where="bridge/model.py and upstream modules (docs/architecture.md)"),
     _r("sso", ENFORCED, "RIE v2 RIE-PS 11/12", ("R19",),
        "an IdP serving several services to >5,000 professionals offers OIDC SSO",
        "Un fournisseur d'identité servant plusieurs services à plus de 5 000 professionnels offre une "
        "authentification unique (SSO) compatible OIDC : c'est le rôle du pont.",
        "An identity provider serving several services to more than 5,000 professionals offers OIDC single "
-       "sign-on: that is what the bridge does.", where="the bridge itself (DESIGN §5, §9)"),
+       "sign-on: that is what the bridge does.", where="the bridge itself (docs/provider.md)"),
     _r("psc_fallback", ORGANISATIONAL, "RIE v2 RIE-PS 03", ("R3",),
        "plan a fallback for Pro Santé Connect outages",
        "Prévoir un moyen de repli en cas d'indisponibilité de Pro Santé Connect (procédure du service).",
@@ -224,7 +224,7 @@ _RULES: tuple[Rule, ...] = (
        "Cycle de vie des moyens : ré-enrôlement au moins tous les 3 ans, révocation à tout moment, "
        "notifications ; la révocation des cartes est vérifiée par les listes de révocation (CRL).",
        "Means lifecycle: re-enrolment at least every 3 years, revocation at any time, notifications; card "
-       "revocation is checked through CRLs.", where="CRL checks in bridge/pki.py (DESIGN §8)"),
+       "revocation is checked through CRLs.", where="CRL checks in bridge/pki.py (docs/card.md)"),
     _r("homologation", ORGANISATIONAL, "RIE v1 EXI 08–10", ("R16",),
        "v1 homologation by the service owner (not needed for CPS/e-CPS)",
        "Homologation (régime v1) par le responsable du service ; non requise pour la carte CPS et l'e-CPS.",

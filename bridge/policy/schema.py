@@ -1,4 +1,4 @@
-"""Typed, frozen view of one policy file (DESIGN §4). Durations are seconds."""
+"""Typed, frozen view of one policy file. Durations are seconds."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field

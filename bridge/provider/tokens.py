@@ -17,7 +17,7 @@ from bridge.store import Store
 from bridge.store.scripts import REFRESH, TOKEN_USE
 
 CODE_TTL = 60           # seconds, single use
-ACCESS_TTL = 300        # DESIGN §5: <= 5 min
+ACCESS_TTL = 300        # <= 5 min
 REFRESH_TTL = 4 * 3600  # bounded anyway by the client's deadline and idle timer
 TOKEN = re.compile(r"^([A-Za-z0-9_-]{16,64})\.([A-Za-z0-9_-]{20,128})$")
 

@@ -1,4 +1,4 @@
-"""A virtual CPS card served to pcscd through the vsmartcard vpcd reader (DESIGN §8, research/cps.md §7).
+"""A virtual CPS card served to pcscd through the vsmartcard vpcd reader (docs/sources.md, CPS).
 
     card = VirtualCard(TestPki("demo", dir).card("899700000001"), pin="1234", puk="12345678")
     card.insert(35963)   # a thread answers vpcd; pyscard now sees a card in "Virtual PCD 00 00"

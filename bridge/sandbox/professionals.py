@@ -2,7 +2,7 @@
 
 `TEST_PROFESSIONALS[SubjectNameID]` is the **exact userinfo body** the emulator answers for that professional
 (`sub` included: PSC's 2026-style bare UUID, stable per professional), before any fault injection. Key spellings,
-"" for empty values and the VIHF-style top-level attributes follow the real BAS samples (research/psc.md §4).
+"" for empty values and the VIHF-style top-level attributes follow the real BAS samples (docs/sources.md, PSC).
 Treat it as read-only: the emulator serves deep copies.
 
 | SubjectNameID       | who                          | codeProfession | activities |

@@ -3,7 +3,7 @@
 Every message is a 2-byte big-endian length then the payload. A 1-byte payload is a control: 00 power off,
 01 power on, 02 reset, 04 "send the ATR" (vpcd also uses it to poll for presence); anything longer is a C-APDU,
 answered with the R-APDU. Controls other than 04 get no answer. (vsmartcard doc/api.txt, VirtualSmartcard.py.)
-Written here because Debian's python3-virtualsmartcard 3.3 does not import (research/cps.md §7).
+Written here because Debian's python3-virtualsmartcard 3.3 does not import (docs/sources.md, CPS).
 """
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Key-value store with TTLs and atomic single-use values (DESIGN §6).
+"""Key-value store with TTLs and atomic single-use values.
 
 `memory://` for one process (demo, tests), `redis://` / `rediss://` for production. Every key has a TTL;
 a backend error raises StoreUnavailable, which the web layer turns into HTTP 503: never a token.

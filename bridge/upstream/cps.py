@@ -1,4 +1,4 @@
-"""Direct CPS card login (DESIGN §8): challenges, login proofs and cps-tls certificates -> Authentication.
+"""Direct CPS card login: challenges, login proofs and cps-tls certificates -> Authentication.
 
     cps = CpsLogin(store, clock, trust, origin="https://bridge.example")
     challenge = cps.issue(txn.id)                      # the page gives challenge.value + origin to the card agent
@@ -25,7 +25,7 @@ from bridge.mie import CATALOGUE, satisfies
 from bridge.model import Authentication
 from bridge.store import Store
 
-CHALLENGE_TTL = 120           # seconds a challenge may be used (DESIGN §8: ≤ 120 s)
+CHALLENGE_TTL = 120           # seconds a challenge may be used (≤ 120 s)
 CHALLENGE_GRACE = 60          # the record outlives its validity so a late proof reads "expired", not "unknown"
 CHALLENGE_BYTES = 32          # 256 bits (≥ 128 required)
 DEFAULT_ACR = "eidas1"        # PSC's label for the same card + PIN login; BRIDGE_CPS_ACR overrides

@@ -1,4 +1,4 @@
-"""Pro Santé Connect relying party (DESIGN §7), with Authlib's OAuth2Session and joserfc.
+"""Pro Santé Connect relying party, with Authlib's OAuth2Session and joserfc.
 
 start() builds the authorization URL and keeps state, nonce and PKCE verifier in the store (single use);
 finish() exchanges the code, verifies the ID token, reads userinfo and returns a neutral Authentication.

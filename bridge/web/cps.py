@@ -1,4 +1,4 @@
-"""Direct CPS card login pages (DESIGN §8): the PIN page, its challenge and proof endpoints, and cps-tls.
+"""Direct CPS card login pages: the PIN page, its challenge and proof endpoints, and cps-tls.
 
     GET  /login/cps?txn=…            the page; its script talks to the card agent on the workstation
     POST /login/cps/challenge        {txn, csrf} -> {challenge, origin, expires_in}      (JSON or form)

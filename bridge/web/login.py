@@ -26,7 +26,7 @@ def login_entry(txn: LoginTransaction) -> str:
     service = bridge().policies.services[txn.service]
     means = chooser_means(service)
     if means and all(m.via_psc for m in means):
-        return url_for("login.psc_start", txn=txn.id)   # only PSC means: no chooser page (DESIGN §1)
+        return url_for("login.psc_start", txn=txn.id)   # only PSC means: no chooser page
     return url_for("login.chooser", txn=txn.id)
 
 

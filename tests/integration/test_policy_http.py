@@ -37,7 +37,7 @@ def chooser_means(server, conf) -> tuple[int, list[str], str]:
 
 def test_the_chooser_shows_exactly_the_allowed_means(bridge_factory):
     server = bridge_factory()
-    # Only PSC means: no chooser, straight to PSC (DESIGN §1).
+    # Only PSC means: no chooser, straight to PSC.
     for conf in (PORTAIL, DPI):
         assert chooser_means(server, conf)[1] == ["psc (direct)"]
     status, means, _ = chooser_means(server, TELESERVICE)

@@ -1,4 +1,4 @@
-"""APDU builders and parsers against the byte strings of research/cps.md."""
+"""APDU builders and parsers against the byte strings of docs/sources.md, CPS."""
 import hashlib
 
 import pytest

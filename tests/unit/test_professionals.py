@@ -1,4 +1,4 @@
-"""The emulator's test professionals have PSC's exact userinfo shape (research/psc.md §4)."""
+"""The emulator's test professionals have PSC's exact userinfo shape (docs/sources.md, PSC)."""
 from __future__ import annotations
 
 import uuid

@@ -4,7 +4,7 @@ import pytest
 from bridge.model import Authentication
 from bridge.upstream.psc_claims import ClaimsError, identity_from_userinfo, mie_from_claims
 
-# Shape of the real BAS sample in research/psc.md §4 (one activity kept, keys exactly as PSC spells them).
+# Shape of the real BAS sample in docs/sources.md, PSC (one activity kept, keys exactly as PSC spells them).
 SAMPLE = {
     "sub": "f:550dc1c8-d97b-4b1e-ac8c-8eb4471cf9dd:ANS20210107161422", "SubjectNameID": "ANS20210107161422",
     "given_name": "Paul", "family_name": "NOM", "email_verified": False,

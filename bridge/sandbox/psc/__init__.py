@@ -15,7 +15,7 @@ Endpoints (issuer = {base_url}/auth/realms/esante-wallet, oidc = {issuer}/protoc
     {issuer}/.well-known/wallet-openid-configuration   (and .../openid-configuration)
     {oidc}/certs  /token  /userinfo  /token/introspect  /revoke  /logout
 
-Behaviour (as PSC/Keycloak, research/psc.md)
+Behaviour (as PSC/Keycloak, docs/sources.md, PSC)
 - Codes: 60 s, single use (even when the exchange fails), bound to client, redirect_uri, nonce, PKCE
   (plain|S256), SSO session. Refresh tokens: opaque, rotated on every use (the old one -> invalid_grant),
   min(30 min, end of SSO session). Access token: RS256 JWT, 120 s. ID token: RS256 with `kid`, or HS256 signed

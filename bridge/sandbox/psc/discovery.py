@@ -1,4 +1,4 @@
-"""The realm's discovery document, shaped like PSC's (Keycloak metadata, research/psc.md §1).
+"""The realm's discovery document, shaped like PSC's (Keycloak metadata, docs/sources.md, PSC).
 
 Some values are advertised exactly as PSC does although neither PSC nor the emulator honours them
 (private_key_jwt, implicit/hybrid response types, acr_values_supported ["0","0"]): a relying party must not

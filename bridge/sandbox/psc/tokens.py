@@ -13,7 +13,7 @@ from .state import AccessToken, Grant, SsoSession
 
 
 def access_token_claims(emu: Emulator, grant: Grant, session: SsoSession, now: int) -> dict:
-    """The claims observed in a 2026 BAS access token (research/psc.md §3), in the same order."""
+    """The claims observed in a 2026 BAS access token (docs/sources.md, PSC), in the same order."""
     pro = TEST_PROFESSIONALS[session.user]
     claims = {
         "exp": now + emu.config.access_token_ttl,
