@@ -126,18 +126,35 @@ def check_calendar(report: Report, service: Service, now: float) -> None:
             if reserve.due < situation.day:
                 report.warn(("attestation", "reserves", i, "due"), reserve.due.isoformat(),
                             "is past: the action plan is overdue", "reserve_due_too_late")
+    # Without any reserve declared, check_durations already reported an error on the same line: one message.
+    timeouts_reserve = _declares_reserve(service, TIMEOUT_REQUIREMENT)
     for key, declared, effective, cap in (("idle_timeout", service.idle_timeout, situation.idle_timeout, "30m"),
                                           ("max_session", service.max_session, situation.max_session, "4h")):
-        if effective < declared:
+        if effective < declared and timeouts_reserve:
             report.warn((key,), format_duration(declared), f"is above {cap} and its reserve on {TIMEOUT_REQUIREMENT} "
-                        f"is not in force on {situation.day.isoformat()}: {cap} applies", f"{key}_too_long"
+                        f"is not in force on {situation.day.isoformat()}: {cap} applies "
+                        f"({_why_not_in_force(service, situation.day)})", f"{key}_too_long"
                         if key == "idle_timeout" else "max_session_too_long")
-    if situation.require_2fa and not service.require_2fa:
+    if situation.require_2fa and not service.require_2fa and _declares_reserve(service, TWO_FACTOR_REQUIREMENT):
         report.warn(("require_2fa",), False, f"its reserve on {TWO_FACTOR_REQUIREMENT} is not in force on "
-                    f"{situation.day.isoformat()}: two factors are required", "require_2fa_reserve")
+                    f"{situation.day.isoformat()}: two factors are required "
+                    f"({_why_not_in_force(service, situation.day)})", "require_2fa_reserve")
     if att.signed_on and att.signed_on > situation.day:
         report.warn(("attestation", "signed_on"), att.signed_on.isoformat(),
                     "is in the future: the attestation is not in force yet", "attestation_missing")
+
+
+def _why_not_in_force(service: Service, day: date) -> str:
+    att = service.attestation
+    if day > RESERVES_LAST_DAY:
+        return f"reserves end on {RESERVES_LAST_DAY.isoformat()}"
+    if att.status != "reserves":
+        return f"attestation status is {att.status!r}, not 'reserves'"
+    if att.signed_on is None or att.valid_until is None:
+        return "the attestation has no signed_on/valid_until"
+    if day < att.signed_on:
+        return f"the attestation is signed on {att.signed_on.isoformat()}, not in force yet"
+    return f"the attestation ended on {att.valid_until.isoformat()}"
 
 
 def check_service(report: Report, service: Service, data: dict, now: float) -> None:

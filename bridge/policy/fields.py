@@ -65,7 +65,10 @@ def codes(report: Report, data: dict, key: str, path: tuple, allowed, hint: str,
         ok = code is not None and (allowed.match(code) if isinstance(allowed, re.Pattern) else code in allowed)
         if not ok:
             if item is not INVALID:
-                report.error(path + (key, i), item, f"is not valid: {hint}", rule)
+                close = [] if isinstance(allowed, re.Pattern) or code is None else \
+                    difflib.get_close_matches(code, list(allowed), n=1)
+                more = f"; did you mean {close[0]!r}?" if close else ""
+                report.error(path + (key, i), item, f"is not valid: {hint}{more}", rule)
         elif code in result:
             report.error(path + (key, i), item, "is listed twice")
         else:
