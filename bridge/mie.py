@@ -1,4 +1,4 @@
-"""Catalogue of means of electronic identification (MIE, DESIGN §3) with their factors and RFC 8176 amr."""
+"""Catalogue of means of electronic identification (MIE, see docs/policies.md) with their factors and RFC 8176 amr."""
 from __future__ import annotations
 
 from dataclasses import dataclass
