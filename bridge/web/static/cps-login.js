@@ -1,4 +1,4 @@
-/* Direct CPS login page (templates/cps_login.html, DESIGN §8).
+/* Direct CPS login page (templates/cps_login.html, docs/card.md).
  *
  * 1. Ask the card agent on this workstation (GET {agent}/v1/status) for the reader and card state.
  * 2. On submit: get a challenge from the bridge (same origin, txn + CSRF token), send {challenge, origin, pin} to
