@@ -124,14 +124,20 @@ def read_jwks(jwks_file: str | None, jwks_url: str | None) -> dict:
 
 
 def add_client(directory: Path, service: str, entry: dict, *, production: bool, create: bool) -> Path:
-    """Write `entry` into `service`'s file once the whole directory with it validates; return that file."""
-    try:
-        current = _load(directory, production=production)
-    except PolicyError as exc:
-        raise ClientAddError(f"{exc.errors[0]} (the policies already have {len(exc.errors)} error(s): run "
-                             "`bridge policy check` and fix them first)") from None
-    if service in current.services:
-        target = Path(current.services[service].source)
+    """Write `entry` into `service`'s file once the whole directory with it validates; return that file.
+
+    An empty or missing directory is a start from scratch: nothing to load yet, so only --create can add to it
+    (the directory itself is made once the new file validates)."""
+    if not directory.is_dir() or not policy_files(directory):   # (--dir is never a file: click checks it)
+        known: dict = {}
+    else:
+        try:
+            known = _load(directory, production=production).services
+        except PolicyError as exc:
+            raise ClientAddError(f"{exc.errors[0]} (the policies already have {len(exc.errors)} error(s): run "
+                                 "`bridge policy check` and fix them first)") from None
+    if service in known:
+        target = Path(known[service].source)
         text = insert_client(target.read_text(encoding="utf-8"), entry)
     elif create:
         target = directory / f"{service}.yaml"
@@ -139,11 +145,11 @@ def add_client(directory: Path, service: str, entry: dict, *, production: bool, 
             raise ClientAddError(f"{target} exists but does not declare service {service!r}")
         text = new_policy_file(service, entry)
     else:
-        known = ", ".join(sorted(current.services)) or "none"
-        raise ClientAddError(f"no service {service!r} in {directory} (known: {known}); --create writes a new "
+        names = ", ".join(sorted(known)) or "none"
+        raise ClientAddError(f"no service {service!r} in {directory} (known: {names}); --create writes a new "
                              f"{service}.yaml")
     with tempfile.TemporaryDirectory(prefix="bridge-client-add-") as tmp:
-        for path in policy_files(directory):
+        for path in (policy_files(directory) if directory.is_dir() else []):
             shutil.copy2(path, Path(tmp) / path.name)
         (Path(tmp) / target.name).write_text(text, encoding="utf-8")
         try:
@@ -151,6 +157,7 @@ def add_client(directory: Path, service: str, entry: dict, *, production: bool, 
         except PolicyError as exc:
             raise ClientAddError(exc.errors[0] + (f" (and {len(exc.errors) - 1} more)" if len(exc.errors) > 1
                                                   else "")) from None
+    directory.mkdir(parents=True, exist_ok=True)
     staged = target.with_name(f".{target.name}.{os.getpid()}.tmp")   # hidden: the loader skips it
     staged.write_text(text, encoding="utf-8")
     if target.exists():

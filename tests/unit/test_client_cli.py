@@ -152,6 +152,32 @@ def test_unknown_service_and_create(policies):
     assert service.allowed_mie == ("psc",) and service.idle_timeout == 1800 and service.max_session == 4 * 3600
 
 
+def test_create_starts_from_an_empty_or_missing_policies_directory(tmp_path):
+    """Regression: `--create` on an empty directory failed with "no policy files ... run `bridge policy check`"."""
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    result = run("add", "crm", "crm-web", "--dir", str(empty), "--redirect-uri", "https://crm.example.org/cb")
+    assert result.exit_code == 1 and "(known: none)" in result.stderr and "--create" in result.stderr
+    assert list(empty.iterdir()) == []
+    for directory in (empty, tmp_path / "new" / "policies"):
+        result = run("add", "crm", "crm-web", "--dir", str(directory), "--create", "--production",
+                     "--redirect-uri", "https://crm.example.org/cb")
+        assert result.exit_code == 0, result.output
+        assert [p.name for p in directory.iterdir()] == ["crm.yaml"]
+        service, client = load_policies(directory, dev=False).client("crm-web")
+        assert service.service == "crm" and client.client_secret_sha256 == printed(result.stdout,
+                                                                                    "client_secret_sha256")
+    # nothing is made when the new file would not load
+    result = run("add", "crm", "crm-web", "--dir", str(tmp_path / "other"), "--create", "--production",
+                 "--redirect-uri", "http://crm.example.org/cb")
+    assert result.exit_code == 1 and not (tmp_path / "other").exists()
+    # a file where the directory should be is refused (by click's path check), and stays as it was
+    (tmp_path / "file").write_text("")
+    result = run("add", "crm", "crm-web", "--dir", str(tmp_path / "file"), "--create",
+                 "--redirect-uri", "https://crm.example.org/cb")
+    assert result.exit_code == 2 and "is a file" in result.stderr and (tmp_path / "file").read_text() == ""
+
+
 def test_already_broken_policies_are_not_touched(policies):
     (policies / "dpi.yaml").write_text((policies / "dpi.yaml").read_text().replace("idle_timeout", "idle_timout"))
     before = (policies / "demo-portail.yaml").read_bytes()
