@@ -81,8 +81,10 @@ def _audit_session_end(bridge: Bridge, sid: str, clients: list[str], reason: str
         for client in clients:
             metrics.idle_logout(client)
     national_id = session.authn.identity.national_id if session else ""
-    for client in clients or [""]:
-        bridge.record(event, "info", client=client, national_id=national_id, reason=reason, sid=sid)
+    for client in clients or [""]:   # "": the session had no application (e.g. a login the policy then refused)
+        service = (bridge.policies.client(client) or (None,))[0] if client else None
+        bridge.record(event, "info", service=service.service if service else "", client=client,
+                      national_id=national_id, reason=reason, sid=sid)
 
 
 def _direct_card_login(settings: Settings, policies: PolicySet, store: Store, clock: Clock):

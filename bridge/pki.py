@@ -213,6 +213,18 @@ class CrlStatus:
     state: str                        # fresh | stale | missing
 
 
+_LEGACY_SEEN: set[tuple[str, str]] = set()
+
+
+def _legacy_noticed(cert: x509.Certificate, path: Path) -> None:
+    """Legacy GIP-CPS CAs often stay in a trust directory after the switch to IGC-Santé: expected, not a fault
+    (they are ignored, and chains through them refused). Said once per process, at info level."""
+    key = (cert.subject.rfc4514_string(), str(path))
+    if key not in _LEGACY_SEEN:
+        _LEGACY_SEEN.add(key)
+        log.info("ignoring legacy GIP-CPS certificate %s in %s", *key)
+
+
 # --- trust store and path validation -------------------------------------------------------------------------------------
 class TrustStore:
     def __init__(self, roots: list[x509.Certificate], intermediates: list[x509.Certificate] = (),
@@ -239,7 +251,7 @@ class TrustStore:
                 log.warning("ignoring %s in the trust directory: no PEM, DER or PKCS#7 certificate in it", path)
             for cert in certs:
                 if is_legacy(cert.subject):
-                    log.warning("ignoring legacy GIP-CPS certificate %s in %s", cert.subject.rfc4514_string(), path)
+                    _legacy_noticed(cert, path)
                 elif cert.subject == cert.issuer and _signed_by(cert, cert):
                     roots.append(cert)
                 else:

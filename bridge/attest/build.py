@@ -59,7 +59,21 @@ def build_report(policies: PolicySet, settings, *, clock: Clock | None = None, s
         attestation_deadline=ATTESTATION_DEADLINE, reserves_last_day=RESERVES_LAST_DAY,
         policies_dir=str(settings.policies_dir), services=tuple(sections), stats=stats,
         global_checks=global_checks, self_checks_run=self_checks and not note, self_checks_note=note,
-        settings_facts=_settings_facts(settings))
+        settings_facts=_settings_facts(settings), config_faults=start_up_faults(settings, policies))
+
+
+def start_up_faults(settings, policies: PolicySet) -> tuple[str, ...]:
+    """The start-up check the bridge itself runs on the card means (bridge.core): e.g. cps-pin offered without
+    BRIDGE_TRUST_DIR, which makes `bridge serve` refuse to start. The self-checks use their own TEST PKI, so they
+    pass anyway: the report must say it."""
+    from bridge.config import ConfigError
+    from bridge.core import _direct_card_login
+
+    try:
+        _direct_card_login(settings, policies, None, Clock())
+    except ConfigError as exc:
+        return (str(exc),)
+    return ()
 
 
 def _run(policies_dir: Path, services, lang: str, log_level: str):
@@ -83,5 +97,7 @@ def _without_credentials(url: str) -> str:
     from urllib.parse import urlsplit, urlunsplit
 
     parts = urlsplit(url)
+    if not parts.netloc:
+        return url   # memory:// (urlunsplit would drop the //)
     host = parts.netloc.rsplit("@", 1)[-1]
     return urlunsplit(parts._replace(netloc=host))

@@ -9,7 +9,7 @@ from bridge.attest.lab import Lab
 from bridge.attest.model import SelfCheck
 from bridge.mie import satisfies
 from bridge.policy import Service, effective_limits, eligible_activities
-from bridge.policy.values import format_duration
+from bridge.attest.render import human_duration
 
 AUDIT_KEYS = ("time", "seq", "event", "outcome", "service", "client", "subject", "mie", "reason")
 
@@ -96,8 +96,9 @@ def idle_logout(lab: Lab, service: Service, user: str, lang: str) -> SelfCheck:
     lab.advance(idle + 1)
     swept = lab.bridge.sessions.sweep()
     again = lab.authorize(web, client)
-    steps += [_t(lang, f"horloge avancée de {format_duration(idle)} + 1 s ; balayage : {swept} expiration(s)",
-                 f"clock moved {format_duration(idle)} + 1 s; sweeper: {swept} expiry(ies)"),
+    shown = human_duration(idle, lang)
+    steps += [_t(lang, f"horloge avancée de {shown} + 1 s ; balayage : {swept} expiration(s)",
+                 f"clock moved {shown} + 1 s; sweeper: {swept} expiry(ies)"),
               "/authorize → " + ("code" if again.kind == "code" else again.location.split("?")[0])]
     lines = lab.audit_since(mark)
     expired = [x for x in lines if x["event"] == "idle_expired" and x["client"] == client.client_id]
@@ -105,9 +106,9 @@ def idle_logout(lab: Lab, service: Service, user: str, lang: str) -> SelfCheck:
     return SelfCheck(
         id="idle_logout", service=service.service,
         title=_t(lang, "Déconnexion après inactivité", "Logout after inactivity"),
-        expected=_t(lang, f"après {format_duration(idle)} sans activité : ligne idle_expired, déconnexion "
+        expected=_t(lang, f"après {shown} sans activité : ligne idle_expired, déconnexion "
                           f"back-channel de {client.client_id}, nouvelle identification exigée",
-                    f"after {format_duration(idle)} idle: idle_expired line, back-channel logout of "
+                    f"after {shown} idle: idle_expired line, back-channel logout of "
                     f"{client.client_id}, new login required"),
         observed=_t(lang, f"{len(expired)} ligne(s) idle_expired ; back-channel {'prévu' if notified else 'absent'}"
                           f" ; retour : {'code délivré' if again.kind == 'code' else 'identification demandée'}",
@@ -136,19 +137,28 @@ def legacy_card(workdir: Path, lang: str) -> SelfCheck:
         except pki.PkiError as exc:
             results[name] = exc.code
     passed = results == {"current": "accepted", "revoked": "certificate_revoked", "legacy": "legacy_chain"}
+    names = {"current": _t(lang, "carte IGC-Santé valide", "valid IGC-Santé card"),
+             "revoked": _t(lang, "carte révoquée", "revoked card"), "legacy": _t(lang, "carte GIP-CPS", "GIP-CPS card")}
+    accepted, refused, colon = _t(lang, "acceptée", "accepted"), _t(lang, "refusée", "refused"), _t(lang, " : ", ": ")
     return SelfCheck(
         id="legacy_card", service="",
         title=_t(lang, "Carte de l'ancienne IGC GIP-CPS refusée", "Legacy GIP-CPS card refused"),
         expected=_t(lang, "GIP-CPS → legacy_chain ; carte révoquée → certificate_revoked ; carte IGC-Santé valide "
                           "→ acceptée", "GIP-CPS → legacy_chain; revoked card → certificate_revoked; valid "
                           "IGC-Santé card → accepted"),
-        observed=", ".join(f"{k}: {v}" for k, v in results.items()), passed=passed,
-        steps=(_t(lang, "bridge.pki.verify_certificate avec la PKI de TEST (bridge.sandbox.testpki), magasin de "
-                        "confiance contenant aussi les AC GIP-CPS ; le parcours carte n'étant pas branché dans cette "
-                        "version, ce contrôle ne produit pas de ligne d'audit",
-                  "bridge.pki.verify_certificate with the TEST PKI (bridge.sandbox.testpki), trust store also holding "
-                  "the GIP-CPS CAs; the card path is not wired in this version, so this check writes no audit "
-                  "line"),))
+        observed=_t(lang, " ; ", "; ").join(
+            f"{names[k]}{colon}{accepted}" if v == "accepted" else f"{names[k]}{colon}{refused} ({v})"
+            for k, v in results.items()),
+        passed=passed,
+        steps=(_t(lang, "bridge.pki.verify_certificate, la vérification qu'utilisent les connexions par carte (cps-pin, "
+                        "cps-tls), appelée directement avec la PKI de TEST (bridge.sandbox.testpki) et un magasin de "
+                        "confiance contenant aussi les AC GIP-CPS ; appelée hors connexion, elle ne produit pas de "
+                        "ligne d'audit (la connexion carte + PIN complète est l'auto-test « Connexion par carte CPS "
+                        "et code PIN » des services qui la proposent)",
+                  "bridge.pki.verify_certificate, the verification card logins use (cps-pin, cps-tls), called "
+                  "directly with the TEST PKI (bridge.sandbox.testpki) and a trust store also holding the GIP-CPS "
+                  "CAs; called outside a login, it writes no audit line (the full card + PIN login is the 'CPS card "
+                  "+ PIN login' self-check of the services offering it)"),))
 
 
 def run_checks(policies_dir: Path, services: list[Service], lang: str, log_level: str = "WARNING"

@@ -1,8 +1,6 @@
 """How each means of identification is implemented, stated from the code and the live settings (report §2)."""
 from __future__ import annotations
 
-import importlib.util
-
 from bridge.attest.model import MeansInfo
 from bridge.mie import CATALOGUE
 from bridge.policy import Service, login_means
@@ -12,19 +10,13 @@ def _t(lang: str, fr: str, en: str) -> str:
     return en if lang == "en" else fr
 
 
-def _present(module: str) -> bool:
-    try:
-        return importlib.util.find_spec(module) is not None
-    except (ImportError, ValueError):
-        return False
-
-
 def _psc_facts(settings, lang: str) -> tuple[tuple[str, str], ...]:
     mtls = settings.psc_token_auth_method == "tls_client_auth"
     auth = (_t(lang, "tls_client_auth (mTLS, certificat IGC-Santé du pont)", "tls_client_auth (mTLS, the bridge's "
                "IGC-Santé certificate)") if mtls else settings.psc_token_auth_method)
     return (
-        (_t(lang, "Rôle", "Role"), _t(lang, "Relying party OpenID Connect de Pro Santé Connect (bridge/upstream/psc.py)",
+        (_t(lang, "Rôle", "Role"), _t(lang, "client OpenID Connect (relying party) de Pro Santé Connect "
+                                            "(bridge/upstream/psc.py)",
                                       "OpenID Connect relying party of Pro Santé Connect (bridge/upstream/psc.py)")),
         (_t(lang, "Découverte", "Discovery"), settings.psc_discovery_url),
         (_t(lang, "Flux", "Flow"), _t(lang, "code d'autorisation, PKCE S256, state et nonce à usage unique conservés "
@@ -40,13 +32,16 @@ def _psc_facts(settings, lang: str) -> tuple[tuple[str, str], ...]:
         (_t(lang, "Identité", "Identity"), _t(lang, "identifiant national SubjectNameID (jamais sub), cohérence "
                                                    "ID token / userinfo / session vérifiée", "national id SubjectNameID "
                                                    "(never sub), ID token / userinfo / session consistency checked")),
-        (_t(lang, "Délais", "Timeouts"), f"connect {settings.psc_connect_timeout:g} s, read "
-                                         f"{settings.psc_read_timeout:g} s"),
+        (_t(lang, "Délais", "Timeouts"), _t(
+            lang, f"connexion {settings.psc_connect_timeout:g} s, lecture {settings.psc_read_timeout:g} s",
+            f"connect {settings.psc_connect_timeout:g} s, read {settings.psc_read_timeout:g} s")),
     )
 
 
 def _card_facts(settings, service: Service, mie: str, lang: str) -> tuple[tuple[str, str], ...]:
     unset = _t(lang, "non configuré", "not set")
+    trust_unset = _t(lang, "NON CONFIGURÉ : obligatoire pour ce moyen, le pont refuserait de démarrer",
+                     "NOT SET: required for this means, the bridge would refuse to start")
     facts = []
     if mie == "cps-pin":
         facts.append((_t(lang, "Preuve", "Proof"), _t(
@@ -63,9 +58,9 @@ def _card_facts(settings, service: Service, mie: str, lang: str) -> tuple[tuple[
             f"{', '.join(settings.trusted_proxies) or unset}")))
     facts += [
         (_t(lang, "Chaîne de confiance", "Trust chain"), _t(
-            lang, f"racines IGC-Santé (BRIDGE_TRUST_DIR = {settings.trust_dir or unset}) ; toute chaîne passant par "
+            lang, f"racines IGC-Santé (BRIDGE_TRUST_DIR = {settings.trust_dir or trust_unset}) ; toute chaîne passant par "
                   "O=GIP-CPS (IGC 2bis/2ter, fermée le 31/12/2020) est refusée",
-            f"IGC-Santé roots (BRIDGE_TRUST_DIR = {settings.trust_dir or unset}); any chain through O=GIP-CPS "
+            f"IGC-Santé roots (BRIDGE_TRUST_DIR = {settings.trust_dir or trust_unset}); any chain through O=GIP-CPS "
             "(IGC 2bis/2ter, closed 2020-12-31) is refused")),
         (_t(lang, "Révocation", "Revocation"), _t(
             lang, f"CRL (BRIDGE_CRL_DIR = {settings.crl_dir or unset}, sinon points de distribution), refus si "
@@ -80,19 +75,11 @@ def _card_facts(settings, service: Service, mie: str, lang: str) -> tuple[tuple[
 def means_info(service: Service, settings, now: float, lang: str) -> tuple[MeansInfo, ...]:
     offered = {m.id for m in login_means(service, now)}
     psc_offered = bool(offered & {m.id for m in CATALOGUE.values() if m.via_psc})
-    card_path = _present("bridge.upstream.cps")
     result = []
     for mie_id in service.allowed_mie:
         mie = CATALOGUE[mie_id]
         facts = _psc_facts(settings, lang) if mie.via_psc else _card_facts(settings, service, mie_id, lang)
-        if not mie.via_psc and not card_path:
-            facts += ((_t(lang, "État", "Status"), _t(
-                lang, "le parcours de connexion par carte n'est pas livré dans cette version : le moyen n'est pas "
-                      "proposé ; la vérification des certificats (bridge/pki.py) est contrôlée en auto-test",
-                "the card login path is not shipped in this version: the means is not offered; certificate "
-                "verification (bridge/pki.py) is exercised by a self-check")),)
         result.append(MeansInfo(
             id=mie_id, label=mie.label_en if lang == "en" else mie.label_fr, via_psc=mie.via_psc,
-            offered_now=(psc_offered if mie.via_psc else mie_id in offered), available=mie.via_psc or card_path,
-            facts=facts))
+            offered_now=(psc_offered if mie.via_psc else mie_id in offered), available=True, facts=facts))
     return tuple(result)

@@ -57,7 +57,8 @@ class Timeouts:
 @dataclass(frozen=True)
 class AttestationInfo:
     needed: bool
-    status: str
+    status: str                  # none | attested | reserves (policy value)
+    status_label: str            # the same in the report's language
     signed_on: date | None
     valid_until: date | None
     days_to_valid_until: int | None
@@ -147,3 +148,4 @@ class Report:
     self_checks_run: bool
     self_checks_note: str = ""
     settings_facts: tuple[tuple[str, str], ...] = ()
+    config_faults: tuple[str, ...] = ()   # what would stop `bridge serve` with these settings (start-up check)

@@ -15,6 +15,10 @@ TEMPLATES = ROOT / "templates"
 CSS = Path(__file__).resolve().parents[1] / "web" / "static" / "report.css"
 
 
+OUTCOMES = {"fr": {"success": "succès", "denied": "refus", "failure": "échec", "info": "information"},
+            "en": {"success": "success", "denied": "denied", "failure": "failure", "info": "info"}}
+
+
 def human_duration(seconds: int, lang: str = "fr") -> str:
     hours, rest = divmod(int(seconds), 3600)
     minutes = rest // 60
@@ -37,6 +41,7 @@ def _environment(lang: str) -> Environment:
     env.install_gettext_translations(translations(lang), newstyle=True)
     env.filters["duration"] = lambda s: human_duration(s, lang)
     env.filters["day"] = lambda d: human_date(d, lang)
+    env.globals["outcomes"] = OUTCOMES["en" if lang == "en" else "fr"]
     return env
 
 

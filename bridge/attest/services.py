@@ -12,7 +12,27 @@ from bridge.policy.rules import IDLE_LIMIT, ORGANISATIONAL, SESSION_LIMIT, Rule
 from bridge.policy.values import format_duration
 
 _REQUIREMENT = re.compile(r"RIE-PS (\d{2})((?:/\d{2})*)")
+# The catalogue's sources and code locations are written in English (bridge policy rules, docs): their few
+# words, in French for the French report.
+_FRENCH = (("service policy", "politique du service"), ("TRE_G15 codes", "codes TRE_G15"),
+           ("PSC Bridge sanity bound", "borne de cohérence de PSC Bridge"),
+           ("PSC documentation", "documentation Pro Santé Connect"), (" for sessions.py", " pour sessions.py"),
+           (" and upstream modules", " et modules amont (bridge/upstream)"),
+           ("the bridge itself", "le pont lui-même"), ("CRL checks in", "contrôle des CRL dans"))
+_ENGLISH = (("mode d'exercice", "practice mode"),)
+STATUS = {"fr": {"none": "aucune", "attested": "attestée", "reserves": "attestée avec réserves"},
+          "en": {"none": "none", "attested": "attested", "reserves": "attested with reserves"}}
 _ATTESTATION_RULES = {"attestation_missing", "attestation_expired", "reserves_expired"}
+
+
+def yes_no(value: bool, lang: str) -> str:
+    return ("yes" if value else "no") if lang == "en" else ("oui" if value else "non")
+
+
+def words(text: str, lang: str) -> str:
+    for theirs, ours in (_ENGLISH if lang == "en" else _FRENCH):
+        text = text.replace(theirs, ours)
+    return text
 
 
 def requirements(source: str) -> set[str]:
@@ -38,7 +58,7 @@ def _not_applicable(rule: Rule, service: Service) -> bool:
     return False
 
 
-def _detail(rule: Rule, service: Service, now: float) -> str:
+def _detail(rule: Rule, service: Service, now: float, lang: str) -> str:
     limits = effective_limits(service, now)
     if rule.code in ("mie_not_allowed", "unknown_mie", "psc_not_offered"):
         return "allowed_mie = " + ", ".join(service.allowed_mie)
@@ -47,7 +67,7 @@ def _detail(rule: Rule, service: Service, now: float) -> str:
     if rule.code in ("max_session_too_long", "session_too_old"):
         return f"max_session = {format_duration(service.max_session)} → {format_duration(limits.max_session)}"
     if rule.code in ("single_factor", "require_2fa_reserve"):
-        return f"require_2fa = {str(limits.require_2fa).lower()}"
+        return f"require_2fa = {yes_no(limits.require_2fa, lang)}"
     if rule.code == "profession_not_allowed" and service.professions:
         return "professions = " + ", ".join(service.professions)
     if rule.code == "mode_not_allowed" and service.modes:
@@ -55,7 +75,7 @@ def _detail(rule: Rule, service: Service, now: float) -> str:
     if rule.code in ("card_type_not_allowed", "non_rpps_card"):
         return "card_types = " + ", ".join(service.card_types)
     if rule.code == "not_historical_teleservice":
-        return f"historical_teleservice = {str(service.historical_teleservice).lower()}"
+        return f"historical_teleservice = {yes_no(service.historical_teleservice, lang)}"
     return ""
 
 
@@ -71,35 +91,43 @@ def rule_status(rule: Rule, service: Service, now: float, lang: str) -> RuleStat
     else:
         status = "enforced"
     return RuleStatus(
-        code=rule.code, kind=rule.kind, status=status, source=rule.source, research=rule.research,
-        confidence=rule.confidence, text=rule.text_en if lang == "en" else rule.text_fr, where=rule.where,
-        detail=_detail(rule, service, now),
+        code=rule.code, kind=rule.kind, status=status, source=words(rule.source, lang), research=rule.research,
+        confidence=rule.confidence, text=rule.text_en if lang == "en" else rule.text_fr,
+        where=words(rule.where, lang), detail=_detail(rule, service, now, lang),
         reserve_plan=reserve.action_plan if reserve else "", reserve_due=reserve.due if reserve else None,
         reserve_overdue=bool(reserve and reserve.due < day),
         reserve_in_force=bool(reserve and covering_reserve(service, reserve.requirement, day) is reserve))
 
 
-def _attestation(service: Service, now: float) -> AttestationInfo:
+def _attestation(service: Service, now: float, lang: str) -> AttestationInfo:
     att, situation = service.attestation, standing(service, now)
     day = situation.day
     return AttestationInfo(
-        needed=needs_attestation(service), status=att.status, signed_on=att.signed_on, valid_until=att.valid_until,
+        needed=needs_attestation(service), status=att.status,
+        status_label=STATUS["en" if lang == "en" else "fr"].get(att.status, att.status), signed_on=att.signed_on, valid_until=att.valid_until,
         days_to_valid_until=(att.valid_until - day).days if att.valid_until else None,
         reserves=tuple({"requirement": r.requirement, "action_plan": r.action_plan, "due": r.due,
                         "overdue": r.due < day} for r in att.reserves),
         blocked_by=situation.blocked_by, warnings=situation.warnings)
 
 
-def _filters(service: Service) -> tuple[tuple[str, str], ...]:
+def _filters(service: Service, lang: str) -> tuple[tuple[str, str], ...]:
     return (("professions", ", ".join(service.professions) or "—"), ("modes", ", ".join(service.modes) or "—"),
             ("card_types", ", ".join(service.card_types)),
-            ("historical_teleservice", str(service.historical_teleservice).lower()),
+            ("historical_teleservice", yes_no(service.historical_teleservice, lang)),
             ("subject_type", service.subject_type))
+
+
+def _auth_method(method: str, lang: str) -> str:
+    """OIDC's `none` is a public client (PKCE, no secret): said in words, not as a bare 'none'."""
+    if method != "none":
+        return method
+    return "public client (PKCE, no secret)" if lang == "en" else "client public (PKCE, sans secret)"
 
 
 def service_section(service: Service, settings, now: float, lang: str, warnings: tuple[str, ...]) -> ServiceSection:
     limits = effective_limits(service, now)
-    clients = tuple(ClientInfo(c.client_id, c.name, c.token_endpoint_auth_method, c.redirect_uris,
+    clients = tuple(ClientInfo(c.client_id, c.name, _auth_method(c.token_endpoint_auth_method, lang), c.redirect_uris,
                                c.post_logout_redirect_uris, c.backchannel_logout_uri, c.scopes)
                     for c in service.clients)
     own = tuple(w for w in warnings if service.source and w.startswith(service.source + ":"))
@@ -109,5 +137,5 @@ def service_section(service: Service, settings, now: float, lang: str, warnings:
         rules=tuple(rule_status(rule, service, now, lang) for rule in rule_catalogue()),
         timeouts=Timeouts(service.idle_timeout, service.max_session, limits.idle_timeout, limits.max_session,
                           limits.require_2fa, IDLE_LIMIT, SESSION_LIMIT),
-        attestation=_attestation(service, now), filters=_filters(service), warnings=own,
+        attestation=_attestation(service, now, lang), filters=_filters(service, lang), warnings=own,
         admins=tuple(getattr(service, "admins", ()) or ()))

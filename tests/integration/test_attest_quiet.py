@@ -1,0 +1,39 @@
+"""`bridge attest` on a correct set-up prints no warning: no WeasyPrint CSS error, and the legacy GIP-CPS CAs the
+self-checks' trust store holds on purpose are not announced as faults."""
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from bridge import pki
+from bridge.sandbox.testpki import TestPki
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_bridge_attest_pdf_on_a_correct_setup_is_quiet(tmp_path):
+    test_pki = TestPki("attest-quiet", tmp_path / "pki")
+    env = {"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path), "PYTHONPATH": str(ROOT),
+           "BRIDGE_ENV": "development", "BRIDGE_POLICIES_DIR": str(ROOT / "policies"),
+           "BRIDGE_KEYS_DIR": str(tmp_path / "keys"), "BRIDGE_TRUST_DIR": str(test_pki.trust_dir()),
+           "BRIDGE_CRL_DIR": str(test_pki.crl_dir())}
+    out = tmp_path / "r.pdf"
+    result = subprocess.run([sys.executable, "-m", "bridge.cli", "attest", "--out", str(out)], env=env, cwd=ROOT,
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    assert out.read_bytes().startswith(b"%PDF-")
+    assert result.stderr == "", result.stderr
+    assert "NON CONFORME" not in result.stdout, result.stdout
+
+
+def test_legacy_ca_notice_is_info_once_per_process(tmp_path, caplog):
+    trust = TestPki("attest-legacy", tmp_path / "pki").trust_dir(include_legacy=True)
+    with caplog.at_level(logging.INFO, logger="bridge.pki"):
+        pki.TrustStore.from_directory(trust)
+        pki.TrustStore.from_directory(trust)
+    notices = [r for r in caplog.records if "legacy GIP-CPS" in r.getMessage()]
+    assert notices and all(r.levelno == logging.INFO for r in notices)
+    assert len(notices) == len({r.getMessage() for r in notices})   # each certificate said once
