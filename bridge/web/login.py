@@ -6,11 +6,12 @@ from flask import Blueprint, make_response, redirect, render_template, request, 
 from bridge import flow, metrics
 from bridge.logs import log
 from bridge.policy import eligible_activities, login_means
-from bridge.sessions import COOKIE
+from bridge.sessions import COOKIE, browser_label
 from bridge.transactions import BROWSER_COOKIE, LoginTransaction
 from bridge.upstream.psc import PscError
 from bridge.web import bridge
 from bridge.web.errors import error_page
+from bridge.web.limits import client_ip
 from bridge.web.security import cookie_args
 
 bp = Blueprint("login", __name__)
@@ -129,7 +130,11 @@ def establish_session(authn):
         return previous
     if previous:
         b.sessions.end(previous.sid, "replaced", previous)
-    return b.sessions.create(authn, upstream_deadline=deadline)
+    return b.sessions.create(authn, upstream_deadline=deadline, device=_device())
+
+
+def _device() -> dict[str, str]:
+    return {"ip": client_ip(), "browser": browser_label(request.headers.get("User-Agent", ""))}
 
 
 def continue_login(txn: LoginTransaction, session):
@@ -169,8 +174,20 @@ def activity():
         picked = request.form.get("activity", "")
         valid = {f"{e}-{a}": (e, a) for e, a, _, _ in choices}
         if picked not in valid:
-            return render_template("activity.html", txn=txn, choices=choices, error=True), 400
+            return _activity_page(txn, service, choices, error=True), 400
         session.authn = session.authn.with_activity(*valid[picked])
         b.sessions.save(session)
         return continue_login(txn, session)
-    return render_template("activity.html", txn=txn, choices=choices, error=False)
+    return _activity_page(txn, service, choices, error=False)
+
+
+def _activity_page(txn: LoginTransaction, service, choices: list, *, error: bool) -> str:
+    """The choice in words (ANS labels, codes kept small for support), the service it is for, and a way out:
+    « Annuler » ends the pending login through /login/back, so the app gets error=access_denied."""
+    from bridge import nomenclature
+    from bridge.web.i18n import current_lang
+
+    lang = current_lang()
+    return render_template("activity.html", txn=txn, service=service, choices=choices, error=error,
+                           label=lambda kind, code: nomenclature.label(kind, code, lang),
+                           cancel_url=url_for("login.back", txn=txn.id))
