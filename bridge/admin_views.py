@@ -17,6 +17,14 @@ def paris_time(epoch: float) -> str:
     return (utc + timedelta(hours=_paris_offset(utc))).strftime("%d/%m/%Y %H:%M:%S")
 
 
+def paris_stamp(iso: str) -> str:
+    """An audit line's UTC time ('2026-12-07T18:58:12.123Z') in Paris time, as the rest of the console shows it."""
+    try:
+        return paris_time(datetime.fromisoformat(str(iso).replace("Z", "+00:00")).timestamp())
+    except ValueError:
+        return str(iso)
+
+
 @dataclass(frozen=True)
 class ClientTimer:
     client_id: str
@@ -42,6 +50,8 @@ class SessionRow:
     idle_left: int        # the IdP-level inactivity (30 min at most), whatever the clients do
     clients: tuple[ClientTimer, ...]
     expired_clients: tuple[str, ...]
+    ip: str = ""
+    browser: str = ""
 
 
 def session_rows(bridge, now: float) -> list[SessionRow]:
@@ -59,7 +69,8 @@ def session_rows(bridge, now: float) -> list[SessionRow]:
             upstream=session.authn.upstream, card_type=session.authn.card.type if session.authn.card else "",
             created=session.created, deadline=session.deadline, deadline_left=max(0, int(session.deadline - now)),
             idle_left=max(0, int(session.seen + bridge.sessions.idle_max - now)), clients=tuple(timers),
-            expired_clients=tuple(sorted(session.expired_clients))))
+            expired_clients=tuple(sorted(session.expired_clients)),
+            ip=session.device.get("ip", ""), browser=session.device.get("browser", "")))
     return sorted(rows, key=lambda r: r.created, reverse=True)
 
 

@@ -38,6 +38,22 @@ def _hash(secret: str) -> str:
     return base64.urlsafe_b64encode(hashlib.sha256(secret.encode()).digest()[:16]).rstrip(b"=").decode()
 
 
+_BROWSERS = (("Edg/", "Edge"), ("Firefox/", "Firefox"), ("Chrome/", "Chrome"), ("Chromium/", "Chromium"),
+             ("Version/", "Safari"))
+_SYSTEMS = (("Windows", "Windows"), ("Android", "Android"), ("iPhone", "iOS"), ("iPad", "iOS"),
+            ("Mac OS X", "macOS"), ("CrOS", "ChromeOS"), ("Linux", "Linux"))
+
+
+def browser_label(user_agent: str) -> str:
+    """'Chrome 156 · Windows': enough to tell two sessions of one person apart in the admin console, without
+    keeping the whole User-Agent string (a fingerprint) in the store."""
+    name = next(((label, user_agent.split(mark, 1)[1].split(".")[0].split()[0]) for mark, label in _BROWSERS
+                 if mark in user_agent), None)
+    system = next((label for mark, label in _SYSTEMS if mark in user_agent), "")
+    browser = f"{name[0]} {name[1]}" if name and name[1].isdigit() else (name[0] if name else "")
+    return " · ".join(filter(None, (browser, system))) or (user_agent[:40] or "?")
+
+
 def stamp(t: float) -> str:
     """Times in the store: milliseconds are plenty, and shorter than repr()."""
     return f"{t:.3f}"
@@ -53,14 +69,18 @@ class SsoSession:
     seen: float
     clients: dict[str, tuple[float, float, float]] = field(default_factory=dict)  # id -> (last, idle, deadline)
     expired_clients: set[str] = field(default_factory=set)  # idle/deadline passed: must re-authenticate
+    device: dict[str, str] = field(default_factory=dict)  # {"ip", "browser"}: tells sessions apart in the console
 
     @property
     def cookie(self) -> str:
         return f"{self.sid}.{self.secret}"
 
     def record(self) -> dict:
-        return {"secret_hash": _hash(self.secret), "authn": self.authn.to_dict(), "created": round(self.created, 3),
-                "deadline": self.deadline}
+        record = {"secret_hash": _hash(self.secret), "authn": self.authn.to_dict(),
+                  "created": round(self.created, 3), "deadline": self.deadline}
+        if self.device:
+            record["device"] = self.device
+        return record
 
 
 Listener = Callable[[str, list[str], str, "SsoSession | None"], None]  # (sid, client ids, reason, session)
@@ -72,11 +92,12 @@ class Sessions:
         self.listeners: list[Listener] = []
 
     # -- lifecycle ------------------------------------------------------------------------------------------
-    def create(self, authn: Authentication, upstream_deadline: float | None = None) -> SsoSession:
+    def create(self, authn: Authentication, upstream_deadline: float | None = None,
+               device: dict[str, str] | None = None) -> SsoSession:
         now = self.clock.now()
         deadline = min(authn.auth_time + IDP_SESSION_MAX, upstream_deadline or float("inf"))
         session = SsoSession(sid=secrets.token_urlsafe(16), secret=secrets.token_urlsafe(32), authn=authn,
-                             created=now, deadline=deadline, seen=now)
+                             created=now, deadline=deadline, seen=now, device=device or {})
         self.save(session)
         self.store.hash_set(activity_key(session.sid), {"_seen": stamp(now)}, self._ttl(session))
         self.store.index_add(INDEX, session.sid, min(deadline, now + self.idle_max))
@@ -117,7 +138,8 @@ class Sessions:
                 clients[name] = (last, idle, deadline)
         return SsoSession(sid=sid, secret=secret, authn=Authentication.from_dict(data["authn"]),
                           created=data["created"], deadline=data["deadline"],
-                          seen=float(act.get("_seen", data["created"])), clients=clients, expired_clients=expired)
+                          seen=float(act.get("_seen", data["created"])), clients=clients, expired_clients=expired,
+                          device=data.get("device", {}))
 
     def touch(self, session: SsoSession, client_id: str, idle: int, max_session: int) -> None:
         """The client used the session (/authorize reuse): restart its idle timer."""

@@ -59,7 +59,7 @@ def attest_command(service, out: Path, lang, period_from, period_to, audit_files
     click.echo(f"{out} : {len(report.services)} service(s), auto-tests {len(checks) - len(failed)}/{len(checks)} "
                "conformes" + (f" — NON CONFORMES : {', '.join(f'{c.service}:{c.id}' for c in failed)}" if failed
                               else "")
-               + "".join(f" — NON CONFORME, configuration bloquante (le pont refuserait de démarrer) : {f}"
+               + "".join(f" — NON CONFORME, configuration bloquante (la passerelle refuserait de démarrer) : {f}"
                          for f in report.config_faults))
 
 

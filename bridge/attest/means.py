@@ -12,7 +12,7 @@ def _t(lang: str, fr: str, en: str) -> str:
 
 def _psc_facts(settings, lang: str) -> tuple[tuple[str, str], ...]:
     mtls = settings.psc_token_auth_method == "tls_client_auth"
-    auth = (_t(lang, "tls_client_auth (mTLS, certificat IGC-Santé du pont)", "tls_client_auth (mTLS, the bridge's "
+    auth = (_t(lang, "tls_client_auth (mTLS, certificat IGC-Santé de la passerelle)", "tls_client_auth (mTLS, the bridge's "
                "IGC-Santé certificate)") if mtls else settings.psc_token_auth_method)
     return (
         (_t(lang, "Rôle", "Role"), _t(lang, "client OpenID Connect (relying party) de Pro Santé Connect "
@@ -25,7 +25,7 @@ def _psc_facts(settings, lang: str) -> tuple[tuple[str, str], ...]:
         ("acr", _t(lang, f"demandé acr_values={settings.psc_acr_values} ; accepté : "
                          f"{', '.join(settings.psc_accepted_acr)}",
                    f"requested acr_values={settings.psc_acr_values}; accepted: {', '.join(settings.psc_accepted_acr)}")),
-        (_t(lang, "Authentification du pont", "Bridge client authentication"), auth),
+        (_t(lang, "Authentification de la passerelle", "Bridge client authentication"), auth),
         (_t(lang, "Jeton d'identité", "ID token"), _t(lang, "iss, aud, exp/iat (±30 s), nonce, acr, signature "
                                                              "RS256/ES256 (JWKS) ou HS256", "iss, aud, exp/iat (±30 s), "
                                                              "nonce, acr, signature RS256/ES256 (JWKS) or HS256")),
@@ -40,7 +40,7 @@ def _psc_facts(settings, lang: str) -> tuple[tuple[str, str], ...]:
 
 def _card_facts(settings, service: Service, mie: str, lang: str) -> tuple[tuple[str, str], ...]:
     unset = _t(lang, "non configuré", "not set")
-    trust_unset = _t(lang, "NON CONFIGURÉ : obligatoire pour ce moyen, le pont refuserait de démarrer",
+    trust_unset = _t(lang, "NON CONFIGURÉ : obligatoire pour ce moyen, la passerelle refuserait de démarrer",
                      "NOT SET: required for this means, the bridge would refuse to start")
     facts = []
     if mie == "cps-pin":

@@ -18,7 +18,7 @@ _FRENCH = (("service policy", "politique du service"), ("TRE_G15 codes", "codes 
            ("PSC Bridge sanity bound", "borne de cohérence de PSC Bridge"),
            ("PSC documentation", "documentation Pro Santé Connect"), (" for sessions.py", " pour sessions.py"),
            (" and upstream modules", " et modules amont (bridge/upstream)"),
-           ("the bridge itself", "le pont lui-même"), ("CRL checks in", "contrôle des CRL dans"))
+           ("the bridge itself", "la passerelle elle-même"), ("CRL checks in", "contrôle des CRL dans"))
 _ENGLISH = (("mode d'exercice", "practice mode"),)
 STATUS = {"fr": {"none": "aucune", "attested": "attestée", "reserves": "attestée avec réserves"},
           "en": {"none": "none", "attested": "attested", "reserves": "attested with reserves"}}

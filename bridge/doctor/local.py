@@ -197,7 +197,7 @@ def agent_origins(ctx: Context) -> Check:
                      ctx.t(f"n'autorisez que {own} (https) dans --allow-origin des agents",
                            f"allow only {own} (https) in the agents' --allow-origin"))
     if own not in origins:
-        return Check("agent", "fail", label, ctx.t(f"{own} (l'origine du pont) n'est pas dans la liste",
+        return Check("agent", "fail", label, ctx.t(f"{own} (l'origine de la passerelle) n'est pas dans la liste",
                                                    f"{own} (the bridge's origin) is not in the list"),
                      ctx.t(f"ajoutez --allow-origin {own} au lancement des agents",
                            f"add --allow-origin {own} where the agents are started"))

@@ -53,7 +53,7 @@ def certificate(ctx: Context) -> Check:
         certs, key_pem = load_certificates(Path(s.psc_client_cert).read_bytes()), Path(s.psc_client_key).read_bytes()
     except OSError as exc:
         return Check("psc.mtls", "fail", label, f"{exc.filename}: {exc.strerror}",
-                     ctx.t("le compte du pont doit pouvoir lire le certificat et la clé",
+                     ctx.t("le compte de la passerelle doit pouvoir lire le certificat et la clé",
                            "the bridge's account must be able to read the certificate and the key"))
     if not certs:
         return Check("psc.mtls", "fail", label, ctx.t(f"{s.psc_client_cert} : aucun certificat lisible",

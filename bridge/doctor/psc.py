@@ -137,5 +137,5 @@ def client_credentials(ctx: Context) -> Check:
                                                         f"{who} refused ({error or response.status_code})"), fix)
     return Check("psc.client", "warn", label, ctx.t(f"réponse inattendue HTTP {response.status_code} {error}",
                                                     f"unexpected answer HTTP {response.status_code} {error}").strip(),
-                 ctx.t("essayez une connexion réelle et lisez le journal du pont",
+                 ctx.t("essayez une connexion réelle et lisez le journal de la passerelle",
                        "try a real login and read the bridge's log"))

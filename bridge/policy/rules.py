@@ -52,7 +52,7 @@ _RULES: tuple[Rule, ...] = (
     _r("single_factor", ENFORCED, "RIE v2 RIE-PS 09", ("R5", "R10"),
        "two authentication factors of different categories",
        "L'authentification doit combiner deux facteurs de catégories différentes (connaissance, possession, "
-       "inhérence). Le pont ne fait jamais de ré-authentification à un seul facteur.",
+       "inhérence). La passerelle ne fait jamais de ré-authentification à un seul facteur.",
        "Authentication must combine two factors of different categories (knowledge, possession, inherence). "
        "The bridge never re-authenticates with a single factor.",
        note="Factors come from the amr the upstream states; a bare 'mfa' or no amr falls back to the MIE "
@@ -194,7 +194,7 @@ _RULES: tuple[Rule, ...] = (
     _r("sso", ENFORCED, "RIE v2 RIE-PS 11/12", ("R19",),
        "an IdP serving several services to >5,000 professionals offers OIDC SSO",
        "Un fournisseur d'identité servant plusieurs services à plus de 5 000 professionnels offre une "
-       "authentification unique (SSO) compatible OIDC : c'est le rôle du pont.",
+       "authentification unique (SSO) compatible OIDC : c'est le rôle de la passerelle.",
        "An identity provider serving several services to more than 5,000 professionals offers OIDC single "
        "sign-on: that is what the bridge does.", where="the bridge itself (docs/provider.md)"),
     _r("psc_fallback", ORGANISATIONAL, "RIE v2 RIE-PS 03", ("R3",),
@@ -203,14 +203,14 @@ _RULES: tuple[Rule, ...] = (
        "Plan a fallback for Pro Santé Connect outages (the service's procedure)."),
     _r("password_rules", ORGANISATIONAL, "RIE v1 EXI 25", ("R6", "R7", "R8"),
        "password strength and anti-brute-force apply to password means, which the bridge does not offer",
-       "Robustesse des mots de passe (≥ 50 bits) et protection contre les essais répétés : sans objet, le pont "
+       "Robustesse des mots de passe (≥ 50 bits) et protection contre les essais répétés : sans objet, la passerelle "
        "n'offre aucun moyen à mot de passe ; le code PIN de la carte est bloqué par la carte après 3 essais.",
        "Password strength (≥ 50 bits) and brute-force protection: not applicable, the bridge offers no password "
        "means; the card PIN is blocked by the card after 3 tries."),
     _r("backup_mie", ORGANISATIONAL, "RIE v2 RIE-PS 16/17", ("R11",),
        "backup means: admin-activated, ≤ 24 h, logged, never self-activated",
        "Moyen de secours : activé par un administrateur, 24 heures au plus, périmètre minimal, journalisé ; "
-       "jamais auto-activé par l'utilisateur. Le pont n'en fournit pas.",
+       "jamais auto-activé par l'utilisateur. La passerelle n'en fournit pas.",
        "Backup means: activated by an administrator, at most 24 hours, minimal scope, logged; never self-activated "
        "by the user. The bridge provides none."),
     _r("enrollment", ORGANISATIONAL, "RIE v2 RIE-PS 07", ("R12",),

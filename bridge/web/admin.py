@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 
 from flask import Blueprint, make_response, redirect, render_template, request, url_for
 
-from bridge.admin_views import AuditQuery, chain_state, paris_time, search_audit, session_rows
+from bridge.admin_views import AuditQuery, chain_state, paris_stamp, paris_time, search_audit, session_rows
 from bridge.audit import EVENTS
 from bridge.policy import PolicyError, effective_limits, load_policies, login_means
 from bridge.sessions import session_key
@@ -73,8 +73,12 @@ def console_action(view):
 
 
 def _page(template: str, console, **context):
-    return render_template(f"admin/{template}", console=console, paris_time=paris_time,
+    return render_template(f"admin/{template}", console=console, paris_time=paris_time, paris_stamp=paris_stamp,
                            now=bridge().clock.now(), **context)
+
+
+def _killed_key(sid: str) -> str:
+    return f"admin:killed:{sid}"
 
 
 @bp.get("/login")
@@ -118,7 +122,10 @@ def callback():
 @console_page
 def sessions(console):
     b = bridge()
-    return _page("sessions.html", console, rows=session_rows(b, b.clock.now()), killed=request.args.get("killed"))
+    killed = request.args.get("killed", "")[:64]
+    # Who the session belonged to: kept a minute by the kill, so the notice names a person, not an identifier.
+    who = b.store.get_json(_killed_key(killed)) if killed and killed != "gone" else None
+    return _page("sessions.html", console, rows=session_rows(b, b.clock.now()), killed=killed, killed_who=who)
 
 
 @bp.post("/sessions/<sid>/kill")
@@ -132,6 +139,10 @@ def kill(console, sid):
     b.record("admin_action", "info", service="admin", national_id=console.national_id, command="kill_session",
              target_sid=sid, target_subject=b.audit.subject(data["authn"]["identity"]["national_id"]))
     b.sessions.end(sid, "admin_kill", target)   # every app of the session gets a back-channel logout
+    identity = data["authn"]["identity"]
+    name = " ".join(filter(None, (identity.get("given_name"), identity.get("family_name"))))
+    b.store.set_json(_killed_key(sid), {"name": name, "national_id": identity["national_id"],
+                                        "clients": sorted(target.clients) if target else []}, 60)
     return redirect(url_for("admin.sessions", killed=sid))
 
 

@@ -146,7 +146,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
                             "The admin console is misconfigured (bridge-admin client or redirect URI missing from "
                             "the 'admin' policy)."),
     "admin_forbidden": ("Accès refusé : votre identification est valide, mais vous ne figurez pas parmi les "
-                        "administrateurs du pont (liste « admins » de la politique « admin »). Contactez le "
+                        "administrateurs de la passerelle (liste « admins » de la politique « admin »). Contactez le "
                         "responsable du service si vous pensez que c'est une erreur.",
                         "Access refused: your identification is valid, but you are not one of the bridge's "
                         "administrators (the 'admins' list of the 'admin' policy)."),

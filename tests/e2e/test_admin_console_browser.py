@@ -80,8 +80,11 @@ def test_admin_kills_a_session_and_the_demo_app_is_logged_out(stack, chromium):
     assert "dpi-web" in admin.inner_text(f"article[data-sid='{sid}'] table")
     admin.screenshot(path=str(ARTIFACTS / "admin-2-sessions.png"), full_page=True)
 
+    assert not admin.is_visible(f"button[data-kill='{sid}']")   # behind a confirmation step
+    admin.click(f"summary[data-kill-open='{sid}']")
     admin.click(f"button[data-kill='{sid}']")
     admin.wait_for_selector("#killed")
+    assert "899700000002" in admin.inner_text("#killed")
     assert admin.locator(f"article[data-sid='{sid}']").count() == 0
     admin.screenshot(path=str(ARTIFACTS / "admin-3-killed.png"), full_page=True)
 

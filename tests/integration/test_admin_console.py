@@ -7,8 +7,10 @@ import json
 import pytest
 import requests
 
+from bridge.admin_views import paris_stamp
 from tests.support.bridge import DPI, AppClient, at
 from tests.support.console import console_login, csrf_of, start_stack
+from tests.support.html import parse
 
 
 @pytest.fixture
@@ -43,6 +45,8 @@ def test_admin_sees_sessions_and_kills_one_with_backchannel_logout(stack, receiv
 
     done = admin.post(f"{stack.url}/admin/sessions/{sid}/kill", data={"csrf": csrf_of(page.text)}, timeout=10)
     assert done.status_code == 200 and 'id="killed"' in done.text and f'data-sid="{sid}"' not in done.text
+    notice = parse(done.text).find(id="killed").text
+    assert "899700000002" in notice and sid not in notice and "1 application(s)" in notice   # a person, not a sid
     stack.bridge.backchannel.wait()
     assert receiver.tokens_for("/dpi/backchannel-logout"), "the DPI got no back-channel logout"
     actions = [x for x in audit_lines(stack) if x["event"] == "admin_action"]
@@ -51,6 +55,22 @@ def test_admin_sees_sessions_and_kills_one_with_backchannel_logout(stack, receiv
     assert actions[1]["subject"] == "899700000001"
     ended = [x for x in audit_lines(stack) if x["event"] == "logout" and x["reason"] == "admin_kill"]
     assert ended and ended[0]["subject"] == "899700000002"
+
+
+def test_sessions_show_the_workstation_and_ending_one_needs_a_confirmation(stack, receiver):
+    app = AppClient(stack.url, **at(receiver.url, DPI))
+    browser = requests.Session()
+    browser.headers["User-Agent"] = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like "
+                                     "Gecko) Chrome/131.0.0.0 Safari/537.36")
+    assert "code" in app.login(browser, user="899700000002")
+    admin = requests.Session()
+    page = parse(console_login(admin, stack.url).text)
+    sid = next(s.sid for s in stack.bridge.sessions.list() if s.authn.identity.national_id == "899700000002")
+    article = page.find("article", data_sid=sid)
+    assert article.find(data_device=True).text == "127.0.0.1 · Chrome 131 · Windows"
+    kill = article.find("button", data_kill=sid)
+    assert kill.parent.parent.tag == "details"   # the button that ends the session sits behind a disclosure
+    assert "sera déconnecté(e) de 1 application(s)" in kill.parent.text
 
 
 def test_a_non_admin_professional_gets_a_french_403(stack):
@@ -92,6 +112,9 @@ def test_audit_search_and_a_tampered_trail_shows_a_broken_chain(stack, receiver)
     assert 'data-chain="ok"' in found.text
     rows = found.text.count('<tr data-event="login_succeeded">')
     assert rows == 1, found.text
+    shown = parse(found.text).find("tr", data_event="login_succeeded").find("time")
+    assert "Heure (Paris)" in found.text and shown.attr("datetime").endswith("Z")
+    assert shown.text == paris_stamp(shown.attr("datetime")) != shown.attr("datetime")   # dd/mm/yyyy, Paris
     trail = stack.bridge.settings.audit_path
     lines = trail.read_text().splitlines()
     victim = next(i for i, line in enumerate(lines) if '"login_succeeded"' in line and "899700000002" in line)
@@ -109,6 +132,13 @@ def test_services_page_shows_policies_warnings_and_errors_on_disk(stack):
     for service in ("admin", "demo-portail", "dpi", "teleservice-historique"):
         assert f'data-service="{service}"' in page.text
     assert 'id="disk-ok"' in page.text
+    row = parse(page.text).find("tr", data_service="teleservice-historique")
+    assert row.find(data_means="declared").text.startswith("déclarés :")
+    assert row.find(data_means="offered").text.startswith("proposés aujourd'hui :")
+    for code in ("attested", "none", "(none)"):   # words, not the policy's codes
+        assert code not in row.find(data_attestation=True).text.split()
+    admin_row = parse(page.text).find("tr", data_service="admin").text
+    assert "client public, PKCE)" in admin_row and "(none)" not in admin_row
     (stack.policies_dir / "broken.yaml").write_text("service: broken\nclients: []\nallowed_mie: [password]\n")
     page = admin.get(f"{stack.url}/admin/services", timeout=10)
     assert 'id="disk-errors"' in page.text and "broken.yaml" in page.text

@@ -45,7 +45,7 @@ def test_no_english_word_on_the_french_report(reports):
 
 def test_no_french_word_on_the_english_report(reports):
     text = visible_words(reports["en"])
-    for name in ("Console d'administration du pont", "Console d'administration"):   # policy data, not report text
+    for name in ("Console d'administration de la passerelle", "Console d'administration"):   # policy data, not report text
         text = text.replace(name, "")
     assert _found(text, FRENCH) == []
 
