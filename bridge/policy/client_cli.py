@@ -198,7 +198,7 @@ def hash_secret_command() -> None:
 @click.option("--public", is_flag=True, help="Public client (browser or mobile app): no secret, PKCE S256 only.")
 @click.option("--jwks-file", type=click.Path(dir_okay=False), help="private_key_jwt: the client's public JWKS file.")
 @click.option("--jwks-url", metavar="URL", help="private_key_jwt: read the client's JWKS from this URL now (the "
-              "keys are copied into the policy; re-run after a key rotation).")
+              "keys are copied into the policy; after a key rotation, edit the client's jwks line).")
 @click.option("--client-secret-sha256", "secret_sha256", metavar="HEX",
               help="Use your own secret's hash (bridge client hash-secret) instead of generating one.")
 @click.option("--create", is_flag=True, help="Write a new SERVICE.yaml (PSC only, 30m/4h) if no file declares it.")
