@@ -63,18 +63,26 @@ def _audit(event: str, outcome: str, upstream: str, txn, *, national_id: str = "
 
 
 def _page(txn, service, error: str = "", status: int = 200):
+    from bridge.web.i18n import current_lang
+
     b = bridge()
+    lang = current_lang()
     psc_offered = any(m.via_psc for m in login_means(service, b.clock.now()))
-    texts = {code: message(code) for code in PAGE_CODES}
-    texts.update({code: reason_message(code, "fr") for code in POLICY_CODES})
-    texts["default"] = message("")
     response = make_response(render_template(
         "cps_login.html", txn=txn, service=service, agent_url=b.settings.agent_url,
-        origin=b.cps.origin if b.cps else "", psc_offered=psc_offered, messages=texts,
-        error=error, error_text=message(error) if error else ""), status)
+        origin=b.cps.origin if b.cps else "", psc_offered=psc_offered, messages=_script_texts(lang),
+        error=error, error_text=message(error, lang) if error else ""), status)
     # The page's script must reach the agent on the workstation: this page alone may connect there.
     response.headers["Content-Security-Policy"] = CSP.format(agent=b.settings.agent_url)
     return response
+
+
+def _script_texts(lang: str) -> dict[str, str]:
+    """What the page's script may show for a code (agent answers, ours, policy refusals), in the page's language."""
+    texts = {code: message(code, lang) for code in PAGE_CODES}
+    texts.update({code: reason_message(code, lang) for code in POLICY_CODES})
+    texts["default"] = message("", lang)
+    return texts
 
 
 @bp.get("/login/cps")

@@ -163,3 +163,26 @@ def test_a_public_bridge_without_the_local_network_permission_shows_the_help(cps
     page.click("a[data-mie='cps-pin']")
     page.wait_for_selector("#cps-no-agent:visible")
     assert "réseau local" in page.inner_text("#cps-no-agent")
+
+
+def test_the_page_and_its_script_speak_english(cps_stack, open_page):
+    """English chosen on the chooser: the card page, its help and what its script writes are English."""
+    page = open_page()
+    page.goto(f"{cps_stack['apps']}/teleservice/")
+    page.click("#login")
+    page.click("a[data-lang='en']")                       # the switch on the chooser; the cookie keeps it
+    page.route(f"{cps_stack['agent']}/**", lambda route: route.abort("connectionrefused"))
+    page.click("a[data-mie='cps-pin']")
+    page.wait_for_selector("#cps-no-agent:visible")
+    assert page.inner_text("#cps-state") == "The card agent does not answer on this workstation: see the " \
+                                            "instructions below."
+    assert "Install and start the card agent" in page.inner_text("#cps-no-agent")
+    page.unroute(f"{cps_stack['agent']}/**")
+    page.click("#cps-retry")
+    page.wait_for_selector("#cps-pin:enabled")
+    assert page.inner_text("#cps-state") == "Card detected. Enter your PIN."
+    page.fill("#cps-pin", "12")
+    page.click("#cps-submit")
+    assert page.inner_text("#cps-pin-error") == "The PIN has 4 digits."
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "cps-6-page-en.png"), full_page=True)

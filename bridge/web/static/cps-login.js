@@ -4,7 +4,8 @@
  * 2. On submit: get a challenge from the bridge (same origin, txn + CSRF token), send {challenge, origin, pin} to
  *    the agent ONLY, then post the agent's proof (certificate + signature, never the PIN) to the bridge with a
  *    normal form submission, so the bridge's redirect to the application is an ordinary navigation.
- * A static file because the page's CSP forbids inline scripts; messages come from a JSON data block.
+ * A static file because the page's CSP forbids inline scripts. Every text it shows comes from two JSON data
+ * blocks the template fills in the page's language (cps-messages: error codes; cps-states: progress).
  */
 (function () {
   "use strict";
@@ -21,12 +22,7 @@
   var submit = document.getElementById("cps-submit");
   var proofForm = document.getElementById("cps-proof");
   var noAgent = document.getElementById("cps-no-agent");
-  var STATES = {
-    checking: "Recherche de l'agent carte sur ce poste…",
-    ready: "Carte détectée. Saisissez votre code porteur.",
-    signing: "Signature en cours avec votre carte… ne retirez pas la carte.",
-    sending: "Vérification par le service…"
-  };
+  var STATES = JSON.parse(document.getElementById("cps-states").textContent);
   var timer = null;
   var busy = false;
 
