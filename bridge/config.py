@@ -4,6 +4,7 @@ A wrong value raises ConfigError whose message names the variable and the reason
 """
 from __future__ import annotations
 
+import difflib
 import ipaddress
 import os
 import re
@@ -15,6 +16,33 @@ DEV_SECRET = "dev-insecure-secret-change-me"
 DEV_PSC_DISCOVERY = "http://127.0.0.1:8001/auth/realms/esante-wallet/.well-known/wallet-openid-configuration"
 PSC_DISCOVERY_PATH = "/.well-known/wallet-openid-configuration"
 STORE_SCHEMES = ("memory", "redis", "rediss", "redis+sentinel")
+
+# Every BRIDGE_* variable anything in the project reads: load_settings refuses any other (a misspelled name would
+# otherwise be ignored in silence). tests/unit/test_config.py checks that every name the code, docs and deployment
+# files use is listed here.
+SETTINGS = (
+    "BRIDGE_ENV", "BRIDGE_PUBLIC_URL", "BRIDGE_SECRET_KEY", "BRIDGE_STORE_URL", "BRIDGE_POLICIES_DIR",
+    "BRIDGE_POLICIES_ACTIVE_DIR", "BRIDGE_KEYS_DIR", "BRIDGE_PSC_DISCOVERY_URL", "BRIDGE_PSC_ISSUER",
+    "BRIDGE_PSC_CLIENT_ID", "BRIDGE_PSC_CLIENT_SECRET", "BRIDGE_PSC_CLIENT_CERT", "BRIDGE_PSC_CLIENT_KEY",
+    "BRIDGE_PSC_CA_BUNDLE", "BRIDGE_PSC_TOKEN_AUTH_METHOD", "BRIDGE_PSC_ACR_VALUES", "BRIDGE_PSC_ACCEPTED_ACR",
+    "BRIDGE_PSC_SCOPE", "BRIDGE_PSC_AUTHMODE_MIE", "BRIDGE_PSC_CONNECT_TIMEOUT", "BRIDGE_PSC_READ_TIMEOUT",
+    "BRIDGE_PSC_MAX_SESSION", "BRIDGE_PSC_REQUIRE_ISS", "BRIDGE_TRUST_DIR", "BRIDGE_CRL_DIR", "BRIDGE_AUDIT_PATH",
+    "BRIDGE_AUDIT_PSEUDONYMIZE", "BRIDGE_AUDIT_REQUIRED", "BRIDGE_AUDIT_MAX_BYTES", "BRIDGE_AUDIT_STREAM",
+    "BRIDGE_AGENT_URL", "BRIDGE_TRUSTED_PROXIES", "BRIDGE_CLIENT_CERT_HEADER", "BRIDGE_CPS_ACR", "BRIDGE_LOG_LEVEL",
+    "BRIDGE_RATE_LIMIT_AUTHORIZE", "BRIDGE_RATE_LIMIT_TOKEN", "BRIDGE_RATE_LIMIT_TOKEN_FAILURES",
+    "BRIDGE_SWEEP_INTERVAL", "BRIDGE_METRICS_TOKEN", "BRIDGE_MAX_BODY_BYTES",
+)
+# ... and the ones read elsewhere, with the reader.
+OTHER_VARIABLES = {
+    "BRIDGE_BIND": "bridge serve", "BRIDGE_WORKERS": "bridge serve", "BRIDGE_THREADS": "bridge serve",
+    "BRIDGE_GRACEFUL_TIMEOUT": "bridge serve", "BRIDGE_WORKER_TIMEOUT": "bridge serve",
+    "BRIDGE_KEEPALIVE": "bridge serve",
+    "BRIDGE_AGENT_PORT": "bridge card-agent", "BRIDGE_LANG": "bridge doctor",
+    "BRIDGE_ATTEST_LOG_LEVEL": "bridge attest", "BRIDGE_ATTEST_VPCD_PORT": "bridge attest (card self-check)",
+    "BRIDGE_DEMO_PSC_PORT": "make demo", "BRIDGE_DEMO_APPS_PORT": "make demo",
+    "BRIDGE_HTTP_PORT": "docker-compose.yml", "BRIDGE_POLICIES_HOST_DIR": "docker-compose.yml",
+}
+KNOWN_VARIABLES = frozenset(SETTINGS) | frozenset(OTHER_VARIABLES)
 
 
 class ConfigError(ValueError):
@@ -95,10 +123,17 @@ def _path(name: str, value: str, *, must_exist: bool = True, is_dir: bool = Fals
 
 
 def _seconds(name: str, value: str, *, low: float, high: float) -> float:
+    """A number of seconds ("2.5") or a duration written as in the policies ("3s", "15m", "2h")."""
+    from bridge.policy.values import parse_duration
+
     try:
         number = float(value)
     except ValueError:
-        raise ConfigError(f"{name}: {value!r} is not a number of seconds") from None
+        try:
+            number = parse_duration(value)
+        except ValueError:
+            raise ConfigError(f"{name}: {value!r} is not a number of seconds or a duration like 3s, 15m, 2h") \
+                from None
     if not low <= number <= high:
         raise ConfigError(f"{name}: {number:g} is outside {low:g}..{high:g} seconds")
     return number
@@ -171,10 +206,21 @@ def _authmode_map(name: str, value: str) -> dict[str, str]:
     return mapping
 
 
+def _refuse_unknown_variables(env: dict[str, str]) -> None:
+    """A BRIDGE_* variable nothing reads is a typo (BRIDGE_STORE for BRIDGE_STORE_URL): say so, with the near name."""
+    for name in sorted(env):
+        if name.startswith("BRIDGE_") and name not in KNOWN_VARIABLES and env[name] != "":
+            # Compared without the shared BRIDGE_ prefix, which would make every name look near.
+            near = difflib.get_close_matches(name[7:], sorted(known[7:] for known in KNOWN_VARIABLES), n=1)
+            hint = f" (did you mean BRIDGE_{near[0]}?)" if near else ""
+            raise ConfigError(f"{name}: not a PSC Bridge setting{hint}")
+
+
 def load_settings(environ: dict[str, str] | None = None) -> Settings:
     env = dict(os.environ if environ is None else environ)
     get = env.get
     values: dict = {}
+    _refuse_unknown_variables(env)
 
     mode = get("BRIDGE_ENV", "development")
     if mode not in ("development", "production"):

@@ -65,7 +65,84 @@ def test_startup_prints_one_line_and_exits_2(tmp_path):
     import sys
 
     result = subprocess.run([sys.executable, "app.py"], env={"BRIDGE_ENV": "production", "PATH": "/usr/bin"},
-                            capture_output=True, text=True, timeout=60)
+                            capture_output=True, text=True, timeout=60, check=False)
     assert result.returncode == 2
     assert result.stderr.strip().count("\n") == 0
     assert "BRIDGE_PUBLIC_URL" in result.stderr
+
+
+# --- names: a misspelled BRIDGE_* variable is refused, with the name it was probably meant to be ---------------------
+
+SCANNED = ("bridge", "tests", "deploy", "bench", "docs", ".ci", "docker-compose.yml", "Makefile", "Dockerfile",
+           "README.md", "app.py", "pyproject.toml")
+# Deliberately wrong names in tests, and docs/admin.md's "rather than a BRIDGE_ADMINS setting".
+NOT_SETTINGS = {"BRIDGE_ADMINS", "BRIDGE_STORE", "BRIDGE_PSC_CONECT_TIMEOUT", "BRIDGE_STORE_URLS", "BRIDGE_FOO"}
+
+
+def names_used_in_the_repository() -> set[str]:
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    pattern = re.compile(r"(?<![A-Za-z0-9_])BRIDGE_[A-Z0-9_]*[A-Z0-9](?![A-Za-z0-9_*])")
+    found: set[str] = set()
+    for entry in SCANNED:
+        path = root / entry
+        files = [path] if path.is_file() else [p for p in path.rglob("*") if p.is_file()]
+        for file in files:
+            if "__pycache__" in file.parts or file.suffix in (".pyc", ".mo", ".png", ".pdf", ".der", ".so"):
+                continue
+            try:
+                found |= set(pattern.findall(file.read_text(encoding="utf-8")))
+            except (UnicodeDecodeError, OSError):
+                continue
+    return found - NOT_SETTINGS
+
+
+def test_every_bridge_variable_the_project_reads_is_known():
+    from bridge.config import KNOWN_VARIABLES
+
+    used = names_used_in_the_repository()
+    assert {"BRIDGE_STORE_URL", "BRIDGE_BIND", "BRIDGE_ATTEST_VPCD_PORT", "BRIDGE_DEMO_APPS_PORT"} <= used
+    assert used - KNOWN_VARIABLES == set(), "add them to bridge.config.SETTINGS or OTHER_VARIABLES"
+
+
+@pytest.mark.parametrize("typo, meant", [
+    ("BRIDGE_STORE", "BRIDGE_STORE_URL"),
+    ("BRIDGE_PSC_CONECT_TIMEOUT", "BRIDGE_PSC_CONNECT_TIMEOUT"),
+    ("BRIDGE_STORE_URLS", "BRIDGE_STORE_URL"),
+])
+def test_a_misspelled_variable_is_refused_with_the_name_it_was_meant_to_be(typo, meant):
+    with pytest.raises(ConfigError) as info:
+        load_settings({typo: "redis://localhost"})
+    assert str(info.value) == f"{typo}: not a PSC Bridge setting (did you mean {meant}?)"
+
+
+def test_an_unknown_variable_far_from_any_setting_is_refused_without_a_guess():
+    with pytest.raises(ConfigError, match=r"^BRIDGE_FOO: not a PSC Bridge setting$"):
+        load_settings({"BRIDGE_FOO": "1"})
+
+
+def test_variables_read_outside_the_settings_and_empty_ones_are_accepted():
+    from bridge.config import OTHER_VARIABLES
+
+    load_settings({**dict.fromkeys(OTHER_VARIABLES, "1"), "BRIDGE_FOO": ""})
+
+
+# --- durations: seconds, or the policies' notation -------------------------------------------------------------------
+
+def test_durations_accept_the_policy_notation():
+    settings = load_settings({"BRIDGE_PSC_CONNECT_TIMEOUT": "3s", "BRIDGE_PSC_READ_TIMEOUT": "0.5",
+                              "BRIDGE_PSC_MAX_SESSION": "2h", "BRIDGE_SWEEP_INTERVAL": "15m"})
+    assert (settings.psc_connect_timeout, settings.psc_read_timeout) == (3, 0.5)
+    assert (settings.psc_max_session, settings.sweep_interval) == (7200, 900)
+
+
+@pytest.mark.parametrize("value, reason", [
+    ("3x", "'3x' is not a number of seconds or a duration like 3s, 15m, 2h"),
+    ("2m", "120 is outside 0.1..60 seconds"),
+])
+def test_a_wrong_duration_names_the_variable(value, reason):
+    with pytest.raises(ConfigError) as info:
+        load_settings({"BRIDGE_PSC_CONNECT_TIMEOUT": value})
+    assert str(info.value) == f"BRIDGE_PSC_CONNECT_TIMEOUT: {reason}"
