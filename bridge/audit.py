@@ -191,7 +191,8 @@ class Audit:
             seq, prev = self._log_chain
             line = build(seq + 1, prev)
             self._log_chain = (seq + 1, line_hash(line))
-        log.info("audit", line=line.decode("utf-8"))
+        # A JSON object, not the line as a string (JSON inside JSON); encode_line(audit) gives the chained bytes back.
+        log.info("audit", audit=json.loads(line))
         return line
 
 
