@@ -7,7 +7,7 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 from authlib.oidc.core.errors import InteractionRequiredError, LoginRequiredError
-from flask import Blueprint, jsonify, make_response, redirect, request, url_for
+from flask import Blueprint, jsonify, make_response, redirect, render_template, request, url_for
 from werkzeug.test import EnvironBuilder
 
 from bridge import flow, metrics
@@ -235,4 +235,5 @@ def revoke():
 
 @bp.get("/")
 def home():
-    return redirect(url_for("oidc.discovery"))
+    """A person who types the bridge's address gets a page that says what it is; integrators get its links."""
+    return render_template("home.html", discovery=request.script_root + "/.well-known/openid-configuration")

@@ -11,6 +11,7 @@ import pytest
 import requests
 
 from tests.support.bridge import PORTAIL, AppClient, form_fields
+from tests.support.html import parse
 
 TELESERVICE = {"client_id": "teleservice-web", "client_secret": "teleservice-secret",
                "redirect_uri": "http://127.0.0.1:8002/teleservice/callback", "scope": "openid profile rpps"}
@@ -200,3 +201,22 @@ def test_favicon_is_served_as_svg(bridge_server):
     assert icon.text.startswith("<svg")
     legacy = requests.get(f"{bridge_server.url}/favicon.ico", timeout=10)   # asked for JSON documents
     assert legacy.status_code == 200 and legacy.url.endswith(href)
+
+
+def test_the_bridge_root_says_what_it_is_in_french_and_english(bridge_server):
+    page = requests.get(f"{bridge_server.url}/", timeout=10)
+    assert page.status_code == 200 and 'data-page="home"' in page.text
+    assert "Cette adresse n'est pas une application" in unescape(page.text)
+    assert parse_links(page.text)["discovery"].endswith("/.well-known/openid-configuration")   # for integrators
+    english = requests.get(f"{bridge_server.url}/?lang=en", timeout=10)
+    assert "This address is not an application" in english.text
+
+
+def test_an_unknown_address_at_the_psc_emulator_is_a_french_page(bridge_server):
+    page = requests.get(f"{bridge_server.psc.url}/nowhere", timeout=10)
+    assert page.status_code == 404 and "Page introuvable" in page.text and "Not Found" not in page.text
+    assert "/.well-known/openid-configuration" in page.text
+
+
+def parse_links(html: str) -> dict:
+    return {a.attr("data-link"): a.attr("href") for a in parse(html).find_all("a", data_link=True)}

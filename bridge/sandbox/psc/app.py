@@ -52,6 +52,15 @@ def create_emulator(config: EmulatorConfig | None = None) -> Flask:
         app.add_url_rule(path, endpoint=f"{view.__module__}.{view.__name__}:{path}", view_func=view,
                          methods=methods)
 
+    @app.errorhandler(404)
+    def _not_found(_error):
+        # Its own French page, as PSC's own pages are, instead of Werkzeug's English "Not Found".
+        from bridge.sandbox.psc.wallet import error_page
+
+        return error_page("Page introuvable", f"Cette adresse n'existe pas sur l'émulateur Pro Santé Connect. "
+                                              f"Découverte OpenID : {config.issuer}/.well-known/openid-configuration",
+                          404)
+
     @app.before_request
     def _purge():
         app.extensions[EXTENSION].state.purge_expired()
