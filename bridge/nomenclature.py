@@ -36,6 +36,11 @@ def source(kind: str) -> dict:
     return {k: v for k, v in catalogue()["kinds"][kind].items() if k != "codes"}
 
 
+def known(kind: str, code: str | None) -> bool:
+    """Whether the extract has a word for `code` (else label() says « code X »)."""
+    return (code or "").strip() in codes(kind)
+
+
 def label(kind: str, code: str | None, lang: str = "fr") -> str:
     """The label of `code` in `lang` ('en*' gives English, anything else French); "" for no code."""
     code = (code or "").strip()

@@ -25,6 +25,7 @@ class DemoService:
     client_secret: str
     scope: str = "openid profile rpps"
     idle_timeout: int = 30 * 60    # the service policy's idle_timeout, in seconds
+    card_login: bool = False       # the policy also allows the card: the bridge shows its means chooser
 
     @property
     def warn_before(self) -> int:
@@ -36,8 +37,25 @@ DEMO_SERVICES = (
                 idle_timeout=30 * 60),
     DemoService("dpi", "Dossier patient informatisé", "dpi-web", "dpi-secret", idle_timeout=15 * 60),
     DemoService("teleservice", "Téléservice historique", "teleservice-web", "teleservice-secret",
-                idle_timeout=30 * 60),
+                idle_timeout=30 * 60, card_login=True),
 )
+
+
+def claim_words() -> dict:
+    """Template helpers that turn claim codes into words in the page's language: ANS codes (bridge.nomenclature)
+    and the bridge's means of identification (bridge.mie)."""
+    from bridge import nomenclature
+    from bridge.mie import CATALOGUE
+    from bridge.web.i18n import current_lang
+
+    lang = current_lang()
+
+    def mie_label(mie_id: str) -> str:
+        mie = CATALOGUE.get(mie_id)
+        return (mie.label_en if lang == "en" else mie.label_fr) if mie else mie_id
+
+    return {"label": lambda kind, code: nomenclature.label(kind, code, lang), "known": nomenclature.known,
+            "mie_label": mie_label}
 
 
 def create_demo_apps(bridge_url: str, base_url: str = "http://127.0.0.1:8002",
@@ -55,6 +73,7 @@ def create_demo_apps(bridge_url: str, base_url: str = "http://127.0.0.1:8002",
     from bridge.web import i18n
 
     i18n.install(app)
+    app.context_processor(claim_words)
     clock = clock or Clock()
     ended_sids: set[str] = set()   # sids ended by a back-channel logout (the session cookie is in the browser)
     oauth = OAuth(app)

@@ -72,3 +72,8 @@ def test_the_data_file_names_its_sources_and_date():
         assert where["nomenclature"].split("-")[0] in where["url"], kind
         assert re.fullmatch(r"\d{14}", where["version"]) and where["date"] and where["oid"], kind
         assert all(entry.get("fr") for entry in codes(kind).values()), kind
+
+
+def test_known_tells_whether_the_extract_has_a_word():
+    assert nomenclature.known("sector", "SA07") and not nomenclature.known("sector", "SA99")
+    assert not nomenclature.known("profession", "") and not nomenclature.known("profession", None)
