@@ -177,9 +177,10 @@ def busy_port_message(ports: Ports) -> str | None:
             return (f"make demo : pas le droit d'écouter sur le port {port} (ports sous 1024 réservés à root) ; "
                     f"changez-le avec {setting}, par exemple : {example} make demo")
         running = running_demo(ports)
-        if running:
+        if running:   # it holds the other ports too: move them all
+            moves = " ".join(other for busy, _, other in ports.listeners() if _bind_error(busy) is not None)
             return (f"make demo : le port {port} ({setting}) est déjà utilisé, une démo tourne déjà : {running} "
-                    f"— arrêtez-la (Ctrl-C dans son terminal) ou lancez celle-ci ailleurs : {example} make demo")
+                    f"— arrêtez-la (Ctrl-C dans son terminal) ou lancez celle-ci ailleurs : {moves} make demo")
         return (f"make demo : le port {port} ({setting}) est déjà utilisé par un autre programme ; arrêtez-le ou "
                 f"changez de port : {example} make demo")
     return None
@@ -345,6 +346,7 @@ def start_card(public_url: str, agent_url: str, pki, *, vpcd_port: int = 35963, 
 
 def _report_in_background(app) -> str:
     """The attestation report of the demo policies, with its live self-checks, written to var/."""
+    from bridge import logs
     from bridge.attest import build_report, render_html
 
     bridge = app.extensions["bridge"]
@@ -352,7 +354,12 @@ def _report_in_background(app) -> str:
 
     def write() -> None:
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(render_html(build_report(bridge.policies, bridge.settings)), encoding="utf-8")
+        try:
+            target.write_text(render_html(build_report(bridge.policies, bridge.settings)), encoding="utf-8")
+        finally:
+            # The self-checks' lab bridge configures the (process-wide) logs at WARNING: without this, the
+            # demo bridge's own `request` lines would stop for good once the report is written.
+            logs.configure(bridge.settings.log_level)
 
     threading.Thread(target=write, name="attest-report", daemon=True).start()
     return str(target.resolve())

@@ -312,6 +312,15 @@ def test_a_running_demo_is_recognised_by_what_answers_on_its_ports():
         message = demo.busy_port_message(demo.Ports(bridge, psc, other))
     expected = f"le port {bridge} (BRIDGE_PUBLIC_URL) est déjà utilisé, une démo tourne déjà : http://127.0.0.1:8002/"
     assert expected in message
+    with (
+        answering(demo._announce(hello, "http://127.0.0.1:8002/")) as bridge,
+        held_port() as held_psc,
+    ):
+        message = demo.busy_port_message(demo.Ports(bridge, held_psc, other))
+    moves = f"BRIDGE_PUBLIC_URL=http://127.0.0.1:{bridge + 1000} BRIDGE_DEMO_PSC_PORT={held_psc + 1000} make demo"
+    assert message.endswith(
+        moves
+    )  # a running demo holds its other ports too: move them all
     with answering(hello) as stranger:
         assert "autre programme" in demo.busy_port_message(
             demo.Ports(stranger, psc, other)
@@ -364,3 +373,36 @@ def test_the_demo_servers_write_no_werkzeug_access_line():
         werkzeug.setLevel(
             before
         )  # setLevel, not an attribute: it also clears the logging module's cache
+
+
+def test_the_demo_logs_at_its_level_again_once_the_report_is_written(
+    monkeypatch, tmp_path
+):
+    """The report's self-checks build a lab bridge whose create_app sets the process-wide logs to WARNING."""
+    import io
+    from contextlib import redirect_stderr
+
+    import bridge.attest
+    from bridge import logs
+
+    def lab_report(policies, settings):
+        logs.configure("WARNING")
+        return "report"
+
+    monkeypatch.setattr(bridge.attest, "build_report", lab_report)
+    monkeypatch.setattr(bridge.attest, "render_html", lambda report: "<html></html>")
+    monkeypatch.chdir(tmp_path)
+    app = SimpleNamespace(
+        extensions={
+            "bridge": SimpleNamespace(
+                policies=None, settings=SimpleNamespace(log_level="INFO")
+            )
+        }
+    )
+    demo._report_in_background(app)
+    for thread in threading.enumerate():  # it may be done already
+        if thread.name == "attest-report":
+            thread.join(timeout=10)
+    with redirect_stderr(io.StringIO()) as stderr:
+        logs.log.info("request", path="/")
+    assert '"event": "request"' in stderr.getvalue()
