@@ -12,14 +12,13 @@ from __future__ import annotations
 from flask import Blueprint, jsonify, make_response, render_template, request
 
 from bridge.logs import current_request_id, log
-from bridge.policy import evaluate, login_means, reason_message
-from bridge.sessions import COOKIE
+from bridge.policy import login_means, reason_message
 from bridge.transactions import BROWSER_COOKIE
 from bridge.upstream.cps import CpsError, means_refusal, proxy_trusted
 from bridge.web import bridge
+from bridge.web.completion import finish_login
 from bridge.web.errors import error_page
 from bridge.web.messages import message
-from bridge.web.security import cookie_args
 
 bp = Blueprint("cps", __name__)
 # No form-action: browsers apply it to the redirect that follows the proof POST (to the app, another origin).
@@ -142,7 +141,7 @@ def proof():
     except CpsError as exc:
         _audit("login_failed", "failure", "cps-pin", txn, reason=exc.code, detail=exc.detail)
         return _page(txn, service, error=exc.code, status=400 if exc.code in CLIENT_ERRORS else 403)
-    return _finish(txn, service, authn)
+    return _finish(txn, authn)
 
 
 @bp.get("/login/cps-tls")
@@ -168,22 +167,14 @@ def tls_login():
     except CpsError as exc:
         _audit("login_failed", "failure", "cps-tls", txn, reason=exc.code, detail=exc.detail)
         return error_page(exc.code, 400 if exc.code == "cps_tls_no_certificate" else 403)
-    return _finish(txn, service, authn)
+    return _finish(txn, authn)
 
 
-def _finish(txn, service, authn):
-    """Policy first, so a refused card never replaces the browser's SSO session; then the login goes on."""
-    from bridge.web.login import continue_login, establish_session
+def _finish(txn, authn):
+    """The card is valid: the login pipeline decides (policy first, so a refused card never replaces the browser's
+    session), and the login is audited once allowed, before any session exists."""
+    def succeeded(authn) -> None:
+        _audit("login_succeeded", "success", authn.upstream, txn, national_id=authn.identity.national_id,
+               mie=authn.mie, card_type=authn.card.type, cert_sha256=authn.card.cert_sha256)
 
-    b = bridge()
-    decision = evaluate(service, authn, b.clock.now())
-    if not decision.allowed:
-        return _denial(service, decision.reasons, authn, txn)
-    # Audited before the session exists: an audit trail that must be written and cannot be opens no session.
-    _audit("login_succeeded", "success", authn.upstream, txn, national_id=authn.identity.national_id,
-           mie=authn.mie, card_type=authn.card.type, cert_sha256=authn.card.cert_sha256)
-    session = establish_session(authn)
-    response = continue_login(txn, session)
-    response.set_cookie(COOKIE, session.cookie, **cookie_args())
-    return response
-
+    return finish_login(txn, authn, succeeded)

@@ -1,18 +1,17 @@
 """Login pages: means chooser, Pro Santé Connect round trip, choice of the 'situation d'exercice'."""
 from __future__ import annotations
 
-from flask import Blueprint, make_response, redirect, render_template, request, url_for
+from flask import Blueprint, redirect, render_template, request, url_for
 
-from bridge import flow, metrics
+from bridge import metrics
 from bridge.logs import log
 from bridge.policy import eligible_activities, login_means
-from bridge.sessions import COOKIE, browser_label
+from bridge.sessions import COOKIE
 from bridge.transactions import BROWSER_COOKIE, LoginTransaction
 from bridge.upstream.psc import PscError
 from bridge.web import bridge
+from bridge.web.completion import finish_activity, finish_login
 from bridge.web.errors import error_page
-from bridge.web.limits import client_ip
-from bridge.web.security import cookie_args
 
 bp = Blueprint("login", __name__)
 
@@ -89,15 +88,14 @@ def psc_callback():
         log.warning("login_failed", upstream="psc", code="txn_invalid")
         metrics.login_error("psc", "txn_invalid")
         return error_page("txn_invalid", 400)
-    # Audited before the session exists: when the audit is required and down, no session is opened (503).
-    b.record("login_succeeded", "success", service=txn.service, client=txn.client_id,
-             national_id=authn.identity.national_id, mie=authn.mie, upstream=authn.upstream)
-    session = establish_session(authn)
-    log.info("login_succeeded", upstream=authn.upstream, mie=authn.mie, service=txn.service)
-    metrics.login(authn.mie, "success")
-    response = continue_login(txn, session)
-    response.set_cookie(COOKIE, session.cookie, **cookie_args())
-    return response
+
+    def succeeded(authn) -> None:
+        b.record("login_succeeded", "success", service=txn.service, client=txn.client_id,
+                 national_id=authn.identity.national_id, mie=authn.mie, upstream=authn.upstream)
+        log.info("login_succeeded", upstream=authn.upstream, mie=authn.mie, service=txn.service)
+        metrics.login(authn.mie, "success")
+
+    return finish_login(txn, authn, succeeded)
 
 
 def _psc_failed(exc: PscError):
@@ -115,46 +113,6 @@ def _psc_failed(exc: PscError):
         return return_error_to_app(txn, exc.relay, RELAYED_ERRORS[exc.relay])
     status = 504 if exc.code == "psc_timeout" else 502 if exc.code.startswith("psc_") else 400
     return error_page(exc.code, status, detail=exc.detail, txn=txn)
-
-
-def establish_session(authn):
-    """Same person again (step-up, prompt=login, expired service): keep the SSO session and its apps.
-    Anyone else (card swap on a shared workstation): the previous session ends, its apps are logged out."""
-    b = bridge()
-    deadline = authn.upstream_session.get("deadline")
-    previous = b.sessions.load(request.cookies.get(COOKIE))
-    if previous and previous.authn.identity.national_id == authn.identity.national_id:
-        if previous.authn.selected_activity and previous.authn.identity.exercices == authn.identity.exercices:
-            authn = authn.with_activity(*previous.authn.selected_activity)
-        b.sessions.reauthenticated(previous, authn, deadline)
-        return previous
-    if previous:
-        b.sessions.end(previous.sid, "replaced", previous)
-    return b.sessions.create(authn, upstream_deadline=deadline, device=_device())
-
-
-def _device() -> dict[str, str]:
-    return {"ip": client_ip(), "browser": browser_label(request.headers.get("User-Agent", ""))}
-
-
-def continue_login(txn: LoginTransaction, session):
-    """After authentication: policy, then the 'situation d'exercice' if needed, then the app's code."""
-    from bridge.web.oidc import issue_code, render_denial, replay_grant
-
-    b = bridge()
-    service = b.policies.services[txn.service]
-    verdict = flow.after_login(service, session.authn, b.clock.now())
-    if verdict.action == "deny":
-        b.transactions.consume(txn.id)
-        return make_response(render_denial(service, verdict.reasons, session.authn, txn.client_id))
-    if verdict.action == "activity":
-        txn.authenticated = True
-        b.transactions.save(txn)
-        return make_response(redirect(url_for("login.activity", txn=txn.id)))
-    if b.transactions.consume(txn.id) is None:
-        return make_response(error_page("txn_invalid", 400))
-    grant, req = replay_grant(txn.query, session)
-    return make_response(issue_code(grant, session, request_obj=req))
 
 
 @bp.route("/login/activity", methods=["GET", "POST"])
@@ -175,9 +133,7 @@ def activity():
         valid = {f"{e}-{a}": (e, a) for e, a, _, _ in choices}
         if picked not in valid:
             return _activity_page(txn, service, choices, error=True), 400
-        session.authn = session.authn.with_activity(*valid[picked])
-        b.sessions.save(session)
-        return continue_login(txn, session)
+        return finish_activity(txn, session, *valid[picked])
     return _activity_page(txn, service, choices, error=False)
 
 

@@ -7,7 +7,7 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 from authlib.oidc.core.errors import InteractionRequiredError, LoginRequiredError
-from flask import Blueprint, jsonify, make_response, redirect, render_template, request, url_for
+from flask import Blueprint, jsonify, make_response, redirect, render_template, request
 from werkzeug.test import EnvironBuilder
 
 from bridge import flow, metrics

@@ -343,12 +343,26 @@ def test_a_cpf_card_is_accepted(bridge, test_pki):
     assert claims["sub"] == "899700000032"
 
 
-def test_a_refused_card_does_not_replace_the_current_session(bridge, test_pki):
+def test_a_refused_card_opens_no_session_and_ends_the_previous_persons(bridge, test_pki):
+    """The login pipeline's one rule (bridge.login.complete): a refused login opens no session; another person
+    at the workstation means the previous person's session ends all the same (their apps are logged out)."""
     browser = CpsBrowser(bridge)
     browser.code(browser.login_with(test_pki.card("899700000001")))
     cookie = browser.http.cookies[COOKIE]
     other = CpsBrowser(bridge, http=browser.http, prompt="login")
     response = other.login_with(test_pki.card("899700000033", kind="CPE"))
+    assert response.status_code == 403
+    assert response.cookies.get(COOKIE) in (None, "")                        # no session for the refused card
+    assert bridge.bridge.sessions.load(cookie) is None                       # the previous person's ended
+    assert [s.authn.identity.national_id for s in bridge.bridge.sessions.list()] == []
+
+
+def test_a_refused_card_of_the_same_person_keeps_their_session(bridge, test_pki):
+    browser = CpsBrowser(bridge)
+    browser.code(browser.login_with(test_pki.card("899700000001")))
+    cookie = browser.http.cookies[COOKIE]
+    again = CpsBrowser(bridge, http=browser.http, prompt="login")
+    response = again.login_with(test_pki.card("899700000001", kind="CPE"))   # same person, a card type refused
     assert response.status_code == 403 and COOKIE not in response.cookies
     assert bridge.bridge.sessions.load(cookie).authn.identity.national_id == "899700000001"
 

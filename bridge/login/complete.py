@@ -1,0 +1,79 @@
+"""One way out of every upstream: `complete` is called the same way by PSC, card + PIN and cps-tls logins.
+
+The rule it keeps: the policy runs once, before any session is created or replaced. A refused login creates no
+session (and the browser gets no session cookie); if a *different* person authenticated on this browser, the
+previous person's session ends all the same, because someone else is at the workstation. The same person again
+(step-up, prompt=login, an expired service) keeps their session and its other applications.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from bridge.flow import after_login
+from bridge.model import Authentication
+from bridge.policy import Service
+from bridge.sessions import Sessions, SsoSession
+from bridge.transactions import LoginTransaction, Transactions
+
+
+@dataclass(frozen=True)
+class Outcome:
+    kind: str                       # deny | activity | code | txn_invalid (the login was finished elsewhere)
+    session: SsoSession | None      # the browser's SSO session from now on; None: it has none
+    authn: Authentication           # what the policy judged
+    reasons: tuple[str, ...] = ()   # the policy's reasons (deny, or why a situation must be chosen)
+
+
+def complete(sessions: Sessions, transactions: Transactions, service: Service, txn: LoginTransaction,
+             authn: Authentication, previous: SsoSession | None, now: float, *,
+             device: dict[str, str] | None = None,
+             succeeded: Callable[[Authentication], None] = lambda authn: None) -> Outcome:
+    """`succeeded` records the login (audit, log, metric) once the policy allows it and before any session
+    exists: an audit trail that must be written and cannot be opens no session."""
+    same = previous is not None and previous.authn.identity.national_id == authn.identity.national_id
+    if same and previous.authn.selected_activity and previous.authn.identity.exercices == authn.identity.exercices:
+        authn = authn.with_activity(*previous.authn.selected_activity)   # the situation already chosen stays
+    verdict = after_login(service, authn, now)
+    if previous is not None and not same:
+        sessions.end(previous.sid, "replaced", previous)
+        previous = None
+    if verdict.action == "deny":
+        transactions.consume(txn.id)
+        return Outcome("deny", previous, authn, verdict.reasons)
+    succeeded(authn)
+    deadline = authn.upstream_session.get("deadline")
+    if previous is not None:
+        sessions.reauthenticated(previous, authn, deadline)
+        session = previous
+    else:
+        session = sessions.create(authn, upstream_deadline=deadline, device=device)
+    return _next_step(transactions, txn, session, _step(verdict.action), verdict.reasons)
+
+
+def choose_activity(sessions: Sessions, transactions: Transactions, service: Service, txn: LoginTransaction,
+                    session: SsoSession, exercice: int, activity: int, now: float) -> Outcome:
+    """The professional picked the situation they work in for this login: judged again with it."""
+    authn = session.authn.with_activity(exercice, activity)
+    verdict = after_login(service, authn, now)
+    if verdict.action == "deny":
+        transactions.consume(txn.id)
+        return Outcome("deny", session, authn, verdict.reasons)
+    session.authn = authn
+    sessions.save(session)
+    return _next_step(transactions, txn, session, _step(verdict.action), verdict.reasons)
+
+
+def _step(action: str) -> str:
+    return "code" if action == "reuse" else action   # allowed: the app gets its code
+
+
+def _next_step(transactions: Transactions, txn: LoginTransaction, session: SsoSession, action: str,
+               reasons: tuple[str, ...]) -> Outcome:
+    if action == "activity":
+        txn.authenticated = True
+        transactions.save(txn)
+        return Outcome("activity", session, session.authn, reasons)
+    if transactions.consume(txn.id) is None:   # the same login finished in another tab: one code per login
+        return Outcome("txn_invalid", session, session.authn)
+    return Outcome("code", session, session.authn)

@@ -1,0 +1,57 @@
+"""Renders what bridge.login.complete decided: the denial page, the 'situation d'exercice' step or the app's code.
+No domain rule here; the browser's session cookie follows the outcome's session."""
+from __future__ import annotations
+
+from flask import make_response, redirect, request, url_for
+
+from bridge.login.complete import Outcome, choose_activity, complete
+from bridge.sessions import COOKIE, browser_label
+from bridge.transactions import LoginTransaction
+from bridge.web import bridge
+from bridge.web.errors import error_page
+from bridge.web.limits import client_ip
+from bridge.web.security import cookie_args
+
+
+def finish_login(txn: LoginTransaction, authn, succeeded):
+    """Every upstream ends here once it has authenticated someone for `txn` (see bridge.login.complete)."""
+    b = bridge()
+    outcome = complete(b.sessions, b.transactions, b.policies.services[txn.service], txn, authn,
+                       b.sessions.load(request.cookies.get(COOKIE)), b.clock.now(), device=_device(),
+                       succeeded=succeeded)
+    return render_outcome(txn, outcome)
+
+
+def finish_activity(txn: LoginTransaction, session, exercice: int, activity: int):
+    b = bridge()
+    outcome = choose_activity(b.sessions, b.transactions, b.policies.services[txn.service], txn, session,
+                              exercice, activity, b.clock.now())
+    return render_outcome(txn, outcome)
+
+
+def render_outcome(txn: LoginTransaction, outcome: Outcome):
+    from bridge.web.oidc import issue_code, render_denial, replay_grant
+
+    b = bridge()
+    if outcome.kind == "deny":
+        response = make_response(render_denial(b.policies.services[txn.service], outcome.reasons, outcome.authn,
+                                               txn.client_id))
+    elif outcome.kind == "activity":
+        response = make_response(redirect(url_for("login.activity", txn=txn.id)))
+    elif outcome.kind == "txn_invalid":
+        response = make_response(error_page("txn_invalid", 400))
+    else:
+        grant, req = replay_grant(txn.query, outcome.session)
+        response = make_response(issue_code(grant, outcome.session, request_obj=req))
+    held = request.cookies.get(COOKIE)
+    if outcome.session is not None:
+        if outcome.session.cookie != held:
+            response.set_cookie(COOKIE, outcome.session.cookie, **cookie_args())
+    elif held:   # the previous person's session ended: nothing left to point to
+        response.delete_cookie(COOKIE, path="/")
+    return response
+
+
+def _device() -> dict[str, str]:
+    return {"ip": client_ip(), "browser": browser_label(request.headers.get("User-Agent", ""))}
+
