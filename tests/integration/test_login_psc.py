@@ -110,3 +110,44 @@ def test_no_state_in_flask_s_cookie_session(bridge_server):
         assert not flask.session
         with pytest.raises(RuntimeError):
             flask.session["user"] = "someone"
+
+
+@pytest.fixture
+def card_only_portail(bridge_factory, tmp_path):
+    """The shipped policies, with the portal accepting the CPS card through PSC only (e-CPS refused)."""
+    import shutil
+    from pathlib import Path
+
+    policies = tmp_path / "policies"
+    shutil.copytree(Path(__file__).resolve().parents[2] / "policies", policies)
+    portail = policies / "demo-portail.yaml"
+    portail.write_text(portail.read_text().replace("allowed_mie: [psc]", "allowed_mie: [psc-card]"))
+    return bridge_factory(env={"BRIDGE_POLICIES_DIR": str(policies)})
+
+
+def live_people(server) -> list[str]:
+    return sorted(s.authn.identity.national_id for s in server.bridge.sessions.list())
+
+
+def test_a_refused_psc_login_opens_no_session(card_only_portail):
+    app, browser = AppClient(card_only_portail.url, **PORTAIL), requests.Session()
+    page = app.login(browser, user="899700000003", auth_mode="MOBILE")
+    assert page.status_code == 403 and "bridge_session" not in page.headers.get("Set-Cookie", "")
+    assert live_people(card_only_portail) == [] and "bridge_session" not in browser.cookies
+
+
+def test_a_refused_psc_login_by_someone_else_ends_the_previous_persons_session(card_only_portail):
+    app, browser = AppClient(card_only_portail.url, **PORTAIL), requests.Session()
+    assert "code" in app.login(browser, user="899700000002", auth_mode="CARD")
+    assert live_people(card_only_portail) == ["899700000002"]
+    page = app.login(browser, user="899700000003", auth_mode="MOBILE", prompt="login")
+    assert page.status_code == 403
+    assert live_people(card_only_portail) == []                         # neither the refused nor the previous
+    assert "bridge_session" not in browser.cookies                      # the stale cookie was removed
+
+
+def test_a_refused_psc_step_up_by_the_same_person_keeps_their_session(card_only_portail):
+    app, browser = AppClient(card_only_portail.url, **PORTAIL), requests.Session()
+    assert "code" in app.login(browser, user="899700000002", auth_mode="CARD")
+    page = app.login(browser, user="899700000002", auth_mode="MOBILE", prompt="login")
+    assert page.status_code == 403 and live_people(card_only_portail) == ["899700000002"]
