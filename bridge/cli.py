@@ -13,10 +13,10 @@ COMMANDS = [
     "bridge.policy.client_cli:client",
     "bridge.provider.cli:keys",
     "bridge.provider.cli:sweeper",
-    "bridge.audit_cli:audit",
+    "bridge.audit.cli:audit",
     "bridge.serve:serve",
     "bridge.attest:attest_command",
-    "bridge.pki_cli:crl",
+    "bridge.pki.cli:crl",
     "bridge.doctor:doctor",
 ]
 

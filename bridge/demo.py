@@ -390,7 +390,7 @@ def _emulator_config(psc_url: str, public_url: str):
 def _create_bridge(settings):
     """The bridge application; a required audit it cannot write is a configuration error, as for `bridge serve`."""
     from app import create_app
-    from bridge.audit_chain import AuditUnavailable
+    from bridge.audit.chain import AuditUnavailable
 
     try:
         return create_app(settings)

@@ -123,7 +123,7 @@ def build_like_a_worker() -> None:
     error only a worker would meet (e.g. a service allowing cps-pin without BRIDGE_TRUST_DIR) stops `bridge
     serve` with one line and exit 2, where a worker failing to boot makes gunicorn exit 3 and systemd restart
     it forever. Nothing built here survives: the process is then replaced by gunicorn (exec)."""
-    from bridge.audit_chain import AuditUnavailable
+    from bridge.audit.chain import AuditUnavailable
     from bridge.config import load_settings
 
     if str(ROOT) not in sys.path:

@@ -1,4 +1,4 @@
-"""Audit statistics over a period, read from the hash-chained audit files (bridge/audit.py), per service."""
+"""Audit statistics over a period, read from the hash-chained audit files (bridge/audit/__init__.py), per service."""
 from __future__ import annotations
 
 import json
@@ -6,7 +6,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from bridge.attest.model import AuditStats, ServiceStats
-from bridge.audit_chain import chain_files, head_path, verify_chain
+from bridge.audit.chain import chain_files, head_path, verify_chain
 from bridge.policy import paris_date
 
 WEEKLY_AFTER_DAYS = 62   # longer periods are bucketed by ISO week so the chart stays readable

@@ -224,7 +224,7 @@ _RULES: tuple[Rule, ...] = (
        "Cycle de vie des moyens : ré-enrôlement au moins tous les 3 ans, révocation à tout moment, "
        "notifications ; la révocation des cartes est vérifiée par les listes de révocation (CRL).",
        "Means lifecycle: re-enrolment at least every 3 years, revocation at any time, notifications; card "
-       "revocation is checked through CRLs.", where="CRL checks in bridge/pki.py (docs/card.md)"),
+       "revocation is checked through CRLs.", where="CRL checks in bridge/pki/__init__.py (docs/card.md)"),
     _r("homologation", ORGANISATIONAL, "RIE v1 EXI 08–10", ("R16",),
        "v1 homologation by the service owner (not needed for CPS/e-CPS)",
        "Homologation (régime v1) par le responsable du service ; non requise pour la carte CPS et l'e-CPS.",

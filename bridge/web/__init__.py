@@ -1,11 +1,7 @@
 """HTTP layer: blueprints only; the logic they call is plain Python elsewhere in bridge/."""
 from __future__ import annotations
 
-from flask import Flask, current_app
-
-
-def bridge():
-    return current_app.extensions["bridge"]
+from flask import Flask
 
 
 def register(app: Flask) -> None:

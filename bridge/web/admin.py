@@ -9,11 +9,11 @@ from urllib.parse import urlencode
 
 from flask import Blueprint, make_response, redirect, render_template, request, url_for
 
-from bridge.admin_views import AuditQuery, chain_state, paris_stamp, paris_time, search_audit, session_rows
+from bridge.admin.views import AuditQuery, chain_state, paris_stamp, paris_time, search_audit, session_rows
 from bridge.audit import EVENTS
 from bridge.policy import PolicyError, effective_limits, load_policies, login_means
 from bridge.sessions import session_key
-from bridge.web import bridge
+from bridge.web.context import bridge
 from bridge.web.admin_auth import (CONSOLE_COOKIE, ConsoleError, admin_client, begin_login, close_console,
                                    csrf_ok, finish_login, load_console, open_console)
 from bridge.web.errors import error_page

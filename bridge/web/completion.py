@@ -7,7 +7,7 @@ from flask import make_response, redirect, request, url_for
 from bridge.login.complete import Outcome, choose_activity, complete
 from bridge.sessions import COOKIE, browser_label
 from bridge.transactions import LoginTransaction
-from bridge.web import bridge
+from bridge.web.context import bridge
 from bridge.web.errors import error_page
 from bridge.web.limits import client_ip
 from bridge.web.security import cookie_args

@@ -15,7 +15,7 @@ from bridge.logs import current_request_id, log
 from bridge.policy import login_means, reason_message
 from bridge.transactions import BROWSER_COOKIE
 from bridge.upstream.cps import CpsError, means_refusal, proxy_trusted
-from bridge.web import bridge
+from bridge.web.context import bridge
 from bridge.web.completion import finish_login
 from bridge.web.errors import error_page
 from bridge.web.messages import message

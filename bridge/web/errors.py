@@ -45,7 +45,7 @@ def way_back(code: str, txn=None, client_id: str = "") -> dict:
     means chooser (or a retry when PSC is the only means). Else a known client's home page."""
     from flask import url_for
 
-    from bridge.web import bridge
+    from bridge.web.context import bridge
     from bridge.web.login import bound_txn, chooser_means, login_entry
 
     links = {"back_url": None, "home_url": None, "chooser_url": None, "retry_url": None}

@@ -20,7 +20,7 @@ import time
 
 from flask import Blueprint, jsonify
 
-from bridge.web import bridge
+from bridge.web.context import bridge
 
 bp = Blueprint("health", __name__)
 

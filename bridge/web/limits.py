@@ -18,7 +18,7 @@ from flask import Flask, jsonify, request
 from flask_limiter import Limiter
 from flask_limiter.errors import RateLimitExceeded
 
-from bridge.web import bridge
+from bridge.web.context import bridge
 
 
 def _trusted(address: str) -> bool:

@@ -9,7 +9,7 @@ from bridge.policy import eligible_activities, login_means
 from bridge.sessions import COOKIE
 from bridge.transactions import BROWSER_COOKIE, LoginTransaction
 from bridge.upstream.psc import PscError
-from bridge.web import bridge
+from bridge.web.context import bridge
 from bridge.web.completion import finish_activity, finish_login
 from bridge.web.errors import error_page
 

@@ -13,7 +13,7 @@ bp = Blueprint("observability", __name__)
 
 @bp.route("/metrics", methods=["GET"])
 def metrics_endpoint():
-    from bridge.web import bridge
+    from bridge.web.context import bridge
 
     token = bridge().settings.metrics_token
     if token:

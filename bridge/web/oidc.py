@@ -19,7 +19,7 @@ from bridge.provider.metadata import provider_metadata
 from bridge.provider.server import PARAM_LIMITS, Grantee
 from bridge.sessions import COOKIE
 from bridge.transactions import BROWSER_COOKIE
-from bridge.web import bridge
+from bridge.web.context import bridge
 from bridge.web.errors import error_page
 from bridge.web.i18n import current_lang
 from bridge.web.security import browser_secret, cookie_args

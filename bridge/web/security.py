@@ -100,7 +100,7 @@ def install(app: Flask) -> None:
 def cookie_args(max_age: int | None = None) -> dict:
     """Set-cookie options of the bridge's cookies; in production their names get `__Host-` (HostCookieResponse),
     which needs exactly these: Secure, Path=/, no Domain."""
-    from bridge.web import bridge
+    from bridge.web.context import bridge
 
     return {"httponly": True, "samesite": "Lax", "secure": bridge().settings.production, "path": "/",
             "max_age": max_age}

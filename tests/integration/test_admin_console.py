@@ -7,7 +7,7 @@ import json
 import pytest
 import requests
 
-from bridge.admin_views import paris_stamp
+from bridge.admin.views import paris_stamp
 from tests.support.bridge import DPI, AppClient, at
 from tests.support.console import console_login, csrf_of, start_stack
 from tests.support.html import parse

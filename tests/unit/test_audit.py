@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from bridge.audit import EVENTS, FIELDS, Audit, chain_files, rotated_files, verify_chain
-from bridge.audit_chain import GENESIS, head_path, line_hash
+from bridge.audit.chain import GENESIS, head_path, line_hash
 from bridge.clock import Clock
 
 KEY = "k" * 40

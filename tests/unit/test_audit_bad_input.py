@@ -6,7 +6,7 @@ import pytest
 from structlog.testing import capture_logs
 
 from bridge.audit import Audit, AuditUnavailable, chain_files, verify_chain
-from bridge.audit_chain import head_path
+from bridge.audit.chain import head_path
 from bridge.clock import Clock
 
 KEY = "k" * 40

@@ -5,7 +5,7 @@ import pytest
 from click.testing import CliRunner
 
 from bridge.audit import Audit, rotated_files
-from bridge.audit_chain import head_path
+from bridge.audit.chain import head_path
 from bridge.cli import main
 from bridge.clock import Clock
 

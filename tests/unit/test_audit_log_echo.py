@@ -8,7 +8,7 @@ from contextlib import redirect_stderr
 
 from bridge import logs
 from bridge.audit import open_audit
-from bridge.audit_chain import encode_line, line_hash
+from bridge.audit.chain import encode_line, line_hash
 from bridge.config import load_settings
 
 

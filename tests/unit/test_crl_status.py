@@ -8,7 +8,7 @@ from click.testing import CliRunner
 from cryptography.hazmat.primitives import serialization
 
 from bridge import pki
-from bridge.pki_cli import crl
+from bridge.pki.cli import crl
 from bridge.sandbox.testpki import TestPki
 
 INTERMEDIATE = "CN=AC IGC-SANTE FORT PERSONNES TEST,OU=IGC-SANTE TEST,O=ASIP-SANTE,C=FR"

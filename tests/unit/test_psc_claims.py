@@ -47,10 +47,12 @@ def test_exercice_without_activities_and_null_values():
 
 
 def test_malformed_subject_ref_pro():
-    with pytest.raises(ClaimsError):
+    with pytest.raises(ClaimsError) as info:
         identity_from_userinfo({**SAMPLE, "SubjectRefPro": {"exercices": "nope"}})
-    with pytest.raises(ClaimsError):
+    assert info.value.code == "userinfo_invalid" and "exercices is not a list" in info.value.detail
+    with pytest.raises(ClaimsError) as info:
         identity_from_userinfo({**SAMPLE, "SubjectRefPro": {"exercices": [{"activities": "x"}]}})
+    assert info.value.code == "userinfo_invalid" and "activities is not a list" in info.value.detail
 
 
 MAPPING = {"CARD": "psc-card", "MOBILE": "psc-ecps"}

@@ -11,7 +11,7 @@ from typing import Callable
 
 import redis
 
-from bridge.audit_chain import GENESIS, AuditUnavailable, ChainChecker, VerifyResult, decode_head, line_hash
+from bridge.audit.chain import GENESIS, AuditUnavailable, ChainChecker, VerifyResult, decode_head, line_hash
 
 GENESIS_HEAD = f"0 {GENESIS}"
 

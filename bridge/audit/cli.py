@@ -11,8 +11,8 @@ from urllib.parse import urlsplit
 
 import click
 
-from bridge.audit_chain import VerifyResult, chain_files, head_path, verify_chain
-from bridge.audit_stream import verify_stream
+from bridge.audit.chain import VerifyResult, chain_files, head_path, verify_chain
+from bridge.audit.stream import verify_stream
 
 TEXT = {
     "fr": {"line": "ligne", "entry": "entrée", "last": "dernière ligne : seq {seq}, sha256 {hash}",

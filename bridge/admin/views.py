@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
-from bridge.audit_chain import chain_files, head_path, verify_chain
+from bridge.audit.chain import chain_files, head_path, verify_chain
 from bridge.policy import paris_date
 from bridge.policy.calendar import _paris_offset
 

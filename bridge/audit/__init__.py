@@ -7,7 +7,7 @@
 The file is append-only (O_APPEND), one `write` per line, fsync'd before `record` returns. A `flock` on the
 `<file>.head` serialises writers of one host (threads and processes): read the last line, append, seal the head.
 `record` raises AuditUnavailable when the line cannot be made durable and the audit is required; the caller
-then fails closed (HTTP 503). Line format and verification: bridge/audit_chain.py; docs/audit.md.
+then fails closed (HTTP 503). Line format and verification: bridge/audit/chain.py; docs/audit.md.
 """
 from __future__ import annotations
 
@@ -24,10 +24,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
-from bridge.audit_chain import (FIELDS, GENESIS, OUTCOMES, AuditUnavailable, VerifyResult, chain_files,
+from bridge.audit.chain import (FIELDS, GENESIS, OUTCOMES, AuditUnavailable, VerifyResult, chain_files,
                                 encode_head, encode_line, head_path, line_hash, rotated_files,
                                 rotation_key, verify_chain)
-from bridge.audit_stream import RedisStreamSink, verify_stream
+from bridge.audit.stream import RedisStreamSink, verify_stream
 from bridge.clock import Clock
 from bridge.logs import log
 

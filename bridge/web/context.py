@@ -1,0 +1,8 @@
+"""The running bridge of the current request: the one object the blueprints reach their parts through."""
+from __future__ import annotations
+
+from flask import current_app
+
+
+def bridge():
+    return current_app.extensions["bridge"]
