@@ -33,7 +33,7 @@ RELOAD_INTERVAL = 1.0                   # every process re-reads the key files a
 # A next key signs only after it has been published for the JWKS cache lifetime, plus a margin for the workers'
 # reload, an HTTP cache's Age rounding and clock skew between hosts.
 PUBLISH_BEFORE_SIGNING = JWKS_MAX_AGE + 60
-ID_TOKEN_TTL = 300                      # bridge/provider/server.py ID_TOKEN_TTL (logout tokens live less)
+ID_TOKEN_TTL = 300                      # bridge/provider/grants.py ID_TOKEN_TTL (logout tokens live less)
 LONGEST_SESSION = 4 * 3600              # RIE-PS 13 absolute session limit (bridge.policy.rules.SESSION_LIMIT)
 # Retired keys stay published and verifying while a token they signed may still be presented: an ID token is
 # accepted as id_token_hint for the whole session it belongs to (≤ 4 h), and it was signed at most ID_TOKEN_TTL

@@ -11,7 +11,7 @@ from authlib.oauth2.rfc8414 import AuthorizationServerMetadata
 from authlib.oidc.discovery import OpenIDProviderMetadata
 
 from bridge.mie import CATALOGUE
-from bridge.provider.server import CLIENT_ASSERTION_ALGS
+from bridge.provider.endpoints import CLIENT_ASSERTION_ALGS
 
 ID_TOKEN_ALGS = ["RS256", "ES256"]
 SECRET_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt"]

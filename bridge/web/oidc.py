@@ -16,7 +16,7 @@ from bridge.policy import effective_limits, reason_message
 from bridge.provider.claims import subject
 from bridge.provider.keys import JWKS_MAX_AGE
 from bridge.provider.metadata import provider_metadata
-from bridge.provider.server import PARAM_LIMITS, Grantee
+from bridge.provider.grants import PARAM_LIMITS, Grantee
 from bridge.sessions import COOKIE
 from bridge.transactions import BROWSER_COOKIE
 from bridge.web.context import bridge
