@@ -30,7 +30,7 @@ SETTINGS = (
     "BRIDGE_AUDIT_PSEUDONYMIZE", "BRIDGE_AUDIT_REQUIRED", "BRIDGE_AUDIT_MAX_BYTES", "BRIDGE_AUDIT_STREAM",
     "BRIDGE_AGENT_URL", "BRIDGE_TRUSTED_PROXIES", "BRIDGE_CLIENT_CERT_HEADER", "BRIDGE_CPS_ACR", "BRIDGE_LOG_LEVEL",
     "BRIDGE_RATE_LIMIT_AUTHORIZE", "BRIDGE_RATE_LIMIT_TOKEN", "BRIDGE_RATE_LIMIT_TOKEN_FAILURES",
-    "BRIDGE_SWEEP_INTERVAL", "BRIDGE_METRICS_TOKEN", "BRIDGE_MAX_BODY_BYTES",
+    "BRIDGE_SWEEP_INTERVAL", "BRIDGE_METRICS_TOKEN", "BRIDGE_MAX_BODY_BYTES", "BRIDGE_ATTEST_DIR",
 )
 # ... and the ones read elsewhere, with the reader.
 OTHER_VARIABLES = {
@@ -94,6 +94,9 @@ class Settings:
     sweep_interval: float = 30.0  # in-process sweeper; 0 = off (run `bridge sweeper` instead)
     metrics_token: str = ""           # bearer token required on /metrics when set
     max_body_bytes: int = 1_048_576   # larger request bodies get 413 (Flask MAX_CONTENT_LENGTH)
+    # Where `bridge attest` stores each run (report + summary.json) and the admin console reads the latest one;
+    # load_settings: var/attest in development, nothing stored in production unless set.
+    attest_dir: Path | None = None
 
     @property
     def production(self) -> bool:
@@ -368,6 +371,13 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         if not 4096 <= size <= 100 * 2**20:
             raise ConfigError(f"BRIDGE_MAX_BODY_BYTES: {size} is outside 4096..104857600 bytes")
         values["max_body_bytes"] = size
+    if "BRIDGE_ATTEST_DIR" in env:   # empty: no run stored (development too)
+        raw = env["BRIDGE_ATTEST_DIR"]
+        if raw and Path(raw).exists() and not Path(raw).is_dir():
+            raise ConfigError(f"BRIDGE_ATTEST_DIR: {raw!r} is not a directory")
+        values["attest_dir"] = Path(raw) if raw else None
+    elif not production:
+        values["attest_dir"] = Path("var/attest")
     if production and not values.get("metrics_token"):
         raise ConfigError("BRIDGE_METRICS_TOKEN: required in production (/metrics would be public)")
     return Settings(**values)

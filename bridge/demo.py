@@ -345,21 +345,17 @@ def start_card(public_url: str, agent_url: str, pki, *, vpcd_port: int = 35963, 
 # --- start-up ------------------------------------------------------------------------------------------------------
 
 def _report_in_background(app) -> str:
-    """The attestation report of the demo policies, with its live self-checks, written to var/."""
-    from bridge import logs
-    from bridge.attest import build_report, render_html
-
-    bridge = app.extensions["bridge"]
+    """The attestation report of the demo policies, with its live self-checks, written to var/: `bridge attest` in
+    its own process (its lab never runs inside the demo bridge, whose logs stay as they are), which also stores the
+    run in BRIDGE_ATTEST_DIR (var/attest) for the console's report page. Its output goes to var/attest.log."""
     target = Path("var/attestation-report.html")
+    output = Path("var/attest.log")
 
     def write() -> None:
         target.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            target.write_text(render_html(build_report(bridge.policies, bridge.settings)), encoding="utf-8")
-        finally:
-            # The self-checks' lab bridge configures the (process-wide) logs at WARNING: without this, the
-            # demo bridge's own `request` lines would stop for good once the report is written.
-            logs.configure(bridge.settings.log_level)
+        with output.open("w", encoding="utf-8") as log_file:   # the demo's environment: its settings, its policies
+            subprocess.run([sys.executable, "-m", "bridge.cli", "attest", "--out", str(target)],
+                           stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT, check=False)
 
     threading.Thread(target=write, name="attest-report", daemon=True).start()
     return str(target.resolve())

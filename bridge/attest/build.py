@@ -1,4 +1,6 @@
-"""Assemble the report: policies + settings + audit files + live self-checks, at the injectable clock's date."""
+"""Assemble the report: policies + settings + audit files, at the injectable clock's date, with the live
+self-checks someone else ran (`bridge attest`, through bridge.sandbox.selfcheck): nothing here starts an emulator
+or a second bridge, so the admin console can build a report inside a web worker."""
 from __future__ import annotations
 
 from dataclasses import replace
@@ -6,11 +8,11 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from bridge.attest.chart import logins_chart
-from bridge.attest.model import Report
+from bridge.attest.model import Report, SelfCheckRun
 from bridge.attest.services import service_section
 from bridge.attest.stats import audit_files, collect
 from bridge.clock import Clock
-from bridge.policy import PolicySet, paris_date
+from bridge.policy import PolicySet, Service, paris_date
 from bridge.policy.rules import ATTESTATION_DEADLINE, RESERVES_LAST_DAY
 
 DEFAULT_PERIOD_DAYS = 90
@@ -22,35 +24,46 @@ class UnknownService(ValueError):
         super().__init__(f"unknown service {service!r} (services: {', '.join(known)})")
 
 
-def build_report(policies: PolicySet, settings, *, clock: Clock | None = None, service: str | None = None,
-                 lang: str = "fr", period_from: date | None = None, period_to: date | None = None,
-                 self_checks: bool = True, audit_paths: list[Path] | None = None,
-                 log_level: str = "WARNING") -> Report:
-    clock = clock or Clock()
-    now = clock.now()
-    today = paris_date(now)
+def chosen_services(policies: PolicySet, service: str | None) -> list[Service]:
+    """The services the report covers: `service` alone, or all of them by id. UnknownService otherwise."""
     if service is not None and service not in policies.services:
         raise UnknownService(service, sorted(policies.services))
-    chosen = [policies.services[service]] if service else sorted(policies.services.values(), key=lambda s: s.service)
+    return [policies.services[service]] if service else sorted(policies.services.values(), key=lambda s: s.service)
+
+
+def report_period(today: date, period_from: date | None, period_to: date | None) -> tuple[date, date]:
     period_to = period_to or today
     period_from = period_from or period_to - timedelta(days=DEFAULT_PERIOD_DAYS - 1)
     if period_from > period_to:
         raise ValueError(f"the period starts ({period_from}) after it ends ({period_to})")
+    return period_from, period_to
+
+
+def live_policies_dir(settings) -> Path:
+    """The live set: under `bridge serve`, the validated copy the workers run (bridge.policy.active)."""
+    return Path(settings.policies_active_dir or settings.policies_dir)
+
+
+def build_report(policies: PolicySet, settings, *, clock: Clock | None = None, service: str | None = None,
+                 lang: str = "fr", period_from: date | None = None, period_to: date | None = None,
+                 checks: SelfCheckRun | None = None, audit_paths: list[Path] | None = None) -> Report:
+    """`checks`: the live self-checks already run (None: none, the report says so)."""
+    clock = clock or Clock()
+    now = clock.now()
+    today = paris_date(now)
+    chosen = chosen_services(policies, service)
+    period_from, period_to = report_period(today, period_from, period_to)
     files = audit_paths if audit_paths is not None else audit_files(settings.audit_path)
     client_map = {c.client_id: s.service for s in policies.services.values() for c in s.clients}
     stats = collect(files, period_from, period_to, [s.service for s in chosen], lang, client_map)
-    checks, global_checks, note = ({}, (), "")
-    if self_checks:
-        # the live set: under `bridge serve`, the validated copy the workers run (bridge.policy.active)
-        live = settings.policies_active_dir or settings.policies_dir
-        checks, global_checks, note = _run(Path(live), chosen, lang, log_level)
+    run = checks or SelfCheckRun()
     title = "Logins per means" if lang == "en" else "Connexions par moyen d'identification"
     empty = "No login in the period" if lang == "en" else "Aucune connexion sur la période"
     sections = []
     for svc in chosen:
         section = service_section(svc, settings, now, lang, policies.warnings)
         svc_stats = stats.services.get(svc.service)
-        sections.append(replace(section, stats=svc_stats, checks=checks.get(svc.service, ()),
+        sections.append(replace(section, stats=svc_stats, checks=run.per_service.get(svc.service, ()),
                                 chart_svg=logins_chart(svc_stats.series, f"{title} — {svc.name}", empty)))
     return Report(
         lang=lang, generated_at=now, today=today,
@@ -58,8 +71,9 @@ def build_report(policies: PolicySet, settings, *, clock: Clock | None = None, s
         days_to_reserves_deadline=(RESERVES_LAST_DAY - today).days,
         attestation_deadline=ATTESTATION_DEADLINE, reserves_last_day=RESERVES_LAST_DAY,
         policies_dir=str(settings.policies_dir), services=tuple(sections), stats=stats,
-        global_checks=global_checks, self_checks_run=self_checks and not note, self_checks_note=note,
-        settings_facts=_settings_facts(settings), config_faults=start_up_faults(settings, policies))
+        global_checks=run.global_checks, self_checks_run=checks is not None and not run.note,
+        self_checks_note=run.note, settings_facts=_settings_facts(settings),
+        config_faults=start_up_faults(settings, policies))
 
 
 def start_up_faults(settings, policies: PolicySet) -> tuple[str, ...]:
@@ -74,12 +88,6 @@ def start_up_faults(settings, policies: PolicySet) -> tuple[str, ...]:
     except ConfigError as exc:
         return (str(exc),)
     return ()
-
-
-def _run(policies_dir: Path, services, lang: str, log_level: str):
-    from bridge.attest.checks import run_checks
-
-    return run_checks(policies_dir, services, lang, log_level)
 
 
 def _settings_facts(settings) -> tuple[tuple[str, str], ...]:

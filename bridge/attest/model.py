@@ -79,6 +79,15 @@ class SelfCheck:
     steps: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True)
+class SelfCheckRun:
+    """What the live self-checks produced, handed to build_report by whoever ran them (`bridge attest`, through
+    bridge.sandbox.selfcheck): the product never runs them itself."""
+    per_service: dict[str, tuple[SelfCheck, ...]] = field(default_factory=dict)
+    global_checks: tuple[SelfCheck, ...] = ()
+    note: str = ""               # why they were not run (then nothing above), in the report's language
+
+
 @dataclass
 class ServiceStats:
     logins_by_mie: dict[str, int] = field(default_factory=dict)
@@ -149,3 +158,7 @@ class Report:
     self_checks_note: str = ""
     settings_facts: tuple[tuple[str, str], ...] = ()
     config_faults: tuple[str, ...] = ()   # what would stop `bridge serve` with these settings (start-up check)
+
+    @property
+    def all_checks(self) -> tuple[SelfCheck, ...]:
+        return tuple(c for s in self.services for c in s.checks) + tuple(self.global_checks)

@@ -184,16 +184,60 @@ def audit(console):
                  chain=chain_state(b.settings.audit_path), services=sorted(b.policies.services))
 
 
+# The report is a standalone document: its own stylesheet is inline, nothing else may load.
+REPORT_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
+REPORT_TYPES = {"html": "text/html; charset=utf-8", "pdf": "application/pdf"}
+
+
+def _report_response(body, fmt: str, filename: str):
+    response = make_response(body)
+    response.headers["Content-Type"] = REPORT_TYPES[fmt]
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response.headers["Content-Security-Policy"] = REPORT_CSP
+    return response
+
+
+def _no_live_checks_note(lang: str) -> str:
+    if lang == "en":
+        return ("Live self-checks not run for this report: they are produced by the bridge attest command (schedule "
+                "it, e.g. nightly); the admin console offers the latest stored run.")
+    return ("Auto-tests en direct non exécutés pour ce rapport : ils sont produits par la commande bridge attest "
+            "(planifiez-la, par ex. chaque nuit) ; la console d'administration propose la dernière exécution "
+            "enregistrée.")
+
+
 @bp.get("/report")
 @console_page
 def report_form(console):
-    return _page("report.html", console, services=sorted(bridge().policies.services))
+    from bridge.attest.store import latest_run
+
+    b = bridge()
+    return _page("report.html", console, services=sorted(b.policies.services), attest_dir=b.settings.attest_dir,
+                 latest=latest_run(b.settings.attest_dir))
+
+
+@bp.get("/report/runs/<run_id>/report.<fmt>")
+@console_page
+def stored_report(console, run_id, fmt):
+    """A report `bridge attest` stored (BRIDGE_ATTEST_DIR), served as the generated ones are."""
+    from bridge.attest.store import load_run, run_file
+
+    b = bridge()
+    path = run_file(b.settings.attest_dir, run_id, fmt)
+    if path is None:
+        return error_page("not_found", 404)
+    run = load_run(b.settings.attest_dir, run_id)
+    b.record("admin_action", "info", service="admin", national_id=console.national_id, command="attestation_report",
+             target_service=(run.summary.get("service") if run else None) or "*", format=fmt, run=run_id)
+    return _report_response(path.read_bytes(), fmt, f"attestation-{run_id}.{fmt}")
 
 
 @bp.post("/report")
 @console_action
 def report(console):
-    from bridge.attest import UnknownService, build_report, render_html, render_pdf
+    """A report built now from the policies, the settings and the audit trail, WITHOUT live self-checks: those
+    need a second bridge and the PSC emulator, which never run in a web worker (`bridge attest` runs them)."""
+    from bridge.attest import SelfCheckRun, UnknownService, build_report, render_html, render_pdf
 
     b = bridge()
     service = request.form.get("service") or None
@@ -201,7 +245,7 @@ def report(console):
     fmt = "pdf" if request.form.get("format") == "pdf" else "html"
     try:
         built = build_report(b.policies, b.settings, clock=b.clock, service=service, lang=lang,
-                             self_checks=request.form.get("self_checks") == "1", log_level=b.settings.log_level)
+                             checks=SelfCheckRun(note=_no_live_checks_note(lang)))
     except UnknownService:
         return error_page("invalid_request", 400, detail=f"unknown service {service!r}")
     b.record("admin_action", "info", service="admin", national_id=console.national_id, command="attestation_report",
@@ -211,12 +255,7 @@ def report(console):
         body = render_pdf(built, html) if fmt == "pdf" else html
     except (ImportError, OSError) as exc:   # WeasyPrint without pango on this host: the HTML still works
         return error_page("report_pdf_unavailable", 503, detail=str(exc))
-    response = make_response(body)
-    response.headers["Content-Type"] = "application/pdf" if fmt == "pdf" else "text/html; charset=utf-8"
-    response.headers["Content-Disposition"] = f'attachment; filename="attestation-{service or "services"}.{fmt}"'
-    # The report is a standalone document: its own stylesheet is inline, nothing else may load.
-    response.headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
-    return response
+    return _report_response(body, fmt, f"attestation-{service or 'services'}.{fmt}")
 
 
 @bp.post("/logout")

@@ -158,20 +158,117 @@ def test_services_page_shows_the_crl_of_each_certification_authority(stack, tmp_
     assert page.text.count('data-crl-state="missing"') == len(cas) and "absente" in page.text
 
 
-def test_report_download_is_audited(stack):
+def test_report_download_is_audited(stack, monkeypatch):
+    import bridge.sandbox.psc
+    from bridge.sandbox.selfcheck.lab import Lab
+
+    started = []   # the emulator or the self-checks' lab bridge, were they started by the console
+    monkeypatch.setattr(bridge.sandbox.psc, "serve", lambda *a, **k: started.append("psc emulator"))
+    monkeypatch.setattr(Lab, "__init__", lambda *a, **k: started.append("lab"))
     admin = requests.Session()
     page = console_login(admin, stack.url)
     form = admin.get(f"{stack.url}/admin/report", timeout=10)
-    assert 'id="download"' in form.text
+    assert 'id="download"' in form.text and 'name="self_checks"' not in form.text
+    assert "produits par la commande bridge attest (planifiez-la, par ex. chaque nuit)" in form.text
     refused = admin.post(f"{stack.url}/admin/report", data={"service": "dpi"}, timeout=10)
     assert refused.status_code == 403
     report = admin.post(f"{stack.url}/admin/report", timeout=60,
-                        data={"csrf": csrf_of(page.text), "service": "dpi", "format": "html", "lang": "fr"})
+                        data={"csrf": csrf_of(page.text), "service": "dpi", "format": "html", "lang": "fr",
+                              "self_checks": "1"})
     assert report.status_code == 200 and "attachment" in report.headers["Content-Disposition"]
     assert 'data-service="dpi"' in report.text and 'data-service="admin"' not in report.text
     assert "unsafe-inline" in report.headers["Content-Security-Policy"]
+    assert 'data-self-checks="not-run"' in report.text and "data-check=" not in report.text
+    assert started == []   # generated from the policies, settings and audit trail only
     actions = [x for x in audit_lines(stack) if x["event"] == "admin_action" and x["outcome"] == "info"]
     assert actions[-1]["details"] == {"command": "attestation_report", "target_service": "dpi", "format": "html"}
+
+
+def test_console_shows_and_serves_the_latest_run_of_bridge_attest(stack, tmp_path, monkeypatch):
+    from dataclasses import replace
+
+    from click.testing import CliRunner
+
+    from bridge.attest import SelfCheckRun, build_report, render_html
+    from bridge.attest.model import SelfCheck
+    from bridge.attest.store import store_run
+    from bridge.cli import main
+    from bridge.clock import Clock
+
+    attest_dir = tmp_path / "attest"
+    monkeypatch.setattr(stack.bridge, "settings", replace(stack.bridge.settings, attest_dir=attest_dir))
+    admin = requests.Session()
+    console_login(admin, stack.url)
+    empty = admin.get(f"{stack.url}/admin/report", timeout=10)
+    assert 'data-no-run="empty"' in empty.text and str(attest_dir) in empty.text
+
+    env = {"BRIDGE_POLICIES_DIR": str(stack.policies_dir), "BRIDGE_KEYS_DIR": str(tmp_path / "cli-keys"),
+           "BRIDGE_ENV": "development", "BRIDGE_ATTEST_DIR": str(attest_dir)}
+    stored = CliRunner().invoke(main, ["attest", "--service", "dpi", "--no-self-checks",
+                                       "--out", str(tmp_path / "dpi.html")], env=env)
+    assert stored.exit_code == 0, stored.stderr
+    (run_id,) = [p.name for p in attest_dir.iterdir()]
+    summary = json.loads((attest_dir / run_id / "summary.json").read_text())
+    page = parse(admin.get(f"{stack.url}/admin/report", timeout=10).text)
+    latest = page.find(id="latest-run")
+    assert latest.attr("data-run") == run_id
+    shown = latest.find("time")
+    assert shown.attr("datetime") == summary["generated_at"] and shown.text == paris_stamp(summary["generated_at"])
+    assert latest.find(data_services=True).text == "dpi" and "non exécutés" in latest.text
+    link = latest.find("a", data_download="html")
+    assert [a.attr("data-download") for a in latest.find_all("a", data_download=True)] == ["html"]
+    served = admin.get(f"{stack.url}{link.attr('href')}", timeout=10)
+    assert served.status_code == 200 and served.content == (attest_dir / run_id / "report.html").read_bytes()
+    assert served.headers["Content-Type"] == "text/html; charset=utf-8"
+    assert served.headers["Content-Disposition"] == f'attachment; filename="attestation-{run_id}.html"'
+    assert served.headers["Content-Security-Policy"] == "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
+    actions = [x for x in audit_lines(stack) if x["event"] == "admin_action" and x["outcome"] == "info"]
+    assert actions[-1]["details"] == {"command": "attestation_report", "target_service": "dpi", "format": "html",
+                                      "run": run_id}
+
+    # A later run, with its self-checks (as `bridge attest` stores them) and a PDF: now the latest.
+    def check(name, passed):
+        return SelfCheck(name, "dpi" if name != "legacy_card" else "", name, "", "", passed)
+    checks = SelfCheckRun({"dpi": (check("single_factor", True), check("idle_logout", False),
+                                   check("card_pin_login", None))}, (check("legacy_card", True),))
+    later = build_report(stack.bridge.policies, stack.bridge.settings, clock=Clock(fixed=summary_epoch(summary) + 3600),
+                         checks=checks)
+    newer = store_run(attest_dir, later, render_html(later), b"%PDF-1.7 stored", policies_dir=stack.policies_dir)
+    latest = parse(admin.get(f"{stack.url}/admin/report", timeout=10).text).find(id="latest-run")
+    assert latest.attr("data-run") == newer.id != run_id
+    counts = latest.find(data_checks_passed=True)
+    assert (counts.attr("data-checks-passed"), counts.attr("data-checks-failed"),
+            counts.attr("data-checks-not-run")) == ("2", "1", "1")
+    assert "2 conforme(s), 1 non conforme(s), 1 non exécuté(s)" in counts.text and "dpi:idle_logout" in counts.text
+    pdf = admin.get(f"{stack.url}{latest.find('a', data_download='pdf').attr('href')}", timeout=10)
+    assert pdf.status_code == 200 and pdf.content == b"%PDF-1.7 stored"
+    assert pdf.headers["Content-Type"] == "application/pdf" and "attachment" in pdf.headers["Content-Disposition"]
+
+    for wrong in (f"/admin/report/runs/{run_id}/report.txt", "/admin/report/runs/20260101T000000Z/report.html",
+                  f"/admin/report/runs/..%2F{run_id}/report.html", "/admin/report/runs/summary/report.html"):
+        assert admin.get(f"{stack.url}{wrong}", timeout=10).status_code == 404, wrong
+    outsider = requests.get(f"{stack.url}{link.attr('href')}", allow_redirects=False, timeout=10)
+    assert outsider.status_code == 302 and outsider.headers["Location"].endswith("/admin/login")
+
+
+def test_console_says_how_to_get_a_run_when_none_is_stored(stack, monkeypatch):
+    from dataclasses import replace
+
+    monkeypatch.setattr(stack.bridge, "settings", replace(stack.bridge.settings, attest_dir=None))
+    admin = requests.Session()
+    console_login(admin, stack.url)
+    page = admin.get(f"{stack.url}/admin/report", timeout=10)
+    notice = parse(page.text).find(data_no_run="unset")
+    assert notice is not None and "BRIDGE_ATTEST_DIR n'est pas défini" in notice.text
+    assert "planifiez cette commande (par ex. chaque nuit)" in notice.text
+    english = admin.get(f"{stack.url}/admin/report?lang=en", timeout=10)
+    assert "No run stored: BRIDGE_ATTEST_DIR is not set" in english.text
+
+
+def summary_epoch(summary: dict) -> float:
+    from datetime import datetime
+
+    return datetime.fromisoformat(summary["generated_at"].replace("Z", "+00:00")).timestamp()
 
 
 def test_console_cookie_is_strict_and_console_follows_the_sso_session(stack):

@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from bridge.attest import build_report, render_html
+from bridge.attest import render_html
 from bridge.config import Settings
 from bridge.policy import load_policies
+from bridge.sandbox.selfcheck import build_report
 from tests.support.html import parse
 
 SERVICE = "teleservice-historique"
@@ -33,7 +34,7 @@ def test_card_pin_login_through_the_virtual_card_and_the_agent(pcscd, tmp_path, 
 
 
 def test_without_vpcd_the_report_says_which_evidence_is_missing(tmp_path, monkeypatch):
-    monkeypatch.setattr("bridge.attest.card_check.VPCD_DRIVER", tmp_path / "no-such-driver.so")
+    monkeypatch.setattr("bridge.sandbox.selfcheck.card_check.VPCD_DRIVER", tmp_path / "no-such-driver.so")
     report, article = card_check(tmp_path)
     check = next(c for c in report.services[0].checks if c.id == "card_pin_login")
     assert check.passed is None and article.attr("data-passed") == "none"

@@ -26,7 +26,7 @@ def _run(*args: str) -> str:
 def report(tmp_path_factory):
     base = tmp_path_factory.mktemp("attest-pdf")
     settings = Settings(policies_dir=Path("policies"), keys_dir=base / "keys")
-    return build_report(load_policies(Path("policies")), settings, self_checks=False)
+    return build_report(load_policies(Path("policies")), settings)   # no live self-checks
 
 
 def test_the_stylesheet_is_inlined_unescaped(report):

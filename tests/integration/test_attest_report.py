@@ -1,5 +1,6 @@
-"""The attestation report, generated like `bridge attest` does, checked section by section against the policies;
-then printed to PDF and rendered to PNG to prove the pages are not empty."""
+"""The attestation report, generated like `bridge attest` does (live self-checks by bridge.sandbox.selfcheck),
+checked section by section against the policies; then printed to PDF and rendered to PNG to prove the pages are
+not empty."""
 from __future__ import annotations
 
 import shutil
@@ -9,12 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from bridge.attest import build_report, render_html, render_pdf
+from bridge.attest import render_html, render_pdf
 from bridge.audit import Audit
 from bridge.clock import Clock
 from bridge.config import Settings
 from bridge.policy import effective_limits, load_policies, login_means, paris_epoch, rule_catalogue
 from bridge.policy.rules import ORGANISATIONAL
+from bridge.sandbox.selfcheck import build_report
 from tests.support.html import parse
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "e2e" / "artifacts"

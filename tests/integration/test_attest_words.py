@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from bridge.attest import build_report, render_html
+from bridge.attest import render_html
 from bridge.config import Settings
 from bridge.policy import load_policies
+from bridge.sandbox.selfcheck import build_report   # with the live self-checks: their words too
 from tests.support.html import parse
 
 ROOT = Path(__file__).resolve().parents[2]

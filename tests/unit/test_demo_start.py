@@ -375,34 +375,19 @@ def test_the_demo_servers_write_no_werkzeug_access_line():
         )  # setLevel, not an attribute: it also clears the logging module's cache
 
 
-def test_the_demo_logs_at_its_level_again_once_the_report_is_written(
-    monkeypatch, tmp_path
-):
-    """The report's self-checks build a lab bridge whose create_app sets the process-wide logs to WARNING."""
-    import io
-    from contextlib import redirect_stderr
-
-    import bridge.attest
-    from bridge import logs
-
-    def lab_report(policies, settings):
-        logs.configure("WARNING")
-        return "report"
-
-    monkeypatch.setattr(bridge.attest, "build_report", lab_report)
-    monkeypatch.setattr(bridge.attest, "render_html", lambda report: "<html></html>")
+def test_the_demo_report_runs_bridge_attest_in_its_own_process(monkeypatch, tmp_path):
+    """The report's self-checks build a lab bridge whose create_app configures the process-wide logs: they run in
+    `bridge attest`, a child process (which also stores the run for the console), so the demo's logs are never
+    touched and need no restoring."""
+    calls = []
+    monkeypatch.setattr(demo.subprocess, "run", lambda args, **options: calls.append((args, options)))
     monkeypatch.chdir(tmp_path)
-    app = SimpleNamespace(
-        extensions={
-            "bridge": SimpleNamespace(
-                policies=None, settings=SimpleNamespace(log_level="INFO")
-            )
-        }
-    )
-    demo._report_in_background(app)
+    path = demo._report_in_background(SimpleNamespace(extensions={}))
     for thread in threading.enumerate():  # it may be done already
         if thread.name == "attest-report":
             thread.join(timeout=10)
-    with redirect_stderr(io.StringIO()) as stderr:
-        logs.log.info("request", path="/")
-    assert '"event": "request"' in stderr.getvalue()
+    assert path == str((tmp_path / "var" / "attestation-report.html").resolve())
+    (args, options), = calls
+    assert args[0] == sys.executable
+    assert args[1:] == ["-m", "bridge.cli", "attest", "--out", "var/attestation-report.html"]
+    assert options["stdin"] == subprocess.DEVNULL and options["stderr"] == subprocess.STDOUT

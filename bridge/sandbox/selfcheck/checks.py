@@ -1,15 +1,15 @@
-"""Live self-checks run when the report is generated: each one drives the real bridge (bridge.attest.lab) or the
-real certificate verification, and keeps the audit lines it produced as evidence."""
+"""Live self-checks run by `bridge attest`: each one drives the real bridge (the lab, bridge.sandbox.selfcheck.lab)
+or the real certificate verification, and keeps the audit lines it produced as evidence."""
 from __future__ import annotations
 
 import tempfile
 from pathlib import Path
 
-from bridge.attest.lab import Lab
-from bridge.attest.model import SelfCheck
+from bridge.attest.model import SelfCheck, SelfCheckRun
+from bridge.attest.render import human_duration
 from bridge.mie import satisfies
 from bridge.policy import Service, effective_limits, eligible_activities
-from bridge.attest.render import human_duration
+from bridge.sandbox.selfcheck.lab import Lab
 
 AUDIT_KEYS = ("time", "seq", "event", "outcome", "service", "client", "subject", "mie", "reason")
 
@@ -161,16 +161,15 @@ def legacy_card(workdir: Path, lang: str) -> SelfCheck:
                   "+ PIN login' self-check of the services offering it)"),))
 
 
-def run_checks(policies_dir: Path, services: list[Service], lang: str, log_level: str = "WARNING"
-               ) -> tuple[dict[str, tuple[SelfCheck, ...]], tuple[SelfCheck, ...], str]:
-    """({service: checks}, global checks, note). Never raises: a check that cannot run says why."""
+def run_checks(policies_dir: Path, services: list[Service], lang: str, log_level: str = "WARNING") -> SelfCheckRun:
+    """Every check of every service, and the global ones. Never raises: a check that cannot run says why."""
     per_service: dict[str, tuple[SelfCheck, ...]] = {}
     with tempfile.TemporaryDirectory(prefix="bridge-attest-") as tmp:
         workdir = Path(tmp)
         try:
             lab = Lab(policies_dir, workdir, log_level=log_level)
         except Exception as exc:  # e.g. BRIDGE_ENV=production refuses the sandbox
-            return {}, (), _t(lang, f"auto-tests non exécutés : {exc}", f"self-checks not run: {exc}")
+            return SelfCheckRun(note=_t(lang, f"auto-tests non exécutés : {exc}", f"self-checks not run: {exc}"))
         with lab:
             for service in services:
                 user = pick_professional(service)
@@ -180,12 +179,11 @@ def run_checks(policies_dir: Path, services: list[Service], lang: str, log_level
                           for check in (single_factor, disallowed_means, _card_if_offered, idle_logout)]
                 per_service[service.service] = tuple(c for c in checks if c is not None)
         global_checks = (_safely(legacy_card, lang, workdir, lang),)
-    return per_service, global_checks, ""
-
+    return SelfCheckRun(per_service, global_checks)
 
 
 def _card_if_offered(lab: Lab, service: Service, user: str, lang: str) -> SelfCheck | None:
-    from bridge.attest.card_check import card_pin_login
+    from bridge.sandbox.selfcheck.card_check import card_pin_login
     from bridge.policy import login_means
 
     if "cps-pin" not in {m.id for m in login_means(service, lab.clock.now())}:

@@ -1,4 +1,5 @@
-"""An in-process bridge wired to the PSC emulator, for the report's live self-checks.
+"""An in-process bridge wired to the PSC emulator, for the report's live self-checks (`bridge attest` only: never
+inside a serving bridge).
 
 It loads the policies being attested, a memory store, a temporary audit file and its own signing keys, and drives
 the real HTTP flow with Flask's test client (the bridge) and requests (the emulator, over loopback HTTP). It never
@@ -12,7 +13,6 @@ import json
 import logging
 import re
 import secrets
-import sys
 from dataclasses import dataclass, field
 from html import unescape
 from pathlib import Path
@@ -22,19 +22,11 @@ import requests
 
 from bridge.clock import Clock
 from bridge.config import Settings
+from bridge.web.factory import create_app
 
 PUBLIC_URL = "http://127.0.0.1:9"   # never contacted: the bridge is reached through the test client (loopback:
 # Authlib accepts http only there)
 CLIENT_ID = "attest-selfcheck"
-
-
-def _create_app():
-    try:
-        from app import create_app
-    except ImportError:  # `bridge attest` from a console script: app.py sits beside the bridge package
-        sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-        from app import create_app
-    return create_app
 
 
 @dataclass
@@ -49,6 +41,7 @@ class Outcome:
 class Lab:
     def __init__(self, policies_dir: Path, workdir: Path, *, log_level: str = "WARNING"):
         from bridge.sandbox.psc import EmulatedClient, EmulatorConfig, serve
+        from bridge.sandbox.testpki import TestPki
 
         secret = secrets.token_urlsafe(24)
         werkzeug = logging.getLogger("werkzeug")   # the emulator's access log would drown the CLI output
@@ -59,15 +52,13 @@ class Lab:
         try:
             self.clock = Clock()
             self.audit_path = workdir / "selfcheck-audit.jsonl"
-            from bridge.sandbox.testpki import TestPki
-
             self.pki = pki = TestPki("attest-lab", workdir / "pki")   # the lab's card means trust the TEST PKI only
             settings = Settings(trust_dir=pki.trust_dir(), crl_dir=pki.crl_dir(include_legacy=False),
                                 public_url=PUBLIC_URL, store_url="memory://", policies_dir=Path(policies_dir),
                                 keys_dir=workdir / "keys", psc_discovery_url=self.psc.discovery_url,
                                 psc_client_id=CLIENT_ID, psc_client_secret=secret, audit_path=self.audit_path,
                                 audit_required=True, sweep_interval=0, log_level=log_level)
-            self.app = _create_app()(settings, clock=self.clock)
+            self.app = create_app(settings, clock=self.clock)
         except BaseException:
             werkzeug.setLevel(self._werkzeug_level)
             self.psc.stop()

@@ -13,9 +13,9 @@ from urllib.parse import urljoin, urlsplit
 
 import requests
 
-from bridge.attest.lab import PUBLIC_URL, Lab
 from bridge.attest.model import SelfCheck
 from bridge.policy import Service
+from bridge.sandbox.selfcheck.lab import PUBLIC_URL, Lab
 
 VPCD_DRIVER = Path("/usr/lib/pcsc/drivers/serial/libifdvpcd.so")
 READERS = ("Virtual PCD 00 00", "Virtual PCD 00 01")   # vpcd slots 0 and 1: ports P and P + 1
