@@ -7,6 +7,7 @@ from flask import make_response, redirect, request, url_for
 from bridge.login.complete import Outcome, choose_activity, complete
 from bridge.sessions import COOKIE, browser_label
 from bridge.transactions import LoginTransaction
+from bridge.web.answers import issue_code, render_denial, replay_grant
 from bridge.web.context import bridge
 from bridge.web.errors import error_page
 from bridge.web.limits import client_ip
@@ -30,8 +31,6 @@ def finish_activity(txn: LoginTransaction, session, exercice: int, activity: int
 
 
 def render_outcome(txn: LoginTransaction, outcome: Outcome):
-    from bridge.web.oidc import issue_code, render_denial, replay_grant
-
     b = bridge()
     if outcome.kind == "deny":
         response = make_response(render_denial(b.policies.services[txn.service], outcome.reasons, outcome.authn,

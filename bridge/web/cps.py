@@ -16,8 +16,10 @@ from bridge.policy import login_means, reason_message
 from bridge.transactions import BROWSER_COOKIE
 from bridge.upstream.cps import CpsError, means_refusal, proxy_trusted
 from bridge.web.context import bridge
+from bridge.web.answers import render_denial
 from bridge.web.completion import finish_login
 from bridge.web.errors import error_page
+from bridge.web.i18n import current_lang
 from bridge.web.messages import message
 
 bp = Blueprint("cps", __name__)
@@ -43,8 +45,6 @@ def _bound_txn(txn_id):
 
 
 def _denial(service, reasons, authn=None, txn=None):
-    from bridge.web.oidc import render_denial
-
     return render_denial(service, reasons, authn, txn.client_id if txn else "")
 
 
@@ -62,8 +62,6 @@ def _audit(event: str, outcome: str, upstream: str, txn, *, national_id: str = "
 
 
 def _page(txn, service, error: str = "", status: int = 200):
-    from bridge.web.i18n import current_lang
-
     b = bridge()
     lang = current_lang()
     psc_offered = any(m.via_psc for m in login_means(service, b.clock.now()))

@@ -5,13 +5,18 @@ error there, 404 and 405 included, is RFC 6749 JSON `{"error", "error_descriptio
 """
 from __future__ import annotations
 
-from flask import Flask, jsonify, render_template, request
+from urllib.parse import urlsplit
+
+from flask import Flask, jsonify, redirect, render_template, request, url_for
 from werkzeug.exceptions import HTTPException
 
 from bridge.logs import current_request_id, log
 from bridge.audit import AuditUnavailable
 from bridge.store import StoreUnavailable
+from bridge.web.context import bridge
+from bridge.web.i18n import current_lang
 from bridge.web.messages import message
+from bridge.web.pending import bound_txn, chooser_means, login_entry
 
 API_PATHS = ("/token", "/userinfo", "/introspect", "/revoke", "/jwks", "/.well-known/", "/login/cps/challenge",
              "/healthz", "/readyz", "/metrics")
@@ -33,8 +38,6 @@ def json_error(status: int, description: str, error: str | None = None):
 
 def error_page(code: str, status: int, detail: str = "", *, txn=None, client_id: str = "", **context):
     """The French page for `code`, with its ways back (see way_back) and the request id as support reference."""
-    from bridge.web.i18n import current_lang
-
     return render_template("error.html", code=code, text=message(code, current_lang()), detail=detail,
                            request_id=current_request_id(), **way_back(code, txn, client_id), **context), status
 
@@ -43,11 +46,6 @@ def way_back(code: str, txn=None, client_id: str = "") -> dict:
     """Links out of an error page. A login of this browser still pending (given, or named by `txn` in the
     request): back to the app (its verified redirect URI gets error=access_denied, via /login/back) and the
     means chooser (or a retry when PSC is the only means). Else a known client's home page."""
-    from flask import url_for
-
-    from bridge.web.context import bridge
-    from bridge.web.login import bound_txn, chooser_means, login_entry
-
     links = {"back_url": None, "home_url": None, "chooser_url": None, "retry_url": None}
     if code in ("store_unavailable", "audit_unavailable"):
         return links  # the store is down: nothing pending can be read
@@ -73,8 +71,6 @@ def way_back(code: str, txn=None, client_id: str = "") -> dict:
 def client_home(client) -> str | None:
     """A registered client's home page: its first post-logout URI, else the origin of its first redirect URI
     (both registered by the app's owner in the policy, so never an open redirect)."""
-    from urllib.parse import urlsplit
-
     if client.post_logout_redirect_uris:
         return client.post_logout_redirect_uris[0]
     if client.redirect_uris:
@@ -117,8 +113,6 @@ def install(app: Flask) -> None:
 
     @app.get("/favicon.ico")
     def favicon():  # asked by browsers for pages without the icon link (JSON documents): not a 404
-        from flask import redirect, url_for
-
         return redirect(url_for("static", filename="favicon.svg"), 301)
 
     @app.errorhandler(404)

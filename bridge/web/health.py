@@ -20,6 +20,8 @@ import time
 
 from flask import Blueprint, jsonify
 
+from bridge.provider.keys import ALGORITHMS
+from bridge.upstream.psc import PscError
 from bridge.web.context import bridge
 
 bp = Blueprint("health", __name__)
@@ -43,15 +45,11 @@ def _check_policies(b) -> tuple[bool, str]:
 
 
 def _check_signing_keys(b) -> tuple[bool, str]:
-    from bridge.provider.keys import ALGORITHMS
-
     missing = [alg for alg in ALGORITHMS if b.keys.current.get(alg) is None]
     return not missing, "missing " + ",".join(missing) if missing else ",".join(sorted(b.keys.current))
 
 
 def _check_psc_discovery(b) -> tuple[bool, str]:
-    from bridge.upstream.psc import PscError
-
     try:
         b.psc.metadata()  # served from the client's cache while fresh, fetched (and cached) otherwise
         return True, "ok"

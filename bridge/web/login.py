@@ -3,39 +3,20 @@ from __future__ import annotations
 
 from flask import Blueprint, redirect, render_template, request, url_for
 
-from bridge import metrics
+from bridge import metrics, nomenclature
 from bridge.logs import log
-from bridge.policy import eligible_activities, login_means
+from bridge.policy import eligible_activities
 from bridge.sessions import COOKIE
 from bridge.transactions import BROWSER_COOKIE, LoginTransaction
-from bridge.upstream.psc import PscError
+from bridge.upstream.psc import RELAYED_ERRORS, PscError
 from bridge.web.context import bridge
+from bridge.web.answers import return_error_to_app
 from bridge.web.completion import finish_activity, finish_login
 from bridge.web.errors import error_page
+from bridge.web.i18n import current_lang
+from bridge.web.pending import bound_txn, chooser_means
 
 bp = Blueprint("login", __name__)
-
-
-def chooser_means(service) -> list:
-    return login_means(service, bridge().clock.now())  # PSC first (RIE-PS 03), blocked means left out
-
-
-def login_entry(txn: LoginTransaction) -> str:
-    if txn.authenticated:
-        return url_for("login.activity", txn=txn.id)
-    service = bridge().policies.services[txn.service]
-    means = chooser_means(service)
-    if means and all(m.via_psc for m in means):
-        return url_for("login.psc_start", txn=txn.id)   # only PSC means: no chooser page
-    return url_for("login.chooser", txn=txn.id)
-
-
-def bound_txn(txn_id: str | None = None) -> LoginTransaction | None:
-    """The pending login named by `txn_id` (default: the request's `txn`), if this browser started it."""
-    txn = bridge().transactions.get(txn_id if txn_id is not None else request.values.get("txn"))
-    if txn is None or not txn.bound_to(request.cookies.get(BROWSER_COOKIE)):
-        return None
-    return txn
 
 
 @bp.get("/login")
@@ -67,8 +48,6 @@ def psc_start():
 @bp.get("/login/back")
 def back():
     """« Retour à l'application » from an error page: the pending login ends, the app gets access_denied."""
-    from bridge.web.oidc import return_error_to_app
-
     txn = bound_txn()
     if txn is None:
         return error_page("txn_invalid", 400)
@@ -100,9 +79,6 @@ def psc_callback():
 
 def _psc_failed(exc: PscError):
     """A refusal the app handles (access_denied...) goes back to it; anything else is a page with a way back."""
-    from bridge.upstream.psc import RELAYED_ERRORS
-    from bridge.web.oidc import return_error_to_app
-
     b = bridge()
     txn = bound_txn(exc.txn) if exc.txn else None
     log.warning("login_failed", upstream="psc", code=exc.code, detail=exc.detail, relayed=bool(exc.relay and txn))
@@ -140,9 +116,6 @@ def activity():
 def _activity_page(txn: LoginTransaction, service, choices: list, *, error: bool) -> str:
     """The choice in words (ANS labels, codes kept small for support), the service it is for, and a way out:
     « Annuler » ends the pending login through /login/back, so the app gets error=access_denied."""
-    from bridge import nomenclature
-    from bridge.web.i18n import current_lang
-
     lang = current_lang()
     return render_template("activity.html", txn=txn, service=service, choices=choices, error=error,
                            label=lambda kind, code: nomenclature.label(kind, code, lang),

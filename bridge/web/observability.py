@@ -7,14 +7,14 @@ import hmac
 from flask import Blueprint, Flask, Response, request
 
 from bridge import metrics
+from bridge.web import health
+from bridge.web.context import bridge
 
 bp = Blueprint("observability", __name__)
 
 
 @bp.route("/metrics", methods=["GET"])
 def metrics_endpoint():
-    from bridge.web.context import bridge
-
     token = bridge().settings.metrics_token
     if token:
         scheme, _, given = request.headers.get("Authorization", "").partition(" ")
@@ -28,8 +28,6 @@ def metrics_endpoint():
 
 
 def install(app: Flask) -> None:
-    from bridge.web import health
-
     app.register_blueprint(health.bp)
     app.register_blueprint(bp)
     metrics.APP_STARTS.inc()

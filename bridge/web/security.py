@@ -12,7 +12,12 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.http import parse_cookie
 from werkzeug.utils import cached_property
 
+from bridge.sessions import COOKIE
 from bridge.transactions import BROWSER_COOKIE
+from bridge.web.admin_auth import CONSOLE_COOKIE
+from bridge.web.context import bridge
+from bridge.web.errors import bad_request
+from bridge.web.i18n import LANG_COOKIE
 
 CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
@@ -34,10 +39,6 @@ HOST_PREFIX = "__Host-"
 
 def host_cookies() -> frozenset[str]:
     """The bridge's own cookies (logical names): `__Host-` prefixed on the wire in production."""
-    from bridge.sessions import COOKIE
-    from bridge.web.admin_auth import CONSOLE_COOKIE
-    from bridge.web.i18n import LANG_COOKIE
-
     return frozenset((COOKIE, BROWSER_COOKIE, LANG_COOKIE, CONSOLE_COOKIE))
 
 
@@ -92,16 +93,12 @@ def install(app: Flask) -> None:
         except Exception:  # an unreadable body is a bad request, never a 500
             values = ["\x00"]
         if any(CONTROL.search(value) for value in values):
-            from bridge.web.errors import bad_request
-
             return bad_request("parameters must not contain control characters")
 
 
 def cookie_args(max_age: int | None = None) -> dict:
     """Set-cookie options of the bridge's cookies; in production their names get `__Host-` (HostCookieResponse),
     which needs exactly these: Secure, Path=/, no Domain."""
-    from bridge.web.context import bridge
-
     return {"httponly": True, "samesite": "Lax", "secure": bridge().settings.production, "path": "/",
             "max_age": max_age}
 

@@ -1,0 +1,116 @@
+"""What the bridge answers an app's /authorize with: a code, an OAuth error on its verified redirect URI, the
+denial page, or the start of a login. Shared by /authorize and by every way a login ends (bridge/web/completion.py)."""
+from __future__ import annotations
+
+from urllib.parse import parse_qsl, urlencode
+
+from authlib.oauth2 import OAuth2Error
+from flask import make_response, redirect, render_template, request
+from werkzeug.test import EnvironBuilder
+
+from bridge import metrics
+from bridge.logs import log
+from bridge.policy import effective_limits, reason_message
+from bridge.provider.grants import PARAM_LIMITS, Grantee
+from bridge.transactions import BROWSER_COOKIE
+from bridge.web.context import bridge
+from bridge.web.errors import bad_request, error_page
+from bridge.web.i18n import current_lang
+from bridge.web.pending import login_entry
+from bridge.web.security import browser_secret, cookie_args
+
+
+def authlib_call(call):
+    """Authlib refuses to build an error whose description would hold characters RFC 6749 forbids (quotes,
+    backslashes, non-ASCII copied from a parameter) and raises ValueError: that is a bad request, not a 500."""
+    try:
+        return call()
+    except ValueError:
+        return bad_request("malformed parameters")
+
+
+def oauth_error(error: OAuth2Error, query=None):
+    """Redirect with the error only when the client and redirect_uri were verified; otherwise a page, in French,
+    with the client's home page when the client is known (`query`: the /authorize parameters)."""
+    if error.redirect_uri:
+        return bridge().server.handle_error_response(None, error)
+    query = request.values if query is None else query
+    code, reason = error.error, None
+    description = error.description or ""
+    if code == "invalid_request" and ("redirect_uri" in description or "redirect uri" in description.lower()):
+        code = "invalid_redirect_uri"
+        client_id = query.get("client_id") or ""
+        found = bridge().policies.client(client_id) if client_id else None
+        reason = {"uri": query.get("redirect_uri") or "",
+                  "client": (found[1].name or found[0].name or client_id) if found else client_id}
+    log.info("authorize_refused", error=error.error, description=error.description)
+    return error_page(code, 400, detail=f"{error.error}: {description}".strip(": "), reason=reason,
+                      client_id=query.get("client_id") or "")
+
+
+def return_error_to_app(txn, error: str, description: str):
+    """End a pending login without a user: the app's redirect URI gets `error` with its state and iss (RFC 6749
+    §4.1.2.1, RFC 9207), once the stored request passes validation again (a policy reload may have removed
+    the client or the URI: then a page)."""
+    b = bridge()
+    b.transactions.consume(txn.id)
+    req = EnvironBuilder(path="/authorize", query_string=txn.query, base_url=b.settings.public_url).get_request()
+    try:
+        grant = b.server.get_consent_grant(request=req, end_user=None)
+    except OAuth2Error as refused:
+        return oauth_error(refused, dict(parse_qsl(txn.query)))
+    payload = grant.request.payload
+    log.info("authorize_error_returned", client=txn.client_id, error=error)
+    return b.server.handle_error_response(None, OAuth2Error(description, error=error, state=payload.state,
+                                                            redirect_uri=payload.redirect_uri))
+
+
+def issue_code(grant, session, request_obj=None):
+    """The session satisfies the service: record the client's activity and answer with a code."""
+    b = bridge()
+    client, service = grant.client, grant.client.service
+    limits = effective_limits(service, b.clock.now())  # a lapsed reserve falls back to 30 min / 4 h
+    b.sessions.touch(session, client.client_id, limits.idle_timeout, limits.max_session)
+    deadline = min(session.deadline, session.authn.auth_time + limits.max_session)
+    grantee = Grantee(session.authn, session.sid, service.service, deadline=deadline)
+    log.info("code_issued", client=client.client_id, service=client.service.service, mie=session.authn.mie)
+    return b.server.create_authorization_response(request=request_obj, grant_user=grantee, grant=grant)
+
+
+def replay_grant(query: str, session):
+    """Rebuild the app's original /authorize request once the user is authenticated."""
+    b = bridge()
+    req = EnvironBuilder(path="/authorize", query_string=query, base_url=b.settings.public_url).get_request()
+    grantee = Grantee(session.authn, session.sid, "")
+    return b.server.get_consent_grant(request=req, end_user=grantee), req
+
+
+def start_login(grant, *, authenticated: bool, forced: bool = False):
+    b = bridge()
+    secret, new = browser_secret()
+    txn = b.transactions.begin(grant.client.client_id, grant.client.service.service,
+                               validated_query(grant.request.payload.data), secret, forced=forced)
+    txn.authenticated = authenticated
+    txn.login_hint = (grant.request.payload.data.get("login_hint") or "")[:256]
+    b.transactions.save(txn)
+    if not authenticated:
+        b.record("login_started", "info", service=grant.client.service.service, client=grant.client.client_id)
+    response = make_response(redirect(login_entry(txn)))
+    if new:
+        response.set_cookie(BROWSER_COOKIE, secret, **cookie_args())
+    return response
+
+
+def validated_query(data: dict) -> str:
+    """Only the parameters the bridge understands, each within its cap (checked at validation): what an
+    anonymous /authorize may store for the length of a login."""
+    return urlencode([(k, v) for k, v in data.items() if k in PARAM_LIMITS and isinstance(v, str) and v])
+
+
+def render_denial(service, reasons, authn=None, client_id: str = ""):
+    metrics.denied(reasons, mie=authn.mie if authn else None)
+    log.info("login_denied", service=service.service, reasons=list(reasons))
+    bridge().record("login_denied", "denied", service=service.service, client=client_id, reason=",".join(reasons),
+                    national_id=authn.identity.national_id if authn else "", mie=authn.mie if authn else "")
+    texts = [reason_message(code, current_lang()) for code in reasons]
+    return render_template("denied.html", service=service, reasons=texts), 403
