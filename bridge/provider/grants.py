@@ -72,6 +72,12 @@ def check_authorization_params(data: dict, redirect_uri: str, state: str | None)
         refuse(InvalidRequestError, "Only response_mode=query is supported.")
 
 
+def is_own_id_token(claims: dict, issuer: str) -> bool:
+    """Claims (signature already checked) of an ID token of this bridge: its issuer, and not a logout token,
+    which the same keys sign and every app receives."""
+    return claims.get("iss") == issuer and isinstance(claims.get("sub"), str) and "events" not in claims
+
+
 def id_token_claims(bridge, user: Grantee, scope: str, userinfo: bool = False) -> UserInfo:
     """Claims for the ID token (with `sid`) or userinfo; `sub` is the national id or pairwise per service."""
     service = bridge.policies.services[user.service]

@@ -22,6 +22,8 @@ import os
 import time
 from pathlib import Path
 
+from joserfc import jwt
+from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, KeySet, RSAKey
 
 from bridge.clock import Clock
@@ -181,6 +183,14 @@ class KeyRing:
                 seen.add(key.kid)
                 keys.append(key)
         return KeySet(keys).as_dict(private=False)
+
+    def verify(self, token: str) -> dict:
+        """The claims of a JWT signed by one of the keys this bridge publishes; ValueError for anything else.
+        The signature only: what the token must say (issuer, audience, nonce, expiry) is the caller's to check."""
+        try:
+            return dict(jwt.decode(token, KeySet.import_key_set(self.jwks()), algorithms=list(ALGORITHMS)).claims)
+        except (JoseError, ValueError, TypeError) as exc:
+            raise ValueError(f"not signed by this bridge: {exc}") from None
 
     def rotate(self, keep_seconds: int = RETIRED_KEEP, *, now: bool = False,
                publish_seconds: int = PUBLISH_BEFORE_SIGNING) -> list[str]:

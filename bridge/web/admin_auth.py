@@ -17,7 +17,6 @@ from urllib.parse import urlencode
 
 from joserfc import jwt
 from joserfc.errors import JoseError
-from joserfc.jwk import KeySet
 from werkzeug.test import EnvironBuilder
 
 from bridge.policy import effective_limits
@@ -106,7 +105,7 @@ def finish_login(bridge, args: dict, browser_secret: str | None) -> tuple[str, d
 
 def _verify_id_token(bridge, token: str, client_id: str, nonce: str) -> dict:
     try:
-        claims = jwt.decode(token, KeySet.import_key_set(bridge.keys.jwks()), algorithms=["RS256", "ES256"]).claims
+        claims = bridge.keys.verify(token)
         jwt.JWTClaimsRegistry(now=lambda: int(bridge.clock.now()), leeway=30,
                               iss={"essential": True, "value": bridge.settings.issuer},
                               aud={"essential": True, "value": client_id},

@@ -3,9 +3,6 @@ from __future__ import annotations
 
 from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749 import InvalidRequestError
-from joserfc import jwt
-from joserfc.errors import JoseError
-from joserfc.jwk import KeySet
 from authlib.oidc.core.errors import InteractionRequiredError, LoginRequiredError
 from flask import Blueprint, jsonify, render_template, request
 
@@ -13,7 +10,7 @@ from bridge import flow
 from bridge.provider.claims import subject
 from bridge.provider.keys import JWKS_MAX_AGE
 from bridge.provider.metadata import provider_metadata
-from bridge.provider.grants import Grantee
+from bridge.provider.grants import Grantee, is_own_id_token
 from bridge.sessions import COOKIE
 from bridge.web.answers import authlib_call, issue_code, oauth_error, render_denial, start_login
 from bridge.web.context import bridge
@@ -90,14 +87,10 @@ def _id_token_hint_subject(hint: str | None):
     if not hint:
         return None
     try:
-        keys = KeySet.import_key_set(bridge().keys.jwks())
-        claims = jwt.decode(hint, keys, algorithms=["RS256", "ES256"]).claims
-    except (JoseError, ValueError, TypeError):
+        claims = bridge().keys.verify(hint)
+    except ValueError:
         return False
-    if claims.get("iss") != bridge().settings.issuer or not isinstance(claims.get("sub"), str) \
-            or "events" in claims:  # a logout token is signed by the same keys but is no ID token
-        return False
-    return claims["sub"]
+    return claims["sub"] if is_own_id_token(claims, bridge().settings.issuer) else False
 
 
 @bp.route("/token", methods=["POST"])

@@ -202,3 +202,21 @@ def test_a_running_bridge_publishes_before_signing_and_keeps_old_tokens_verifiab
     clock.advance(RETIRED_KEEP - LONGEST_SESSION)
     with pytest.raises(Exception):
         jwt.decode(before, published())
+
+
+def test_verify_reads_what_the_ring_signed_and_refuses_the_rest(ring, tmp_path):
+    assert ring.verify(sign(ring)) == {"iss": "x", "sub": "s"}
+    assert ring.verify(sign(ring, "ES256"))["sub"] == "s"
+    stranger = KeyRing(tmp_path / "other", clock=Clock(fixed=T0))
+    for token in (sign(stranger), "not.a.jwt", "", sign(ring)[:-4] + "AAAA"):
+        with pytest.raises(ValueError):
+            ring.verify(token)
+
+
+def test_an_own_id_token_is_not_a_logout_token_nor_another_issuers():
+    from bridge.provider.grants import is_own_id_token
+
+    assert is_own_id_token({"iss": "https://sso", "sub": "899700000001", "sid": "s"}, "https://sso")
+    assert not is_own_id_token({"iss": "https://sso", "sub": "x", "events": {}}, "https://sso")   # logout token
+    assert not is_own_id_token({"iss": "https://other", "sub": "x"}, "https://sso")
+    assert not is_own_id_token({"iss": "https://sso"}, "https://sso")
