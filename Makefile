@@ -10,7 +10,7 @@ BUILD_PACKAGES := swig libpcsclite-dev gcc
 TEST_PACKAGES  := redis-server pcscd vsmartcard-vpcd chromium libpango-1.0-0 libpangoft2-1.0-0 \
                   libharfbuzz-subset0 poppler-utils systemd valgrind
 
-.PHONY: demo test test-fast fuzz bench lock build-deps test-deps clean
+.PHONY: demo test test-fast fuzz mutate bench lock build-deps test-deps clean
 
 define apt_install
 	@missing=""; for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -43,9 +43,10 @@ venv: build-deps $(VENV)/.installed
 demo: venv
 	$(BIN)/python -m bridge.demo
 
-## make test: the whole suite against real redis-server, pcscd + vpcd, chromium and HTTP(S) issuers
+## make test: the whole suite against real redis-server, pcscd + vpcd, chromium and HTTP(S) issuers, then the line
+## coverage of bridge/ (code run in the pytest process and its threads; see [tool.coverage.run] in pyproject.toml)
 test: test-deps venv
-	CI=1 $(BIN)/python -m pytest
+	CI=1 $(BIN)/python -m pytest --cov=bridge --cov-report=term:skip-covered
 
 test-fast: venv
 	$(BIN)/python -m pytest -m "not e2e" -x -q
@@ -53,6 +54,19 @@ test-fast: venv
 ## make fuzz: the Hypothesis targets with 5,000 examples each (make test runs them briefly)
 fuzz: venv
 	HYPOTHESIS_PROFILE=long $(BIN)/python -m pytest tests/fuzz -q --timeout=0
+
+## make mutate: mutmut on the pure cores ([tool.mutmut] in pyproject.toml, ~2 min on 2 cores), then killed/total per
+## module and the survivors (`$(BIN)/mutmut show <name>` prints one). Starts afresh: mutmut never re-copies a source
+## file it already holds in mutants/.
+mutate: venv
+	rm -rf mutants && mkdir mutants
+	$(BIN)/mutmut run >mutants/run.log 2>&1 || { tail -n 20 mutants/run.log; exit 1; }
+	@$(BIN)/mutmut results --all true | awk -F': ' ' \
+	  { m = $$1; sub(/^ +/, "", m); sub(/__mutmut_[0-9]+$$/, "", m); sub(/\.[^.]*$$/, "", m); n[m]++; all++; \
+	    if ($$2 == "killed" || $$2 == "timeout") { k[m]++; dead++ } else left = left "\n" $$0 } \
+	  END { for (m in n) printf "%-28s %4d/%-4d killed  %5.1f %%\n", m, k[m], n[m], 100 * k[m] / n[m] | "sort"; \
+	        close("sort"); printf "%-28s %4d/%-4d killed  %5.1f %%\n", "total", dead, all, 100 * dead / all; \
+	        if (left != "") print "not killed:" left }'
 
 bench: test-deps venv
 	$(BIN)/python -m bench --rounds 3
