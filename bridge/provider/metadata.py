@@ -11,12 +11,15 @@ from authlib.oauth2.rfc8414 import AuthorizationServerMetadata
 from authlib.oidc.discovery import OpenIDProviderMetadata
 
 from bridge.mie import CATALOGUE
-from bridge.provider.endpoints import CLIENT_ASSERTION_ALGS
+from bridge.provider.endpoints import CLIENT_ASSERTION_ALGS, Introspection, Revocation
+from bridge.provider.grants import SUPPORTED_PROMPTS, TOKEN_ENDPOINT_AUTH_METHODS, S256Challenge
+from bridge.provider.keys import ALGORITHMS
 
-ID_TOKEN_ALGS = ["RS256", "ES256"]
-SECRET_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt"]
-PROMPTS = ["none", "login"]
-CLAIMS = ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "sid", "azp", "mie", "given_name",
+# Read from the tables that configure the server, so what is advertised is what is accepted.
+ID_TOKEN_ALGS = list(ALGORITHMS)
+PROMPTS = sorted(SUPPORTED_PROMPTS, reverse=True)
+CLAIMS = ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "acr", "amr", "sid", "azp", "mie",
+          "given_name",
           "family_name", "name", "email", "national_id", "national_id_type", "profession", "profession_category",
           "savoir_faire", "activity", "card_type"]
 
@@ -39,16 +42,16 @@ def provider_metadata(issuer: str, acr_values: tuple[str, ...]) -> dict:
         "grant_types_supported": ["authorization_code", "refresh_token"],
         "subject_types_supported": ["public", "pairwise"],
         "id_token_signing_alg_values_supported": ID_TOKEN_ALGS,
-        "token_endpoint_auth_methods_supported": [*SECRET_METHODS, "none"],
+        "token_endpoint_auth_methods_supported": list(TOKEN_ENDPOINT_AUTH_METHODS),
         "token_endpoint_auth_signing_alg_values_supported": algs,
-        "introspection_endpoint_auth_methods_supported": SECRET_METHODS,
+        "introspection_endpoint_auth_methods_supported": list(Introspection.CLIENT_AUTH_METHODS),
         "introspection_endpoint_auth_signing_alg_values_supported": algs,
-        "revocation_endpoint_auth_methods_supported": [*SECRET_METHODS, "none"],
+        "revocation_endpoint_auth_methods_supported": list(Revocation.CLIENT_AUTH_METHODS),
         "revocation_endpoint_auth_signing_alg_values_supported": algs,
         "backchannel_logout_supported": True,
         "backchannel_logout_session_supported": True,
         "frontchannel_logout_supported": False,
-        "code_challenge_methods_supported": ["S256"],
+        "code_challenge_methods_supported": list(S256Challenge.SUPPORTED_CODE_CHALLENGE_METHOD),
         "scopes_supported": ["openid", "profile", "email", "rpps"],
         "claims_supported": CLAIMS,
         "prompt_values_supported": PROMPTS,
