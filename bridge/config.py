@@ -1,6 +1,11 @@
 """Settings from the environment (BRIDGE_*), validated once at start-up.
 
 A wrong value raises ConfigError whose message names the variable and the reason, in one line.
+
+This is the one module of the server that reads the process environment for BRIDGE_* variables: load_settings for
+the settings (SETTINGS), environment()/variable()/set_variable() for the few read elsewhere (OTHER_VARIABLES:
+`bridge serve`'s gunicorn settings, `bridge doctor`'s language...). Command-line options take theirs with click's
+envvar= (shown in --help); tests/unit/test_env_reads.py keeps it so.
 """
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ import difflib
 import ipaddress
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -43,6 +49,27 @@ OTHER_VARIABLES = {
     "BRIDGE_HTTP_PORT": "docker-compose.yml", "BRIDGE_POLICIES_HOST_DIR": "docker-compose.yml",
 }
 KNOWN_VARIABLES = frozenset(SETTINGS) | frozenset(OTHER_VARIABLES)
+
+
+def environment(environ: Mapping[str, str] | None = None) -> Mapping[str, str]:
+    """The process environment, or `environ` when given (tests, `bridge doctor` on another environment)."""
+    return os.environ if environ is None else environ
+
+
+def variable(name: str, default: str | None = None) -> str | None:
+    """One variable of the process environment, read when called (not at import)."""
+    return os.environ.get(name, default)
+
+
+def set_variable(name: str, value: str) -> None:
+    """Set a variable for this process and the ones it starts (`bridge serve` for its gunicorn master and workers)."""
+    os.environ[name] = value
+
+
+def production_requested(environ: Mapping[str, str] | None = None) -> bool:
+    """BRIDGE_ENV=production, as the command-line tools take it for their default (load_settings validates the value
+    itself: anything else is development here)."""
+    return environment(environ).get("BRIDGE_ENV") == "production"
 
 
 class ConfigError(ValueError):
@@ -149,35 +176,6 @@ def _flag(name: str, value: str) -> bool:
     return lowered in ("1", "true")
 
 
-def _audit(env: dict[str, str], *, production: bool, store_url: str, audit_path) -> dict:
-    values: dict = {}
-    if env.get("BRIDGE_AUDIT_PSEUDONYMIZE"):
-        values["audit_pseudonymize"] = _flag("BRIDGE_AUDIT_PSEUDONYMIZE", env["BRIDGE_AUDIT_PSEUDONYMIZE"])
-    explicit = bool(env.get("BRIDGE_AUDIT_REQUIRED"))
-    required = _flag("BRIDGE_AUDIT_REQUIRED", env["BRIDGE_AUDIT_REQUIRED"]) if explicit else production
-    values["audit_required"] = required
-    if env.get("BRIDGE_AUDIT_MAX_BYTES"):
-        raw = env["BRIDGE_AUDIT_MAX_BYTES"]
-        try:
-            size = int(raw)
-        except ValueError:
-            raise ConfigError(f"BRIDGE_AUDIT_MAX_BYTES: {raw!r} is not a number of bytes") from None
-        if not 4096 <= size <= 10**12:
-            raise ConfigError(f"BRIDGE_AUDIT_MAX_BYTES: {size} is outside 4096..10^12 bytes")
-        values["audit_max_bytes"] = size
-    stream = env.get("BRIDGE_AUDIT_STREAM")
-    if stream:
-        if not re.fullmatch(r"[\w.:{}-]{1,200}", stream):
-            raise ConfigError(f"BRIDGE_AUDIT_STREAM: {stream!r} must be a Redis key name (letters, digits, . : _ -)")
-        if urlsplit(store_url).scheme not in ("redis", "rediss"):
-            raise ConfigError("BRIDGE_AUDIT_STREAM: needs BRIDGE_STORE_URL on redis:// or rediss://")
-        values["audit_stream"] = stream
-    # An explicit 1 with nowhere to write would turn every login into a 503: refuse at start-up instead.
-    if explicit and required and audit_path is None and not stream:
-        raise ConfigError("BRIDGE_AUDIT_REQUIRED: 1 needs BRIDGE_AUDIT_PATH or BRIDGE_AUDIT_STREAM")
-    return values
-
-
 def _rate_limit(name: str, value: str) -> str:
     from limits import parse_many
 
@@ -219,40 +217,54 @@ def _refuse_unknown_variables(env: dict[str, str]) -> None:
             raise ConfigError(f"{name}: not a PSC Bridge setting{hint}")
 
 
-def load_settings(environ: dict[str, str] | None = None) -> Settings:
-    env = dict(os.environ if environ is None else environ)
-    get = env.get
-    values: dict = {}
-    _refuse_unknown_variables(env)
+def _bytes(name: str, raw: str, *, low: int, high: int, high_text: str) -> int:
+    try:
+        size = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name}: {raw!r} is not a number of bytes") from None
+    if not low <= size <= high:
+        raise ConfigError(f"{name}: {size} is outside {low}..{high_text} bytes")
+    return size
 
-    mode = get("BRIDGE_ENV", "development")
+
+# --- the readers of load_settings, one group of variables each, called in this order (the first wrong value found is
+# the one reported). Each returns the Settings fields it read; a variable left out keeps the Settings default.
+
+def _mode(env: dict[str, str]) -> str:
+    mode = env.get("BRIDGE_ENV", "development")
     if mode not in ("development", "production"):
         raise ConfigError(f"BRIDGE_ENV: {mode!r} must be 'development' or 'production'")
-    values["env"] = production_mode = mode
-    production = production_mode == "production"
+    return mode
 
+
+def _site(env: dict[str, str], production: bool) -> dict:
+    """The bridge's own URL, its secret key and its store."""
+    values: dict = {}
     if "BRIDGE_PUBLIC_URL" in env:
         values["public_url"] = _url("BRIDGE_PUBLIC_URL", env["BRIDGE_PUBLIC_URL"], production=production)
     elif production:
         raise ConfigError("BRIDGE_PUBLIC_URL: required in production")
-
-    secret = get("BRIDGE_SECRET_KEY")
+    secret = env.get("BRIDGE_SECRET_KEY")
     if secret is not None:
         if len(secret) < 32:
             raise ConfigError("BRIDGE_SECRET_KEY: must be at least 32 characters")
         values["secret_key"] = secret
     elif production:
         raise ConfigError("BRIDGE_SECRET_KEY: required in production (the development default is public)")
-
-    store = get("BRIDGE_STORE_URL", "memory://")
+    store = env.get("BRIDGE_STORE_URL", "memory://")
     scheme = urlsplit(store).scheme
     if scheme not in STORE_SCHEMES:
         raise ConfigError(f"BRIDGE_STORE_URL: scheme {scheme!r} not supported (use {', '.join(s + '://' for s in STORE_SCHEMES)})")
     if production and scheme == "memory":
         raise ConfigError("BRIDGE_STORE_URL: memory:// is single-process and loses sessions; use redis:// in production")
     values["store_url"] = store
+    return values
 
-    values["policies_dir"] = _path("BRIDGE_POLICIES_DIR", get("BRIDGE_POLICIES_DIR", "policies"), is_dir=True)
+
+def _directories(env: dict[str, str], production: bool) -> dict:
+    """Policies (and the validated copy `bridge serve` makes of them) and signing keys."""
+    values: dict = {"policies_dir": _path("BRIDGE_POLICIES_DIR", env.get("BRIDGE_POLICIES_DIR", "policies"),
+                                          is_dir=True)}
     if env.get("BRIDGE_POLICIES_ACTIVE_DIR"):
         values["policies_active_dir"] = _path("BRIDGE_POLICIES_ACTIVE_DIR", env["BRIDGE_POLICIES_ACTIVE_DIR"],
                                               is_dir=True)
@@ -260,17 +272,29 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         values["keys_dir"] = Path(env["BRIDGE_KEYS_DIR"])
     elif production:
         raise ConfigError("BRIDGE_KEYS_DIR: required in production (signing keys must persist)")
+    return values
 
+
+def _psc_discovery(env: dict[str, str], production: bool) -> dict:
+    """Where Pro Santé Connect describes itself: its discovery URL, or its issuer."""
+    get = env.get
     if get("BRIDGE_PSC_DISCOVERY_URL") and get("BRIDGE_PSC_ISSUER"):
         raise ConfigError("BRIDGE_PSC_ISSUER: set either BRIDGE_PSC_DISCOVERY_URL or BRIDGE_PSC_ISSUER, not both")
     if get("BRIDGE_PSC_DISCOVERY_URL"):
-        values["psc_discovery_url"] = _url("BRIDGE_PSC_DISCOVERY_URL", env["BRIDGE_PSC_DISCOVERY_URL"], production=production)
-    elif get("BRIDGE_PSC_ISSUER"):
+        return {"psc_discovery_url": _url("BRIDGE_PSC_DISCOVERY_URL", env["BRIDGE_PSC_DISCOVERY_URL"],
+                                          production=production)}
+    if get("BRIDGE_PSC_ISSUER"):
         issuer = _url("BRIDGE_PSC_ISSUER", env["BRIDGE_PSC_ISSUER"], production=production)
-        values["psc_discovery_url"] = issuer + PSC_DISCOVERY_PATH
-    elif production:
+        return {"psc_discovery_url": issuer + PSC_DISCOVERY_PATH}
+    if production:
         raise ConfigError("BRIDGE_PSC_DISCOVERY_URL: required in production (or BRIDGE_PSC_ISSUER)")
+    return {}
 
+
+def _psc_client(env: dict[str, str], production: bool) -> dict:
+    """The bridge as a client of PSC: id, secret, mTLS certificate and key, CA bundle, token authentication."""
+    get = env.get
+    values: dict = {}
     if get("BRIDGE_PSC_CLIENT_ID"):
         values["psc_client_id"] = env["BRIDGE_PSC_CLIENT_ID"]
     elif production:
@@ -279,7 +303,6 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         values["psc_client_secret"] = env["BRIDGE_PSC_CLIENT_SECRET"]
     elif production:
         values["psc_client_secret"] = ""
-
     cert, key = get("BRIDGE_PSC_CLIENT_CERT"), get("BRIDGE_PSC_CLIENT_KEY")
     if bool(cert) != bool(key):
         raise ConfigError("BRIDGE_PSC_CLIENT_KEY: BRIDGE_PSC_CLIENT_CERT and BRIDGE_PSC_CLIENT_KEY go together")
@@ -288,7 +311,6 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         values["psc_client_key"] = _path("BRIDGE_PSC_CLIENT_KEY", key)
     if get("BRIDGE_PSC_CA_BUNDLE"):
         values["psc_ca_bundle"] = _path("BRIDGE_PSC_CA_BUNDLE", env["BRIDGE_PSC_CA_BUNDLE"])
-
     methods = ("client_secret_basic", "client_secret_post", "tls_client_auth")
     method = get("BRIDGE_PSC_TOKEN_AUTH_METHOD", "tls_client_auth" if cert else "client_secret_basic")
     if method not in methods:
@@ -298,7 +320,13 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
     if method != "tls_client_auth" and not values.get("psc_client_secret", Settings.psc_client_secret):
         raise ConfigError(f"BRIDGE_PSC_CLIENT_SECRET: required for {method}")
     values["psc_token_auth_method"] = method
+    return values
 
+
+def _psc_login(env: dict[str, str]) -> dict:
+    """What the bridge asks of PSC and accepts from it: acr, scope, authMode mapping, timeouts, session, iss."""
+    get = env.get
+    values: dict = {}
     if get("BRIDGE_PSC_ACR_VALUES"):
         values["psc_acr_values"] = env["BRIDGE_PSC_ACR_VALUES"].strip()
     if get("BRIDGE_PSC_ACCEPTED_ACR"):
@@ -311,27 +339,66 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
     if get("BRIDGE_PSC_AUTHMODE_MIE"):
         values["psc_authmode_mie"] = _authmode_map("BRIDGE_PSC_AUTHMODE_MIE", env["BRIDGE_PSC_AUTHMODE_MIE"])
     if get("BRIDGE_PSC_CONNECT_TIMEOUT"):
-        values["psc_connect_timeout"] = _seconds("BRIDGE_PSC_CONNECT_TIMEOUT", env["BRIDGE_PSC_CONNECT_TIMEOUT"], low=0.1, high=60)
+        values["psc_connect_timeout"] = _seconds("BRIDGE_PSC_CONNECT_TIMEOUT", env["BRIDGE_PSC_CONNECT_TIMEOUT"],
+                                                 low=0.1, high=60)
     if get("BRIDGE_PSC_READ_TIMEOUT"):
-        values["psc_read_timeout"] = _seconds("BRIDGE_PSC_READ_TIMEOUT", env["BRIDGE_PSC_READ_TIMEOUT"], low=0.1, high=120)
+        values["psc_read_timeout"] = _seconds("BRIDGE_PSC_READ_TIMEOUT", env["BRIDGE_PSC_READ_TIMEOUT"],
+                                              low=0.1, high=120)
     if get("BRIDGE_PSC_MAX_SESSION"):
-        values["psc_max_session"] = int(_seconds("BRIDGE_PSC_MAX_SESSION", env["BRIDGE_PSC_MAX_SESSION"], low=60, high=4 * 3600))
+        values["psc_max_session"] = int(_seconds("BRIDGE_PSC_MAX_SESSION", env["BRIDGE_PSC_MAX_SESSION"],
+                                                  low=60, high=4 * 3600))
     if get("BRIDGE_PSC_REQUIRE_ISS"):
-        values["psc_require_iss"] = _one_of("BRIDGE_PSC_REQUIRE_ISS", env["BRIDGE_PSC_REQUIRE_ISS"], ("auto", "always", "never"))
+        values["psc_require_iss"] = _one_of("BRIDGE_PSC_REQUIRE_ISS", env["BRIDGE_PSC_REQUIRE_ISS"],
+                                            ("auto", "always", "never"))
+    return values
 
-    if get("BRIDGE_TRUST_DIR"):
+
+def _card_trust(env: dict[str, str]) -> dict:
+    """The IGC-Santé trust store and CRLs of direct card logins (cps-pin, cps-tls)."""
+    values: dict = {}
+    if env.get("BRIDGE_TRUST_DIR"):
         values["trust_dir"] = _path("BRIDGE_TRUST_DIR", env["BRIDGE_TRUST_DIR"], is_dir=True)
-    if get("BRIDGE_CRL_DIR"):
+    if env.get("BRIDGE_CRL_DIR"):
         values["crl_dir"] = _path("BRIDGE_CRL_DIR", env["BRIDGE_CRL_DIR"], is_dir=True)
-    if get("BRIDGE_AUDIT_PATH"):
-        values["audit_path"] = Path(env["BRIDGE_AUDIT_PATH"])
-    values.update(_audit(env, production=production, store_url=store, audit_path=values.get("audit_path")))
-    if get("BRIDGE_AGENT_URL"):
+    return values
+
+
+def _audit(env: dict[str, str], *, production: bool, store_url: str) -> dict:
+    """The audit trail: file, pseudonymization, required or not, rotation size, Redis stream."""
+    values: dict = {}
+    audit_path = Path(env["BRIDGE_AUDIT_PATH"]) if env.get("BRIDGE_AUDIT_PATH") else None
+    if audit_path is not None:
+        values["audit_path"] = audit_path
+    if env.get("BRIDGE_AUDIT_PSEUDONYMIZE"):
+        values["audit_pseudonymize"] = _flag("BRIDGE_AUDIT_PSEUDONYMIZE", env["BRIDGE_AUDIT_PSEUDONYMIZE"])
+    explicit = bool(env.get("BRIDGE_AUDIT_REQUIRED"))
+    required = _flag("BRIDGE_AUDIT_REQUIRED", env["BRIDGE_AUDIT_REQUIRED"]) if explicit else production
+    values["audit_required"] = required
+    if env.get("BRIDGE_AUDIT_MAX_BYTES"):
+        values["audit_max_bytes"] = _bytes("BRIDGE_AUDIT_MAX_BYTES", env["BRIDGE_AUDIT_MAX_BYTES"],
+                                           low=4096, high=10**12, high_text="10^12")
+    stream = env.get("BRIDGE_AUDIT_STREAM")
+    if stream:
+        if not re.fullmatch(r"[\w.:{}-]{1,200}", stream):
+            raise ConfigError(f"BRIDGE_AUDIT_STREAM: {stream!r} must be a Redis key name (letters, digits, . : _ -)")
+        if urlsplit(store_url).scheme not in ("redis", "rediss"):
+            raise ConfigError("BRIDGE_AUDIT_STREAM: needs BRIDGE_STORE_URL on redis:// or rediss://")
+        values["audit_stream"] = stream
+    # An explicit 1 with nowhere to write would turn every login into a 503: refuse at start-up instead.
+    if explicit and required and audit_path is None and not stream:
+        raise ConfigError("BRIDGE_AUDIT_REQUIRED: 1 needs BRIDGE_AUDIT_PATH or BRIDGE_AUDIT_STREAM")
+    return values
+
+
+def _agent_and_proxies(env: dict[str, str]) -> dict:
+    """The workstation card agent's URL, and the reverse proxies believed (X-Forwarded-*, client certificate)."""
+    values: dict = {}
+    if env.get("BRIDGE_AGENT_URL"):
         agent = _url("BRIDGE_AGENT_URL", env["BRIDGE_AGENT_URL"], production=False)
         if urlsplit(agent).hostname not in ("127.0.0.1", "localhost", "::1"):
             raise ConfigError(f"BRIDGE_AGENT_URL: {agent!r} must be a loopback address (the agent runs on the workstation)")
         values["agent_url"] = agent
-    if get("BRIDGE_TRUSTED_PROXIES"):
+    if env.get("BRIDGE_TRUSTED_PROXIES"):
         proxies = []
         for item in env["BRIDGE_TRUSTED_PROXIES"].split(","):
             try:
@@ -339,38 +406,49 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
             except ValueError:
                 raise ConfigError(f"BRIDGE_TRUSTED_PROXIES: {item.strip()!r} is not an IP address or network") from None
         values["trusted_proxies"] = tuple(proxies)
-    if get("BRIDGE_CLIENT_CERT_HEADER"):
+    if env.get("BRIDGE_CLIENT_CERT_HEADER"):
         values["client_cert_header"] = env["BRIDGE_CLIENT_CERT_HEADER"]
+    return values
+
+
+def _rate_limits(env: dict[str, str]) -> dict:
+    """/authorize and /token rate limits, and the in-process sweeper's interval."""
+    values: dict = {}
     for name in ("BRIDGE_RATE_LIMIT_AUTHORIZE", "BRIDGE_RATE_LIMIT_TOKEN", "BRIDGE_RATE_LIMIT_TOKEN_FAILURES"):
-        if get(name):
+        if env.get(name):
             values[name[7:].lower()] = _rate_limit(name, env[name])
-    if values.get("rate_limit_token") == "off" and not get("BRIDGE_RATE_LIMIT_TOKEN_FAILURES"):
+    if values.get("rate_limit_token") == "off" and not env.get("BRIDGE_RATE_LIMIT_TOKEN_FAILURES"):
         values["rate_limit_token_failures"] = "off"   # BRIDGE_RATE_LIMIT_TOKEN=off alone turns off every /token limit
-    if get("BRIDGE_SWEEP_INTERVAL"):
+    if env.get("BRIDGE_SWEEP_INTERVAL"):
         values["sweep_interval"] = _seconds("BRIDGE_SWEEP_INTERVAL", env["BRIDGE_SWEEP_INTERVAL"], low=0, high=3600)
-    if get("BRIDGE_CPS_ACR"):
-        acr = env["BRIDGE_CPS_ACR"].strip()
-        if not acr or any(c.isspace() for c in acr):
-            raise ConfigError(f"BRIDGE_CPS_ACR: {acr!r} must be one acr value (e.g. eidas1)")
-        values["cps_acr"] = acr
-    level = get("BRIDGE_LOG_LEVEL", "INFO").upper()
+    return values
+
+
+def _cps_acr(env: dict[str, str]) -> dict:
+    """The acr of direct CPS logins."""
+    if not env.get("BRIDGE_CPS_ACR"):
+        return {}
+    acr = env["BRIDGE_CPS_ACR"].strip()
+    if not acr or any(c.isspace() for c in acr):
+        raise ConfigError(f"BRIDGE_CPS_ACR: {acr!r} must be one acr value (e.g. eidas1)")
+    return {"cps_acr": acr}
+
+
+def _operations(env: dict[str, str], production: bool) -> dict:
+    """Logs, /metrics, request body size, where `bridge attest` stores its runs."""
+    values: dict = {}
+    level = env.get("BRIDGE_LOG_LEVEL", "INFO").upper()
     if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise ConfigError(f"BRIDGE_LOG_LEVEL: {level!r} must be DEBUG, INFO, WARNING or ERROR")
     values["log_level"] = level
-    if get("BRIDGE_METRICS_TOKEN"):  # empty = unset (compose passes "" for an absent variable)
+    if env.get("BRIDGE_METRICS_TOKEN"):  # empty = unset (compose passes "" for an absent variable)
         token = env["BRIDGE_METRICS_TOKEN"]
         if len(token) < 16 or not re.fullmatch(r"[A-Za-z0-9._~+/=-]+", token):
             raise ConfigError("BRIDGE_METRICS_TOKEN: must be at least 16 characters of A-Z a-z 0-9 . _ ~ + / = -")
         values["metrics_token"] = token
-    if get("BRIDGE_MAX_BODY_BYTES"):
-        raw = env["BRIDGE_MAX_BODY_BYTES"]
-        try:
-            size = int(raw)
-        except ValueError:
-            raise ConfigError(f"BRIDGE_MAX_BODY_BYTES: {raw!r} is not a number of bytes") from None
-        if not 4096 <= size <= 100 * 2**20:
-            raise ConfigError(f"BRIDGE_MAX_BODY_BYTES: {size} is outside 4096..104857600 bytes")
-        values["max_body_bytes"] = size
+    if env.get("BRIDGE_MAX_BODY_BYTES"):
+        values["max_body_bytes"] = _bytes("BRIDGE_MAX_BODY_BYTES", env["BRIDGE_MAX_BODY_BYTES"],
+                                          low=4096, high=100 * 2**20, high_text="104857600")
     if "BRIDGE_ATTEST_DIR" in env:   # empty: no run stored (development too)
         raw = env["BRIDGE_ATTEST_DIR"]
         if raw and Path(raw).exists() and not Path(raw).is_dir():
@@ -380,4 +458,25 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         values["attest_dir"] = Path("var/attest")
     if production and not values.get("metrics_token"):
         raise ConfigError("BRIDGE_METRICS_TOKEN: required in production (/metrics would be public)")
+    return values
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Every setting from the environment (or from `environ`), validated: ConfigError on the first wrong value."""
+    env = dict(environment(environ))
+    _refuse_unknown_variables(env)
+    mode = _mode(env)
+    production = mode == "production"
+    values: dict = {"env": mode}
+    values.update(_site(env, production))
+    values.update(_directories(env, production))
+    values.update(_psc_discovery(env, production))
+    values.update(_psc_client(env, production))
+    values.update(_psc_login(env))
+    values.update(_card_trust(env))
+    values.update(_audit(env, production=production, store_url=values["store_url"]))
+    values.update(_agent_and_proxies(env))
+    values.update(_rate_limits(env))
+    values.update(_cps_acr(env))
+    values.update(_operations(env, production))
     return Settings(**values)
