@@ -35,6 +35,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, pkcs7
 from cryptography.x509.oid import NameOID
 from cryptography.x509.verification import Criticality, ExtensionPolicy, PolicyBuilder, Store, VerificationError
 
+from bridge.errors import BridgeError
 from bridge.card import certificate as certfields
 from bridge.card import proof
 from bridge.model import Card, Identity
@@ -44,11 +45,13 @@ LEGACY_ORGANIZATIONS = frozenset({"GIP-CPS"})
 CRL_CLOCK_SKEW = timedelta(minutes=5)
 
 
-class PkiError(Exception):
+class PkiError(BridgeError):
+    """A card certificate or proof refused; each refusal is a subclass carrying its code."""
     code = "pki_error"
+    default_status = 403
 
     def __init__(self, message: str = ""):
-        super().__init__(message or self.code)
+        super().__init__(type(self).code, message)
 
 
 def _error(code: str) -> type[PkiError]:

@@ -20,6 +20,7 @@ import secrets
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
+from bridge.errors import BridgeError
 from bridge.clock import Clock
 from bridge.mie import CATALOGUE, satisfies
 from bridge.model import Authentication
@@ -34,12 +35,9 @@ MAX_CERTIFICATE = 16384       # bytes of base64 / PEM we are willing to parse fr
 MAX_SIGNATURE = 2048
 
 
-class CpsError(Exception):
-    """`code` is a machine code shown to the user through bridge.web.messages (PKI codes included)."""
-
-    def __init__(self, code: str, detail: str = ""):
-        super().__init__(detail or code)
-        self.code, self.detail = code, detail
+class CpsError(BridgeError):
+    """A card login refused: `code` is shown to the user through bridge.web.messages (PKI codes included)."""
+    default_status = 403
 
 
 @dataclass(frozen=True)
@@ -157,7 +155,7 @@ class CpsLogin:
         try:
             return call()
         except PkiError as exc:
-            raise CpsError(exc.code, str(exc)) from None
+            raise CpsError(exc.code, exc.detail) from None
 
     def verify_proof(self, txn_id: str, challenge: str | None, certificate_b64: str | None,
                      signature_b64: str | None, card_serial: str = "") -> Authentication:

@@ -22,6 +22,7 @@ from joserfc.jwk import KeySet, OctKey
 from joserfc.jws import extract_compact
 
 from bridge import metrics
+from bridge.errors import BridgeError
 from bridge.config import Settings
 from bridge.model import Authentication
 from bridge.store import Store
@@ -133,12 +134,17 @@ RELAYED_ERRORS = {
 }
 
 
-class PscError(Exception):
+class PscError(BridgeError):
+    """A PSC login that cannot go on: PSC's own failures (psc_*) are 502 (504 on a timeout), bad callbacks 400."""
+
     def __init__(self, code: str, detail: str = "", *, relay: str | None = None):
-        self.code, self.detail = code, detail
+        super().__init__(code, detail)
         self.relay = relay      # an RELAYED_ERRORS key: the app gets this error rather than a bridge page
         self.txn: str | None = None  # the login transaction the callback's state named, once known
-        super().__init__(f"{code}: {detail}" if detail else code)
+
+    @property
+    def default_status(self) -> int:
+        return 502 if self.code.startswith("psc_") else 400
 
 
 class PscClient:

@@ -1,6 +1,8 @@
 """PSC claims -> neutral model. PSC key spellings are odd (`nomDexercice`, `numeroSiretSite`): keep them here only."""
 from __future__ import annotations
 
+from bridge.errors import BridgeError
+
 from bridge.mie import CATALOGUE
 from bridge.model import Activity, Exercice, Identity
 
@@ -18,10 +20,9 @@ EXERCICE_KEYS = {
 }
 
 
-class ClaimsError(ValueError):
-    def __init__(self, code: str, detail: str = ""):
-        self.code, self.detail = code, detail
-        super().__init__(f"{code}: {detail}")
+class ClaimsError(BridgeError, ValueError):
+    """PSC's claims cannot be mapped to an identity (the login fails as a PSC error)."""
+    default_status = 502
 
 
 def _text(value) -> str:

@@ -28,8 +28,7 @@ def _cookie_args(max_age: int | None = None) -> dict:
 
 
 def _refuse(exc: ConsoleError):
-    status = {"admin_disabled": 404, "admin_misconfigured": 500, "txn_invalid": 400}.get(exc.code, 403)
-    return error_page(exc.code, status, detail=exc.detail)
+    return error_page(exc.code, exc.status, detail=exc.detail)
 
 
 def _console():

@@ -19,6 +19,7 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from werkzeug.test import EnvironBuilder
 
+from bridge.errors import BridgeError
 from bridge.policy import effective_limits
 from bridge.policy.reader import ADMIN_SERVICE
 from bridge.sessions import session_key
@@ -29,10 +30,9 @@ CLIENT_ID = "bridge-admin"
 LOGIN_TTL = 600
 
 
-class ConsoleError(Exception):
-    def __init__(self, code: str, detail: str = ""):
-        self.code, self.detail = code, detail
-        super().__init__(code)
+class ConsoleError(BridgeError):
+    """The admin console refuses: not an administrator (403), no admin policy (404), a broken one (500)."""
+    default_status = 403
 
 
 @dataclass

@@ -33,8 +33,6 @@ PAGE_CODES = ("wrong_pin", "wrong_pin_last", "card_blocked", "no_card", "card_re
               "cps_unavailable", "store_unavailable", "server_error")
 POLICY_CODES = ("mie_not_allowed", "not_historical_teleservice", "attestation_missing", "attestation_expired",
                 "reserves_expired")   # the challenge endpoint's refusals (bridge.upstream.cps.means_refusal)
-# HTTP status of a refused proof: our request was bad (400) or the card is not acceptable (403).
-CLIENT_ERRORS = frozenset({"challenge_invalid", "challenge_expired", "proof_malformed"})
 
 
 def _bound_txn(txn_id):
@@ -138,7 +136,7 @@ def proof():
                                    form.get("card_serial", ""))
     except CpsError as exc:
         _audit("login_failed", "failure", "cps-pin", txn, reason=exc.code, detail=exc.detail)
-        return _page(txn, service, error=exc.code, status=400 if exc.code in CLIENT_ERRORS else 403)
+        return _page(txn, service, error=exc.code, status=exc.status)
     return _finish(txn, authn)
 
 
@@ -164,7 +162,7 @@ def tls_login():
         authn = b.cps.verify_tls(header)
     except CpsError as exc:
         _audit("login_failed", "failure", "cps-tls", txn, reason=exc.code, detail=exc.detail)
-        return error_page(exc.code, 400 if exc.code == "cps_tls_no_certificate" else 403)
+        return error_page(exc.code, exc.status)
     return _finish(txn, authn)
 
 

@@ -41,7 +41,7 @@ def psc_start():
                           prompt="login" if txn.forced else None, login_hint=txn.login_hint or None)
     except PscError as exc:
         log.warning("psc_start_failed", code=exc.code, detail=exc.detail)
-        return error_page(exc.code, 502, detail=exc.detail, txn=txn)
+        return error_page(exc.code, exc.status, detail=exc.detail, txn=txn)
     return redirect(url)
 
 
@@ -87,8 +87,7 @@ def _psc_failed(exc: PscError):
              service=txn.service if txn else "", client=txn.client_id if txn else "")
     if exc.relay and txn:
         return return_error_to_app(txn, exc.relay, RELAYED_ERRORS[exc.relay])
-    status = 504 if exc.code == "psc_timeout" else 502 if exc.code.startswith("psc_") else 400
-    return error_page(exc.code, status, detail=exc.detail, txn=txn)
+    return error_page(exc.code, exc.status, detail=exc.detail, txn=txn)
 
 
 @bp.route("/login/activity", methods=["GET", "POST"])

@@ -124,7 +124,7 @@ def test_claims_error_carries_code_and_detail():
     assert isinstance(error, ValueError)
     assert str(error) == "userinfo_invalid: SubjectRefPro entry is not an object"
     bare = ClaimsError("subject_missing")
-    assert (bare.code, bare.detail, str(bare)) == ("subject_missing", "", "subject_missing: ")
+    assert (bare.code, bare.detail, str(bare)) == ("subject_missing", "", "subject_missing")
 
 
 # --- which means: authMode, then a forwarded amr ---------------------------------------------------------------
