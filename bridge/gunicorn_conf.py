@@ -25,15 +25,17 @@ import os
 import shutil
 import tempfile
 
+from bridge.config import variable
 from bridge.gunicorn_logger import NoAccessLog
 from bridge.serve import ROOT, serving_settings
 
 _settings = serving_settings()
-_level = os.environ.get("BRIDGE_LOG_LEVEL", "INFO").upper()
+_level = variable("BRIDGE_LOG_LEVEL", "INFO").upper()
 if _level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
     _level = "INFO"  # the application's own check names the variable
 
 # -- metrics: one directory shared by the workers of this master ------------------------------------------------
+# PROMETHEUS_MULTIPROC_DIR is prometheus-client's own variable (not a bridge setting): read and set here directly.
 _metrics_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR", "")
 _owns_metrics_dir = not _metrics_dir
 if _owns_metrics_dir:
@@ -63,7 +65,7 @@ limit_request_line = 8190
 limit_request_fields = 64
 limit_request_field_size = 16384
 # X-Forwarded-* are believed only from the reverse proxies the bridge trusts (same list as cps-tls).
-forwarded_allow_ips = os.environ.get("BRIDGE_TRUSTED_PROXIES") or "127.0.0.1,::1"
+forwarded_allow_ips = variable("BRIDGE_TRUSTED_PROXIES") or "127.0.0.1,::1"
 
 # -- logs: JSON on stderr -------------------------------------------------------------------------------------------
 logger_class = NoAccessLog
@@ -116,7 +118,7 @@ def on_reload(server) -> None:
     from bridge.policy import PolicyError
     from bridge.policy.active import ACTIVE_ENV, activate
 
-    active = os.environ.get(ACTIVE_ENV)
+    active = variable(ACTIVE_ENV)
     if not active:
         return
     try:
@@ -135,6 +137,7 @@ def on_reload(server) -> None:
 def on_exit(server) -> None:
     if _owns_metrics_dir:
         shutil.rmtree(_metrics_dir, ignore_errors=True)
-    if os.environ.get("BRIDGE_POLICIES_ACTIVE_DIR"):   # the copies made by `bridge serve` and reloads
-        shutil.rmtree(os.path.dirname(os.environ["BRIDGE_POLICIES_ACTIVE_DIR"]), ignore_errors=True)
+    active = variable("BRIDGE_POLICIES_ACTIVE_DIR")
+    if active:   # the copies made by `bridge serve` and reloads
+        shutil.rmtree(os.path.dirname(active), ignore_errors=True)
     server.log.info("bridge stopped")

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import click
 
-from bridge.config import ConfigError
+from bridge.config import ConfigError, environment, set_variable
 
 ROOT = Path(__file__).resolve().parent.parent   # the directory of app.py (the checkout, or /app in the image)
 DEFAULT_APP = "app:create_app()"
@@ -69,7 +69,7 @@ def _int(environ, name: str, default: int, low: int, high: int) -> int:
 
 def serving_settings(environ=None) -> dict:
     """The gunicorn settings taken from the environment, validated (ConfigError names the variable)."""
-    env = os.environ if environ is None else environ
+    env = environment(environ)
     binds = [item.strip() for item in env.get("BRIDGE_BIND", DEFAULT_BIND).split(",") if item.strip()]
     for item in binds:
         host, sep, port = item.rpartition(":")
@@ -109,7 +109,7 @@ def preflight(workers: int, app_spec: str = DEFAULT_APP) -> None:
                           "workers; use redis:// (or BRIDGE_WORKERS=1 for a trial)")
     root = Path(tempfile.mkdtemp(prefix="bridge-policies-"))
     activate(settings.policies_dir, root, dev=not settings.production)
-    os.environ[ACTIVE_ENV] = str(root / "active")
+    set_variable(ACTIVE_ENV, str(root / "active"))
     try:
         KeyRing(settings.keys_dir, create=not settings.production)
     except FileNotFoundError as exc:
@@ -151,7 +151,7 @@ def serve(bind, workers, threads, app_spec, check) -> None:
 
     for name, value in (("BRIDGE_BIND", bind), ("BRIDGE_WORKERS", workers), ("BRIDGE_THREADS", threads)):
         if value is not None:
-            os.environ[name] = str(value)
+            set_variable(name, str(value))
     try:
         settings = serving_settings()
         if check:

@@ -4,7 +4,6 @@ The one place that runs the live self-checks (bridge.sandbox.selfcheck), in this
 is also stored in BRIDGE_ATTEST_DIR (bridge.attest.store), where the admin console finds the latest one."""
 from __future__ import annotations
 
-import os
 from datetime import date
 from pathlib import Path
 
@@ -38,7 +37,7 @@ def attest_command(service, out: Path, lang, period_from, period_to, audit_files
     from bridge.attest import UnknownService, render_html, render_pdf
     from bridge.attest.build import live_policies_dir
     from bridge.attest.store import store_run
-    from bridge.config import ConfigError, load_settings
+    from bridge.config import ConfigError, load_settings, variable
     from bridge.policy import PolicyError, load_policies
 
     if out.suffix.lower() not in (".html", ".htm", ".pdf"):
@@ -59,7 +58,7 @@ def attest_command(service, out: Path, lang, period_from, period_to, audit_files
             from bridge.sandbox.selfcheck import build_report as build_with_self_checks
 
             report = build_with_self_checks(policies, settings, **options,
-                                            log_level=os.environ.get("BRIDGE_ATTEST_LOG_LEVEL", "WARNING"))
+                                            log_level=variable("BRIDGE_ATTEST_LOG_LEVEL", "WARNING"))
     except UnknownService as exc:
         _fail(f"service inconnu {exc.service!r} ; services : {', '.join(exc.known)}")
     except ValueError as exc:

@@ -5,7 +5,6 @@ Messages in French by default, `--lang en` for English.
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -13,6 +12,7 @@ import click
 
 from bridge.audit.chain import VerifyResult, chain_files, head_path, verify_chain
 from bridge.audit.stream import verify_stream
+from bridge.config import variable
 
 TEXT = {
     "fr": {"line": "ligne", "entry": "entrée", "last": "dernière ligne : seq {seq}, sha256 {hash}",
@@ -39,13 +39,13 @@ def audit() -> None:
 @click.option("--partial", is_flag=True,
               help="Le premier fichier peut commencer en cours de chaîne (older files archived elsewhere).")
 @click.option("--stream", help="Vérifie ce flux Redis au lieu des fichiers (verify this Redis stream instead).")
-@click.option("--redis-url", help="Redis du flux (default: BRIDGE_STORE_URL).")
+@click.option("--redis-url", envvar="BRIDGE_STORE_URL", show_envvar=True, help="Redis du flux (Redis of the stream).")
 @click.option("--lang", type=click.Choice(["fr", "en"]), default="fr", show_default=True)
 def verify(files: tuple[Path, ...], head: Path | None, partial: bool, stream: str | None, redis_url: str | None,
            lang: str) -> None:
     text = TEXT[lang]
     if stream:
-        url = redis_url or os.environ.get("BRIDGE_STORE_URL", "")
+        url = redis_url or ""
         if urlsplit(url).scheme not in ("redis", "rediss"):
             raise click.UsageError(text["no_redis"])
         result = verify_stream(url, stream, allow_partial_start=partial)
@@ -62,7 +62,7 @@ def _files_and_head(files: tuple[Path, ...], head: Path | None, text: dict) -> t
         # Explicit files: the last one's head seals the chain when it is there (rotated files have none).
         default_head = head_path(files[-1])
         return list(files), head or (default_head if default_head.exists() else None)
-    configured = os.environ.get("BRIDGE_AUDIT_PATH")
+    configured = variable("BRIDGE_AUDIT_PATH")
     if not configured:
         raise click.UsageError(text["no_path"])
     live = Path(configured)

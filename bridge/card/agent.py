@@ -17,7 +17,6 @@ from __future__ import annotations
 import base64
 import json
 import logging
-import os
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
@@ -277,10 +276,10 @@ def make_server(allow_origins: list[str], port: int = DEFAULT_PORT, reader: str 
 @click.command("card-agent")
 @click.option("--allow-origin", "allow_origins", multiple=True, required=True,
               help="Public URL (origin) of the bridge whose pages may use the card; repeat for several.")
-@click.option("--port", type=int, default=lambda: int(os.environ.get("BRIDGE_AGENT_PORT", DEFAULT_PORT)),
-              show_default=str(DEFAULT_PORT), help="Loopback port (env BRIDGE_AGENT_PORT).")
+@click.option("--port", type=int, envvar="BRIDGE_AGENT_PORT", default=DEFAULT_PORT, show_default=True,
+              show_envvar=True, help="Loopback port.")
 @click.option("--reader", default=None, help="Use only this PC/SC reader (name or part of it).")
-@click.option("--log-level", default=lambda: os.environ.get("BRIDGE_LOG_LEVEL", "INFO"), show_default="INFO",
+@click.option("--log-level", envvar="BRIDGE_LOG_LEVEL", default="INFO", show_default=True, show_envvar=True,
               type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False))
 def card_agent_command(allow_origins, port, reader, log_level):
     """Serve the CPS card to the bridge's login page on 127.0.0.1 (runs on the workstation)."""

@@ -8,12 +8,12 @@ and the mTLS certificate. One line per check (✓ ok, ! warning, ✗ failure wit
 from __future__ import annotations
 
 import json
-import os
 import sys
 import time
 
 import click
 
+from bridge.config import environment, production_requested
 from bridge.doctor.model import Check, Context, t
 
 
@@ -65,8 +65,9 @@ def run(lang: str, environ, *, agent_origins=(), cert_warn_days: int = 30) -> li
 @click.option("--cert-warn-days", default=30, show_default=True,
               help="Warn when the mTLS certificate expires within this many days.")
 def doctor(lang, as_json, agent_origins, cert_warn_days) -> None:
-    lang = language(lang, os.environ)
-    checks = run(lang, os.environ, agent_origins=agent_origins, cert_warn_days=cert_warn_days)
+    environ = environment()
+    lang = language(lang, environ)
+    checks = run(lang, environ, agent_origins=agent_origins, cert_warn_days=cert_warn_days)
     failed = any(check.status == "fail" for check in checks)
     if as_json:
         click.echo(json.dumps({"ok": not failed, "checks": [c.as_dict() for c in checks]}, ensure_ascii=False))
@@ -77,7 +78,7 @@ def doctor(lang, as_json, agent_origins, cert_warn_days) -> None:
         tally = f"{counts['ok']} ✓, {counts['warn']} !, {counts['fail']} ✗"
         if failed:
             verdict = t(lang, "à corriger avant la mise en service.", "fix before going live.")
-        elif os.environ.get("BRIDGE_ENV") != "production":
+        elif not production_requested(environ):
             verdict = t(lang, "aucun ✗ en développement ; relancez avec les réglages de production.",
                         "no ✗ in development; run it again with the production settings.")
         else:

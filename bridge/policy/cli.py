@@ -1,13 +1,13 @@
 """`bridge policy check` and `bridge policy rules`: what start-up would say about the policy files, ahead of time."""
 from __future__ import annotations
 
-import os
 import time
 from datetime import date
 
 import click
 
 from bridge.clitext import table
+from bridge.config import production_requested
 from bridge.policy.calendar import effective_limits, paris_date, paris_epoch
 from bridge.policy.loader import PolicyError, load_policies
 from bridge.policy.means import login_means
@@ -50,9 +50,9 @@ def policy() -> None:
 
 @policy.command(help="Validate the policy files; print every error (exit 1) or a table of services (exit 0).")
 @click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=str),
-              default=lambda: os.environ.get("BRIDGE_POLICIES_DIR", "policies"), show_default="BRIDGE_POLICIES_DIR "
-              "or policies", help="Policies directory.")
-@click.option("--production/--development", default=lambda: os.environ.get("BRIDGE_ENV") == "production",
+              envvar="BRIDGE_POLICIES_DIR", default="policies", show_default=True, show_envvar=True,
+              help="Policies directory.")
+@click.option("--production/--development", default=production_requested,
               help="Production refuses http redirect URIs, even on loopback (default from BRIDGE_ENV).")
 @click.option("--at", "at", callback=_parse_at, metavar="YYYY-MM-DD",
               help="Check as of this date (noon, Paris), e.g. to see what 2027-01-01 will block.")

@@ -21,6 +21,7 @@ import click
 import requests
 import yaml
 
+from bridge.config import production_requested
 from bridge.policy.loader import PolicyError, load_policies, policy_files
 
 SECRET_BYTES = 32   # 256 random bits, base64url: 43 characters
@@ -203,9 +204,9 @@ def hash_secret_command() -> None:
               help="Use your own secret's hash (bridge client hash-secret) instead of generating one.")
 @click.option("--create", is_flag=True, help="Write a new SERVICE.yaml (PSC only, 30m/4h) if no file declares it.")
 @click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path),
-              default=lambda: os.environ.get("BRIDGE_POLICIES_DIR", "policies"),
-              show_default="BRIDGE_POLICIES_DIR or policies", help="Policies directory.")
-@click.option("--production/--development", default=lambda: os.environ.get("BRIDGE_ENV") == "production",
+              envvar="BRIDGE_POLICIES_DIR", default="policies", show_default=True, show_envvar=True,
+              help="Policies directory.")
+@click.option("--production/--development", default=production_requested,
               help="Production refuses http redirect URIs, even on loopback (default from BRIDGE_ENV).")
 def add(service, client_id, redirect_uris, post_logout_uris, backchannel_logout_uri, scopes, display_name,
         auth_method, public, jwks_file, jwks_url, secret_sha256, create, directory, production) -> None:
