@@ -49,6 +49,31 @@ def certificate(ctx: Context) -> Check:
     if not s.psc_client_cert:
         return Check("psc.mtls", "skip", label, ctx.t("pas de BRIDGE_PSC_CLIENT_CERT (secret client)",
                                                       "no BRIDGE_PSC_CLIENT_CERT (client secret)"))
+    loaded = _certificate_and_key(ctx, label)
+    if isinstance(loaded, Check):
+        return loaded
+    leaf, sent = loaded
+    now = datetime.fromtimestamp(ctx.now, timezone.utc)
+    out_of_dates = _validity(ctx, label, leaf, now)
+    if out_of_dates:
+        return out_of_dates
+    problem = _chain(ctx, leaf, sent, now)
+    if problem and problem != "unknown":
+        return Check("psc.mtls", "fail", label, ctx.t(f"chaîne invalide : {problem}", f"invalid chain: {problem}"),
+                     ctx.t("mettez le certificat puis ses intermédiaires IGC-Santé dans BRIDGE_PSC_CLIENT_CERT",
+                           "put the certificate then its IGC-Santé intermediates in BRIDGE_PSC_CLIENT_CERT"))
+    return _usage_and_expiry(ctx, label, leaf, now, issuer_known=problem != "unknown")
+
+
+def _renew(ctx: Context) -> str:
+    return ctx.t("demandez un nouveau certificat IGC-Santé (ORG AUTH_CLI) et faites enregistrer son empreinte "
+                 "auprès de l'ANS", "request a new IGC-Santé certificate (ORG AUTH_CLI) and have it registered "
+                 "with ANS")
+
+
+def _certificate_and_key(ctx: Context, label: str) -> tuple[x509.Certificate, list[x509.Certificate]] | Check:
+    """The leaf certificate and the ones sent after it, once the files are read and the key matches; else the ✗."""
+    s = ctx.settings
     try:
         certs, key_pem = load_certificates(Path(s.psc_client_cert).read_bytes()), Path(s.psc_client_key).read_bytes()
     except OSError as exc:
@@ -67,28 +92,33 @@ def certificate(ctx: Context) -> Check:
                                                       f"{s.psc_client_key}: private key unreadable or encrypted"),
                      ctx.t("BRIDGE_PSC_CLIENT_KEY doit être la clé PEM non chiffrée (mode 0600)",
                            "BRIDGE_PSC_CLIENT_KEY must be the unencrypted PEM key (mode 0600)"))
-    subject = leaf.subject.rfc4514_string()
     if _public(key.public_key()) != _public(leaf.public_key()):
+        subject = leaf.subject.rfc4514_string()
         return Check("psc.mtls", "fail", label, ctx.t(f"la clé ne correspond pas au certificat {subject}",
                                                       f"the key does not match the certificate {subject}"),
                      ctx.t("BRIDGE_PSC_CLIENT_KEY doit être la clé de ce certificat (même demande de certificat)",
                            "BRIDGE_PSC_CLIENT_KEY must be this certificate's key (same certificate request)"))
-    now = datetime.fromtimestamp(ctx.now, timezone.utc)
-    renew = ctx.t("demandez un nouveau certificat IGC-Santé (ORG AUTH_CLI) et faites enregistrer son empreinte "
-                  "auprès de l'ANS", "request a new IGC-Santé certificate (ORG AUTH_CLI) and have it registered "
-                  "with ANS")
+    return leaf, sent
+
+
+def _validity(ctx: Context, label: str, leaf: x509.Certificate, now: datetime) -> Check | None:
+    """✗ when the certificate has expired or is not valid yet."""
+    subject = leaf.subject.rfc4514_string()
     if now >= leaf.not_valid_after_utc:
         return Check("psc.mtls", "fail", label, ctx.t(f"{subject} expiré le {leaf.not_valid_after_utc:%Y-%m-%d}",
-                                                      f"{subject} expired on {leaf.not_valid_after_utc:%Y-%m-%d}"), renew)
+                                                      f"{subject} expired on {leaf.not_valid_after_utc:%Y-%m-%d}"),
+                     _renew(ctx))
     if now < leaf.not_valid_before_utc:
         return Check("psc.mtls", "fail", label, ctx.t(f"{subject} valable à partir du {leaf.not_valid_before_utc:%Y-%m-%d}",
                                                       f"{subject} valid from {leaf.not_valid_before_utc:%Y-%m-%d}"),
                      ctx.t("vérifiez l'horloge du serveur (NTP)", "check the server's clock (NTP)"))
-    problem = _chain(ctx, leaf, sent, now)
-    if problem and problem != "unknown":
-        return Check("psc.mtls", "fail", label, ctx.t(f"chaîne invalide : {problem}", f"invalid chain: {problem}"),
-                     ctx.t("mettez le certificat puis ses intermédiaires IGC-Santé dans BRIDGE_PSC_CLIENT_CERT",
-                           "put the certificate then its IGC-Santé intermediates in BRIDGE_PSC_CLIENT_CERT"))
+    return None
+
+
+def _usage_and_expiry(ctx: Context, label: str, leaf: x509.Certificate, now: datetime, *,
+                      issuer_known: bool) -> Check:
+    """A valid certificate whose chain is verified or unknown: clientAuth usage, then how soon it expires."""
+    subject = leaf.subject.rfc4514_string()
     days = (leaf.not_valid_after_utc - now).days
     detail = ctx.t(f"{subject}, expire le {leaf.not_valid_after_utc:%Y-%m-%d} (dans {days} j)",
                    f"{subject}, expires {leaf.not_valid_after_utc:%Y-%m-%d} (in {days} days)")
@@ -101,8 +131,8 @@ def certificate(ctx: Context) -> Check:
     except x509.ExtensionNotFound:
         pass
     if days < ctx.cert_warn_days:
-        return Check("psc.mtls", "warn", label, detail, renew)
-    if problem == "unknown":
+        return Check("psc.mtls", "warn", label, detail, _renew(ctx))
+    if not issuer_known:
         return Check("psc.mtls", "warn", label, detail + ctx.t(f" ; émetteur {leaf.issuer.rfc4514_string()} inconnu",
                                                                f"; issuer {leaf.issuer.rfc4514_string()} unknown"),
                      ctx.t("chaîne non vérifiée : ajoutez l'AC IGC-Santé à BRIDGE_TRUST_DIR ou au fichier du certificat",

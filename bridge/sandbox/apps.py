@@ -74,131 +74,161 @@ def create_demo_apps(bridge_url: str, base_url: str = "http://127.0.0.1:8002",
 
     i18n.install(app)
     app.context_processor(claim_words)
-    clock = clock or Clock()
-    ended_sids: set[str] = set()   # sids ended by a back-channel logout (the session cookie is in the browser)
     oauth = OAuth(app)
-    by_slug = {s.slug: s for s in services}
     for s in services:
         oauth.register(s.slug, client_id=s.client_id, client_secret=s.client_secret,
                        server_metadata_url=f"{bridge_url}/.well-known/openid-configuration",
                        client_kwargs={"scope": s.scope, "code_challenge_method": "S256",
                                       "token_endpoint_auth_method": "client_secret_basic"})
+    demo = DemoApps(oauth, services, base_url, clock or Clock())
+    _page_routes(app, demo)
+    _session_routes(app, demo)
+    _login_routes(app, demo)
+    return app
 
-    def service_or_404(slug: str) -> DemoService:
-        if slug not in by_slug:
+
+class DemoApps:
+    """What the routes of the demo apps share: the services, their OIDC clients, the clock, and the sids ended by a
+    back-channel logout (the session cookie itself is in the browser)."""
+
+    def __init__(self, oauth: OAuth, services: tuple[DemoService, ...], base_url: str, clock) -> None:
+        self.oauth, self.services, self.base_url, self.clock = oauth, services, base_url, clock
+        self.by_slug = {s.slug: s for s in services}
+        self.ended_sids: set[str] = set()
+
+    def service_or_404(self, slug: str) -> DemoService:
+        if slug not in self.by_slug:
             abort(404)
-        return by_slug[slug]
+        return self.by_slug[slug]
 
-    def current_user(s: DemoService) -> tuple[dict | None, str]:
+    def current_user(self, s: DemoService) -> tuple[dict | None, str]:
         """The app's user, unless the bridge ended the session (back-channel) or the app's idle timeout passed."""
         user = session.get(s.slug)
         if not user:
             return None, ""
-        if user["claims"].get("sid") in ended_sids:
+        if user["claims"].get("sid") in self.ended_sids:
             session.pop(s.slug)
             return None, "backchannel"
-        if clock.now() - user.get("active", 0) >= s.idle_timeout:
+        if self.clock.now() - user.get("active", 0) >= s.idle_timeout:
             session.pop(s.slug)
             return None, "idle"
         return user, ""
 
-    def idle_left(s: DemoService, user: dict) -> int:
-        return max(0, int(user.get("active", 0) + s.idle_timeout - clock.now()))
+    def idle_left(self, s: DemoService, user: dict) -> int:
+        return max(0, int(user.get("active", 0) + s.idle_timeout - self.clock.now()))
+
+
+def _page_routes(app: Flask, demo: DemoApps) -> None:
+    """The list of services, each service's page, and its "vous allez être déconnecté" page."""
+    services = demo.services
 
     @app.get("/")
     def index():
         return render_template("demo/index.html", services=services,
-                               users={s.slug: current_user(s)[0] for s in services})
+                               users={s.slug: demo.current_user(s)[0] for s in services})
 
     @app.get("/<slug>/")
     def home(slug):
-        s = service_or_404(slug)
-        user, ended = current_user(s)
+        s = demo.service_or_404(slug)
+        user, ended = demo.current_user(s)
         return render_template("demo/service.html", service=s, user=user, services=services, ended=ended,
-                               error=request.args.get("error"), idle_left=idle_left(s, user) if user else 0)
+                               error=request.args.get("error"), idle_left=demo.idle_left(s, user) if user else 0)
 
     @app.get("/<slug>/idle-warning")
     def idle_warning(slug):
-        s = service_or_404(slug)
-        user, _ = current_user(s)
+        s = demo.service_or_404(slug)
+        user, _ = demo.current_user(s)
         if not user:
             return redirect(url_for("home", slug=slug))
-        return render_template("demo/idle_warning.html", service=s, user=user, idle_left=idle_left(s, user))
+        return render_template("demo/idle_warning.html", service=s, user=user, idle_left=demo.idle_left(s, user))
+
+
+def _session_routes(app: Flask, demo: DemoApps) -> None:
+    """"Rester connecté" (a token refresh) and the bridge's back-channel logouts."""
 
     @app.post("/<slug>/keepalive")
     def keepalive(slug):
         """"Rester connecté": refreshing the tokens is activity for the bridge, which restarts its idle timer."""
-        s = service_or_404(slug)
-        user, _ = current_user(s)
+        s = demo.service_or_404(slug)
+        user, _ = demo.current_user(s)
         if not user:
             return redirect(url_for("home", slug=slug))
         try:
-            token = oauth.create_client(slug).fetch_access_token(grant_type="refresh_token",
-                                                                 refresh_token=user.get("refresh_token", ""))
+            token = demo.oauth.create_client(slug).fetch_access_token(grant_type="refresh_token",
+                                                                      refresh_token=user.get("refresh_token", ""))
         except OAuthError:
             session.pop(slug, None)
             return redirect(url_for("home", slug=slug, error="session_expired"))
-        user.update(active=clock.now(), refresh_token=token.get("refresh_token", user.get("refresh_token")))
+        user.update(active=demo.clock.now(), refresh_token=token.get("refresh_token", user.get("refresh_token")))
         session[slug] = user
         return redirect(url_for("home", slug=slug))
 
     @app.post("/<slug>/backchannel-logout")
     def backchannel_logout(slug):
         """OIDC Back-Channel Logout 1.0: verify the logout token, remember its sid."""
-        import requests
-        from joserfc import jws, jwt
-        from joserfc.errors import JoseError
-        from joserfc.jwk import KeySet
-
-        s = service_or_404(slug)
-        client = oauth.create_client(slug)
-        token = request.form.get("logout_token", "")
-        try:
-            jws.extract_compact(token.encode())   # malformed: refused before asking the bridge for its keys
-        except (JoseError, ValueError):
-            return {"error": "invalid_request"}, 400
-        try:
-            metadata = client.load_server_metadata()
-            keys = KeySet.import_key_set(client.fetch_jwk_set())
-            claims = jwt.decode(token, keys, algorithms=["RS256", "ES256"]).claims
-            jwt.JWTClaimsRegistry(iss={"essential": True, "value": metadata["issuer"]},
-                                  aud={"essential": True, "value": s.client_id}, sid={"essential": True},
-                                  iat={"essential": True}).validate(claims)
-        except requests.RequestException:
-            return {"error": "temporarily_unavailable"}, 503
-        except (JoseError, ValueError, KeyError, TypeError):
-            return {"error": "invalid_request"}, 400
-        if "http://schemas.openid.net/event/backchannel-logout" not in (claims.get("events") or {}) \
-                or "nonce" in claims:
-            return {"error": "invalid_request"}, 400
-        ended_sids.add(claims["sid"])
+        s = demo.service_or_404(slug)
+        client = demo.oauth.create_client(slug)
+        claims, error = _logout_token_claims(client, request.form.get("logout_token", ""), s.client_id)
+        if error:
+            return error
+        demo.ended_sids.add(claims["sid"])
         return "", 200
+
+
+def _logout_token_claims(client, token: str, client_id: str) -> tuple[dict | None, tuple | None]:
+    """(claims, None) for a valid logout token from the bridge, else (None, the error answer)."""
+    import requests
+    from joserfc import jws, jwt
+    from joserfc.errors import JoseError
+    from joserfc.jwk import KeySet
+
+    try:
+        jws.extract_compact(token.encode())   # malformed: refused before asking the bridge for its keys
+    except (JoseError, ValueError):
+        return None, ({"error": "invalid_request"}, 400)
+    try:
+        metadata = client.load_server_metadata()
+        keys = KeySet.import_key_set(client.fetch_jwk_set())
+        claims = jwt.decode(token, keys, algorithms=["RS256", "ES256"]).claims
+        jwt.JWTClaimsRegistry(iss={"essential": True, "value": metadata["issuer"]},
+                              aud={"essential": True, "value": client_id}, sid={"essential": True},
+                              iat={"essential": True}).validate(claims)
+    except requests.RequestException:
+        return None, ({"error": "temporarily_unavailable"}, 503)
+    except (JoseError, ValueError, KeyError, TypeError):
+        return None, ({"error": "invalid_request"}, 400)
+    if "http://schemas.openid.net/event/backchannel-logout" not in (claims.get("events") or {}) \
+            or "nonce" in claims:
+        return None, ({"error": "invalid_request"}, 400)
+    return claims, None
+
+
+def _login_routes(app: Flask, demo: DemoApps) -> None:
+    """Login through the bridge (authorization code + PKCE), its callback, and RP-initiated logout."""
 
     @app.get("/<slug>/login")
     def login(slug):
-        s = service_or_404(slug)
-        return oauth.create_client(slug).authorize_redirect(f"{base_url}/{s.slug}/callback")
+        s = demo.service_or_404(slug)
+        return demo.oauth.create_client(slug).authorize_redirect(f"{demo.base_url}/{s.slug}/callback")
 
     @app.get("/<slug>/callback")
     def callback(slug):
-        service_or_404(slug)
-        client = oauth.create_client(slug)
+        demo.service_or_404(slug)
+        client = demo.oauth.create_client(slug)
         try:
             token = client.authorize_access_token()
         except OAuthError as exc:
             return redirect(url_for("home", slug=slug, error=exc.error or "login_failed"))
         userinfo = client.userinfo(token=token)
         session[slug] = {"id_token": token["id_token"], "claims": dict(token["userinfo"]), "userinfo": dict(userinfo),
-                         "refresh_token": token.get("refresh_token", ""), "active": clock.now()}
+                         "refresh_token": token.get("refresh_token", ""), "active": demo.clock.now()}
         return redirect(url_for("home", slug=slug))
 
     @app.post("/<slug>/logout")
     def logout(slug):
-        service_or_404(slug)
+        demo.service_or_404(slug)
         user = session.pop(slug, None)
         if not user:
             return redirect(url_for("home", slug=slug))
-        return oauth.create_client(slug).logout_redirect(post_logout_redirect_uri=f"{base_url}/{slug}/",
-                                                         id_token_hint=user["id_token"])
-
-    return app
+        return demo.oauth.create_client(slug).logout_redirect(post_logout_redirect_uri=f"{demo.base_url}/{slug}/",
+                                                              id_token_hint=user["id_token"])
