@@ -5,6 +5,7 @@ from dataclasses import dataclass
 
 from bridge.model import Authentication
 from bridge.policy import Service, eligible_activities, evaluate, step_up_means
+from bridge.sessions import activity
 
 
 @dataclass(frozen=True)
@@ -14,17 +15,11 @@ class Verdict:
 
 
 def client_expired(session, client_id: str, now: float) -> str | None:
-    """Why this client's part of the SSO session is over (its idle timer or service deadline), if it is."""
+    """Why this client's part of the SSO session is over (its idle timer or service deadline), if it is:
+    client_expired (tombstoned), or absolute_expired / idle_expired by the rule of bridge.sessions.activity."""
     if client_id in session.expired_clients:
         return "client_expired"
-    entry = session.clients.get(client_id)
-    if entry:
-        last, idle, deadline = entry
-        if now >= deadline:
-            return "absolute_expired"
-        if now - last >= idle:
-            return "idle_expired"
-    return None
+    return activity.expired(now, session.clients.get(client_id))
 
 
 def _judge(service: Service, authn: Authentication, now: float, *, fresh: bool) -> Verdict:

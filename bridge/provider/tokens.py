@@ -1,6 +1,7 @@
 """Codes, access and refresh tokens for local apps, stored under their SSO session's hash tag.
 
-A token is "<sid>.<random>": the sid locates the session keys for a one-round-trip check (bridge/store/scripts.py).
+A token is "<sid>.<random>": the sid locates the session keys for a one-round-trip check (bridge/sessions/scripts.py,
+the rule of bridge/sessions/activity.py).
 Only SHA-256 of tokens are stored. One code grant = one token family; replaying a consumed code or a rotated
 refresh token revokes the family.
 """
@@ -12,9 +13,10 @@ import re
 import secrets
 from dataclasses import dataclass
 
-from bridge.sessions import IDP_IDLE_MAX, activity_key, session_key, stamp
+from bridge.sessions import IDP_IDLE_MAX, session_key
+from bridge.sessions.activity import activity_key, revoked_family, stamp
+from bridge.sessions.scripts import REFRESH, TOKEN_USE
 from bridge.store import Store
-from bridge.store.scripts import REFRESH, TOKEN_USE
 
 CODE_TTL = 60           # seconds, single use
 ACCESS_TTL = 300        # <= 5 min
@@ -38,7 +40,8 @@ def new_token(sid: str) -> str:
 
 @dataclass
 class TokenUse:
-    status: str                  # ok | missing | ended | client_ended | revoked | idle | absolute | session_idle
+    status: str                  # a verdict of bridge.sessions.activity (ok | idle | absolute | session_idle |
+                                 # client_ended | revoked), or missing | ended | wrong_client | reused
     sid: str = ""
     record: dict | None = None   # {c, s, v, f, e}
     session: dict | None = None  # the session record (Authentication...)
@@ -132,7 +135,7 @@ class Tokens:
 
     # -- revoking -----------------------------------------------------------------------------------------------
     def revoke_family(self, sid: str, family: str) -> None:
-        self.store.hash_set(activity_key(sid), {f"!f:{family}": "1"}, REFRESH_TTL + 60)
+        self.store.hash_set(activity_key(sid), {revoked_family(family): "1"}, REFRESH_TTL + 60)
 
     def revoke(self, token: str, kind: str) -> None:
         sid = split(token)

@@ -2,9 +2,10 @@
 
 Cookie = "<sid>.<secret>": the store keeps only the secret's SHA-256, so a store dump is no set of cookies.
 `sid` is also the OIDC `sid` claim and the Redis hash tag of every key of the session (Cluster-safe).
-Per-client activity lives in the act:{sid} hash (see bridge/store/scripts.py); a client missing from it has
-no valid tokens. Expiry is checked lazily on every use and by the sweeper; each expiry notifies listeners
-(back-channel logout, audit).
+Per-client activity lives in the act:{sid} hash, and one rule says when a timer has run out: both in
+bridge/sessions/activity.py. A client missing from the hash has no valid tokens. Expiry is checked lazily on every
+use (Sessions.load, and the token scripts of bridge/sessions/scripts.py) and by the sweeper; each expiry notifies
+listeners (back-channel logout, audit).
 """
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ from typing import Callable
 
 from bridge.clock import Clock
 from bridge.model import Authentication
+from bridge.sessions import activity
+from bridge.sessions.activity import activity_key, stamp
 from bridge.store import Store
 
 COOKIE = "bridge_session"   # logical name; on the wire: bridge.web.security.cookie_name
@@ -27,10 +30,6 @@ INDEX = "idx:sessions"      # sid -> next time the sweeper must look at it
 
 def session_key(sid: str) -> str:
     return f"sess:{{{sid}}}"
-
-
-def activity_key(sid: str) -> str:
-    return f"act:{{{sid}}}"
 
 
 def _hash(secret: str) -> str:
@@ -52,11 +51,6 @@ def browser_label(user_agent: str) -> str:
     system = next((label for mark, label in _SYSTEMS if mark in user_agent), "")
     browser = f"{name[0]} {name[1]}" if name and name[1].isdigit() else (name[0] if name else "")
     return " · ".join(filter(None, (browser, system))) or (user_agent[:40] or "?")
-
-
-def stamp(t: float) -> str:
-    """Times in the store: milliseconds are plenty, and shorter than repr()."""
-    return f"{t:.3f}"
 
 
 @dataclass
@@ -99,7 +93,7 @@ class Sessions:
         session = SsoSession(sid=secrets.token_urlsafe(16), secret=secrets.token_urlsafe(32), authn=authn,
                              created=now, deadline=deadline, seen=now, device=device or {})
         self.save(session)
-        self.store.hash_set(activity_key(session.sid), {"_seen": stamp(now)}, self._ttl(session))
+        self.store.hash_set(activity_key(session.sid), {activity.SEEN: stamp(now)}, self._ttl(session))
         self.store.index_add(INDEX, session.sid, min(deadline, now + self.idle_max))
         return session
 
@@ -118,28 +112,22 @@ class Sessions:
         if data is None or not hmac.compare_digest(data["secret_hash"].encode(), _hash(secret).encode()):
             return None
         session = self._from(sid, secret, data)
-        now = self.clock.now()
-        if now >= session.deadline:
-            self.end(sid, "absolute_expired", session)
-            return None
-        if now - session.seen >= self.idle_max:
-            self.end(sid, "idle_expired", session)
+        expired = activity.expired(self.clock.now(), self._timer(session))
+        if expired:
+            self.end(sid, expired, session)
             return None
         return session
 
+    def _timer(self, session: SsoSession) -> activity.Entry:
+        """The session's own timer: any client's last activity, the bridge-wide idle timeout, its deadline."""
+        return session.seen, self.idle_max, session.deadline
+
     def _from(self, sid: str, secret: str, data: dict) -> SsoSession:
-        act = self.store.hash_get_all(activity_key(sid))
-        clients, expired = {}, set()
-        for name, value in act.items():
-            if name.startswith("~"):
-                expired.add(name[1:])
-            elif not name.startswith(("_", "!")):
-                last, idle, deadline = (float(x) for x in value.split("|"))
-                clients[name] = (last, idle, deadline)
+        act = activity.read(self.store.hash_get_all(activity_key(sid)))
         return SsoSession(sid=sid, secret=secret, authn=Authentication.from_dict(data["authn"]),
                           created=data["created"], deadline=data["deadline"],
-                          seen=float(act.get("_seen", data["created"])), clients=clients, expired_clients=expired,
-                          device=data.get("device", {}))
+                          seen=float(data["created"]) if act.seen is None else act.seen, clients=act.clients,
+                          expired_clients=act.expired, device=data.get("device", {}))
 
     def touch(self, session: SsoSession, client_id: str, idle: int, max_session: int) -> None:
         """The client used the session (/authorize reuse): restart its idle timer."""
@@ -147,9 +135,9 @@ class Sessions:
         deadline = min(session.deadline, session.authn.auth_time + max_session)
         session.clients[client_id] = (now, float(idle), deadline)
         session.seen = now
-        self.store.hash_set(activity_key(session.sid), {client_id: f"{stamp(now)}|{idle}|{stamp(deadline)}", "_seen": stamp(now)},
+        self.store.hash_set(activity_key(session.sid), activity.touched(client_id, now, idle, deadline),
                             self._ttl(session))
-        self.store.index_add(INDEX, session.sid, min(now + idle, deadline, now + self.idle_max))
+        self.store.index_add(INDEX, session.sid, min(activity.due(session.clients[client_id]), now + self.idle_max))
 
     def list(self, limit: int = 1000) -> list[SsoSession]:
         """Live sessions, soonest deadline first (admin console). Read-only: expiry stays with load()/sweep().
@@ -169,7 +157,7 @@ class Sessions:
     def end(self, sid: str, reason: str, session: SsoSession | None = None) -> None:
         """End the whole session: every client of it is notified (back-channel logout)."""
         act = self.store.hash_get_all(activity_key(sid))
-        clients = [name for name in act if not name.startswith(("_", "!", "~"))]
+        clients = [name for name in act if activity.is_client(name)]
         self.store.delete(session_key(sid), activity_key(sid))
         self.store.index_remove(INDEX, sid)
         self._notify(sid, clients, reason, session)
@@ -178,7 +166,7 @@ class Sessions:
         """One client's idle or service deadline passed: its tokens die, the others keep working, and the
         next /authorize of that client needs a fresh authentication (the '~' tombstone)."""
         self.store.hash_delete(activity_key(sid), client_id)
-        self.store.hash_set(activity_key(sid), {f"~{client_id}": reason}, IDP_SESSION_MAX + 60)
+        self.store.hash_set(activity_key(sid), {activity.tombstone(client_id): reason}, IDP_SESSION_MAX + 60)
         self._notify(sid, [client_id], reason, None)
 
     def reauthenticated(self, session: SsoSession, authn: Authentication, upstream_deadline: float | None) -> None:
@@ -188,7 +176,7 @@ class Sessions:
         session.deadline = min(authn.auth_time + IDP_SESSION_MAX, upstream_deadline or float("inf"))
         self.save(session)
         if session.expired_clients:
-            self.store.hash_delete(activity_key(session.sid), *(f"~{c}" for c in session.expired_clients))
+            self.store.hash_delete(activity_key(session.sid), *map(activity.tombstone, session.expired_clients))
             session.expired_clients = set()
 
     def sweep(self, limit: int = 500) -> int:
@@ -200,15 +188,18 @@ class Sessions:
                 self.store.index_remove(INDEX, sid)
                 continue
             session = self._from(sid, "", data)
-            if now >= session.deadline or now - session.seen >= self.idle_max:
-                self.end(sid, "absolute_expired" if now >= session.deadline else "idle_expired", session)
+            expired = activity.expired(now, self._timer(session))
+            if expired:
+                self.end(sid, expired, session)
                 applied += 1
                 continue
-            for client_id, (last, idle, deadline) in session.clients.items():
-                if now >= deadline or now - last >= idle:
-                    self.end_client(sid, client_id, "absolute_expired" if now >= deadline else "idle_expired")
+            remaining = []
+            for client_id, entry in session.clients.items():
+                expired = activity.expired(now, entry)
+                if expired:
+                    self.end_client(sid, client_id, expired)
                     applied += 1
-            remaining = [min(last + idle, deadline) for c, (last, idle, deadline) in session.clients.items()
-                         if not (now >= deadline or now - last >= idle)]
-            self.store.index_add(INDEX, sid, min([session.deadline, session.seen + self.idle_max, *remaining]))
+                else:
+                    remaining.append(activity.due(entry))
+            self.store.index_add(INDEX, sid, min([activity.due(self._timer(session)), *remaining]))
         return applied
