@@ -9,6 +9,7 @@ from urllib.parse import urlencode
 
 from flask import Blueprint, make_response, redirect, render_template, request, url_for
 
+from bridge import events
 from bridge.admin.views import AuditQuery, chain_state, paris_stamp, paris_time, search_audit, session_rows
 from bridge.audit import EVENTS
 from bridge.policy import PolicyError, effective_limits, load_policies, login_means
@@ -107,8 +108,8 @@ def callback():
         return _refuse(exc)
     service = b.policies.services["admin"]
     if national_id not in service.admins:
-        b.record("login_denied", "denied", service="admin", client="bridge-admin", national_id=national_id,
-                 mie=claims.get("mie", ""), reason="not_admin")
+        events.login_denied(b, ("not_admin",), service="admin", client="bridge-admin", national_id=national_id,
+                            mie=claims.get("mie", ""))
         return error_page("admin_forbidden", 403)
     token = open_console(b, national_id, claims)
     # A page, not a redirect: after a cross-site redirect chain (PSC) a SameSite=Strict cookie would not be sent.

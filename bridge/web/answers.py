@@ -8,7 +8,7 @@ from authlib.oauth2 import OAuth2Error
 from flask import make_response, redirect, render_template, request
 from werkzeug.test import EnvironBuilder
 
-from bridge import metrics
+from bridge import events
 from bridge.logs import log
 from bridge.policy import effective_limits, reason_message
 from bridge.provider.grants import PARAM_LIMITS, Grantee
@@ -94,7 +94,7 @@ def start_login(grant, *, authenticated: bool, forced: bool = False):
     txn.login_hint = (grant.request.payload.data.get("login_hint") or "")[:256]
     b.transactions.save(txn)
     if not authenticated:
-        b.record("login_started", "info", service=grant.client.service.service, client=grant.client.client_id)
+        events.login_started(b, service=grant.client.service.service, client=grant.client.client_id)
     response = make_response(redirect(login_entry(txn)))
     if new:
         response.set_cookie(BROWSER_COOKIE, secret, **cookie_args())
@@ -108,9 +108,7 @@ def validated_query(data: dict) -> str:
 
 
 def render_denial(service, reasons, authn=None, client_id: str = ""):
-    metrics.denied(reasons, mie=authn.mie if authn else None)
-    log.info("login_denied", service=service.service, reasons=list(reasons))
-    bridge().record("login_denied", "denied", service=service.service, client=client_id, reason=",".join(reasons),
-                    national_id=authn.identity.national_id if authn else "", mie=authn.mie if authn else "")
+    events.login_denied(bridge(), reasons, service=service.service, client=client_id,
+                        national_id=authn.identity.national_id if authn else "", mie=authn.mie if authn else "")
     texts = [reason_message(code, current_lang()) for code in reasons]
     return render_template("denied.html", service=service, reasons=texts), 403

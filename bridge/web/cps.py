@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify, make_response, render_template, request
 
-from bridge.logs import current_request_id, log
+from bridge import events
 from bridge.policy import login_means, reason_message
 from bridge.transactions import BROWSER_COOKIE
 from bridge.upstream.cps import CpsError, means_refusal, proxy_trusted
@@ -46,17 +46,10 @@ def _denial(service, reasons, authn=None, txn=None):
     return render_denial(service, reasons, authn, txn.client_id if txn else "")
 
 
-def _audit(event: str, outcome: str, upstream: str, txn, *, national_id: str = "", **fields) -> None:
-    """One structured log line per decision, plus a line in the hash-chained audit trail when the bridge has one
-    (`Bridge.record`, bridge.audit). The national id goes to the audit trail only (it pseudonymises when asked)."""
-    b = bridge()
-    fields = {"upstream": upstream, "service": txn.service if txn else "", "client": txn.client_id if txn else "",
-              "remote_addr": request.remote_addr, **fields}
-    (log.info if outcome == "success" else log.warning)(event, outcome=outcome,
-                                                         request_id=current_request_id(), **fields)
-    record = getattr(b, "record", None)
-    if callable(record):
-        record(event, outcome, national_id=national_id, **fields)
+def _failed(upstream: str, txn, reason: str, detail: str = "") -> None:
+    events.login_failed(bridge(), upstream=upstream, reason=reason, detail=detail,
+                        service=txn.service if txn else "", client=txn.client_id if txn else "",
+                        remote_addr=request.remote_addr)
 
 
 def _page(txn, service, error: str = "", status: int = 200):
@@ -104,7 +97,8 @@ def challenge():
         return jsonify(error="csrf", message=message("csrf")), 403
     refusal = means_refusal(b.policies.services[txn.service], "cps-pin", b.clock.now())
     if refusal:
-        _audit("login_denied", "denied", "cps-pin", txn, reason=refusal[0])
+        events.login_denied(b, refusal[:1], service=txn.service, client=txn.client_id, upstream="cps-pin",
+                            remote_addr=request.remote_addr)
         return jsonify(error=refusal[0], message=message(refusal[0])), 403
     if b.cps is None:
         return jsonify(error="cps_unavailable", message=message("cps_unavailable")), 503
@@ -120,10 +114,10 @@ def proof():
     form = request.form
     txn = _bound_txn(form.get("txn"))
     if txn is None:
-        _audit("login_failed", "failure", "cps-pin", None, reason="txn_invalid")
+        _failed("cps-pin", None, "txn_invalid")
         return error_page("txn_invalid", 400)
     if not txn.check_csrf(form.get("csrf")):
-        _audit("login_failed", "failure", "cps-pin", txn, reason="csrf")
+        _failed("cps-pin", txn, "csrf")
         return error_page("csrf", 403)
     service = b.policies.services[txn.service]
     refusal = means_refusal(service, "cps-pin", b.clock.now())
@@ -135,7 +129,7 @@ def proof():
         authn = b.cps.verify_proof(txn.id, form.get("challenge"), form.get("certificate"), form.get("signature"),
                                    form.get("card_serial", ""))
     except CpsError as exc:
-        _audit("login_failed", "failure", "cps-pin", txn, reason=exc.code, detail=exc.detail)
+        _failed("cps-pin", txn, exc.code, exc.detail)
         return _page(txn, service, error=exc.code, status=exc.status)
     return _finish(txn, authn)
 
@@ -153,15 +147,15 @@ def tls_login():
     header = request.headers.get(b.settings.client_cert_header)
     if not proxy_trusted(request.remote_addr, b.settings.trusted_proxies):
         # Anyone can send the header: it only means something when our own TLS proxy set it.
-        _audit("login_failed", "failure", "cps-tls", txn, reason="cps_tls_untrusted_proxy",
-               detail=f"{b.settings.client_cert_header} {'present' if header else 'absent'}")
+        _failed("cps-tls", txn, "cps_tls_untrusted_proxy",
+                f"{b.settings.client_cert_header} {'present' if header else 'absent'}")
         return error_page("cps_tls_untrusted_proxy", 403)
     if b.cps is None:
         return error_page("cps_unavailable", 503)
     try:
         authn = b.cps.verify_tls(header)
     except CpsError as exc:
-        _audit("login_failed", "failure", "cps-tls", txn, reason=exc.code, detail=exc.detail)
+        _failed("cps-tls", txn, exc.code, exc.detail)
         return error_page(exc.code, exc.status)
     return _finish(txn, authn)
 
@@ -170,7 +164,7 @@ def _finish(txn, authn):
     """The card is valid: the login pipeline decides (policy first, so a refused card never replaces the browser's
     session), and the login is audited once allowed, before any session exists."""
     def succeeded(authn) -> None:
-        _audit("login_succeeded", "success", authn.upstream, txn, national_id=authn.identity.national_id,
-               mie=authn.mie, card_type=authn.card.type, cert_sha256=authn.card.cert_sha256)
+        events.login_succeeded(bridge(), authn, service=txn.service, client=txn.client_id, card_type=authn.card.type,
+                               cert_sha256=authn.card.cert_sha256, remote_addr=request.remote_addr)
 
     return finish_login(txn, authn, succeeded)

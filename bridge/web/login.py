@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import Blueprint, redirect, render_template, request, url_for
 
-from bridge import metrics, nomenclature
+from bridge import events, nomenclature
 from bridge.logs import log
 from bridge.policy import eligible_activities
 from bridge.sessions import COOKIE
@@ -51,7 +51,7 @@ def back():
     txn = bound_txn()
     if txn is None:
         return error_page("txn_invalid", 400)
-    bridge().record("login_failed", "failure", reason="user_went_back", service=txn.service, client=txn.client_id)
+    events.login_failed(bridge(), upstream="", reason="user_went_back", service=txn.service, client=txn.client_id)
     return return_error_to_app(txn, "access_denied", "The user went back to the application without logging in.")
 
 
@@ -64,15 +64,11 @@ def psc_callback():
         return _psc_failed(exc)
     txn = b.transactions.get(txn_id)
     if txn is None or not txn.bound_to(request.cookies.get(BROWSER_COOKIE)):
-        log.warning("login_failed", upstream="psc", code="txn_invalid")
-        metrics.login_error("psc", "txn_invalid")
+        events.login_failed(b, upstream="psc", reason="txn_invalid")
         return error_page("txn_invalid", 400)
 
     def succeeded(authn) -> None:
-        b.record("login_succeeded", "success", service=txn.service, client=txn.client_id,
-                 national_id=authn.identity.national_id, mie=authn.mie, upstream=authn.upstream)
-        log.info("login_succeeded", upstream=authn.upstream, mie=authn.mie, service=txn.service)
-        metrics.login(authn.mie, "success")
+        events.login_succeeded(b, authn, service=txn.service, client=txn.client_id)
 
     return finish_login(txn, authn, succeeded)
 
@@ -81,10 +77,8 @@ def _psc_failed(exc: PscError):
     """A refusal the app handles (access_denied...) goes back to it; anything else is a page with a way back."""
     b = bridge()
     txn = bound_txn(exc.txn) if exc.txn else None
-    log.warning("login_failed", upstream="psc", code=exc.code, detail=exc.detail, relayed=bool(exc.relay and txn))
-    metrics.login_error("psc", exc.code)
-    b.record("login_failed", "failure", reason=exc.code, upstream="psc",
-             service=txn.service if txn else "", client=txn.client_id if txn else "")
+    events.login_failed(b, upstream="psc", reason=exc.code, detail=exc.detail, service=txn.service if txn else "",
+                        client=txn.client_id if txn else "", relayed=bool(exc.relay and txn))
     if exc.relay and txn:
         return return_error_to_app(txn, exc.relay, RELAYED_ERRORS[exc.relay])
     return error_page(exc.code, exc.status, detail=exc.detail, txn=txn)
