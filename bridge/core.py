@@ -13,7 +13,7 @@ from bridge.provider.keys import KeyRing
 from bridge.provider.tokens import Tokens
 from bridge.sessions import Sessions
 from bridge.store import Store, open_store
-from bridge.transactions import Transactions
+from bridge.login.transactions import Transactions
 from bridge.upstream.psc import PscClient
 
 

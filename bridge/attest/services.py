@@ -16,7 +16,7 @@ _REQUIREMENT = re.compile(r"RIE-PS (\d{2})((?:/\d{2})*)")
 # words, in French for the French report.
 _FRENCH = (("service policy", "politique du service"), ("TRE_G15 codes", "codes TRE_G15"),
            ("PSC Bridge sanity bound", "borne de cohérence de PSC Bridge"),
-           ("PSC documentation", "documentation Pro Santé Connect"), (" for sessions.py", " pour sessions.py"),
+           ("PSC documentation", "documentation Pro Santé Connect"), (" for bridge/sessions/", " pour bridge/sessions/"),
            (" and upstream modules", " et modules amont (bridge/upstream)"),
            ("the bridge itself", "la passerelle elle-même"), ("CRL checks in", "contrôle des CRL dans"))
 _ENGLISH = (("mode d'exercice", "practice mode"),)

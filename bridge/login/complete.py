@@ -10,11 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from bridge.flow import after_login
+from bridge.login.flow import after_login
 from bridge.model import Authentication
 from bridge.policy import Service
 from bridge.sessions import Sessions, SsoSession
-from bridge.transactions import LoginTransaction, Transactions
+from bridge.login.transactions import LoginTransaction, Transactions
 
 
 @dataclass(frozen=True)

@@ -111,6 +111,6 @@ class Limits:
 
 
 def effective_limits(service: Service, now: float) -> Limits:
-    """Idle/absolute session limits and 2FA as they apply at `now` (sessions.py should use these)."""
+    """Idle/absolute session limits and 2FA as they apply at `now` (bridge/sessions/ and the provider use these)."""
     s = standing(service, now)
     return Limits(s.idle_timeout, s.max_session, s.require_2fa)

@@ -100,7 +100,7 @@ _RULES: tuple[Rule, ...] = (
        "session Pro Santé Connect ; au-delà, il faut s'identifier à nouveau.",
        "The identification session lasts at most 4 hours (or less, per service) and never beyond the Pro Santé "
        "Connect session; after that the user must identify again.",
-       note="Idle timeouts (≤ 30 min) are applied per client by sessions.py with effective_limits()."),
+       note="Idle timeouts (≤ 30 min) are applied per client by bridge/sessions/ with effective_limits()."),
     _r("profession_not_allowed", ENFORCED, "service policy (docs/policies.md), TRE_G15 codes", (),
        "the service admits only the listed professions",
        "Ce service est réservé à certaines professions (nomenclature TRE_G15) ; c'est un choix du service, "
@@ -136,7 +136,7 @@ _RULES: tuple[Rule, ...] = (
        "La déconnexion après inactivité intervient au plus après 30 minutes, sauf réserve déclarée "
        "(RIE-PS 13) ; après le 31/12/2028 le plafond s'applique de nouveau.",
        "Logout after inactivity happens after at most 30 minutes, unless a reserve is declared (RIE-PS 13); after "
-       "2028-12-31 the cap applies again.", where="bridge/policy/calendar.py effective_limits() for sessions.py"),
+       "2028-12-31 the cap applies again.", where="bridge/policy/calendar.py effective_limits() for bridge/sessions/"),
     _r("max_session_too_long", LOAD_CHECK, "RIE v2 RIE-PS 13", ("R9",),
        "IdP session ≤ 4 h unless a reserve is declared",
        "La session d'identification dure au plus 4 heures, sauf réserve déclarée (RIE-PS 13).",

@@ -91,7 +91,7 @@ def login():
         return _refuse(exc)
     response = redirect(url)
     if new:
-        from bridge.transactions import BROWSER_COOKIE
+        from bridge.login.transactions import BROWSER_COOKIE
 
         response.set_cookie(BROWSER_COOKIE, secret, **cookie_args())
     return response
@@ -99,7 +99,7 @@ def login():
 
 @bp.get("/callback")
 def callback():
-    from bridge.transactions import BROWSER_COOKIE
+    from bridge.login.transactions import BROWSER_COOKIE
 
     b = bridge()
     try:

@@ -23,7 +23,7 @@ from bridge.errors import BridgeError
 from bridge.policy import effective_limits
 from bridge.policy.reader import ADMIN_SERVICE
 from bridge.sessions import session_key
-from bridge.transactions import browser_hash
+from bridge.login.transactions import browser_hash
 
 CONSOLE_COOKIE = "bridge_admin"   # logical name; on the wire: bridge.web.security.cookie_name
 CLIENT_ID = "bridge-admin"

@@ -12,7 +12,7 @@ from bridge import events
 from bridge.logs import log
 from bridge.policy import effective_limits, reason_message
 from bridge.provider.grants import PARAM_LIMITS, Grantee
-from bridge.transactions import BROWSER_COOKIE
+from bridge.login.transactions import BROWSER_COOKIE
 from bridge.web.context import bridge
 from bridge.web.errors import bad_request, error_page
 from bridge.web.i18n import current_lang

@@ -6,7 +6,7 @@ from flask import make_response, redirect, request, url_for
 
 from bridge.login.complete import Outcome, choose_activity, complete
 from bridge.sessions import COOKIE, browser_label
-from bridge.transactions import LoginTransaction
+from bridge.login.transactions import LoginTransaction
 from bridge.web.answers import issue_code, render_denial, replay_grant
 from bridge.web.context import bridge
 from bridge.web.errors import error_page

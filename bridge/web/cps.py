@@ -13,7 +13,7 @@ from flask import Blueprint, jsonify, make_response, render_template, request
 
 from bridge import events
 from bridge.policy import login_means, reason_message
-from bridge.transactions import BROWSER_COOKIE
+from bridge.login.transactions import BROWSER_COOKIE
 from bridge.upstream.cps import CpsError, means_refusal, proxy_trusted
 from bridge.web.context import bridge
 from bridge.web.answers import render_denial

@@ -7,7 +7,7 @@ from bridge import events, nomenclature
 from bridge.logs import log
 from bridge.policy import eligible_activities
 from bridge.sessions import COOKIE
-from bridge.transactions import BROWSER_COOKIE, LoginTransaction
+from bridge.login.transactions import BROWSER_COOKIE, LoginTransaction
 from bridge.upstream.psc import RELAYED_ERRORS, PscError
 from bridge.web.context import bridge
 from bridge.web.answers import return_error_to_app

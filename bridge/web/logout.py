@@ -19,7 +19,7 @@ from flask import Blueprint, make_response, redirect, render_template, request
 
 from bridge.logs import log
 from bridge.sessions import COOKIE
-from bridge.transactions import BROWSER_COOKIE, browser_hash
+from bridge.login.transactions import BROWSER_COOKIE, browser_hash
 from bridge.web.context import bridge
 from bridge.web.errors import error_page
 from bridge.web.security import browser_secret, cookie_args

@@ -6,7 +6,7 @@ from authlib.oauth2.rfc6749 import InvalidRequestError
 from authlib.oidc.core.errors import InteractionRequiredError, LoginRequiredError
 from flask import Blueprint, jsonify, render_template, request
 
-from bridge import flow
+from bridge.login import flow
 from bridge.provider.claims import subject
 from bridge.provider.keys import JWKS_MAX_AGE
 from bridge.provider.metadata import provider_metadata

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import request, url_for
 
 from bridge.policy import login_means
-from bridge.transactions import BROWSER_COOKIE, LoginTransaction
+from bridge.login.transactions import BROWSER_COOKIE, LoginTransaction
 from bridge.web.context import bridge
 
 

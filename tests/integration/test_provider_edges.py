@@ -262,7 +262,7 @@ def test_the_login_stores_a_compact_validated_request(server):
 
 def test_one_login_starts_a_bounded_number_of_psc_redirects(server):
     """Defect 10: each visit of /login/psc created a PSC state in the store, without limit."""
-    from bridge.transactions import ATTEMPTS_PER_TXN
+    from bridge.login.transactions import ATTEMPTS_PER_TXN
 
     app = AppClient(server.url, **at(server.receiver.url, PORTAIL))
     browser = requests.Session()
@@ -274,7 +274,7 @@ def test_one_login_starts_a_bounded_number_of_psc_redirects(server):
 
 def test_one_login_asks_a_bounded_number_of_card_challenges(bridge_server):
     """Defect 10: /login/cps/challenge created a challenge key per call, without limit."""
-    from bridge.transactions import ATTEMPTS_PER_TXN
+    from bridge.login.transactions import ATTEMPTS_PER_TXN
     from tests.integration.test_cps_login import CpsBrowser
 
     browser = CpsBrowser(bridge_server)

@@ -130,7 +130,7 @@ def test_production_cookies_carry_the_host_prefix(production):
 
 def test_production_sets_deletes_and_reads_only_prefixed_names(production):
     from bridge.sessions import COOKIE
-    from bridge.transactions import BROWSER_COOKIE
+    from bridge.login.transactions import BROWSER_COOKIE
     from bridge.web.admin_auth import CONSOLE_COOKIE
     from bridge.web.i18n import LANG_COOKIE
     from bridge.web.security import cookie_args, cookie_name

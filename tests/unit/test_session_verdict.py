@@ -1,10 +1,10 @@
-"""The session verdict (bridge/flow.py): may an SSO session serve this /authorize, and what after a fresh login?
+"""The session verdict (bridge/login/flow.py): may an SSO session serve this /authorize, and what after a fresh login?
 Pure decisions on the neutral model and a policy: no HTTP, no store."""
 from __future__ import annotations
 
 import pytest
 
-from bridge.flow import Verdict, after_login, client_expired, for_session, needs_activity_choice
+from bridge.login.flow import Verdict, after_login, client_expired, for_session, needs_activity_choice
 from bridge.model import Card, Exercice
 from bridge.sessions import SsoSession
 from tests.unit.test_policy_support import NOW, activity, login, person, service, teleservice
