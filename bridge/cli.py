@@ -15,7 +15,7 @@ COMMANDS = [
     "bridge.provider.cli:sweeper",
     "bridge.audit.cli:audit",
     "bridge.serve:serve",
-    "bridge.attest:attest_command",
+    "bridge.attest.cli:attest_command",
     "bridge.pki.cli:crl",
     "bridge.doctor:doctor",
 ]

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import math
 
-from bridge.sessions import activity
+import bridge.sessions.activity as activity
 from bridge.store.scripts import Script
 
 # activity.verdict() in Lua: same order, same >=; entry is "last|idle|deadline", seen is _seen, revoked !f:<family>.

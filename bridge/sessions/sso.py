@@ -18,7 +18,7 @@ from typing import Callable
 
 from bridge.clock import Clock
 from bridge.model import Authentication
-from bridge.sessions import activity
+import bridge.sessions.activity as activity
 from bridge.sessions.activity import activity_key, stamp
 from bridge.store import Store
 

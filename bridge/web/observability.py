@@ -7,7 +7,7 @@ import hmac
 from flask import Blueprint, Flask, Response, request
 
 from bridge import metrics
-from bridge.web import health
+from bridge.web.health import bp as health_bp
 from bridge.web.context import bridge
 
 bp = Blueprint("observability", __name__)
@@ -28,6 +28,6 @@ def metrics_endpoint():
 
 
 def install(app: Flask) -> None:
-    app.register_blueprint(health.bp)
+    app.register_blueprint(health_bp)
     app.register_blueprint(bp)
     metrics.APP_STARTS.inc()

@@ -6,7 +6,11 @@ from pathlib import Path
 
 from flask import Flask
 
-from . import admin, endpoints, logout, wallet
+import bridge.sandbox.psc.admin as admin
+import bridge.sandbox.psc.endpoints as endpoints
+import bridge.sandbox.psc.logout as logout
+import bridge.sandbox.psc.wallet as wallet
+
 from .config import EmulatorConfig, url_path
 from .core import EXTENSION, Emulator
 from .signing import SigningKeys
