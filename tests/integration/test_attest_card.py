@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from bridge.attest import render_html
 from bridge.config import Settings
 from bridge.policy import load_policies
@@ -40,6 +38,8 @@ def test_without_vpcd_the_report_says_which_evidence_is_missing(tmp_path, monkey
     assert check.passed is None and article.attr("data-passed") == "none"
     assert "preuve non produite" in check.observed and "vpcd" in check.observed
     assert "non exécuté" in article.text and "conforme" not in article.text.replace("NON CONFORME", "")
+    summary = parse(render_html(report)).find("tr", data_summary=SERVICE)
+    assert summary.find(data_not_run="1").text == "1 non exécuté(s)"   # the synthesis says why it is not n / n
 
 
 def test_a_vpcd_port_nobody_listens_on_is_named_not_a_crash(pcscd, tmp_path, monkeypatch):
