@@ -12,7 +12,7 @@ COMMANDS = [
     "bridge.policy.cli:policy",
     "bridge.policy.client_cli:client",
     "bridge.provider.cli:keys",
-    "bridge.provider.cli:sweeper",
+    "bridge.sweeper:sweeper",
     "bridge.audit.cli:audit",
     "bridge.serve:serve",
     "bridge.attest.cli:attest_command",

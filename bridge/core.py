@@ -6,19 +6,26 @@ import secrets
 import socket
 from dataclasses import dataclass, field
 
+from bridge import metrics
+from bridge.audit import Audit, open_audit
 from bridge.clock import Clock
 from bridge.config import ConfigError, Settings
+from bridge.login.transactions import Transactions
+from bridge.logs import current_request_id
+from bridge.pki import TrustStore
 from bridge.policy import PolicySet, load_policies
+from bridge.provider.backchannel import BackChannel
 from bridge.provider.keys import KeyRing
 from bridge.provider.tokens import Tokens
 from bridge.sessions import Sessions
 from bridge.store import Store, open_store
-from bridge.login.transactions import Transactions
+from bridge.upstream.cps import DIRECT_MIE, CpsLogin, public_origin
 from bridge.upstream.psc import PscClient
 
 
 @dataclass
 class Bridge:
+    """Every part, built in dependency order by build_bridge; the web layer adds the Authlib server beside it."""
     settings: Settings
     clock: Clock
     store: Store
@@ -28,19 +35,14 @@ class Bridge:
     sessions: Sessions
     transactions: Transactions
     tokens: Tokens
-    backchannel: object = None  # BackChannel, needs the keys and policies above
-    audit: object = None        # bridge.audit.Audit
-    cps: object = None          # bridge.upstream.cps.CpsLogin when a service allows cps-pin / cps-tls
-    server: object = None       # Authlib AuthorizationServer, set by the web layer
-    protector: object = None
-    extra: dict = field(default_factory=dict)
+    audit: Audit
+    backchannel: BackChannel
+    cps: CpsLogin | None        # None: no service allows a direct card means (cps-pin, cps-tls)
     instance: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}")
 
     def record(self, event: str, outcome: str = "success", **fields) -> dict:
         """One audit line; the request id is taken from the current request when there is one.
         Raises AuditUnavailable when the audit is required and cannot be written (the caller fails closed)."""
-        from bridge.logs import current_request_id
-
         fields.setdefault("request_id", current_request_id())
         return self.audit.record(event, outcome=outcome, **fields)
 
@@ -51,19 +53,15 @@ def build_bridge(settings: Settings, *, clock: Clock | None = None, store: Store
     policies = load_policies(settings.policies_active_dir or settings.policies_dir, dev=not settings.production,
                              shown_as=settings.policies_dir)
     keys = KeyRing(settings.keys_dir, create=not settings.production, clock=clock)
-    from bridge.provider.backchannel import BackChannel
-
     sessions = Sessions(store, clock)
     bridge = Bridge(settings=settings, clock=clock, store=store, policies=policies, keys=keys,
                     psc=PscClient(settings, store, clock), sessions=sessions, transactions=Transactions(store),
-                    tokens=Tokens(store, clock, sessions.idle_max))
-    from bridge.audit import open_audit
-
-    bridge.audit = open_audit(settings, clock)
-    bridge.backchannel = BackChannel(bridge)
-    bridge.cps = _direct_card_login(settings, policies, store, clock)
+                    tokens=Tokens(store, clock, sessions.idle_max), audit=open_audit(settings, clock),
+                    backchannel=BackChannel(settings, clock, keys, policies),
+                    cps=_direct_card_login(settings, policies, store, clock))
     sessions.listeners.append(bridge.backchannel.notify)
-    sessions.listeners.append(lambda sid, clients, reason, session: _audit_session_end(bridge, sid, clients, reason, session))
+    sessions.listeners.append(
+        lambda sid, clients, reason, session: _audit_session_end(bridge, sid, clients, reason, session))
     bridge.backchannel.listeners.append(lambda client, outcome, attempts: bridge.record(
         f"backchannel_{outcome}", "success" if outcome == "delivered" else "failure", client=client, attempts=attempts))
     bridge.record("policy_loaded", "info", services=sorted(policies.services))
@@ -74,8 +72,6 @@ SESSION_END_EVENTS = {"idle_expired": "idle_expired", "absolute_expired": "absol
 
 
 def _audit_session_end(bridge: Bridge, sid: str, clients: list[str], reason: str, session) -> None:
-    from bridge import metrics
-
     event = SESSION_END_EVENTS.get(reason, "logout")
     if reason == "idle_expired":
         for client in clients:
@@ -90,8 +86,6 @@ def _audit_session_end(bridge: Bridge, sid: str, clients: list[str], reason: str
 def _direct_card_login(settings: Settings, policies: PolicySet, store: Store, clock: Clock):
     """The trust store is built only when some service allows a direct card means (cps-pin, cps-tls): a bridge
     serving PSC alone needs no BRIDGE_TRUST_DIR. When one does, a missing or empty trust store stops start-up."""
-    from bridge.upstream.cps import DIRECT_MIE, CpsLogin, public_origin
-
     users = sorted(f"{service.service} ({', '.join(m for m in service.allowed_mie if m in DIRECT_MIE)})"
                    for service in policies.services.values() if set(DIRECT_MIE) & set(service.allowed_mie))
     if not users:
@@ -99,8 +93,6 @@ def _direct_card_login(settings: Settings, policies: PolicySet, store: Store, cl
     if settings.trust_dir is None:
         raise ConfigError(f"BRIDGE_TRUST_DIR: required because service {users[0]} allows direct CPS card login "
                           "(IGC-Santé roots and intermediates; `bridge sandbox card` prints a test one)")
-    from bridge.pki import TrustStore
-
     try:
         trust = TrustStore.from_settings(settings)
     except (ValueError, OSError) as exc:

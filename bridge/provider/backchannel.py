@@ -13,21 +13,24 @@ from joserfc import jwt
 
 from bridge import metrics
 from bridge.logs import log
+from bridge.provider.claims import subject
 
 EVENT = "http://schemas.openid.net/event/backchannel-logout"
 
 
 class BackChannel:
-    def __init__(self, bridge, *, retries: int = 3, backoff: float = 0.5, timeout: float = 5.0):
-        self.bridge, self.retries, self.backoff, self.timeout = bridge, retries, backoff, timeout
+    def __init__(self, settings, clock, keys, policies, *, retries: int = 3, backoff: float = 0.5,
+                 timeout: float = 5.0):
+        self.settings, self.clock, self.keys, self.policies = settings, clock, keys, policies
+        self.retries, self.backoff, self.timeout = retries, backoff, timeout
         self.pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="backchannel")
         self.pending: list[Future] = []
         self.listeners = []  # (client_id, outcome, attempts) for audit and metrics
 
     def logout_token(self, client_id: str, sid: str, sub: str | None = None) -> str:
-        now = int(self.bridge.clock.now())
-        key = self.bridge.keys.signing_key("RS256")
-        claims = {"iss": self.bridge.settings.issuer, "aud": client_id, "iat": now, "exp": now + 120,
+        now = int(self.clock.now())
+        key = self.keys.signing_key("RS256")
+        claims = {"iss": self.settings.issuer, "aud": client_id, "iat": now, "exp": now + 120,
                   "jti": secrets.token_urlsafe(16), "sid": sid, "events": {EVENT: {}}}
         if sub:
             claims["sub"] = sub
@@ -35,15 +38,13 @@ class BackChannel:
 
     def notify(self, sid: str, client_ids: list[str], reason: str, session=None) -> None:
         for client_id in client_ids:
-            found = self.bridge.policies.client(client_id)
+            found = self.policies.client(client_id)
             if not found or not found[1].backchannel_logout_uri:
                 continue
             service, client = found
             sub = None
             if session is not None:
-                from bridge.provider.claims import subject
-
-                sub = subject(service, session.authn.identity.national_id, self.bridge.settings.secret_key)
+                sub = subject(service, session.authn.identity.national_id, self.settings.secret_key)
             token = self.logout_token(client_id, sid, sub)
             log.info("backchannel_logout", client=client_id, reason=reason)
             self.pending = [f for f in self.pending if not f.done()]

@@ -1,4 +1,4 @@
-"""`bridge keys rotate` and `bridge sweeper`."""
+"""`bridge keys rotate`."""
 from __future__ import annotations
 
 import time
@@ -47,33 +47,3 @@ def rotate(keep: int | None, at_once: bool) -> None:
         start = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(min(ring.pending().values())))
         click.echo(f"nouvelles clés publiées (new keys published): {', '.join(new)}; signent à partir de "
                    f"(signing from) {start}; anciennes publiées ensuite {keep} s (then retired): {', '.join(old)}")
-
-
-@click.command("sweeper", help="Apply idle and absolute expiries nobody noticed (one sweeper at a time).")
-@click.option("--interval", default=15.0, show_default=True, help="Seconds between sweeps.")
-@click.option("--once", is_flag=True, help="One sweep, then exit.")
-def sweeper(interval: float, once: bool) -> None:
-    from bridge.config import load_settings
-    from bridge.core import build_bridge
-    from bridge.logs import configure
-
-    settings = load_settings()
-    configure(settings.log_level)
-    bridge = build_bridge(settings)
-    while True:
-        applied = sweep_once(bridge, lock_ttl=max(2, int(interval * 2)))
-        if applied is not None:
-            click.echo(f"sweep: {applied} expiries")
-        if once:
-            return
-        time.sleep(interval)
-
-
-def sweep_once(bridge, lock_ttl: int = 30) -> int | None:
-    """Sweep if this process holds the store lock; None when another instance holds it."""
-    me = bridge.instance
-    if not bridge.store.add("lock:sweeper", me, lock_ttl) and bridge.store.get("lock:sweeper") != me:
-        return None
-    applied = bridge.sessions.sweep()
-    bridge.backchannel.wait()
-    return applied

@@ -4,7 +4,7 @@ The grants are in bridge/provider/grants.py, the other endpoints in bridge/provi
 from __future__ import annotations
 
 from authlib.common.urls import add_params_to_uri
-from authlib.integrations.flask_oauth2 import AuthorizationServer, ResourceProtector
+from authlib.integrations.flask_oauth2 import AuthorizationServer
 from authlib.integrations.flask_oauth2.requests import FlaskOAuth2Request
 from authlib.oauth2.rfc6749 import InvalidRequestError
 from authlib.oauth2.rfc9207 import IssuerParameter
@@ -12,8 +12,15 @@ from flask import request as flask_request
 
 from bridge import metrics
 from bridge.provider.clients import OAuthClient
-from bridge.provider.endpoints import (BodyOrHeaderProtector, BridgeUserInfo, EndSession, Introspection,
-                                       PrivateKeyJwt, Revocation, TokenValidator)
+from bridge.provider.endpoints import (
+    BodyOrHeaderProtector,
+    BridgeUserInfo,
+    EndSession,
+    Introspection,
+    PrivateKeyJwt,
+    Revocation,
+    TokenValidator,
+)
 from bridge.provider.grants import BridgeOpenIDCode, CodeGrant, Grantee, RefreshGrant, S256Challenge
 from bridge.provider.tokens import TokenUse
 
@@ -86,7 +93,7 @@ class BridgeIssuer(IssuerParameter):
         return self.issuer
 
 
-def build_server(app, bridge) -> tuple[AuthorizationServer, ResourceProtector]:
+def build_server(app, bridge) -> AuthorizationServer:
     server = BridgeAuthorizationServer(app, bridge)
     server.register_grant(CodeGrant, [BridgeOpenIDCode(bridge), S256Challenge(required=True)])
     server.register_grant(RefreshGrant)
@@ -98,4 +105,4 @@ def build_server(app, bridge) -> tuple[AuthorizationServer, ResourceProtector]:
     server.register_endpoint(Introspection)
     server.register_endpoint(Revocation)
     server.register_endpoint(EndSession)
-    return server, protector
+    return server

@@ -20,10 +20,11 @@ from joserfc.errors import JoseError
 from werkzeug.test import EnvironBuilder
 
 from bridge.errors import BridgeError
+from bridge.login.transactions import browser_hash
 from bridge.policy import effective_limits
 from bridge.policy.reader import ADMIN_SERVICE
 from bridge.sessions import session_key
-from bridge.login.transactions import browser_hash
+from bridge.web.context import server
 
 CONSOLE_COOKIE = "bridge_admin"   # logical name; on the wire: bridge.web.security.cookie_name
 CLIENT_ID = "bridge-admin"
@@ -91,7 +92,7 @@ def finish_login(bridge, args: dict, browser_secret: str | None) -> tuple[str, d
     request = EnvironBuilder(path="/token", method="POST", base_url=bridge.settings.public_url, data={
         "grant_type": "authorization_code", "code": args["code"], "redirect_uri": redirect_uri,
         "client_id": client.client_id, "code_verifier": pending["verifier"]}).get_request()
-    answer = bridge.server.create_token_response(request=request)
+    answer = server().create_token_response(request=request)
     body = answer.get_json(silent=True) or {}
     if answer.status_code != 200 or "id_token" not in body:
         raise ConsoleError("admin_login_failed", str(body.get("error", answer.status_code)))

@@ -9,11 +9,11 @@ from flask import make_response, redirect, render_template, request
 from werkzeug.test import EnvironBuilder
 
 from bridge import events
+from bridge.login.transactions import BROWSER_COOKIE
 from bridge.logs import log
 from bridge.policy import effective_limits, reason_message
 from bridge.provider.grants import PARAM_LIMITS, Grantee
-from bridge.login.transactions import BROWSER_COOKIE
-from bridge.web.context import bridge
+from bridge.web.context import bridge, server
 from bridge.web.errors import bad_request, error_page
 from bridge.web.i18n import current_lang
 from bridge.web.pending import login_entry
@@ -33,7 +33,7 @@ def oauth_error(error: OAuth2Error, query=None):
     """Redirect with the error only when the client and redirect_uri were verified; otherwise a page, in French,
     with the client's home page when the client is known (`query`: the /authorize parameters)."""
     if error.redirect_uri:
-        return bridge().server.handle_error_response(None, error)
+        return server().handle_error_response(None, error)
     query = request.values if query is None else query
     code, reason = error.error, None
     description = error.description or ""
@@ -56,12 +56,12 @@ def return_error_to_app(txn, error: str, description: str):
     b.transactions.consume(txn.id)
     req = EnvironBuilder(path="/authorize", query_string=txn.query, base_url=b.settings.public_url).get_request()
     try:
-        grant = b.server.get_consent_grant(request=req, end_user=None)
+        grant = server().get_consent_grant(request=req, end_user=None)
     except OAuth2Error as refused:
         return oauth_error(refused, dict(parse_qsl(txn.query)))
     payload = grant.request.payload
     log.info("authorize_error_returned", client=txn.client_id, error=error)
-    return b.server.handle_error_response(None, OAuth2Error(description, error=error, state=payload.state,
+    return server().handle_error_response(None, OAuth2Error(description, error=error, state=payload.state,
                                                             redirect_uri=payload.redirect_uri))
 
 
@@ -74,7 +74,7 @@ def issue_code(grant, session, request_obj=None):
     deadline = min(session.deadline, session.authn.auth_time + limits.max_session)
     grantee = Grantee(session.authn, session.sid, service.service, deadline=deadline)
     log.info("code_issued", client=client.client_id, service=client.service.service, mie=session.authn.mie)
-    return b.server.create_authorization_response(request=request_obj, grant_user=grantee, grant=grant)
+    return server().create_authorization_response(request=request_obj, grant_user=grantee, grant=grant)
 
 
 def replay_grant(query: str, session):
@@ -82,7 +82,7 @@ def replay_grant(query: str, session):
     b = bridge()
     req = EnvironBuilder(path="/authorize", query_string=query, base_url=b.settings.public_url).get_request()
     grantee = Grantee(session.authn, session.sid, "")
-    return b.server.get_consent_grant(request=req, end_user=grantee), req
+    return server().get_consent_grant(request=req, end_user=grantee), req
 
 
 def start_login(grant, *, authenticated: bool, forced: bool = False):

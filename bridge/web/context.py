@@ -6,3 +6,8 @@ from flask import current_app
 
 def bridge():
     return current_app.extensions["bridge"]
+
+
+def server():
+    """The Authlib authorization server built over that bridge (bridge/provider/server.py)."""
+    return current_app.extensions["oauth_server"]

@@ -8,20 +8,20 @@ from pathlib import Path
 
 from flask import Flask
 
+from bridge import logs, web
 from bridge.audit import audit_policy_refused
 from bridge.clock import Clock
 from bridge.config import Settings, load_settings
 from bridge.core import build_bridge
 from bridge.policy import PolicyError
+from bridge.provider.server import build_server
 from bridge.store import Store
+from bridge.sweeper import Sweeper
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None, store: Store | None = None) -> Flask:
-    from bridge import logs, web
-    from bridge.provider.server import build_server
-
     settings = settings or load_settings()
     logs.configure(settings.log_level)
     try:
@@ -36,30 +36,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
                       # Bodies are small forms (token, introspection, PIN proofs): larger ones get 413.
                       MAX_CONTENT_LENGTH=settings.max_body_bytes)
     app.extensions["bridge"] = bridge
-    bridge.server, bridge.protector = build_server(app, bridge)
+    app.extensions["oauth_server"] = build_server(app, bridge)
     web.register(app)
     if settings.sweep_interval > 0:
-        _start_sweeper(bridge, settings.sweep_interval)
+        app.extensions["sweeper"] = Sweeper(bridge, settings.sweep_interval).start()
     return app
 
-
-def _start_sweeper(bridge, interval: float) -> None:
-    """In-process sweeper; the store lock keeps it to one at a time across processes and hosts."""
-    import threading
-
-    from bridge.logs import log
-    from bridge.provider.cli import sweep_once
-    from bridge.store import StoreUnavailable
-
-    def loop() -> None:
-        while not stop.wait(interval):
-            try:
-                sweep_once(bridge, lock_ttl=max(2, int(interval * 2)))
-            except StoreUnavailable:
-                log.warning("sweeper_store_unavailable")
-            except Exception:  # the sweeper must never die silently
-                log.exception("sweeper_error")
-
-    stop = threading.Event()
-    bridge.extra["sweeper_stop"] = stop
-    threading.Thread(target=loop, name="sweeper", daemon=True).start()

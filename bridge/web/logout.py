@@ -17,10 +17,10 @@ import secrets
 from authlib.oauth2 import OAuth2Error
 from flask import Blueprint, make_response, redirect, render_template, request
 
+from bridge.login.transactions import BROWSER_COOKIE, browser_hash
 from bridge.logs import log
 from bridge.sessions import COOKIE
-from bridge.login.transactions import BROWSER_COOKIE, browser_hash
-from bridge.web.context import bridge
+from bridge.web.context import bridge, server
 from bridge.web.errors import error_page
 from bridge.web.security import browser_secret, cookie_args
 
@@ -38,7 +38,7 @@ def _csrf(browser: str) -> str:
 def logout():
     b = bridge()
     try:
-        end = b.server.validate_endpoint_request("end_session")
+        end = server().validate_endpoint_request("end_session")
     except OAuth2Error as error:
         return error_page("invalid_logout", 400, detail=f"{error.error}: {error.description or ''}")
     session = b.sessions.load(request.cookies.get(COOKIE))

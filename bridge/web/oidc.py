@@ -8,12 +8,12 @@ from flask import Blueprint, jsonify, render_template, request
 
 from bridge.login import flow
 from bridge.provider.claims import subject
+from bridge.provider.grants import Grantee, is_own_id_token
 from bridge.provider.keys import JWKS_MAX_AGE
 from bridge.provider.metadata import provider_metadata
-from bridge.provider.grants import Grantee, is_own_id_token
 from bridge.sessions import COOKIE
 from bridge.web.answers import authlib_call, issue_code, oauth_error, render_denial, start_login
-from bridge.web.context import bridge
+from bridge.web.context import bridge, server
 from bridge.web.errors import bad_request
 
 bp = Blueprint("oidc", __name__)
@@ -44,7 +44,7 @@ def authorize():
     session = _current_session()
     probe = Grantee(session.authn, session.sid, "") if session else None
     try:
-        grant = b.server.get_consent_grant(end_user=probe)
+        grant = server().get_consent_grant(end_user=probe)
     except OAuth2Error as error:
         return oauth_error(error)
     except ValueError:  # see authlib_call
@@ -56,7 +56,7 @@ def authorize():
     if hint_sub is False:
         error = InvalidRequestError("id_token_hint is not a valid ID token of this provider",
                                     redirect_uri=redirect_uri, state=grant.request.payload.state)
-        return b.server.handle_error_response(None, error)
+        return server().handle_error_response(None, error)
     verdict = flow.for_session(service, session.authn if session else None, params, now)
     if session and verdict.action == "reuse":
         expired = flow.client_expired(session, client.client_id, now)
@@ -73,12 +73,13 @@ def authorize():
     if "none" in (params.get("prompt") or "").split():
         error_cls = LoginRequiredError if session is None else InteractionRequiredError
         error = error_cls(redirect_uri=redirect_uri, state=grant.request.payload.state)
-        return b.server.handle_error_response(None, error)
+        return server().handle_error_response(None, error)
     if verdict.action == "deny":
         return render_denial(service, verdict.reasons, session.authn, client.client_id)
     if session is not None:
         b.record("step_up", "info", service=service.service, client=client.client_id,
-                 national_id=session.authn.identity.national_id, mie=session.authn.mie, reason=",".join(verdict.reasons))
+                 national_id=session.authn.identity.national_id, mie=session.authn.mie,
+                 reason=",".join(verdict.reasons))
     return start_login(grant, authenticated=False, forced=session is not None)
 
 
@@ -95,22 +96,22 @@ def _id_token_hint_subject(hint: str | None):
 
 @bp.route("/token", methods=["POST"])
 def token():
-    return authlib_call(bridge().server.create_token_response)
+    return authlib_call(server().create_token_response)
 
 
 @bp.route("/userinfo", methods=["GET", "POST"])
 def userinfo():
-    return authlib_call(lambda: bridge().server.create_endpoint_response("userinfo"))
+    return authlib_call(lambda: server().create_endpoint_response("userinfo"))
 
 
 @bp.route("/introspect", methods=["POST"])
 def introspect():
-    return authlib_call(lambda: bridge().server.create_endpoint_response("introspection"))
+    return authlib_call(lambda: server().create_endpoint_response("introspection"))
 
 
 @bp.route("/revoke", methods=["POST"])
 def revoke():
-    return authlib_call(lambda: bridge().server.create_endpoint_response("revocation"))
+    return authlib_call(lambda: server().create_endpoint_response("revocation"))
 
 
 @bp.get("/")

@@ -81,8 +81,8 @@ def test_code_reuse_revokes_the_tokens_it_issued(stack):
     code = app.login(requests.Session(), user="899700000002")["code"]
     tokens = app.exchange(code)
     again = requests.post(f"{stack.url}/token", timeout=10, auth=("demo-portail", "demo-portail-secret"),
-                          data={"grant_type": "authorization_code", "code": code, "code_verifier": app.pending["verifier"],
-                                "redirect_uri": app.redirect_uri})
+                          data={"grant_type": "authorization_code", "code": code,
+                                "code_verifier": app.pending["verifier"], "redirect_uri": app.redirect_uri})
     assert again.json()["error"] == "invalid_grant"
     assert userinfo(stack, tokens["access_token"]).status_code == 401
     assert refresh(stack, PORTAIL, tokens["refresh_token"]).json()["error"] == "invalid_grant"
@@ -186,7 +186,7 @@ def test_absolute_deadline_ends_everything(stack):
 
 
 def test_sweeper_notices_expiry_without_any_request(stack):
-    from bridge.provider.cli import sweep_once
+    from bridge.sweeper import sweep_once
 
     login(stack, DPI)
     stack.clock.advance(16 * 60)
@@ -199,7 +199,8 @@ def test_backchannel_failure_is_retried_and_reported(stack):
     stack.receiver.status = 500
     stack.bridge.backchannel.backoff = 0.01
     outcomes = []
-    stack.bridge.backchannel.listeners.append(lambda client, outcome, attempts: outcomes.append((client, outcome, attempts)))
+    stack.bridge.backchannel.listeners.append(
+        lambda client, outcome, attempts: outcomes.append((client, outcome, attempts)))
     login(stack, DPI)
     stack.clock.advance(16 * 60)
     stack.bridge.sessions.sweep()

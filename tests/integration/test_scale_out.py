@@ -57,7 +57,7 @@ def test_login_on_a_refresh_on_b_logout_on_b_is_seen_on_a(bridge_factory, receiv
 
 
 def test_only_one_sweeper_at_a_time(bridge_factory, receiver, tmp_path):
-    from bridge.provider.cli import sweep_once
+    from bridge.sweeper import sweep_once
 
     a, b = two_bridges(bridge_factory, receiver, tmp_path)
     try:

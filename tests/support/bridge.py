@@ -44,9 +44,9 @@ class BridgeServer:
         return self.app.extensions["bridge"]
 
     def stop(self) -> None:
-        stop = self.bridge.extra.get("sweeper_stop")
-        if stop:
-            stop.set()
+        sweeper = self.app.extensions.get("sweeper")
+        if sweeper:
+            sweeper.stop()
         self.server.shutdown()
         self.thread.join(5)
 
