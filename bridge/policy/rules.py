@@ -245,7 +245,8 @@ _RULES: tuple[Rule, ...] = (
 )
 
 _BY_CODE = {rule.code: rule for rule in _RULES}
-assert len(_BY_CODE) == len(_RULES), "duplicate rule code"
+if len(_BY_CODE) != len(_RULES):   # a catalogue edit gone wrong: fail at import, even under `python -O`
+    raise RuntimeError("duplicate rule code in bridge/policy/rules.py")
 
 
 def rule_catalogue() -> tuple[Rule, ...]:

@@ -16,14 +16,20 @@ from http.cookiejar import DefaultCookiePolicy
 import requests
 from authlib.integrations.requests_client import OAuth2Session
 from joserfc import jwt
-from joserfc.errors import (BadSignatureError, ClaimError, ExpiredTokenError, InvalidKeyIdError, JoseError,
-                            MissingClaimError)
+from joserfc.errors import (
+    BadSignatureError,
+    ClaimError,
+    ExpiredTokenError,
+    InvalidKeyIdError,
+    JoseError,
+    MissingClaimError,
+)
 from joserfc.jwk import KeySet, OctKey
 from joserfc.jws import extract_compact
 
 from bridge import metrics
-from bridge.errors import BridgeError
 from bridge.config import Settings
+from bridge.errors import BridgeError
 from bridge.model import Authentication
 from bridge.store import Store
 from bridge.upstream.psc_claims import ClaimsError, identity_from_userinfo, mie_from_claims
@@ -259,9 +265,12 @@ class PscClient:
         response = self._get(self.settings.psc_discovery_url)
         try:
             data = response.json()
-            assert response.ok and all(k in data for k in ("issuer", "authorization_endpoint", "token_endpoint"))
-        except (ValueError, AssertionError):
-            raise PscError("psc_discovery", f"HTTP {response.status_code} from discovery") from None
+        except ValueError:
+            data = None
+        # `python -O` strips asserts: a discovery document is checked with a plain condition.
+        if not response.ok or not isinstance(data, dict) or \
+                not all(k in data for k in ("issuer", "authorization_endpoint", "token_endpoint")):
+            raise PscError("psc_discovery", f"HTTP {response.status_code} from discovery")
         with self._lock:
             self._metadata, self._metadata_at = data, time.monotonic()
         return data
