@@ -20,10 +20,12 @@ import secrets
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
-from bridge.errors import BridgeError
 from bridge.clock import Clock
+from bridge.errors import BridgeError
 from bridge.mie import CATALOGUE, satisfies
 from bridge.model import Authentication
+from bridge.pki import PkiError, verify_certificate, verify_proof
+from bridge.policy.calendar import standing
 from bridge.store import Store
 
 CHALLENGE_TTL = 120           # seconds a challenge may be used (≤ 120 s)
@@ -62,8 +64,6 @@ def public_origin(url: str) -> str:
 def means_refusal(service, mie: str, now: float) -> tuple[str, ...]:
     """Why `service` cannot offer the direct means `mie` at all (policy reason codes); () when it can.
     The same rules as the chooser (bridge.policy.login_means), checked again on every direct request."""
-    from bridge.policy.calendar import standing
-
     if not satisfies(service.allowed_mie, mie):
         return ("mie_not_allowed",)
     if not service.historical_teleservice:
@@ -141,15 +141,13 @@ class CpsLogin:
             raise CpsError("challenge_expired", f"the challenge was valid for {CHALLENGE_TTL} s")
         return record
 
-    # --- proofs --------------------------------------------------------------------------------------------------------
+    # --- proofs -------------------------------------------------------------------------------------------------------
     def _authentication(self, verified, mie: str) -> Authentication:
         means = CATALOGUE[mie]
         return Authentication(identity=verified.identity, mie=mie, amr=means.amr, acr=self.acr,
                               auth_time=int(self.clock.now()), upstream=means.upstream, card=verified.card)
 
     def _verified(self, call):
-        from bridge.pki import PkiError
-
         if self.trust is None:
             raise CpsError("cps_unavailable", "no trust store (BRIDGE_TRUST_DIR)")
         try:
@@ -161,20 +159,17 @@ class CpsLogin:
                      signature_b64: str | None, card_serial: str = "") -> Authentication:
         """cps-pin: consume the challenge, then signature + chain + validity + CRL, identity from the certificate.
         The card type comes from the certificate; the agent's serial is informative (not authenticated)."""
-        from bridge.pki import verify_proof
-
         record = self.consume(txn_id, challenge)
         certificate = decode_base64(certificate_b64, "certificate", MAX_CERTIFICATE)
         signature = decode_base64(signature_b64, "signature", MAX_SIGNATURE)
-        serial = card_serial if isinstance(card_serial, str) and card_serial.isalnum() and len(card_serial) <= 32 else ""
+        serial = (card_serial if isinstance(card_serial, str) and card_serial.isalnum() and len(card_serial) <= 32
+                  else "")
         verified = self._verified(lambda: verify_proof(certificate, signature, record["origin"], challenge,
                                                        self.trust, self.clock.now(), serial))
         return self._authentication(verified, "cps-pin")
 
     def verify_tls(self, header_value: str | None) -> Authentication:
         """cps-tls: the proxy did the proof of possession (TLS client auth); chain, validity, CRL checked here."""
-        from bridge.pki import verify_certificate
-
         certificate = certificate_from_header(header_value)
         verified = self._verified(lambda: verify_certificate(certificate, self.trust, self.clock.now()))
         return self._authentication(verified, "cps-tls")

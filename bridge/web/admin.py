@@ -11,12 +11,24 @@ from flask import Blueprint, make_response, redirect, render_template, request, 
 
 from bridge import events
 from bridge.admin.views import AuditQuery, chain_state, paris_stamp, paris_time, search_audit, session_rows
+from bridge.attest import SelfCheckRun, UnknownService, build_report, render_html, render_pdf
+from bridge.attest.store import latest_run, load_run, run_file
 from bridge.audit import EVENTS
+from bridge.login.transactions import BROWSER_COOKIE
 from bridge.policy import PolicyError, effective_limits, load_policies, login_means
 from bridge.sessions import session_key
+from bridge.web.admin_auth import (
+    CONSOLE_COOKIE,
+    ConsoleError,
+    admin_client,
+    begin_login,
+    close_console,
+    csrf_ok,
+    finish_login,
+    load_console,
+    open_console,
+)
 from bridge.web.context import bridge
-from bridge.web.admin_auth import (CONSOLE_COOKIE, ConsoleError, admin_client, begin_login, close_console,
-                                   csrf_ok, finish_login, load_console, open_console)
 from bridge.web.errors import error_page
 from bridge.web.security import browser_secret, cookie_args
 
@@ -91,16 +103,12 @@ def login():
         return _refuse(exc)
     response = redirect(url)
     if new:
-        from bridge.login.transactions import BROWSER_COOKIE
-
         response.set_cookie(BROWSER_COOKIE, secret, **cookie_args())
     return response
 
 
 @bp.get("/callback")
 def callback():
-    from bridge.login.transactions import BROWSER_COOKIE
-
     b = bridge()
     try:
         national_id, claims = finish_login(b, request.args.to_dict(), request.cookies.get(BROWSER_COOKIE))
@@ -209,8 +217,6 @@ def _no_live_checks_note(lang: str) -> str:
 @bp.get("/report")
 @console_page
 def report_form(console):
-    from bridge.attest.store import latest_run
-
     b = bridge()
     return _page("report.html", console, services=sorted(b.policies.services), attest_dir=b.settings.attest_dir,
                  latest=latest_run(b.settings.attest_dir))
@@ -220,8 +226,6 @@ def report_form(console):
 @console_page
 def stored_report(console, run_id, fmt):
     """A report `bridge attest` stored (BRIDGE_ATTEST_DIR), served as the generated ones are."""
-    from bridge.attest.store import load_run, run_file
-
     b = bridge()
     path = run_file(b.settings.attest_dir, run_id, fmt)
     if path is None:
@@ -237,8 +241,6 @@ def stored_report(console, run_id, fmt):
 def report(console):
     """A report built now from the policies, the settings and the audit trail, WITHOUT live self-checks: those
     need a second bridge and the PSC emulator, which never run in a web worker (`bridge attest` runs them)."""
-    from bridge.attest import SelfCheckRun, UnknownService, build_report, render_html, render_pdf
-
     b = bridge()
     service = request.form.get("service") or None
     lang = "en" if request.form.get("lang") == "en" else "fr"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from flask import Flask
 
-from bridge import logs, web
+from bridge import logs
 from bridge.audit import audit_policy_refused
 from bridge.clock import Clock
 from bridge.config import Settings, load_settings
@@ -17,6 +17,8 @@ from bridge.policy import PolicyError
 from bridge.provider.server import build_server
 from bridge.store import Store
 from bridge.sweeper import Sweeper
+from bridge.web import admin, cps, errors, i18n, limits, login, logout, observability, oidc, security
+from bridge.web.envelope import Envelope
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -37,8 +39,19 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
                       MAX_CONTENT_LENGTH=settings.max_body_bytes)
     app.extensions["bridge"] = bridge
     app.extensions["oauth_server"] = build_server(app, bridge)
-    web.register(app)
+    register(app)
     if settings.sweep_interval > 0:
         app.extensions["sweeper"] = Sweeper(bridge, settings.sweep_interval).start()
     return app
 
+
+def register(app: Flask) -> None:
+    production = app.extensions["bridge"].settings.production
+    app.wsgi_app = Envelope(app.wsgi_app, production=production)  # request id, headers, request log, metrics
+    security.install(app)
+    i18n.install(app, secure=production)
+    errors.install(app)
+    observability.install(app)  # /metrics, /healthz, /readyz
+    for blueprint in (oidc.bp, login.bp, logout.bp, cps.bp, admin.bp):
+        app.register_blueprint(blueprint)
+    limits.install(app)  # wraps the registered /authorize and /token views
