@@ -22,7 +22,7 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import redis
@@ -111,8 +111,9 @@ class Stack:
 
     def _spawn(self, name: str, argv: list[str], env: dict | None = None) -> subprocess.Popen:
         log = open(self.tmp / f"{name}.log", "wb")
+        merged = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
         process = subprocess.Popen(argv, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-                                   env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})})
+                                   env={k: v for k, v in merged.items() if v is not None})   # None: unset it
         log.close()
         self.processes.append(process)
         self.named[name] = process
@@ -157,11 +158,11 @@ class Stack:
         serving = {"BRIDGE_WORKERS": str(self.workers), "BRIDGE_THREADS": str(self.threads),
                    "BRIDGE_LOG_LEVEL": self.log_level}
         bridge = self._spawn("bridge", [sys.executable, "-m", "bridge.cli", "serve"], {
-            **serving, "BRIDGE_BIND": f"127.0.0.1:{self.bridge_port}", "PROMETHEUS_MULTIPROC_DIR": "",
+            **serving, "BRIDGE_BIND": f"127.0.0.1:{self.bridge_port}", "PROMETHEUS_MULTIPROC_DIR": None,
             **self.bridge_env()})
         hello = self._spawn("hello", [sys.executable, "-m", "bridge.cli", "serve", "--app", "bench.hello:app",
                                       "--no-check"], {**serving, "BRIDGE_BIND": f"127.0.0.1:{self.hello_port}",
-                                                      "PROMETHEUS_MULTIPROC_DIR": ""})
+                                                      "PROMETHEUS_MULTIPROC_DIR": None})
         self._wait_http("bridge", bridge, self.bridge_url + "/readyz")
         self._wait_http("hello", hello, self.hello_url + "/")
         return self
@@ -358,8 +359,8 @@ def _per_core(result: dict) -> str:
 
 
 def table(results: list[dict]) -> str:
-    header = ("scenario", "ops/s", "of hello", "HTTP req/s", "p50 ms", "p95 ms", "p99 ms", "errors", "Redis cmds/op (incl. in Lua)",
-              "server CPU ms/op", "ops/s per server core", "generator CPU ms/op")
+    header = ("scenario", "ops/s", "of hello", "HTTP req/s", "p50 ms", "p95 ms", "p99 ms", "errors",
+              "Redis cmds/op (incl. in Lua)", "server CPU ms/op", "ops/s per server core", "generator CPU ms/op")
     rows = [header]
     for r in results:
         lat = r["latency_ms"]
@@ -369,7 +370,8 @@ def table(results: list[dict]) -> str:
                      f"{r['redis']['commands_per_op']:.2f}" if "redis" in r else "-",
                      _cpu(r, r["target"]), _per_core(r), _cpu(r, "load_generator")))
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
-    lines = ["  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths)))
+    lines = ["  ".join(cell.ljust(w) if i == 0 else cell.rjust(w)
+                       for i, (cell, w) in enumerate(zip(row, widths, strict=True)))
              for row in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
@@ -436,7 +438,7 @@ def main(argv: list[str] | None = None) -> int:
         ctx = Context(stack.bridge_url, stack.hello_url, stack.psc_url)
         sessions_before = len(stack.key_sizes("sess:*"))
         scenarios = {name: SCENARIOS[name]() for name in names}
-        for name, scenario in scenarios.items():
+        for scenario in scenarios.values():
             scenario.prepare(ctx)
         for round_ in range(1, rounds + 1):  # round-robin: a slow minute of the VM hits every scenario alike
             for name, scenario in scenarios.items():
@@ -450,7 +452,7 @@ def main(argv: list[str] | None = None) -> int:
     memory = {"sso_sessions": len(session_sizes), "sessions_before": sessions_before,
               "bytes_per_sso_session": round(statistics.fmean(session_sizes)) if session_sizes else None,
               "bytes_per_access_token": round(statistics.fmean(token_sizes)) if token_sizes else None}
-    report = {"timestamp": datetime.now(timezone.utc).isoformat(timespec="seconds"), "machine": machine(),
+    report = {"timestamp": datetime.now(UTC).isoformat(timespec="seconds"), "machine": machine(),
               "config": {k: v for k, v in vars(args).items() if k != "out"} | {"scenarios": names},
               "results": results, "redis_memory": memory}
     print()
@@ -459,7 +461,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Redis: {memory['bytes_per_sso_session']} bytes per SSO session (MEMORY USAGE, "
           f"{memory['sso_sessions']} sessions), {memory['bytes_per_access_token']} bytes per access token")
     args.out.mkdir(parents=True, exist_ok=True)
-    path = args.out / f"bench-{datetime.now(timezone.utc).strftime('%Y%m%dT%H%M%SZ')}.json"
+    path = args.out / f"bench-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}.json"
     path.write_text(json.dumps(report, indent=2) + "\n")
     print(f"JSON: {path}")
     return 1 if any(r["errors"] and not r["ops"] for r in results) else 0
@@ -494,7 +496,7 @@ def combine_rounds(runs: dict[str, list[dict]]) -> list[dict]:
             result["rounds_ops_per_s"] = [r["ops_per_s"] for r in rounds]
         single_request = all(r["http_requests_per_s"] == r["ops_per_s"] for r in rounds)  # not login_flow's 7
         if hello and name != "hello" and single_request:
-            ratios = [r["ops_per_s"] / h["ops_per_s"] for r, h in zip(rounds, hello) if h["ops_per_s"]]
+            ratios = [r["ops_per_s"] / h["ops_per_s"] for r, h in zip(rounds, hello, strict=True) if h["ops_per_s"]]
             if ratios:
                 result["of_hello"] = round(statistics.median(ratios), 3)
                 result["of_hello_rounds"] = [round(ratio, 3) for ratio in ratios]

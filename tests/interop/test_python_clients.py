@@ -11,8 +11,19 @@ import secrets
 import pytest
 import requests
 
-from tests.interop.conftest import (JWT_CLIENT, KEY_FOR, POST_CLIENT, POST_SECRET, PUBLIC_CLIENT, USER, browser_login,
-                                    follow_logout, query, redirect_uri)
+from tests.interop.conftest import (
+    JWT_CLIENT,
+    KEY_FOR,
+    POST_CLIENT,
+    POST_SECRET,
+    PUBLIC_CLIENT,
+    USER,
+    browser_login,
+    follow_logout,
+    query,
+    redirect_uri,
+)
+
 
 def discovery(server) -> dict:
     return requests.get(f"{server.issuer}/.well-known/openid-configuration", timeout=10).json()
@@ -494,7 +505,9 @@ class IdpyApp:
             keyjar.import_jwks({"keys": [KEY_FOR[alg].as_dict(private=True)]}, client_id)
             config["preference"]["token_endpoint_auth_signing_alg_values_supported"] = [alg]
         self.alg = alg
-        self.handler = RPHandler(server.receiver.url, client_configs={"bridge": config}, keyjar=keyjar)
+        # Keys in memory: idpyoidc's default writes private/jwks.json and static/jwks.json in the working directory.
+        self.handler = RPHandler(server.receiver.url, client_configs={"bridge": config}, keyjar=keyjar,
+                                 key_conf={"key_defs": [{"type": "RSA", "use": ["sig"]}]})
 
     @property
     def client(self):
@@ -538,9 +551,8 @@ def test_idpyoidc_code_flow_with_pkce(server):
 def test_idpyoidc_id_token_validation(server):
     app = idpy_portail(server)
     url = app.authorize_url()
-    state = query(url)["state"]
     callback = browser_login(server, url, app.redirect_uri)
-    # The ID token's nonce must lead back to this state: bind it to another one.
+    # The ID token's nonce must lead back to this login's state: bind it to another one.
     app.client.get_context().cstate.bind_key(query(url)["nonce"], "someone-else")
     with pytest.raises(Exception, match="(?i)nonce"):
         app.finalize(callback)
@@ -578,8 +590,8 @@ def test_idpyoidc_refresh_rotation(server):
     first = app.client.get_context().cstate.get_set(result["state"], claim=["refresh_token", "access_token"])
     second = app.client.refresh_access_token(result["state"])
     assert second["refresh_token"] != first["refresh_token"] and second["access_token"] != first["access_token"]
-    reused = app.client.do_request("refresh_token", authn_method="client_secret_basic", request_args={"refresh_token": first["refresh_token"]},
-                                   state=result["state"])
+    reused = app.client.do_request("refresh_token", authn_method="client_secret_basic",
+                                   request_args={"refresh_token": first["refresh_token"]}, state=result["state"])
     assert reused["error"] == "invalid_grant"
 
 
@@ -698,3 +710,4 @@ def test_idpyoidc_key_rotation_while_running(server):
     rotate_now(server)
     second = app.finalize(app.login(browser))
     assert second["id_token"]["sub"] == USER and second["state"] != first["state"]
+
