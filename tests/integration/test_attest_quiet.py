@@ -12,6 +12,7 @@ from pathlib import Path
 
 from bridge import pki
 from bridge.sandbox.testpki import TestPki
+from tests.support.child import child_env
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -23,7 +24,7 @@ def test_bridge_attest_pdf_on_a_correct_setup_is_quiet(tmp_path):
            "BRIDGE_KEYS_DIR": str(tmp_path / "keys"), "BRIDGE_TRUST_DIR": str(test_pki.trust_dir()),
            "BRIDGE_CRL_DIR": str(test_pki.crl_dir()), "BRIDGE_ATTEST_DIR": str(tmp_path / "attest")}
     out = tmp_path / "r.pdf"
-    result = subprocess.run([sys.executable, "-m", "bridge.cli", "attest", "--out", str(out)], env=env, cwd=ROOT,
+    result = subprocess.run([sys.executable, "-m", "bridge.cli", "attest", "--out", str(out)], env=child_env(env), cwd=ROOT,
                             capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr
     assert out.read_bytes().startswith(b"%PDF-")

@@ -19,6 +19,7 @@ from cryptography.x509.oid import NameOID
 from bridge.provider.keys import KeyRing
 from bridge.sandbox.psc import EmulatedClient
 from bridge.sandbox.tls import server_ssl_context
+from tests.support.child import child_env
 from tests.support.redis import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -65,7 +66,7 @@ def golive(tmp_path, psc_emulator_factory, psc_tls, redis_url, test_pki) -> GoLi
 
 
 def doctor(env: dict, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "bridge.cli", "doctor", *args], env=env, cwd=ROOT,
+    return subprocess.run([sys.executable, "-m", "bridge.cli", "doctor", *args], env=child_env(env), cwd=ROOT,
                           capture_output=True, text=True, timeout=120)
 
 
@@ -173,7 +174,7 @@ def test_discovered_endpoints_are_compared_with_the_configuration():
 
 def certificate(tmp: Path, *, days: tuple[int, int], issuer: x509.Name | None = None) -> tuple[Path, Path]:
     """A client certificate valid from now+days[0] to now+days[1], signed by a throw-away key (named `issuer`)."""
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     ca_key, key = (rsa.generate_private_key(public_exponent=65537, key_size=2048) for _ in range(2))
     ca_name = issuer or x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "TEST CA DOCTOR")])
     cert = (x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, CLIENT_ID)]))
@@ -259,7 +260,7 @@ def test_crls_due_within_a_day_are_a_warning(golive, test_pki):
     from bridge.sandbox.testpki import TestPki
 
     # Same keys (cached by the session PKI), dates six and a half days back: the CRLs expire in 12 hours.
-    anchor = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(days=6, hours=12)
+    anchor = datetime.datetime.now(datetime.UTC) - datetime.timedelta(days=6, hours=12)
     older = TestPki("pytest", test_pki.directory, anchor=anchor)
     code, found = checks({**golive.env, "BRIDGE_TRUST_DIR": str(older.trust_dir(golive.tmp / "trust-older")),
                           "BRIDGE_CRL_DIR": str(older.crl_dir(golive.tmp / "crl-older", include_legacy=False))})
