@@ -43,9 +43,11 @@ venv: build-deps $(VENV)/.installed
 demo: venv
 	$(BIN)/python -m bridge.demo
 
-## make test: the whole suite against real redis-server, pcscd + vpcd, chromium and HTTP(S) issuers, then the line
-## coverage of bridge/ (code run in the pytest process and its threads; see [tool.coverage.run] in pyproject.toml)
+## make test: `ruff check .` ([tool.ruff] in pyproject.toml), then the whole suite against real redis-server, pcscd +
+## vpcd, chromium and HTTP(S) issuers, then the line coverage of bridge/ (code run in the pytest process and its
+## threads; see [tool.coverage.run] in pyproject.toml)
 test: test-deps venv
+	$(BIN)/ruff check .
 	CI=1 $(BIN)/python -m pytest --cov=bridge --cov-report=term:skip-covered
 
 test-fast: venv

@@ -50,12 +50,14 @@ def inside(scenario: str, requests: int) -> None:
             from app import create_app
             from bridge.config import load_settings
 
-            token = login_flow(Context(stack.bridge_url, stack.hello_url, stack.psc_url), http.Session())["access_token"]
+            token = login_flow(Context(stack.bridge_url, stack.hello_url, stack.psc_url),
+                               http.Session())["access_token"]
             app = create_app(load_settings(stack.bridge_env()))
             basic = base64.b64encode(f"{CLIENT['client_id']}:{CLIENT['client_secret']}".encode()).decode()
             environ = (EnvironBuilder(path="/introspect", method="POST", data={"token": token},
                                       headers={"Authorization": f"Basic {basic}"}) if scenario == "introspection"
-                       else EnvironBuilder(path="/userinfo", headers={"Authorization": f"Bearer {token}"})).get_environ()
+                       else EnvironBuilder(path="/userinfo",
+                                           headers={"Authorization": f"Bearer {token}"})).get_environ()
         body = environ["wsgi.input"].read()
         statuses: list[str] = []
 

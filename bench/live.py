@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import secrets
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from types import SimpleNamespace
 
 import requests
@@ -136,7 +136,7 @@ def run(args, stack, ctx: Context, names: list[str], run_load, summarize, machin
                       if slot["script_calls"] else None)
         rows.append(result)
     rows.sort(key=lambda r: (r["live_sessions"], names.index(r["scenario"])))
-    return {"timestamp": datetime.now(timezone.utc).isoformat(timespec="seconds"), "machine": machine(),
+    return {"timestamp": datetime.now(UTC).isoformat(timespec="seconds"), "machine": machine(),
             "config": {k: v for k, v in vars(args).items() if k != "out"} | {"scenarios": names},
             "template_keys": sorted(k[0] for k in tpl["keys"]), "results": rows}
 
@@ -155,10 +155,12 @@ def table(rows: list[dict]) -> str:
         lat = r["latency_ms"]
         out.append((f"{r['live_sessions']:,}", r["scenario"], f"{r['ops_per_s']:.1f}", f"{lat['p50']:.2f}",
                     f"{lat['p95']:.2f}", f"{lat['p99']:.2f}", str(r["errors"]), f"{r['redis']['commands_per_op']:.2f}",
-                    f"{r['redis_usec_per_script_call']}", f"{r.get('cpu_ms_per_op', {}).get('bridge', float('nan')):.2f}",
+                    f"{r['redis_usec_per_script_call']}",
+                    f"{r.get('cpu_ms_per_op', {}).get('bridge', float('nan')):.2f}",
                     f"{r['redis_keys']:,}", f"{r['redis_used_memory'] / 2**20:.0f}"))
     widths = [max(len(row[i]) for row in out) for i in range(len(header))]
-    lines = ["  ".join(cell.ljust(w) if i < 2 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths)))
+    lines = ["  ".join(cell.ljust(w) if i < 2 else cell.rjust(w)
+                       for i, (cell, w) in enumerate(zip(row, widths, strict=True)))
              for row in out]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
@@ -179,7 +181,7 @@ def spread(rows: list[dict]) -> list[str]:
 
 def write(report: dict, out) -> str:
     out.mkdir(parents=True, exist_ok=True)
-    path = out / f"live-{datetime.now(timezone.utc).strftime('%Y%m%dT%H%M%SZ')}.json"
+    path = out / f"live-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}.json"
     path.write_text(json.dumps(report, indent=2) + "\n")
     return str(path)
 

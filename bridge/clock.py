@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 
 class Clock:
@@ -14,7 +14,7 @@ class Clock:
         return (self._fixed if self._fixed is not None else time.time()) + self._offset
 
     def today(self):
-        return datetime.fromtimestamp(self.now(), timezone.utc).date()
+        return datetime.fromtimestamp(self.now(), UTC).date()
 
     def advance(self, seconds: float) -> None:
         self._offset += seconds

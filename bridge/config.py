@@ -254,9 +254,11 @@ def _site(env: dict[str, str], production: bool) -> dict:
     store = env.get("BRIDGE_STORE_URL", "memory://")
     scheme = urlsplit(store).scheme
     if scheme not in STORE_SCHEMES:
-        raise ConfigError(f"BRIDGE_STORE_URL: scheme {scheme!r} not supported (use {', '.join(s + '://' for s in STORE_SCHEMES)})")
+        raise ConfigError(f"BRIDGE_STORE_URL: scheme {scheme!r} not supported "
+                          f"(use {', '.join(s + '://' for s in STORE_SCHEMES)})")
     if production and scheme == "memory":
-        raise ConfigError("BRIDGE_STORE_URL: memory:// is single-process and loses sessions; use redis:// in production")
+        raise ConfigError("BRIDGE_STORE_URL: memory:// is single-process and loses sessions; "
+                          "use redis:// in production")
     values["store_url"] = store
     return values
 
@@ -396,7 +398,8 @@ def _agent_and_proxies(env: dict[str, str]) -> dict:
     if env.get("BRIDGE_AGENT_URL"):
         agent = _url("BRIDGE_AGENT_URL", env["BRIDGE_AGENT_URL"], production=False)
         if urlsplit(agent).hostname not in ("127.0.0.1", "localhost", "::1"):
-            raise ConfigError(f"BRIDGE_AGENT_URL: {agent!r} must be a loopback address (the agent runs on the workstation)")
+            raise ConfigError(f"BRIDGE_AGENT_URL: {agent!r} must be a loopback address "
+                              "(the agent runs on the workstation)")
         values["agent_url"] = agent
     if env.get("BRIDGE_TRUSTED_PROXIES"):
         proxies = []

@@ -6,7 +6,7 @@ build step; tests/unit/test_i18n.py checks that the .mo matches the .po and that
 """
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 from babel.support import NullTranslations, Translations
@@ -22,7 +22,7 @@ def normalize(lang: str | None) -> str | None:
     return code if code in LANGUAGES else None
 
 
-@lru_cache(maxsize=None)
+@cache
 def translations(lang: str) -> NullTranslations:
     """gettext translations for Jinja environments outside Flask (the attestation report)."""
     if normalize(lang) in (None, DEFAULT):

@@ -11,4 +11,5 @@ pytest_plugins = [
     "tests.support.bridge",
     "tests.support.browser",
     "tests.support.pcsc",
+    "tests.support.serving",
 ]

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from bridge.audit.chain import chain_files, head_path, verify_chain
@@ -13,7 +13,7 @@ from bridge.policy.calendar import _paris_offset
 
 def paris_time(epoch: float) -> str:
     """'24/11/2026 09:05:12' in Paris time (the calendar module's rule, no tz database needed)."""
-    utc = datetime.fromtimestamp(epoch, timezone.utc)
+    utc = datetime.fromtimestamp(epoch, UTC)
     return (utc + timedelta(hours=_paris_offset(utc))).strftime("%d/%m/%Y %H:%M:%S")
 
 

@@ -29,7 +29,8 @@ def _day(_ctx, param, value: str | None) -> date | None:
 @click.option("--lang", type=click.Choice(["fr", "en"]), default="fr", show_default=True)
 @click.option("--from", "period_from", callback=_day, metavar="YYYY-MM-DD",
               help="Début de la période des statistiques (défaut : 90 jours avant --to).")
-@click.option("--to", "period_to", callback=_day, metavar="YYYY-MM-DD", help="Fin de la période (défaut : aujourd'hui).")
+@click.option("--to", "period_to", callback=_day, metavar="YYYY-MM-DD",
+              help="Fin de la période (défaut : aujourd'hui).")
 @click.option("--audit", "audit_files", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
               help="Fichiers d'audit, du plus ancien au plus récent (défaut : BRIDGE_AUDIT_PATH et ses rotations).")
 @click.option("--no-self-checks", is_flag=True, help="Ne pas exécuter les auto-tests (rapport plus rapide).")

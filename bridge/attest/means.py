@@ -12,8 +12,9 @@ def _t(lang: str, fr: str, en: str) -> str:
 
 def _psc_facts(settings, lang: str) -> tuple[tuple[str, str], ...]:
     mtls = settings.psc_token_auth_method == "tls_client_auth"
-    auth = (_t(lang, "tls_client_auth (mTLS, certificat IGC-Santé de la passerelle)", "tls_client_auth (mTLS, the bridge's "
-               "IGC-Santé certificate)") if mtls else settings.psc_token_auth_method)
+    auth = (_t(lang, "tls_client_auth (mTLS, certificat IGC-Santé de la passerelle)",
+               "tls_client_auth (mTLS, the bridge's IGC-Santé certificate)") if mtls
+            else settings.psc_token_auth_method)
     return (
         (_t(lang, "Rôle", "Role"), _t(lang, "client OpenID Connect (relying party) de Pro Santé Connect "
                                             "(bridge/upstream/psc.py)",
@@ -24,14 +25,15 @@ def _psc_facts(settings, lang: str) -> tuple[tuple[str, str], ...]:
                                             "kept server-side")),
         ("acr", _t(lang, f"demandé acr_values={settings.psc_acr_values} ; accepté : "
                          f"{', '.join(settings.psc_accepted_acr)}",
-                   f"requested acr_values={settings.psc_acr_values}; accepted: {', '.join(settings.psc_accepted_acr)}")),
+                   f"requested acr_values={settings.psc_acr_values}; accepted: "
+                   f"{', '.join(settings.psc_accepted_acr)}")),
         (_t(lang, "Authentification de la passerelle", "Bridge client authentication"), auth),
-        (_t(lang, "Jeton d'identité", "ID token"), _t(lang, "iss, aud, exp/iat (±30 s), nonce, acr, signature "
-                                                             "RS256/ES256 (JWKS) ou HS256", "iss, aud, exp/iat (±30 s), "
-                                                             "nonce, acr, signature RS256/ES256 (JWKS) or HS256")),
-        (_t(lang, "Identité", "Identity"), _t(lang, "identifiant national SubjectNameID (jamais sub), cohérence "
-                                                   "ID token / userinfo / session vérifiée", "national id SubjectNameID "
-                                                   "(never sub), ID token / userinfo / session consistency checked")),
+        (_t(lang, "Jeton d'identité", "ID token"), _t(
+            lang, "iss, aud, exp/iat (±30 s), nonce, acr, signature RS256/ES256 (JWKS) ou HS256",
+            "iss, aud, exp/iat (±30 s), nonce, acr, signature RS256/ES256 (JWKS) or HS256")),
+        (_t(lang, "Identité", "Identity"), _t(
+            lang, "identifiant national SubjectNameID (jamais sub), cohérence ID token / userinfo / session vérifiée",
+            "national id SubjectNameID (never sub), ID token / userinfo / session consistency checked")),
         (_t(lang, "Délais", "Timeouts"), _t(
             lang, f"connexion {settings.psc_connect_timeout:g} s, lecture {settings.psc_read_timeout:g} s",
             f"connect {settings.psc_connect_timeout:g} s, read {settings.psc_read_timeout:g} s")),
@@ -58,8 +60,8 @@ def _card_facts(settings, service: Service, mie: str, lang: str) -> tuple[tuple[
             f"{', '.join(settings.trusted_proxies) or unset}")))
     facts += [
         (_t(lang, "Chaîne de confiance", "Trust chain"), _t(
-            lang, f"racines IGC-Santé (BRIDGE_TRUST_DIR = {settings.trust_dir or trust_unset}) ; toute chaîne passant par "
-                  "O=GIP-CPS (IGC 2bis/2ter, fermée le 31/12/2020) est refusée",
+            lang, f"racines IGC-Santé (BRIDGE_TRUST_DIR = {settings.trust_dir or trust_unset}) ; toute chaîne "
+                  "passant par O=GIP-CPS (IGC 2bis/2ter, fermée le 31/12/2020) est refusée",
             f"IGC-Santé roots (BRIDGE_TRUST_DIR = {settings.trust_dir or trust_unset}); any chain through O=GIP-CPS "
             "(IGC 2bis/2ter, closed 2020-12-31) is refused")),
         (_t(lang, "Révocation", "Revocation"), _t(

@@ -1,7 +1,7 @@
 """HTML (Jinja2, same translation catalog as the web pages) and PDF (WeasyPrint) renderings of a Report."""
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -55,13 +55,13 @@ def stylesheet() -> Markup:
 
 
 def render_html(report: Report) -> str:
-    generated = datetime.fromtimestamp(report.generated_at, timezone.utc)
+    generated = datetime.fromtimestamp(report.generated_at, UTC)
     return _environment(report.lang).get_template("report/report.html").render(
         report=report, lang=report.lang, css=stylesheet(),
         generated=generated.strftime("%Y-%m-%d %H:%M UTC"))
 
 
 def render_pdf(report: Report, html: str | None = None) -> bytes:
-    from weasyprint import HTML   # imported here: heavy, and only the PDF needs it
+    from weasyprint import HTML  # imported here: heavy, and only the PDF needs it
 
     return HTML(string=html or render_html(report), base_url=str(ROOT)).write_pdf()

@@ -16,7 +16,8 @@ _REQUIREMENT = re.compile(r"RIE-PS (\d{2})((?:/\d{2})*)")
 # words, in French for the French report.
 _FRENCH = (("service policy", "politique du service"), ("TRE_G15 codes", "codes TRE_G15"),
            ("PSC Bridge sanity bound", "borne de cohérence de PSC Bridge"),
-           ("PSC documentation", "documentation Pro Santé Connect"), (" for bridge/sessions/", " pour bridge/sessions/"),
+           ("PSC documentation", "documentation Pro Santé Connect"),
+           (" for bridge/sessions/", " pour bridge/sessions/"),
            (" and upstream modules", " et modules amont (bridge/upstream)"),
            ("the bridge itself", "la passerelle elle-même"), ("CRL checks in", "contrôle des CRL dans"))
 _ENGLISH = (("mode d'exercice", "practice mode"),)
@@ -104,7 +105,8 @@ def _attestation(service: Service, now: float, lang: str) -> AttestationInfo:
     day = situation.day
     return AttestationInfo(
         needed=needs_attestation(service), status=att.status,
-        status_label=STATUS["en" if lang == "en" else "fr"].get(att.status, att.status), signed_on=att.signed_on, valid_until=att.valid_until,
+        status_label=STATUS["en" if lang == "en" else "fr"].get(att.status, att.status),
+        signed_on=att.signed_on, valid_until=att.valid_until,
         days_to_valid_until=(att.valid_until - day).days if att.valid_until else None,
         reserves=tuple({"requirement": r.requirement, "action_plan": r.action_plan, "due": r.due,
                         "overdue": r.due < day} for r in att.reserves),

@@ -15,7 +15,7 @@ import os
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from bridge.attest.model import Report
@@ -47,7 +47,7 @@ class StoredRun:
 
 
 def _iso(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def policy_hashes(directory: Path) -> dict[str, str]:
@@ -93,7 +93,7 @@ def store_run(directory: Path, report: Report, html: str, pdf: bytes | None, *, 
         if pdf is not None:
             (partial / FILES["pdf"]).write_bytes(pdf)
         (partial / SUMMARY).write_text(json.dumps(summary, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-        base = datetime.fromtimestamp(report.generated_at, timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+        base = datetime.fromtimestamp(report.generated_at, UTC).strftime("%Y%m%dT%H%M%SZ")
         for n in range(1, 1000):   # two runs in the same second: 20261120T031500Z-2
             run_id = base if n == 1 else f"{base}-{n}"
             try:

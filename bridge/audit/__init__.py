@@ -19,14 +19,26 @@ import json
 import os
 import re
 import threading
+from collections.abc import Callable
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Callable
 
-from bridge.audit.chain import (FIELDS, GENESIS, OUTCOMES, AuditUnavailable, VerifyResult, chain_files,
-                                encode_head, encode_line, head_path, line_hash, rotated_files,
-                                rotation_key, verify_chain)
+from bridge.audit.chain import (
+    FIELDS,
+    GENESIS,
+    OUTCOMES,
+    AuditUnavailable,
+    VerifyResult,
+    chain_files,
+    encode_head,
+    encode_line,
+    head_path,
+    line_hash,
+    rotated_files,
+    rotation_key,
+    verify_chain,
+)
 from bridge.audit.stream import RedisStreamSink, verify_stream
 from bridge.clock import Clock
 from bridge.logs import log
@@ -129,7 +141,7 @@ class Audit:
                     subject=self.subject(national_id), mie=mie, reason=reason, details=details)
 
     def _now(self) -> str:
-        moment = datetime.fromtimestamp(self.clock.now(), timezone.utc)
+        moment = datetime.fromtimestamp(self.clock.now(), UTC)
         return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
     # --- file ------------------------------------------------------------------------------------------
@@ -174,7 +186,7 @@ class Audit:
 
     def _rotate(self) -> None:
         """Rename the live file to <name>.<UTC stamp>; a later name than any sibling keeps name order = chain order."""
-        stamp = datetime.fromtimestamp(self.clock.now(), timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")
+        stamp = datetime.fromtimestamp(self.clock.now(), UTC).strftime("%Y%m%dT%H%M%S.%fZ")
         key = (stamp, 0)
         existing = [rotation_key(self.path, p) for p in rotated_files(self.path)]
         if existing and key <= existing[-1]:

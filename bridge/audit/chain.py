@@ -10,9 +10,9 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator
 
 FIELDS = ("time", "seq", "event", "outcome", "request_id", "service", "client", "subject", "mie", "reason",
           "details", "prev")

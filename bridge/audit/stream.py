@@ -7,7 +7,7 @@ rebuilds on it. Lua computes no hash: it compares and stores, atomically, so two
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import redis
 

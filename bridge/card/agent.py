@@ -184,7 +184,7 @@ class AgentHandler(BaseHTTPRequestHandler):
             self._error("origin_not_allowed", None)
         return origin
 
-    # --- verbs -----------------------------------------------------------------------------------------------------------
+    # --- verbs --------------------------------------------------------------------------------------------------------
     def do_OPTIONS(self) -> None:
         origin = self._guard()
         if origin is None:
@@ -288,8 +288,8 @@ def card_agent_command(allow_origins, port, reader, log_level):
         server = make_server(list(allow_origins), port, reader)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--allow-origin") from None
-    click.echo(f"card agent on http://127.0.0.1:{server.server_address[1]} for {', '.join(sorted(server.allow_origins))}",
-               err=True)
+    click.echo(f"card agent on http://127.0.0.1:{server.server_address[1]} "
+               f"for {', '.join(sorted(server.allow_origins))}", err=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:

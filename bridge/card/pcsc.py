@@ -58,7 +58,7 @@ class Connection:
         except CardConnectionException as exc:
             raise CardRemoved(f"card in {self.reader} stopped answering ({exc})") from None
         response = Response(bytes(data), (sw1 << 8) | sw2)
-        log.debug("< %s %04X", "<%d bytes>" % len(response.data) if response.data else "", response.sw)
+        log.debug("< %s %04X", f"<{len(response.data)} bytes>" if response.data else "", response.sw)
         return response
 
     def transmit(self, apdu: bytes) -> Response:

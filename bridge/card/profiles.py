@@ -26,7 +26,10 @@ AUTH_LABEL_HINT = "authentification"
 
 def _atr(hex_atr: str, hex_mask: str | None = None) -> tuple[bytes, bytes]:
     atr = bytes.fromhex(hex_atr)
-    return atr, bytes.fromhex(hex_mask) if hex_mask else b"\xff" * len(atr)
+    mask = bytes.fromhex(hex_mask) if hex_mask else b"\xff" * len(atr)
+    if len(mask) != len(atr):
+        raise ValueError(f"ATR {hex_atr}: the mask has {len(mask)} bytes, the ATR {len(atr)}")
+    return atr, mask
 
 
 @dataclass(frozen=True)
@@ -54,7 +57,7 @@ class ProfileSettings:
         return puk.encode("ascii")
 
     def matches_atr(self, atr: bytes) -> bool:
-        return any(len(atr) == len(known) and all((a ^ k) & m == 0 for a, k, m in zip(atr, known, mask))
+        return any(len(atr) == len(known) and all((a ^ k) & m == 0 for a, k, m in zip(atr, known, mask, strict=True))
                    for known, mask in self.atrs)
 
 

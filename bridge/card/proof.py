@@ -20,7 +20,7 @@ def signed_message(origin: str, challenge: str) -> bytes:
             raise ValueError(f"{name} must be a non-empty string of at most {MAX_FIELD} characters")
         if "|" in value or not value.isprintable():
             raise ValueError(f"{name} must be printable and contain no '|'")
-    return f"{CONTEXT}|{origin}|{challenge}".encode("utf-8")
+    return f"{CONTEXT}|{origin}|{challenge}".encode()
 
 
 def message_digest(origin: str, challenge: str) -> bytes:

@@ -59,7 +59,8 @@ def run(lang: str, environ, *, agent_origins=(), cert_warn_days: int = 30) -> li
                               "agent origins, PSC discovery, credentials and mTLS certificate. Exit 1 on any ✗.")
 @click.option("--lang", type=click.Choice(["fr", "en"]), default=None,
               help="Language of the checklist (default: BRIDGE_LANG, then LANG, then fr).")
-@click.option("--json", "as_json", is_flag=True, help="One JSON object: {ok, checks: [{id, status, label, detail, fix}]}.")
+@click.option("--json", "as_json", is_flag=True,
+              help="One JSON object: {ok, checks: [{id, status, label, detail, fix}]}.")
 @click.option("--agent-origin", "agent_origins", multiple=True, metavar="ORIGIN",
               help="An origin the workstation card agents are started with (--allow-origin); repeatable.")
 @click.option("--cert-warn-days", default=30, show_default=True,

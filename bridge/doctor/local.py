@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import secrets
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from bridge.doctor.model import Check, Context, safe_url
 
@@ -89,7 +89,7 @@ def keys(ctx: Context) -> Check:
     detail = ", ".join(f"{alg} {key.kid[:8]}…" for alg, key in sorted(ring.active().items()))
     pending = ring.pending()
     if pending:
-        at = datetime.fromtimestamp(min(pending.values()), timezone.utc)
+        at = datetime.fromtimestamp(min(pending.values()), UTC)
         detail += ctx.t(f" ; rotation en cours, les nouvelles clés signent à partir de {at:%Y-%m-%d %H:%M} UTC",
                         f"; rotation under way, the new keys sign from {at:%Y-%m-%d %H:%M} UTC")
     if ring.retired:
@@ -189,11 +189,13 @@ def agent_origins(ctx: Context) -> Check:
         try:
             origins.append(normalize_origin(value))
         except ValueError:
-            return Check("agent", "fail", label, ctx.t(f"{value!r} n'est pas une origine", f"{value!r} is not an origin"),
+            return Check("agent", "fail", label,
+                         ctx.t(f"{value!r} n'est pas une origine", f"{value!r} is not an origin"),
                          ctx.t("écrivez schéma://hôte[:port], sans chemin", "write scheme://host[:port], no path"))
     plain = [o for o in origins if not o.startswith("https://")]
     if ctx.settings.production and plain:
-        return Check("agent", "fail", label, ctx.t(f"{plain[0]} en http en production", f"{plain[0]} is http in production"),
+        return Check("agent", "fail", label,
+                     ctx.t(f"{plain[0]} en http en production", f"{plain[0]} is http in production"),
                      ctx.t(f"n'autorisez que {own} (https) dans --allow-origin des agents",
                            f"allow only {own} (https) in the agents' --allow-origin"))
     if own not in origins:

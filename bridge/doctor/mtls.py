@@ -1,7 +1,7 @@
 """The mTLS client certificate for PSC (BRIDGE_PSC_CLIENT_CERT / _KEY): readable, key matches, dates, chain."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from cryptography import x509
@@ -53,7 +53,7 @@ def certificate(ctx: Context) -> Check:
     if isinstance(loaded, Check):
         return loaded
     leaf, sent = loaded
-    now = datetime.fromtimestamp(ctx.now, timezone.utc)
+    now = datetime.fromtimestamp(ctx.now, UTC)
     out_of_dates = _validity(ctx, label, leaf, now)
     if out_of_dates:
         return out_of_dates
@@ -83,7 +83,8 @@ def _certificate_and_key(ctx: Context, label: str) -> tuple[x509.Certificate, li
     if not certs:
         return Check("psc.mtls", "fail", label, ctx.t(f"{s.psc_client_cert} : aucun certificat lisible",
                                                       f"{s.psc_client_cert}: no readable certificate"),
-                     ctx.t("BRIDGE_PSC_CLIENT_CERT doit être le certificat PEM", "BRIDGE_PSC_CLIENT_CERT must be the PEM certificate"))
+                     ctx.t("BRIDGE_PSC_CLIENT_CERT doit être le certificat PEM",
+                           "BRIDGE_PSC_CLIENT_CERT must be the PEM certificate"))
     leaf, sent = certs[0], certs[1:]
     try:
         key = serialization.load_pem_private_key(key_pem, password=None)
@@ -109,8 +110,9 @@ def _validity(ctx: Context, label: str, leaf: x509.Certificate, now: datetime) -
                                                       f"{subject} expired on {leaf.not_valid_after_utc:%Y-%m-%d}"),
                      _renew(ctx))
     if now < leaf.not_valid_before_utc:
-        return Check("psc.mtls", "fail", label, ctx.t(f"{subject} valable à partir du {leaf.not_valid_before_utc:%Y-%m-%d}",
-                                                      f"{subject} valid from {leaf.not_valid_before_utc:%Y-%m-%d}"),
+        return Check("psc.mtls", "fail", label,
+                     ctx.t(f"{subject} valable à partir du {leaf.not_valid_before_utc:%Y-%m-%d}",
+                           f"{subject} valid from {leaf.not_valid_before_utc:%Y-%m-%d}"),
                      ctx.t("vérifiez l'horloge du serveur (NTP)", "check the server's clock (NTP)"))
     return None
 
@@ -125,7 +127,8 @@ def _usage_and_expiry(ctx: Context, label: str, leaf: x509.Certificate, now: dat
     try:
         usages = leaf.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
         if ExtendedKeyUsageOID.CLIENT_AUTH not in usages:
-            return Check("psc.mtls", "fail", label, detail + ctx.t(" ; pas d'usage clientAuth", "; no clientAuth usage"),
+            return Check("psc.mtls", "fail", label,
+                         detail + ctx.t(" ; pas d'usage clientAuth", "; no clientAuth usage"),
                          ctx.t("il faut un certificat d'authentification client (ORG AUTH_CLI)",
                                "a client authentication certificate (ORG AUTH_CLI) is needed"))
     except x509.ExtensionNotFound:
@@ -135,6 +138,7 @@ def _usage_and_expiry(ctx: Context, label: str, leaf: x509.Certificate, now: dat
     if not issuer_known:
         return Check("psc.mtls", "warn", label, detail + ctx.t(f" ; émetteur {leaf.issuer.rfc4514_string()} inconnu",
                                                                f"; issuer {leaf.issuer.rfc4514_string()} unknown"),
-                     ctx.t("chaîne non vérifiée : ajoutez l'AC IGC-Santé à BRIDGE_TRUST_DIR ou au fichier du certificat",
+                     ctx.t("chaîne non vérifiée : ajoutez l'AC IGC-Santé à BRIDGE_TRUST_DIR "
+                           "ou au fichier du certificat",
                            "chain not checked: add the IGC-Santé CA to BRIDGE_TRUST_DIR or to the certificate file"))
     return Check("psc.mtls", "ok", label, detail + ctx.t(", chaîne vérifiée", ", chain verified"))

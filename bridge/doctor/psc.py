@@ -37,8 +37,8 @@ def discovery(ctx: Context) -> list[Check]:
                     "proxy, and BRIDGE_PSC_CA_BUNDLE")
         if ctx.settings.psc_client_cert:  # PSC's TLS layer may refuse a client certificate it does not trust
             fix += ctx.t(", et que PSC accepte BRIDGE_PSC_CLIENT_CERT", ", and that PSC accepts BRIDGE_PSC_CLIENT_CERT")
-        return [Check("psc.discovery", "fail", label, ctx.t(f"{url} : {exc.code} ({why})", f"{url}: {exc.code} ({why})"),
-                      fix)]
+        return [Check("psc.discovery", "fail", label,
+                      ctx.t(f"{url} : {exc.code} ({why})", f"{url}: {exc.code} ({why})"), fix)]
     ctx.extra["psc_meta"] = meta
     problems = _compare(ctx, meta)
     if problems:
@@ -74,7 +74,8 @@ def _compare(ctx: Context, meta: dict) -> list[str]:
         if ctx.settings.production and not value.startswith("https://"):
             problems.append(ctx.t(f"{name} {value} n'est pas en https", f"{name} {value} is not https"))
         elif name in ISSUER_HOSTED and urlsplit(value).netloc != issuer_host:
-            problems.append(ctx.t(f"{name} {value} hors de l'hôte de l'issuer", f"{name} {value} is off the issuer's host"))
+            problems.append(ctx.t(f"{name} {value} hors de l'hôte de l'issuer",
+                                  f"{name} {value} is off the issuer's host"))
     methods = meta.get("token_endpoint_auth_methods_supported")
     method = ctx.settings.psc_token_auth_method
     if isinstance(methods, list) and method not in methods:

@@ -7,14 +7,14 @@ previous person's session ends all the same, because someone else is at the work
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from bridge.login.flow import after_login
+from bridge.login.transactions import LoginTransaction, Transactions
 from bridge.model import Authentication
 from bridge.policy import Service
 from bridge.sessions import Sessions, SsoSession
-from bridge.login.transactions import LoginTransaction, Transactions
 
 
 @dataclass(frozen=True)

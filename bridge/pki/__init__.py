@@ -22,10 +22,11 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from pathlib import Path
-from typing import Callable
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
@@ -35,9 +36,9 @@ from cryptography.hazmat.primitives.serialization import Encoding, pkcs7
 from cryptography.x509.oid import NameOID
 from cryptography.x509.verification import Criticality, ExtensionPolicy, PolicyBuilder, Store, VerificationError
 
-from bridge.errors import BridgeError
 from bridge.card import certificate as certfields
 from bridge.card import proof
+from bridge.errors import BridgeError
 from bridge.model import Card, Identity
 
 log = logging.getLogger("bridge.pki")
@@ -102,8 +103,8 @@ def is_legacy(name: x509.Name) -> bool:
 
 def _as_datetime(now: float | datetime) -> datetime:
     if isinstance(now, datetime):
-        return now if now.tzinfo else now.replace(tzinfo=timezone.utc)
-    return datetime.fromtimestamp(now, timezone.utc)
+        return now if now.tzinfo else now.replace(tzinfo=UTC)
+    return datetime.fromtimestamp(now, UTC)
 
 
 def _signed_by(child_signature_holder, issuer: x509.Certificate) -> bool:
@@ -228,7 +229,7 @@ def _legacy_noticed(cert: x509.Certificate, path: Path) -> None:
         log.info("ignoring legacy GIP-CPS certificate %s in %s", *key)
 
 
-# --- trust store and path validation -------------------------------------------------------------------------------------
+# --- trust store and path validation ----------------------------------------------------------------------------------
 class TrustStore:
     def __init__(self, roots: list[x509.Certificate], intermediates: list[x509.Certificate] = (),
                  crls: CrlStore | None = None, *, card_type_fallback: str | None = None):
@@ -318,12 +319,12 @@ class TrustStore:
             raise UntrustedChain(str(exc)) from None
         if any(is_legacy(c.subject) or is_legacy(c.issuer) for c in chain):
             raise LegacyChain("the path goes through the legacy GIP-CPS hierarchy")
-        for child, issuer in zip(chain, chain[1:]):
+        for child, issuer in pairwise(chain):
             self.crls.check(child, issuer, now)
         return chain
 
 
-# --- results -----------------------------------------------------------------------------------------------------------
+# --- results ----------------------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class VerifiedCard:
     identity: Identity

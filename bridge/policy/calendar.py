@@ -6,10 +6,10 @@ rule (in force since 1996) is computed here so the result does not depend on the
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 
 from bridge.mie import CATALOGUE
-from bridge.policy.rules import (ATTESTATION_DEADLINE, IDLE_LIMIT, RESERVES_LAST_DAY, SESSION_LIMIT)
+from bridge.policy.rules import ATTESTATION_DEADLINE, IDLE_LIMIT, RESERVES_LAST_DAY, SESSION_LIMIT
 from bridge.policy.schema import Reserve, Service
 
 TIMEOUT_REQUIREMENT = "RIE-PS 13"   # a reserve on it covers idle_timeout > 30 min / max_session > 4 h
@@ -22,20 +22,20 @@ def _last_sunday(year: int, month: int) -> date:
 
 
 def _paris_offset(utc: datetime) -> int:
-    summer_start = datetime.combine(_last_sunday(utc.year, 3), time(1), timezone.utc)
-    summer_end = datetime.combine(_last_sunday(utc.year, 10), time(1), timezone.utc)
+    summer_start = datetime.combine(_last_sunday(utc.year, 3), time(1), UTC)
+    summer_end = datetime.combine(_last_sunday(utc.year, 10), time(1), UTC)
     return 2 if summer_start <= utc < summer_end else 1
 
 
 def paris_date(now: float) -> date:
     """Civil date in Europe/Paris: UTC+2 from the last Sunday of March 01:00 UTC to the last Sunday of October."""
-    utc = datetime.fromtimestamp(now, timezone.utc)
+    utc = datetime.fromtimestamp(now, UTC)
     return (utc + timedelta(hours=_paris_offset(utc))).date()
 
 
 def paris_epoch(day: date, hour: int = 0, minute: int = 0, second: int = 0) -> float:
     """The instant of a Paris wall-clock time (for tests and `bridge policy check --at`)."""
-    wall = datetime.combine(day, time(hour, minute, second), timezone.utc)
+    wall = datetime.combine(day, time(hour, minute, second), UTC)
     for offset in (1, 2):
         utc = wall - timedelta(hours=offset)
         if _paris_offset(utc) == offset:

@@ -11,9 +11,17 @@ from datetime import date
 from bridge.mie import CATALOGUE
 from bridge.policy.calendar import TIMEOUT_REQUIREMENT, TWO_FACTOR_REQUIREMENT, standing
 from bridge.policy.report import MISSING, Report
-from bridge.policy.rules import (ATTESTATION_DEADLINE, ATTESTATION_MAX_YEARS, ATTESTATION_MAX_YEARS_WITH_RESERVES,
-                                 DURATION_FLOOR, IDLE_HARD_LIMIT, IDLE_LIMIT, RESERVES_LAST_DAY, SESSION_HARD_LIMIT,
-                                 SESSION_LIMIT)
+from bridge.policy.rules import (
+    ATTESTATION_DEADLINE,
+    ATTESTATION_MAX_YEARS,
+    ATTESTATION_MAX_YEARS_WITH_RESERVES,
+    DURATION_FLOOR,
+    IDLE_HARD_LIMIT,
+    IDLE_LIMIT,
+    RESERVES_LAST_DAY,
+    SESSION_HARD_LIMIT,
+    SESSION_LIMIT,
+)
 from bridge.policy.schema import Service
 from bridge.policy.values import format_duration
 

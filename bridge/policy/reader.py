@@ -7,8 +7,8 @@ from bridge.mie import CATALOGUE
 from bridge.policy.clients import read_client
 from bridge.policy.fields import codes, date_, duration, flag, list_, mapping, text, unknown_keys
 from bridge.policy.report import MISSING, Report
-from bridge.policy.yamlsource import INVALID
 from bridge.policy.schema import Attestation, Reserve, Service
+from bridge.policy.yamlsource import INVALID
 
 SERVICE_KEYS = ("service", "name", "clients", "allowed_mie", "require_2fa", "idle_timeout", "max_session",
                 "card_types", "professions", "modes", "historical_teleservice", "attestation", "subject_type",
@@ -89,7 +89,7 @@ def read_attestation(report: Report, raw) -> Attestation:
             if data.get(key) is not None:
                 report.error(path + (key,), data[key], "makes no sense with status: none")
     else:
-        for key, value in (("signed_on", signed_on), ("valid_until", valid_until)):
+        for key in ("signed_on", "valid_until"):
             if key not in data:
                 report.error(path + (key,), MISSING, f"is required when status is {status}")
     if raw_reserves and status != "reserves":

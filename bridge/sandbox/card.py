@@ -135,7 +135,7 @@ class VirtualCard:
     def inserted(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
-    # --- Chip protocol ---------------------------------------------------------------------------------------------------
+    # --- Chip protocol ------------------------------------------------------------------------------------------------
     def atr(self) -> bytes:
         return self._atr
 
@@ -165,7 +165,7 @@ class VirtualCard:
                 data, sw = b"", apdu.SW_WRONG_LENGTH
             return data + sw.to_bytes(2, "big")
 
-    # --- command decoding ----------------------------------------------------------------------------------------------
+    # --- command decoding ---------------------------------------------------------------------------------------------
     def _dispatch(self, command: bytes) -> tuple[bytes, int]:
         if len(command) < 4:
             raise ValueError
@@ -202,7 +202,7 @@ class VirtualCard:
         self.pending = data
         return b"", 0x6100 | (len(data) & 0xFF)
 
-    # --- file system -------------------------------------------------------------------------------------------------------
+    # --- file system --------------------------------------------------------------------------------------------------
     def _find_aid(self, node: Node, aid: bytes) -> Node | None:
         if node.aid == aid:
             return node
@@ -270,7 +270,7 @@ class VirtualCard:
         chunk, self.pending = self.pending[:length], self.pending[length:]
         return chunk, (0x6100 | (len(self.pending) & 0xFF)) if self.pending else apdu.SW_OK
 
-    # --- PIN -------------------------------------------------------------------------------------------------------------------
+    # --- PIN ----------------------------------------------------------------------------------------------------------
     def _verify(self, p1: int, p2: int, data: bytes, le) -> tuple[bytes, int]:
         if p1 != 0x00 or p2 != self.settings.pin_reference:
             return b"", apdu.SW_REF_NOT_FOUND
@@ -311,7 +311,7 @@ class VirtualCard:
         self.puk_tries, self.pin_tries = MAX_TRIES, MAX_TRIES
         return b"", apdu.SW_OK
 
-    # --- signing ---------------------------------------------------------------------------------------------------------------
+    # --- signing ------------------------------------------------------------------------------------------------------
     def _mse(self, p1: int, p2: int, data: bytes, le) -> tuple[bytes, int]:
         if (p1, p2) != (0x41, self.settings.mse_template):
             return b"", 0x6A86
@@ -361,7 +361,7 @@ class VirtualCard:
             return b"", apdu.SW_WRONG_DATA
 
 
-# --- CLI -------------------------------------------------------------------------------------------------------------------
+# --- CLI --------------------------------------------------------------------------------------------------------------
 @click.command("card")
 @click.option("--holder", default="899700000001", show_default=True, help="PS_IdNat in the certificate CN.")
 @click.option("--type", "kind", type=click.Choice(["CPS", "CPF", "CPE", "CPA"]), default="CPS", show_default=True)

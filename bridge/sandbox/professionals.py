@@ -5,13 +5,13 @@
 "" for empty values and the VIHF-style top-level attributes follow the real BAS samples (docs/sources.md, PSC).
 Treat it as read-only: the emulator serves deep copies.
 
-| SubjectNameID       | who                          | codeProfession | activities |
-|---------------------|------------------------------|----------------|------------|
-| 899700000001        | Dr Camille MARTIN, médecin   | 10             | 3 (libéral SA07, salariée SA01 hôpital, SA43 SIRET) |
-| 899700000002        | Hugo BERNARD, pharmacien     | 21             | 1 (officine SA33, section A) |
-| 899700000003        | Léa PETIT, sage-femme        | 50             | 1 (maison de santé SA52) |
-| 0751234567          | Julien ROUX, infirmier ADELI | 60             | 1 (cabinet SA07) |
-| ANS20210107161422   | Paul NOM, médecin (EDIT)     | 10             | 1 (like the 2021 BAS sample) |
+| SubjectNameID     | who                          | profession | activities |
+|-------------------|------------------------------|------------|------------|
+| 899700000001      | Dr Camille MARTIN, médecin   | 10         | 3 (libéral SA07, salariée SA01 hôpital, SA43 SIRET) |
+| 899700000002      | Hugo BERNARD, pharmacien     | 21         | 1 (officine SA33, section A) |
+| 899700000003      | Léa PETIT, sage-femme        | 50         | 1 (maison de santé SA52) |
+| 0751234567        | Julien ROUX, infirmier ADELI | 60         | 1 (cabinet SA07) |
+| ANS20210107161422 | Paul NOM, médecin (EDIT)     | 10         | 1 (like the 2021 BAS sample) |
 """
 from __future__ import annotations
 

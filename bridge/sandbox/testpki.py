@@ -24,8 +24,8 @@ from __future__ import annotations
 import hashlib
 import math
 import random
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
 
@@ -34,8 +34,15 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from bridge.card.certificate import (CARD_TYPE_CODES, OID_CARD_TYPE, OID_PRODUCT_CATEGORY, OID_PROFESSION,
-                                     PROFESSION_LABELS, encode_code, encode_integer)
+from bridge.card.certificate import (
+    CARD_TYPE_CODES,
+    OID_CARD_TYPE,
+    OID_PRODUCT_CATEGORY,
+    OID_PROFESSION,
+    PROFESSION_LABELS,
+    encode_code,
+    encode_integer,
+)
 
 DEFAULT_CRL_BASE = "http://igc-sante.esante.gouv.fr/CRL"
 CARD_KINDS = tuple(CARD_TYPE_CODES)            # CPS, CPF, CPE, CPA
@@ -180,7 +187,7 @@ class TestPki:
                  anchor: datetime | None = None, crl_base_url: str = DEFAULT_CRL_BASE):
         self.seed = seed
         self.directory = Path(directory) if directory else None
-        today = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+        today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
         self.anchor = anchor or today
         self.crl_base_url = crl_base_url.rstrip("/")
         self._keys: dict[str, rsa.RSAPrivateKey] = {}
@@ -245,7 +252,7 @@ class TestPki:
             certs.append(self.ca(issuer))
         return tuple(certs)
 
-    # cards -------------------------------------------------------------------------------------------------------------
+    # cards ------------------------------------------------------------------------------------------------------------
     def card(self, holder: str = "899700000001", kind: str = "CPS", *, expired: bool = False, revoked: bool = False,
              legacy: bool = False, family_name: str = "MEDECIN", given_name: str = "PAUL",
              profession: str | None = None, usage: str = "auth", card_type_extension: bool = True) -> CardMaterial:
@@ -303,7 +310,7 @@ class TestPki:
                 self.crl_dir(directory, stale=stale)
         return material
 
-    # trust store and CRLs -----------------------------------------------------------------------------------------------
+    # trust store and CRLs ---------------------------------------------------------------------------------------------
     def trust_dir(self, path: str | Path | None = None, *, include_legacy: bool = False) -> Path:
         """Roots and intermediates as PEM files (bridge.pki reads self-signed ones as anchors, others as
         intermediates). `include_legacy` also drops the GIP-CPS CAs in, to show they are refused anyway."""

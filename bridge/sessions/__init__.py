@@ -6,8 +6,17 @@ Imported from here: the names the rest of the bridge has always taken from `brid
 from __future__ import annotations
 
 from bridge.sessions.activity import activity_key, stamp
-from bridge.sessions.sso import (COOKIE, IDP_IDLE_MAX, IDP_SESSION_MAX, INDEX, Listener, Sessions, SsoSession,
-                                 browser_label, session_key)
+from bridge.sessions.sso import (
+    COOKIE,
+    IDP_IDLE_MAX,
+    IDP_SESSION_MAX,
+    INDEX,
+    Listener,
+    Sessions,
+    SsoSession,
+    browser_label,
+    session_key,
+)
 
 __all__ = ["COOKIE", "IDP_IDLE_MAX", "IDP_SESSION_MAX", "INDEX", "Listener", "Sessions", "SsoSession",
            "activity_key", "browser_label", "session_key", "stamp"]

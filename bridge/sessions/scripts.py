@@ -100,8 +100,10 @@ local at_exp = math.min(now + tonumber(ARGV[4]), deadline)
 local rt_exp = math.min(now + tonumber(ARGV[5]), deadline)
 redis.call('DEL', KEYS[1])
 redis.call('SET', KEYS[2], t.f, 'EX', math.max(1, math.ceil(deadline - now)))
-redis.call('SET', KEYS[5], cjson.encode({c=t.c, s=t.s, v=t.v, f=t.f, e=at_exp}), 'EX', math.max(1, math.ceil(at_exp - now)))
-redis.call('SET', KEYS[6], cjson.encode({c=t.c, s=t.s, v=t.v, f=t.f, e=rt_exp}), 'EX', math.max(1, math.ceil(rt_exp - now)))
+redis.call('SET', KEYS[5], cjson.encode({c=t.c, s=t.s, v=t.v, f=t.f, e=at_exp}),
+           'EX', math.max(1, math.ceil(at_exp - now)))
+redis.call('SET', KEYS[6], cjson.encode({c=t.c, s=t.s, v=t.v, f=t.f, e=rt_exp}),
+           'EX', math.max(1, math.ceil(rt_exp - now)))
 redis.call('HSET', KEYS[4], t.c, ARGV[1] .. '|' .. limits[1] .. '|' .. deadline, '_seen', ARGV[1])
 return {'ok', tok, sess, tostring(at_exp), tostring(rt_exp)}
 """

@@ -13,12 +13,12 @@ import base64
 import hashlib
 import hmac
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
+import bridge.sessions.activity as activity
 from bridge.clock import Clock
 from bridge.model import Authentication
-import bridge.sessions.activity as activity
 from bridge.sessions.activity import activity_key, stamp
 from bridge.store import Store
 

@@ -11,8 +11,8 @@ class StoreUnavailable(RuntimeError):
 class Store:
     """What every backend offers. Values are strings; the *_json helpers encode dicts.
 
-    Multi-key operations that must be atomic *and* cost one round trip are Scripts (bridge/store/scripts.py, the scripts themselves in bridge/sessions/scripts.py):
-    Lua on Redis, the same logic under the lock in memory.
+    Multi-key operations that must be atomic *and* cost one round trip are Scripts (bridge/store/scripts.py, the
+    scripts themselves in bridge/sessions/scripts.py): Lua on Redis, the same logic under the lock in memory.
     """
 
     def get(self, key: str) -> str | None: raise NotImplementedError

@@ -4,9 +4,8 @@ import functools
 
 import redis
 
-from bridge.store.base import INDEX_TTL, Store, StoreUnavailable, check_ttl
 from bridge import metrics
-
+from bridge.store.base import INDEX_TTL, Store, StoreUnavailable, check_ttl
 
 
 def _guard(method):

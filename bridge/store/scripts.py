@@ -5,8 +5,8 @@ The scripts themselves live with what they decide: the SSO session token checks 
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from bridge.errors import BridgeError
-
 from bridge.mie import CATALOGUE
 from bridge.model import Activity, Exercice, Identity
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from flask import make_response, redirect, request, url_for
 
 from bridge.login.complete import Outcome, choose_activity, complete
-from bridge.sessions import COOKIE, browser_label
 from bridge.login.transactions import LoginTransaction
+from bridge.sessions import COOKIE, browser_label
 from bridge.web.answers import issue_code, render_denial, replay_grant
 from bridge.web.context import bridge
 from bridge.web.errors import error_page

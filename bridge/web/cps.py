@@ -12,12 +12,12 @@ from __future__ import annotations
 from flask import Blueprint, jsonify, make_response, render_template, request
 
 from bridge import events
-from bridge.policy import login_means, reason_message
 from bridge.login.transactions import BROWSER_COOKIE
+from bridge.policy import login_means, reason_message
 from bridge.upstream.cps import CpsError, means_refusal, proxy_trusted
-from bridge.web.context import bridge
 from bridge.web.answers import render_denial
 from bridge.web.completion import finish_login
+from bridge.web.context import bridge
 from bridge.web.errors import error_page
 from bridge.web.i18n import current_lang
 from bridge.web.messages import message

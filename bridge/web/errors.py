@@ -10,8 +10,8 @@ from urllib.parse import urlsplit
 from flask import Flask, jsonify, redirect, render_template, request, url_for
 from werkzeug.exceptions import HTTPException
 
-from bridge.logs import current_request_id, log
 from bridge.audit import AuditUnavailable
+from bridge.logs import current_request_id, log
 from bridge.store import StoreUnavailable
 from bridge.web.context import bridge
 from bridge.web.i18n import current_lang

@@ -70,7 +70,8 @@ def install(app: Flask) -> None:
                       key_prefix="ratelimit")
     views = app.view_functions
     if settings.rate_limit_authorize != "off":
-        views["oidc.authorize"] = limiter.limit(settings.rate_limit_authorize, key_func=client_ip)(views["oidc.authorize"])
+        views["oidc.authorize"] = limiter.limit(settings.rate_limit_authorize,
+                                                key_func=client_ip)(views["oidc.authorize"])
     token = views["oidc.token"]
     if settings.rate_limit_token != "off":
         token = limiter.limit(settings.rate_limit_token, key_func=client_id, deduct_when=succeeded,

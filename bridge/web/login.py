@@ -4,14 +4,14 @@ from __future__ import annotations
 from flask import Blueprint, redirect, render_template, request, url_for
 
 from bridge import events, nomenclature
+from bridge.login.transactions import BROWSER_COOKIE, LoginTransaction
 from bridge.logs import log
 from bridge.policy import eligible_activities
 from bridge.sessions import COOKIE
-from bridge.login.transactions import BROWSER_COOKIE, LoginTransaction
 from bridge.upstream.psc import RELAYED_ERRORS, PscError
-from bridge.web.context import bridge
 from bridge.web.answers import return_error_to_app
 from bridge.web.completion import finish_activity, finish_login
+from bridge.web.context import bridge
 from bridge.web.errors import error_page
 from bridge.web.i18n import current_lang
 from bridge.web.pending import bound_txn, chooser_means

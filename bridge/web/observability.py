@@ -7,8 +7,8 @@ import hmac
 from flask import Blueprint, Flask, Response, request
 
 from bridge import metrics
-from bridge.web.health import bp as health_bp
 from bridge.web.context import bridge
+from bridge.web.health import bp as health_bp
 
 bp = Blueprint("observability", __name__)
 

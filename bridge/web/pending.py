@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from flask import request, url_for
 
-from bridge.policy import login_means
 from bridge.login.transactions import BROWSER_COOKIE, LoginTransaction
+from bridge.policy import login_means
 from bridge.web.context import bridge
 
 

@@ -12,8 +12,8 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.http import parse_cookie
 from werkzeug.utils import cached_property
 
-from bridge.sessions import COOKIE
 from bridge.login.transactions import BROWSER_COOKIE
+from bridge.sessions import COOKIE
 from bridge.web.admin_auth import CONSOLE_COOKIE
 from bridge.web.context import bridge
 from bridge.web.errors import bad_request

@@ -15,7 +15,8 @@ from bridge.upstream.psc import PscClient, PscError
 from bridge.upstream.psc_claims import ClaimsError, identity_from_userinfo, mie_from_claims
 
 JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=20),
-                    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=5),
+                    lambda inner: (st.lists(inner, max_size=4)
+                                   | st.dictionaries(st.text(max_size=12), inner, max_size=5)),
                     max_leaves=25)
 PSC_KEYS = st.sampled_from(["SubjectNameID", "SubjectRefPro", "exercices", "activities", "codeProfession",
                             "given_name", "family_name", "email", "authMode", "amr", "sub"])
@@ -88,7 +89,8 @@ def test_card_proof_verification_refuses_cleanly(trust, certificate, signature, 
     store, card = trust
     der = card.cert_der if real_cert else certificate
     with pytest.raises(PkiError):  # garbage certificate, or a real one with a garbage signature
-        verify_proof(der, signature, origin or "https://x", challenge or "c", store, card.certificate.not_valid_before_utc.timestamp() + 60)
+        verify_proof(der, signature, origin or "https://x", challenge or "c", store,
+                     card.certificate.not_valid_before_utc.timestamp() + 60)
 
 
 @pytest.fixture(scope="module")
@@ -96,7 +98,6 @@ def web():
     import tempfile
 
     from app import create_app
-
     from tests.support.bridge import default_card_trust
 
     settings = load_settings({"BRIDGE_KEYS_DIR": tempfile.mkdtemp(), "BRIDGE_SWEEP_INTERVAL": "0",

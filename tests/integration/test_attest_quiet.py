@@ -24,8 +24,8 @@ def test_bridge_attest_pdf_on_a_correct_setup_is_quiet(tmp_path):
            "BRIDGE_KEYS_DIR": str(tmp_path / "keys"), "BRIDGE_TRUST_DIR": str(test_pki.trust_dir()),
            "BRIDGE_CRL_DIR": str(test_pki.crl_dir()), "BRIDGE_ATTEST_DIR": str(tmp_path / "attest")}
     out = tmp_path / "r.pdf"
-    result = subprocess.run([sys.executable, "-m", "bridge.cli", "attest", "--out", str(out)], env=child_env(env), cwd=ROOT,
-                            capture_output=True, text=True, timeout=600)
+    result = subprocess.run([sys.executable, "-m", "bridge.cli", "attest", "--out", str(out)], env=child_env(env),
+                            cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr
     assert out.read_bytes().startswith(b"%PDF-")
     assert result.stderr == "", result.stderr

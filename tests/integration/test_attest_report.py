@@ -52,7 +52,8 @@ def write_audit(path: Path) -> None:
     clock.set(paris_epoch(date(2026, 11, 19), 10))
     for mie in ("psc-ecps", "psc-ecps"):
         audit.record("login_succeeded", outcome="success", service="dpi", client="dpi-web", national_id="8", mie=mie)
-    audit.record("login_denied", outcome="denied", service="dpi", client="dpi-web", reason="single_factor,session_too_old")
+    audit.record("login_denied", outcome="denied", service="dpi", client="dpi-web",
+                 reason="single_factor,session_too_old")
     audit.record("idle_expired", outcome="info", client="dpi-web", reason="idle_expired")   # client only, as written
     audit.record("idle_expired", outcome="info", client="dpi-web", reason="idle_expired")
     audit.record("login_succeeded", outcome="success", service="teleservice-historique", client="teleservice-web",
@@ -106,7 +107,8 @@ def test_every_service_has_its_section_with_identification_and_means(setup, page
         rows = {row.attr("data-client"): row for row in section.find_all("tr", data_client=True)}
         assert set(rows) == {c.client_id for c in service.clients}
         for client in service.clients:
-            assert {u.text for u in rows[client.client_id].find_all(data_redirect_uri=True)} == set(client.redirect_uris)
+            uris = {u.text for u in rows[client.client_id].find_all(data_redirect_uri=True)}
+            assert uris == set(client.redirect_uris)
         means = section.find_all("tr", data_mie=True)
         assert [m.attr("data-mie") for m in means] == list(service.allowed_mie)
         offered = {m.id for m in login_means(service, now)}

@@ -12,7 +12,7 @@ import pytest
 from bridge.attest import render_html
 from bridge.config import Settings
 from bridge.policy import load_policies
-from bridge.sandbox.selfcheck import build_report   # with the live self-checks: their words too
+from bridge.sandbox.selfcheck import build_report  # with the live self-checks: their words too
 from tests.support.html import parse
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -46,7 +46,8 @@ def test_no_english_word_on_the_french_report(reports):
 
 def test_no_french_word_on_the_english_report(reports):
     text = visible_words(reports["en"])
-    for name in ("Console d'administration de la passerelle", "Console d'administration"):   # policy data, not report text
+    # policy data, not report text
+    for name in ("Console d'administration de la passerelle", "Console d'administration"):
         text = text.replace(name, "")
     assert _found(text, FRENCH) == []
 

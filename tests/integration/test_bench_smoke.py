@@ -46,7 +46,7 @@ def test_rounds_alternate_scenarios_and_report_the_ratio_to_hello(tmp_path):
     introspection, hello = json.loads(path.read_text())["results"]
     assert len(introspection["rounds_ops_per_s"]) == len(hello["rounds_ops_per_s"]) == 3
     assert introspection["ops_per_s"] == sorted(introspection["rounds_ops_per_s"])[1]   # the median round
-    ratios = [i / h for i, h in zip(introspection["rounds_ops_per_s"], hello["rounds_ops_per_s"])]
+    ratios = [i / h for i, h in zip(introspection["rounds_ops_per_s"], hello["rounds_ops_per_s"], strict=True)]
     assert introspection["of_hello"] == round(sorted(ratios)[1], 3) and "of_hello" not in hello
 
 

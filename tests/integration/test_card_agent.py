@@ -5,14 +5,13 @@ import os
 import re
 import subprocess
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 import requests
 
 from bridge import pki
 from bridge.card.agent import normalize_origin
-from bridge.card import apdu
 
 BRIDGE = "https://bridge.example"
 CHALLENGE = "Zq7wXyT4Ak3J9b2xQ0f1s8"
@@ -98,7 +97,7 @@ def test_sign_returns_a_proof_the_server_accepts(agent, insert_card, test_pki, t
     assert base64.b64decode(body["certificate"]) == material.cert_der
     trust = pki.TrustStore.from_directory(test_pki.trust_dir(tmp_path / "trust"), test_pki.crl_dir(tmp_path / "crl"))
     verified = pki.verify_proof(base64.b64decode(body["certificate"]), base64.b64decode(body["signature"]),
-                                BRIDGE, CHALLENGE, trust, datetime.now(timezone.utc), body["card"]["serial"])
+                                BRIDGE, CHALLENGE, trust, datetime.now(UTC), body["card"]["serial"])
     assert verified.identity.national_id == "899700000001" and verified.card.serial == material.serial
 
 

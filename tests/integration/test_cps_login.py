@@ -222,7 +222,7 @@ def test_a_proof_with_a_forged_csrf_token_is_refused(bridge, test_pki):
     assert_refused(browser, response, "csrf", 403)
 
 
-# --- certificates ------------------------------------------------------------------------------------------------------
+# --- certificates -----------------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("options,code", [
     ({"expired": True}, "certificate_expired"),
     ({"revoked": True}, "certificate_revoked"),
@@ -256,7 +256,7 @@ def test_a_certificate_from_another_pki_is_refused(bridge, tmp_path):
     assert_refused(browser, browser.login_with(foreign), "untrusted_chain", 403)
 
 
-# --- proofs and challenges ------------------------------------------------------------------------------------------------
+# --- proofs and challenges --------------------------------------------------------------------------------------------
 def test_a_signature_over_another_challenge_is_refused_and_burns_the_challenge(bridge, test_pki):
     material = test_pki.card("899700000001")
     browser = CpsBrowser(bridge)
@@ -329,7 +329,7 @@ def test_malformed_proofs_are_refused(bridge, test_pki, field, value, code, stat
     assert_refused(browser, response, code, status)
 
 
-# --- policy ----------------------------------------------------------------------------------------------------------------
+# --- policy -----------------------------------------------------------------------------------------------------------
 def test_a_cpe_card_is_denied_on_a_service_for_cps_and_cpf(bridge, test_pki):
     browser = CpsBrowser(bridge)
     response = browser.login_with(test_pki.card("899700000031", kind="CPE"))
@@ -416,7 +416,7 @@ def test_decisions_go_to_the_audit_trail_with_the_national_id_only_there(bridge,
     assert "899700000001" not in repr([e for e in logs if e["event"].startswith("login_")])
 
 
-# --- cps-tls: the certificate from a trusted TLS proxy ----------------------------------------------------------------------
+# --- cps-tls: the certificate from a trusted TLS proxy ----------------------------------------------------------------
 @pytest.fixture
 def tls_bridge(bridge_factory, trust_env, tmp_path):
     def start(proxies: str):
@@ -467,7 +467,7 @@ def test_a_forged_cps_tls_header_from_an_untrusted_address_is_refused_and_logged
     assert entry["remote_addr"] == "127.0.0.1" and entry["service"] == SERVICE and entry["request_id"]
 
 
-# --- through the real agent, pcscd and the virtual card --------------------------------------------------------------------
+# --- through the real agent, pcscd and the virtual card ---------------------------------------------------------------
 def agent_sign(agent, bridge_url: str, challenge: str, pin: str) -> requests.Response:
     """What the page's script sends to the agent (and only there)."""
     return requests.post(f"{agent.url}/v1/sign", json={"challenge": challenge, "origin": bridge_url, "pin": pin},
@@ -589,7 +589,7 @@ def test_an_agent_for_another_bridge_refuses_this_page(bridge, card_agent, inser
     assert answer.status_code == 403 and answer.json()["error"] == "origin_not_allowed"
 
 
-# --- make demo --------------------------------------------------------------------------------------------------------------
+# --- make demo --------------------------------------------------------------------------------------------------------
 def test_the_demo_serves_a_virtual_card_and_the_agent_when_pcscd_is_there(pcscd, test_pki):
     from bridge import demo
     from bridge.pki import TrustStore, verify_proof

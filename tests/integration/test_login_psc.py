@@ -40,7 +40,8 @@ def test_only_psc_means_go_straight_to_psc(bridge_server):
     second = browser.get(bridge_server.url + first.headers["Location"], allow_redirects=False, timeout=10)
     psc_meta = requests.get(bridge_server.psc.discovery_url, timeout=10).json()
     assert second.headers["Location"].startswith(psc_meta["authorization_endpoint"])
-    assert "acr_values=eidas1" in second.headers["Location"] and "code_challenge_method=S256" in second.headers["Location"]
+    location = second.headers["Location"]
+    assert "acr_values=eidas1" in location and "code_challenge_method=S256" in location
 
 
 def test_several_activities_ask_for_the_situation_d_exercice(bridge_server):

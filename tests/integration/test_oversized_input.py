@@ -7,7 +7,6 @@ import threading
 
 import requests
 
-from tests.integration.test_serving import served_bridge_factory  # noqa: F401  (fixture)
 from tests.support.bridge import PORTAIL, AppClient
 
 

@@ -82,4 +82,5 @@ def test_code_of_another_client_is_invalid_grant(bridge_server):
 
 def test_userinfo_without_valid_token_is_401(bridge_server):
     response = requests.get(f"{bridge_server.url}/userinfo", timeout=10, headers={"Authorization": "Bearer forged"})
-    assert response.status_code == 401 and "invalid_token" in response.headers.get("WWW-Authenticate", "") + response.text
+    assert response.status_code == 401
+    assert "invalid_token" in response.headers.get("WWW-Authenticate", "") + response.text

@@ -159,9 +159,8 @@ def test_malformed_authorization_requests(server, params, status, error):
 ])
 def test_garbage_never_gives_a_500(server, path, method, data):
     kwargs = {"params": data} if method == "GET" else {"data": data}
-    response = requests.request(method, server.url + path, timeout=10, allow_redirects=False,
-                                auth=("demo-portail", "demo-portail-secret") if path in ("/introspect", "/revoke") else None,
-                                **kwargs)
+    auth = ("demo-portail", "demo-portail-secret") if path in ("/introspect", "/revoke") else None
+    response = requests.request(method, server.url + path, timeout=10, allow_redirects=False, auth=auth, **kwargs)
     assert response.status_code < 500, response.text[-500:]
 
 
@@ -171,7 +170,8 @@ def test_key_rotation_without_downtime(server):
     browser = requests.Session()
     app = AppClient(server.url, **at(server.receiver.url, PORTAIL))
     old = app.exchange(app.login(browser, user="899700000002")["code"])["id_token"]
-    old_kid = jwt.decode(old, KeySet.import_key_set(requests.get(f"{server.url}/jwks", timeout=10).json())).header["kid"]
+    jwks = KeySet.import_key_set(requests.get(f"{server.url}/jwks", timeout=10).json())
+    old_kid = jwt.decode(old, jwks).header["kid"]
     KeyRing(server.bridge.settings.keys_dir).rotate(keep_seconds=600, now=True)  # `bridge keys rotate --now`
     time.sleep(1.1)                                                       # the running server notices within 1 s
     new = app.exchange(app.follow(browser, app.authorize_url())["code"])["id_token"]

@@ -10,13 +10,13 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
+from authlib.oidc.core.util import create_half_hash
 from joserfc import jws, jwt
 from joserfc.errors import BadSignatureError, JoseError
 from joserfc.jwk import KeySet, OctKey
 
 from bridge.sandbox.professionals import TEST_PROFESSIONALS
 from bridge.sandbox.psc import EmulatedClient, EmulatorConfig, create_emulator, serve
-from authlib.oidc.core.util import create_half_hash
 from bridge.sandbox.tls import server_ssl_context
 from tests.support.psc import (
     PSC_TEST_CLIENT_ID,
@@ -473,8 +473,8 @@ def test_end_session_redirects_with_state_and_ends_the_sso_session(psc_emulator)
     browser = requests.Session()
     body = tokens(psc_emulator, browser)
     answer = browser.get(endpoint(psc_emulator, "end_session_endpoint"), allow_redirects=False, timeout=5,
-                         params={"id_token_hint": body["id_token"], "post_logout_redirect_uri": PSC_TEST_POST_LOGOUT_URI,
-                                 "state": "bye"})
+                         params={"id_token_hint": body["id_token"],
+                                 "post_logout_redirect_uri": PSC_TEST_POST_LOGOUT_URI, "state": "bye"})
     assert answer.status_code == 302
     assert answer.headers["Location"].startswith(PSC_TEST_POST_LOGOUT_URI)
     assert query(answer.headers["Location"]) == {"state": "bye"}
@@ -496,8 +496,8 @@ def test_end_session_can_omit_state_like_psc_sometimes_does(psc_emulator_factory
     emulator = psc_emulator_factory(omit_logout_state=True)
     body = tokens(emulator)
     answer = requests.get(endpoint(emulator, "end_session_endpoint"), allow_redirects=False, timeout=5,
-                          params={"id_token_hint": body["id_token"], "post_logout_redirect_uri": PSC_TEST_POST_LOGOUT_URI,
-                                  "state": "bye"})
+                          params={"id_token_hint": body["id_token"],
+                                  "post_logout_redirect_uri": PSC_TEST_POST_LOGOUT_URI, "state": "bye"})
     assert answer.status_code == 302 and "state" not in query(answer.headers["Location"])
 
 

@@ -20,8 +20,15 @@ from joserfc.jwk import RSAKey
 from bridge.clock import Clock
 from bridge.config import ConfigError, load_settings
 from bridge.store.memory import MemoryStore
-from bridge.upstream.psc import (JWKS_TTL_CEILING, JWKS_TTL_DEFAULT, JWKS_TTL_FLOOR, MAX_RESPONSE_BYTES, PscClient,
-                                 PscError, cache_lifetime)
+from bridge.upstream.psc import (
+    JWKS_TTL_CEILING,
+    JWKS_TTL_DEFAULT,
+    JWKS_TTL_FLOOR,
+    MAX_RESPONSE_BYTES,
+    PscClient,
+    PscError,
+    cache_lifetime,
+)
 from tests.support.bridge import PORTAIL, AppClient
 
 T0 = 1_900_000_000.0

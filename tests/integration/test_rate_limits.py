@@ -88,8 +88,8 @@ def test_successes_from_one_nat_address_are_not_counted_as_failures(bridge_facto
 
 
 def test_the_per_client_limit_counts_only_successes(bridge_factory):
-    server = bridge_factory(env={"BRIDGE_RATE_LIMIT_TOKEN": "2/minute", "BRIDGE_RATE_LIMIT_TOKEN_FAILURES": "100/minute",
-                                 **PROXY})
+    server = bridge_factory(env={"BRIDGE_RATE_LIMIT_TOKEN": "2/minute",
+                                 "BRIDGE_RATE_LIMIT_TOKEN_FAILURES": "100/minute", **PROXY})
     app = AppClient(server.url, **PORTAIL)
     good = (PORTAIL["client_id"], PORTAIL["client_secret"])
     for i in range(10):

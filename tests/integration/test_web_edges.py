@@ -129,15 +129,16 @@ def test_production_cookies_carry_the_host_prefix(production):
 
 
 def test_production_sets_deletes_and_reads_only_prefixed_names(production):
-    from bridge.sessions import COOKIE
     from bridge.login.transactions import BROWSER_COOKIE
+    from bridge.sessions import COOKIE
     from bridge.web.admin_auth import CONSOLE_COOKIE
     from bridge.web.i18n import LANG_COOKIE
     from bridge.web.security import cookie_args, cookie_name
 
     settings = production.extensions["bridge"].settings
-    assert tuple(cookie_name(name, settings) for name in (COOKIE, BROWSER_COOKIE, CONSOLE_COOKIE, LANG_COOKIE)) == ("__Host-bridge_session", "__Host-bridge_browser",
-                                                  "__Host-bridge_admin", "__Host-bridge_lang")
+    names = (COOKIE, BROWSER_COOKIE, CONSOLE_COOKIE, LANG_COOKIE)
+    assert tuple(cookie_name(name, settings) for name in names) == ("__Host-bridge_session", "__Host-bridge_browser",
+                                                                    "__Host-bridge_admin", "__Host-bridge_lang")
     planted = "bridge_session=planted; bridge_lang=en; __Host-bridge_browser=b" + "x" * 40 + "; other=1"
     with production.test_request_context("/", base_url=SSO, headers={"Cookie": planted}):
         from flask import request

@@ -10,8 +10,19 @@ from urllib.parse import urlencode
 import pytest
 import requests
 
-from tests.interop.conftest import (JWT_CLIENT, KEY_FOR, PUBLIC_CLIENT, USER, NodeSession, browser_login, follow_logout,
-                                    node_available, query, redirect_uri, run_node)
+from tests.interop.conftest import (
+    JWT_CLIENT,
+    KEY_FOR,
+    PUBLIC_CLIENT,
+    USER,
+    NodeSession,
+    browser_login,
+    follow_logout,
+    node_available,
+    query,
+    redirect_uri,
+    run_node,
+)
 
 LIBS = ["openid-client", "oauth4webapi"]
 pytestmark = pytest.mark.parametrize("lib", LIBS)

@@ -4,8 +4,8 @@ import hashlib
 import pytest
 
 from bridge.card import apdu, proof
-from bridge.card.profiles import CPS3, CPS4, profile_for_atr
 from bridge.card.errors import UnsupportedCard
+from bridge.card.profiles import CPS3, CPS4, profile_for_atr
 
 H = bytes.fromhex
 

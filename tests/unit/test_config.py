@@ -53,7 +53,8 @@ def test_bad_value_names_the_variable(change, variable):
     assert message.startswith(variable + ":") and "\n" not in message
 
 
-@pytest.mark.parametrize("missing", ["BRIDGE_SECRET_KEY", "BRIDGE_PUBLIC_URL", "BRIDGE_KEYS_DIR", "BRIDGE_PSC_CLIENT_ID"])
+@pytest.mark.parametrize("missing", ["BRIDGE_SECRET_KEY", "BRIDGE_PUBLIC_URL", "BRIDGE_KEYS_DIR",
+                                     "BRIDGE_PSC_CLIENT_ID"])
 def test_production_requires(missing):
     env = {k: v for k, v in PROD.items() if k != missing}
     with pytest.raises(ConfigError, match=f"^{missing}: required"):

@@ -4,6 +4,7 @@ from __future__ import annotations
 import base64
 import shutil
 from dataclasses import replace
+from datetime import UTC
 from pathlib import Path
 from urllib.parse import quote
 
@@ -37,9 +38,9 @@ def clock():
 
 
 def noon_today() -> float:
-    from datetime import datetime, timezone
+    from datetime import datetime
 
-    return datetime.now(timezone.utc).replace(hour=12, minute=0, second=0, microsecond=0).timestamp()
+    return datetime.now(UTC).replace(hour=12, minute=0, second=0, microsecond=0).timestamp()
 
 
 @pytest.fixture
@@ -161,7 +162,7 @@ def test_every_card_and_pki_error_has_a_french_and_an_english_sentence():
     assert all(fr and en and fr != en for fr, en in (MESSAGES[c] for c in codes))
 
 
-# --- start-up ----------------------------------------------------------------------------------------------------------
+# --- start-up ---------------------------------------------------------------------------------------------------------
 def test_a_service_allowing_cps_pin_needs_a_trust_dir(tmp_path):
     with pytest.raises(ConfigError, match=r"^BRIDGE_TRUST_DIR: .*teleservice-historique \(cps-pin\)"):
         build_bridge(load_settings({"BRIDGE_KEYS_DIR": str(tmp_path / "keys")}), store=MemoryStore())

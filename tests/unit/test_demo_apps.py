@@ -109,7 +109,8 @@ def test_claims_are_shown_in_words_with_their_codes(apps):
     french = rows(client.get("/portail/").get_data(as_text=True))
     assert french["Profession"] == "Médecin ( 10 )"        # .text spaces the <code>: « Médecin (10) » on screen
     assert french["Savoir-faire"] == "Médecine générale ( SM54 )"
-    assert french["Mode d'exercice"] == "Libéral ( L )" and french["Secteur d'activité"] == "Cabinet individuel ( SA07 )"
+    assert french["Mode d'exercice"] == "Libéral ( L )"
+    assert french["Secteur d'activité"] == "Cabinet individuel ( SA07 )"
     assert french["Moyen d'identification"] == "Carte CPS via Pro Santé Connect ( psc-card )"
     assert set(french["Identifiant national"].split()) == {"899700000001", "(RPPS)"}
     english = rows(client.get("/portail/?lang=en").get_data(as_text=True))

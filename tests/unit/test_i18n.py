@@ -47,7 +47,6 @@ def test_placeholders_survive_translation():
 def client(tmp_path):
     from app import create_app
     from bridge.config import load_settings
-
     from tests.support.bridge import default_card_trust
 
     app = create_app(load_settings({"BRIDGE_KEYS_DIR": str(tmp_path / "keys"), "BRIDGE_SWEEP_INTERVAL": "0",

@@ -7,12 +7,20 @@ import json
 import pytest
 from click.testing import CliRunner
 from joserfc import jwt
+from joserfc.errors import InvalidKeyIdError
 from joserfc.jwk import KeySet
 
 from bridge.cli import main
 from bridge.clock import Clock
-from bridge.provider.keys import (JWKS_MAX_AGE, LONGEST_SESSION, PUBLISH_BEFORE_SIGNING, RETIRED_KEEP, KeyRing,
-                                  RotationPending, retired_keep)
+from bridge.provider.keys import (
+    JWKS_MAX_AGE,
+    LONGEST_SESSION,
+    PUBLISH_BEFORE_SIGNING,
+    RETIRED_KEEP,
+    KeyRing,
+    RotationPending,
+    retired_keep,
+)
 
 T0 = 1_800_000_000.0
 
@@ -158,15 +166,16 @@ def test_cli_rotate_publishes_first_and_now_switches(tmp_path):
 
 
 def test_jwks_cache_lifetime_is_the_shared_constant(tmp_path):
+    import shutil
+
     from app import create_app
     from bridge.config import load_settings
     from bridge.store.memory import MemoryStore
 
-    import shutil
-
     (tmp_path / "policies").mkdir()
     shutil.copy("policies/demo-portail.yaml", tmp_path / "policies")    # PSC only: no trust store needed
-    settings = load_settings({"BRIDGE_KEYS_DIR": str(tmp_path / "keys"), "BRIDGE_POLICIES_DIR": str(tmp_path / "policies")})
+    settings = load_settings({"BRIDGE_KEYS_DIR": str(tmp_path / "keys"),
+                              "BRIDGE_POLICIES_DIR": str(tmp_path / "policies")})
     response = create_app(settings, store=MemoryStore(Clock())).test_client().get("/jwks")
     assert response.headers["Cache-Control"] == f"public, max-age={JWKS_MAX_AGE}"
 
@@ -200,7 +209,7 @@ def test_a_running_bridge_publishes_before_signing_and_keeps_old_tokens_verifiab
     clock.advance(LONGEST_SESSION)
     assert jwt.decode(before, published()).claims["sub"]      # id_token_hint from before the switch still ours
     clock.advance(RETIRED_KEEP - LONGEST_SESSION)
-    with pytest.raises(Exception):
+    with pytest.raises(InvalidKeyIdError):  # the retired key has left the JWKS
         jwt.decode(before, published())
 
 

@@ -6,10 +6,10 @@ import pytest
 
 from bridge.clock import Clock
 from bridge.login.complete import choose_activity, complete
+from bridge.login.transactions import Transactions
 from bridge.model import Exercice
 from bridge.sessions import Sessions
 from bridge.store.memory import MemoryStore
-from bridge.login.transactions import Transactions
 from tests.unit.test_policy_support import NOW, activity, login, person, service, teleservice
 
 PHARMACIST = person(Exercice(profession="21", activities=(activity("L"),)), national_id="810000000002")

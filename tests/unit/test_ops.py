@@ -27,8 +27,8 @@ def test_serving_settings_defaults_and_errors():
     settings = serving_settings({})
     assert settings["bind"] == ["0.0.0.0:8000"] and settings["workers"] >= 2 and settings["threads"] == 4
     assert serving_settings({"BRIDGE_BIND": "127.0.0.1:9000, unix:/run/bridge.sock", "BRIDGE_WORKERS": "3",
-                             "BRIDGE_THREADS": "8"}) == {**settings, "bind": ["127.0.0.1:9000", "unix:/run/bridge.sock"],
-                                                         "workers": 3, "threads": 8}
+                             "BRIDGE_THREADS": "8"}) == {**settings, "workers": 3, "threads": 8,
+                                                         "bind": ["127.0.0.1:9000", "unix:/run/bridge.sock"]}
     for env, variable in (({"BRIDGE_WORKERS": "0"}, "BRIDGE_WORKERS"), ({"BRIDGE_THREADS": "x"}, "BRIDGE_THREADS"),
                           ({"BRIDGE_BIND": "127.0.0.1"}, "BRIDGE_BIND"), ({"BRIDGE_BIND": ":99999"}, "BRIDGE_BIND"),
                           ({"BRIDGE_GRACEFUL_TIMEOUT": "-1"}, "BRIDGE_GRACEFUL_TIMEOUT")):

@@ -1,8 +1,6 @@
 """Server-side verification of card certificates and login proofs against the test PKI."""
-import base64
-import shutil
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest

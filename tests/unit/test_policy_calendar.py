@@ -2,13 +2,23 @@
 reserve predicates, and what standing() / effective_limits() report at one instant."""
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
 from bridge.policy import Attestation, Reserve
-from bridge.policy.calendar import (Limits, _paris_offset, attestation_in_force, covering_reserve, effective_limits,
-                                    has_reserves, needs_attestation, paris_date, paris_epoch, standing)
+from bridge.policy.calendar import (
+    Limits,
+    _paris_offset,
+    attestation_in_force,
+    covering_reserve,
+    effective_limits,
+    has_reserves,
+    needs_attestation,
+    paris_date,
+    paris_epoch,
+    standing,
+)
 from tests.unit.test_policy_support import at, attested, service, teleservice, with_reserves
 
 
@@ -19,7 +29,7 @@ def last_sunday(year: int, month: int) -> date:
 
 
 def utc(day: date, hour: int, minute: int = 0, second: int = 0) -> datetime:
-    return datetime(day.year, day.month, day.day, hour, minute, second, tzinfo=timezone.utc)
+    return datetime(day.year, day.month, day.day, hour, minute, second, tzinfo=UTC)
 
 
 # --- summer time ---------------------------------------------------------------------------------------------------

@@ -2,14 +2,23 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import pytest
 
 from bridge.model import Card, Exercice
 from bridge.policy import effective_limits, evaluate
-from tests.unit.test_policy_support import (NOW, activity, at, attested, login, person, service, teleservice,
-                                 with_reserves)
+from tests.unit.test_policy_support import (
+    NOW,
+    activity,
+    at,
+    attested,
+    login,
+    person,
+    service,
+    teleservice,
+    with_reserves,
+)
 
 
 def reasons(svc, authn, now=NOW) -> tuple[str, ...]:
@@ -113,7 +122,7 @@ def test_the_deadline_is_midnight_in_paris():
     last_second = at(2026, 12, 30, 23, 59, 59)
     first_second = at(2026, 12, 31, 0, 0, 0)
     assert first_second - last_second == 1
-    assert datetime.fromtimestamp(first_second, timezone.utc).isoformat() == "2026-12-30T23:00:00+00:00"
+    assert datetime.fromtimestamp(first_second, UTC).isoformat() == "2026-12-30T23:00:00+00:00"
     assert evaluate(no_attestation(), login("cps-pin", auth_time=last_second), last_second).allowed
     assert reasons(no_attestation(), login("cps-pin", auth_time=first_second), first_second) == ("attestation_missing",)
 

@@ -5,8 +5,17 @@ from datetime import date
 
 from bridge.model import Card, Exercice
 from bridge.policy import Attestation, eligible_activities, login_means, step_up_means
-from tests.unit.test_policy_support import (NOW, activity, at, attested, login, person, service, teleservice,
-                                            with_reserves)
+from tests.unit.test_policy_support import (
+    NOW,
+    activity,
+    at,
+    attested,
+    login,
+    person,
+    service,
+    teleservice,
+    with_reserves,
+)
 
 
 def ids(means) -> list[str]:

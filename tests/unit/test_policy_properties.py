@@ -12,8 +12,16 @@ from hypothesis import strategies as st
 
 from bridge.mie import CATALOGUE, satisfies
 from bridge.model import Activity, Authentication, Card, Exercice, Identity
-from bridge.policy import (Attestation, PolicyError, Reserve, evaluate, load_policies, login_means, paris_epoch,
-                           step_up_means)
+from bridge.policy import (
+    Attestation,
+    PolicyError,
+    Reserve,
+    evaluate,
+    load_policies,
+    login_means,
+    paris_epoch,
+    step_up_means,
+)
 from tests.unit.test_policy_support import VALID_POLICY, service
 
 settings.register_profile("policy", deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -64,7 +64,8 @@ def test_authmode_card_and_mobile():
 
 
 def test_forwarded_amr_is_delegated_and_unknown_is_plain_psc():
-    assert mie_from_claims([{"amr": ["sc", "pin", "mfa", "hwk"]}], MAPPING) == ("psc-delegated", ("sc", "pin", "mfa", "hwk"))
+    assert mie_from_claims([{"amr": ["sc", "pin", "mfa", "hwk"]}], MAPPING) == ("psc-delegated",
+                                                                                ("sc", "pin", "mfa", "hwk"))
     assert mie_from_claims([{"authMode": "SOMETHING"}], MAPPING)[0] == "psc"
 
 

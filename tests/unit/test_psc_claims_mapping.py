@@ -11,8 +11,13 @@ import pytest
 
 from bridge.mie import CATALOGUE
 from bridge.model import Activity, Exercice
-from bridge.upstream.psc_claims import (ACTIVITY_KEYS, EXERCICE_KEYS, ClaimsError, identity_from_userinfo,
-                                        mie_from_claims)
+from bridge.upstream.psc_claims import (
+    ACTIVITY_KEYS,
+    EXERCICE_KEYS,
+    ClaimsError,
+    identity_from_userinfo,
+    mie_from_claims,
+)
 
 # One distinct value per PSC key: "<field>-value", so any swap between two keys is caught.
 EXERCICE_PSC = {psc: f"{name}-value" for name, psc in EXERCICE_KEYS.items()}

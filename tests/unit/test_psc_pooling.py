@@ -13,7 +13,6 @@ from bridge.config import load_settings
 from bridge.store.memory import MemoryStore
 from bridge.upstream.psc import PscClient
 
-
 JWKS = {"keys": [RSAKey.generate_key(2048, parameters={"kid": "k1"}).as_dict(private=False)]}
 
 

@@ -7,8 +7,21 @@ import math
 import pytest
 
 from bridge.sessions import activity
-from bridge.sessions.activity import (Activity, check, decode, due, encode, expired, is_client, read, revoked_family,
-                                      stamp, tombstone, touched, verdict)
+from bridge.sessions.activity import (
+    Activity,
+    check,
+    decode,
+    due,
+    encode,
+    expired,
+    is_client,
+    read,
+    revoked_family,
+    stamp,
+    tombstone,
+    touched,
+    verdict,
+)
 
 NOW = 1_800_000_000.0
 

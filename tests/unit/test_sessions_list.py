@@ -32,7 +32,8 @@ def test_browser_label_says_browser_and_system_without_keeping_the_user_agent():
 
     assert browser_label("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
                          "Chrome/120.0.0.0 Safari/537.36 Edg/120.0.2210.91") == "Edge 120 · Windows"
-    assert browser_label("Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0") == "Firefox 128 · Linux"
+    assert browser_label("Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 "
+                         "Firefox/128.0") == "Firefox 128 · Linux"
     assert browser_label("Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like "
                          "Gecko) Version/17.0 Mobile/15E148 Safari/604.1") == "Safari 17 · iOS"
     assert browser_label("curl/8.5.0") == "curl/8.5.0" and browser_label("") == "?"

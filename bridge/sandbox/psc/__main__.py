@@ -31,7 +31,8 @@ def parse_tls_client(spec: str) -> EmulatedClient:
     fingerprint, _, uris = rest.partition(":")
     match = _URIS.match(uris)
     if not client_id or not re.fullmatch(r"[0-9a-fA-F]{64}", fingerprint) or not match:
-        raise argparse.ArgumentTypeError(f"--tls-client {spec!r}: expected ID:SHA256_HEX:REDIRECT_URI[:POST_LOGOUT_URI]")
+        raise argparse.ArgumentTypeError(f"--tls-client {spec!r}: "
+                                         "expected ID:SHA256_HEX:REDIRECT_URI[:POST_LOGOUT_URI]")
     redirect_uri, post_logout = match.groups()
     return EmulatedClient(client_id, "", [redirect_uri], [post_logout] if post_logout else [],
                           auth_method="tls_client_auth", tls_client_cert_sha256=fingerprint)

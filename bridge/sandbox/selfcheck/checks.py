@@ -57,7 +57,8 @@ def single_factor(lab: Lab, service: Service, user: str, lang: str) -> SelfCheck
                     "login_denied)" if required else "accepted: reserve on RIE-PS 09 in force"),
         observed=(f"HTTP {outcome.status}" if outcome.kind == "page" else _t(lang, "code délivré", "code issued"))
         + (", login_denied single_factor" if denied else ""),
-        passed=refused if required else outcome.kind == "code", audit_lines=_evidence(lines), steps=tuple(outcome.steps))
+        passed=refused if required else outcome.kind == "code", audit_lines=_evidence(lines),
+        steps=tuple(outcome.steps))
 
 
 def disallowed_means(lab: Lab, service: Service, user: str, lang: str) -> SelfCheck | None:
@@ -150,11 +151,11 @@ def legacy_card(workdir: Path, lang: str) -> SelfCheck:
             f"{names[k]}{colon}{accepted}" if v == "accepted" else f"{names[k]}{colon}{refused} ({v})"
             for k, v in results.items()),
         passed=passed,
-        steps=(_t(lang, "bridge.pki.verify_certificate, la vérification qu'utilisent les connexions par carte (cps-pin, "
-                        "cps-tls), appelée directement avec la PKI de TEST (bridge.sandbox.testpki) et un magasin de "
-                        "confiance contenant aussi les AC GIP-CPS ; appelée hors connexion, elle ne produit pas de "
-                        "ligne d'audit (la connexion carte + PIN complète est l'auto-test « Connexion par carte CPS "
-                        "et code PIN » des services qui la proposent)",
+        steps=(_t(lang, "bridge.pki.verify_certificate, la vérification qu'utilisent les connexions par carte "
+                        "(cps-pin, cps-tls), appelée directement avec la PKI de TEST (bridge.sandbox.testpki) et un "
+                        "magasin de confiance contenant aussi les AC GIP-CPS ; appelée hors connexion, elle ne produit "
+                        "pas de ligne d'audit (la connexion carte + PIN complète est l'auto-test « Connexion par carte "
+                        "CPS et code PIN » des services qui la proposent)",
                   "bridge.pki.verify_certificate, the verification card logins use (cps-pin, cps-tls), called "
                   "directly with the TEST PKI (bridge.sandbox.testpki) and a trust store also holding the GIP-CPS "
                   "CAs; called outside a login, it writes no audit line (the full card + PIN login is the 'CPS card "
@@ -183,8 +184,8 @@ def run_checks(policies_dir: Path, services: list[Service], lang: str, log_level
 
 
 def _card_if_offered(lab: Lab, service: Service, user: str, lang: str) -> SelfCheck | None:
-    from bridge.sandbox.selfcheck.card_check import card_pin_login
     from bridge.policy import login_means
+    from bridge.sandbox.selfcheck.card_check import card_pin_login
 
     if "cps-pin" not in {m.id for m in login_means(service, lab.clock.now())}:
         return None

@@ -147,8 +147,8 @@ class Lab:
                 text = response.get_data(as_text=True)
             path_of = {"psc": "/login/psc", "cps-pin": "/login/cps"}[means]
             link = re.search(rf'href="([^"]*{path_of}\?txn=[^"]*)"', text)
-            if response.status_code == 200 and link and parts.path != path_of:   # the means chooser: take the asked means
-                url = urljoin(PUBLIC_URL, unescape(link.group(1)))
+            if response.status_code == 200 and link and parts.path != path_of:
+                url = urljoin(PUBLIC_URL, unescape(link.group(1)))   # the means chooser: take the asked means
                 continue
             return Outcome("page", response.status_code, url, text, steps)
         raise RuntimeError("self-check: too many redirects")
