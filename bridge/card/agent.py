@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 
 import click
 
-from bridge.card import proof
+from bridge import cps_proof as proof
 from bridge.card.certificate import card_type
 from bridge.card.errors import CardBlocked, CardError, NoCard, NoReader, UnsupportedCard, WrongPin
 

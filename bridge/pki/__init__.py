@@ -36,8 +36,8 @@ from cryptography.hazmat.primitives.serialization import Encoding, pkcs7
 from cryptography.x509.oid import NameOID
 from cryptography.x509.verification import Criticality, ExtensionPolicy, PolicyBuilder, Store, VerificationError
 
+from bridge import cps_proof as proof
 from bridge.card import certificate as certfields
-from bridge.card import proof
 from bridge.errors import BridgeError
 from bridge.model import Card, Identity
 
@@ -368,7 +368,7 @@ def verify_certificate(certificate: bytes | x509.Certificate, trust: TrustStore,
 
 def verify_proof(certificate_der: bytes, signature: bytes, origin: str, challenge: str, trust: TrustStore,
                  now: float | datetime, card_serial: str = "") -> VerifiedCard:
-    """A cps-pin login proof: the card signed SHA-256("psc-bridge-cps-v1|origin|challenge") (bridge.card.proof)
+    """A cps-pin login proof: the card signed SHA-256("psc-bridge-cps-v1|origin|challenge") (bridge.cps_proof)
     with the key of `certificate_der`, and that certificate is a valid, unrevoked IGC-Santé card certificate."""
     cert = parse_certificate(certificate_der)
     key = cert.public_key()

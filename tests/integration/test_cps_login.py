@@ -20,7 +20,7 @@ import structlog
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding
 
-from bridge.card import proof
+from bridge import cps_proof as proof
 from bridge.clock import Clock
 from bridge.sessions import COOKIE
 from bridge.upstream.cps import CHALLENGE_TTL

@@ -12,9 +12,9 @@ import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding
 
+from bridge import cps_proof as proof
 from bridge import pki
 from bridge.card import errors as card_errors
-from bridge.card import proof
 from bridge.clock import Clock
 from bridge.config import ConfigError, load_settings
 from bridge.core import build_bridge

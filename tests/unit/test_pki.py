@@ -7,8 +7,8 @@ import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding
 
+from bridge import cps_proof as proof
 from bridge import pki
-from bridge.card import proof
 from bridge.config import load_settings
 from bridge.model import Card
 from bridge.sandbox.testpki import TestPki

@@ -1,4 +1,5 @@
-"""What a card signs for a direct CPS login, shared by the agent and the server.
+"""What a card signs for a direct CPS login: the one format the workstation agent (bridge/card/) and the server
+(bridge/pki/) both import.
 
 The card's authentication key signs SHA-256("psc-bridge-cps-v1|" + origin + "|" + challenge) as a PKCS#1 v1.5
 DigestInfo, so a proof is bound to one bridge (origin) and one login transaction (challenge).
