@@ -1,4 +1,5 @@
-"""Reading a CPx authentication certificate (docs/sources.md, CPS): identity, profession, card type.
+"""Reading the private extensions of a CPx authentication certificate (docs/sources.md, CPS): profession, card type,
+product category. The mapping to an Identity is bridge/upstream/cps_claims.py.
 
 Shared by the agent (status: card type) and the server (bridge.pki). The test PKI writes the same fields.
 
@@ -12,10 +13,8 @@ CPE and CPA.
 from __future__ import annotations
 
 from cryptography import x509
-from cryptography.x509.oid import NameOID
 
 from bridge.card.apdu import parse_tlv
-from bridge.model import Exercice, Identity
 
 OID_CARD_TYPE = x509.ObjectIdentifier("1.2.250.1.71.1.2.2")         # TRE_G02 (our convention, see above)
 OID_PRODUCT_CATEGORY = x509.ObjectIdentifier("1.2.250.1.71.1.2.5")  # TRE_G01: 00 CPx card, 80 test card...
@@ -66,25 +65,3 @@ def product_category(cert: x509.Certificate) -> str:
 
 def profession_code(cert: x509.Certificate) -> str:
     return _extension_code(cert, OID_PROFESSION)
-
-
-def _attribute(name: x509.Name, oid: x509.ObjectIdentifier) -> str:
-    values = name.get_attributes_for_oid(oid)
-    return str(values[0].value) if values else ""
-
-
-def identity(cert: x509.Certificate) -> Identity:
-    """Subject `CN=<PS_IdNat>+SN=<nom>+GN=<prénom>, title=<profession>, C=FR` -> neutral Identity."""
-    subject = cert.subject
-    national_id = _attribute(subject, NameOID.COMMON_NAME)
-    if not national_id:
-        raise ValueError("certificate subject has no CN (PS_IdNat)")
-    family = _attribute(subject, NameOID.SURNAME)
-    given = _attribute(subject, NameOID.GIVEN_NAME)
-    profession = profession_code(cert)
-    exercices = (Exercice(profession=profession, family_name=family, given_name=given),) if profession else ()
-    return Identity(national_id=national_id, given_name=given, family_name=family, exercices=exercices)
-
-
-def title(cert: x509.Certificate) -> str:
-    return _attribute(cert.subject, NameOID.TITLE)

@@ -40,6 +40,7 @@ from bridge import cps_proof as proof
 from bridge.card import certificate as certfields
 from bridge.errors import BridgeError
 from bridge.model import Card, Identity
+from bridge.upstream import cps_claims
 
 log = logging.getLogger("bridge.pki")
 LEGACY_ORGANIZATIONS = frozenset({"GIP-CPS"})
@@ -357,12 +358,12 @@ def verify_certificate(certificate: bytes | x509.Certificate, trust: TrustStore,
     if not kind:
         raise UnknownCardType("the certificate does not state the card type")
     try:
-        identity = certfields.identity(cert)
+        identity = cps_claims.identity(cert)
     except ValueError as exc:
         raise BadCertificate(str(exc)) from None
     fingerprint = cert.fingerprint(hashes.SHA256()).hex()
     return VerifiedCard(identity=identity, card=Card(type=kind, serial=card_serial, cert_sha256=fingerprint),
-                        certificate=cert, chain=chain, title=certfields.title(cert),
+                        certificate=cert, chain=chain, title=cps_claims.title(cert),
                         product_category=certfields.product_category(cert))
 
 

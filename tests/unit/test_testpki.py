@@ -55,3 +55,13 @@ def test_revoked_cards_land_in_crl_directories_written_before(test_pki, tmp_path
 def test_stale_crl_is_past_its_next_update(test_pki, tmp_path):
     crl = x509.load_der_x509_crl((test_pki.crl_dir(tmp_path, stale=True) / "ACI-FO-PP-TEST.crl").read_bytes())
     assert crl.next_update_utc < test_pki.anchor
+
+
+def test_a_card_certificate_maps_to_the_neutral_identity(test_pki):
+    from bridge.upstream.cps_claims import identity, title
+
+    cert = test_pki.card("899700000001", kind="CPS", family_name="SAGECH", given_name="CECILE",
+                         profession="50").certificate
+    person = identity(cert)
+    assert (person.national_id, person.family_name, person.given_name) == ("899700000001", "SAGECH", "CECILE")
+    assert [e.profession for e in person.exercices] == ["50"] and title(cert) == "Sage-Femme"
