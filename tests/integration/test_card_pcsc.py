@@ -3,7 +3,8 @@ import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 
-from bridge.card import apdu, pcsc, proof
+from bridge import cps_proof as proof
+from bridge.card import apdu, pcsc
 from bridge.card.errors import CardBlocked, CardRemoved, NoCard, NoReader, UnsupportedCard, WrongPin
 from bridge.card.profiles import open_card
 

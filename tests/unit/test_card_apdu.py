@@ -3,7 +3,8 @@ import hashlib
 
 import pytest
 
-from bridge.card import apdu, proof
+from bridge import cps_proof as proof
+from bridge.card import apdu
 from bridge.card.errors import UnsupportedCard
 from bridge.card.profiles import CPS3, CPS4, profile_for_atr
 
