@@ -80,4 +80,4 @@ lock:
 	/tmp/psc-bridge-lock/bin/pip freeze --exclude psc-bridge > requirements.lock
 
 clean:
-	rm -rf $(VENV) var .pytest_cache
+	rm -rf $(VENV) var .pytest_cache mutants .coverage .coverage.*

@@ -130,7 +130,15 @@ def _page_routes(app: Flask, demo: DemoApps) -> None:
     @app.get("/<slug>/")
     def home(slug):
         s = demo.service_or_404(slug)
+        if "state" in request.args and "code" not in request.args:   # back from the bridge's logout
+            try:
+                demo.oauth.create_client(slug).validate_logout_response()
+                session[f"{slug}:notice"] = "logout"
+            except OAuthError:
+                pass   # not our logout: just show the page, without the parameter
+            return redirect(url_for("home", slug=slug))
         user, ended = demo.current_user(s)
+        ended = ended or session.pop(f"{slug}:notice", "")
         return render_template("demo/service.html", service=s, user=user, services=services, ended=ended,
                                error=request.args.get("error"), idle_left=demo.idle_left(s, user) if user else 0)
 

@@ -65,3 +65,18 @@ def test_doctor_logs_in_to_the_portal_then_the_dpi_with_sso(demo_stack, page):
     page.wait_for_selector("#welcome")
     assert page.inner_text("[data-claim=sub]") == "899700000001"
     page.screenshot(path=str(ARTIFACTS / "4-dpi-sso.png"), full_page=True)
+
+
+def test_after_logout_the_app_says_so_on_a_clean_address(demo_stack, page):
+    page.goto(f"{demo_stack['apps']}/portail/")
+    page.click("#login")
+    page.wait_for_selector("input[name=user]")
+    page.check("input[name=user][value='899700000002']")
+    page.click("button[type=submit]")
+    page.wait_for_selector("#welcome")
+    page.click("form[action$='/portail/logout'] button")
+    page.wait_for_selector("#ended")
+    assert page.get_attribute("#ended", "data-ended") == "logout"
+    assert page.url == f"{demo_stack['apps']}/portail/"     # no ?state= left in the address bar
+    page.reload()
+    assert page.locator("#ended").count() == 0               # said once
