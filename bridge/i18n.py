@@ -22,6 +22,16 @@ def normalize(lang: str | None) -> str | None:
     return code if code in LANGUAGES else None
 
 
+def N_(text: str) -> str:
+    """Marks a French text for the catalogue (pybabel extracts it, tests/unit/test_i18n.py checks it is translated);
+    `translated` turns it into the reader's language where it is shown."""
+    return text
+
+
+def translated(text: str, lang: str | None) -> str:
+    return translations(normalize(lang) or DEFAULT).gettext(text)
+
+
 @cache
 def translations(lang: str) -> NullTranslations:
     """gettext translations for Jinja environments outside Flask (the attestation report)."""

@@ -14,6 +14,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bridge.i18n import N_, translated
+
 FIELDS = ("time", "seq", "event", "outcome", "request_id", "service", "client", "subject", "mie", "reason",
           "details", "prev")
 OUTCOMES = ("success", "failure", "denied", "info")
@@ -74,38 +76,32 @@ def chain_files(path: Path) -> list[Path]:
 
 # --- verification ----------------------------------------------------------------------------------------
 
-# code -> (English, French); {placeholders} come from VerifyResult.params.
+# code -> French text (msgid; English in the gettext catalogue); {placeholders} come from VerifyResult.params.
 MESSAGES = {
-    "ok": ("{lines} lines intact", "{lines} lignes intactes"),
-    "no_files": ("no audit file", "aucun fichier d'audit"),
-    "missing_file": ("file not found", "fichier introuvable"),
-    "unreadable": ("cannot read: {error}", "lecture impossible : {error}"),
-    "truncated": ("last line is truncated (no end of line)", "dernière ligne tronquée (pas de fin de ligne)"),
-    "not_json": ("not a JSON audit line", "ligne illisible (pas une ligne d'audit JSON)"),
-    "bad_fields": ("fields are not the audit fields in order", "les champs ne sont pas ceux d'une ligne d'audit"),
-    "bad_value": ("invalid value for {field}", "valeur invalide pour {field}"),
-    "bad_start": ("the chain does not start here (prev is not zeros, seq {seq}): earlier lines or files missing",
-                  "la chaîne ne commence pas ici (prev non nul, seq {seq}) : lignes ou fichiers antérieurs "
-                  "manquants"),
-    "seq_gap": ("seq {seq} after {previous}: {missing} line(s) missing (deleted line or missing rotated file)",
-                "seq {seq} après {previous} : {missing} ligne(s) manquante(s) (ligne supprimée ou fichier "
-                "tourné manquant)"),
-    "seq_back": ("seq {seq} after {previous}: line duplicated or out of order",
-                 "seq {seq} après {previous} : ligne dupliquée ou déplacée"),
-    "prev_mismatch": ("prev does not match the hash of the previous line: a line was modified, removed or moved",
-                      "prev ne correspond pas au hachage de la ligne précédente : ligne modifiée, supprimée ou "
-                      "déplacée"),
-    "head_unreadable": ("the head {head} is missing or unreadable", "la tête {head} est absente ou illisible"),
-    "head_mismatch": ("the head {head} seals seq {head_seq}, the chain ends at seq {seq}: last line modified, "
-                      "removed or added, or a crash during the last write",
-                      "la tête {head} scelle la seq {head_seq}, la chaîne finit à la seq {seq} : dernière ligne "
-                      "modifiée, supprimée ou ajoutée, ou arrêt brutal pendant la dernière écriture"),
+    "ok": N_("{lines} lignes intactes"),
+    "no_files": N_("aucun fichier d'audit"),
+    "missing_file": N_("fichier introuvable"),
+    "unreadable": N_("lecture impossible : {error}"),
+    "truncated": N_("dernière ligne tronquée (pas de fin de ligne)"),
+    "not_json": N_("ligne illisible (pas une ligne d'audit JSON)"),
+    "bad_fields": N_("les champs ne sont pas ceux d'une ligne d'audit"),
+    "bad_value": N_("valeur invalide pour {field}"),
+    "bad_start": N_(
+        "la chaîne ne commence pas ici (prev non nul, seq {seq}) : lignes ou fichiers antérieurs manquants"),
+    "seq_gap": N_(
+        "seq {seq} après {previous} : {missing} ligne(s) manquante(s) (ligne supprimée ou fichier tourné manquant)"),
+    "seq_back": N_("seq {seq} après {previous} : ligne dupliquée ou déplacée"),
+    "prev_mismatch": N_(
+        "prev ne correspond pas au hachage de la ligne précédente : ligne modifiée, supprimée ou déplacée"),
+    "head_unreadable": N_("la tête {head} est absente ou illisible"),
+    "head_mismatch": N_(
+        "la tête {head} scelle la seq {head_seq}, la chaîne finit à la seq {seq} : dernière ligne modifiée, "
+        "supprimée ou ajoutée, ou arrêt brutal pendant la dernière écriture"),
 }
 
 
 def render(code: str, lang: str = "en", **params) -> str:
-    english, french = MESSAGES[code]
-    return (french if lang == "fr" else english).format(**params)
+    return translated(MESSAGES[code], lang).format(**params)
 
 
 @dataclass

@@ -21,7 +21,7 @@ from bridge.core import build_bridge
 from bridge.policy import load_policies
 from bridge.store.memory import MemoryStore
 from bridge.upstream import cps
-from bridge.web.messages import MESSAGES
+from bridge.web.messages import MESSAGES, message
 
 ORIGIN = "https://bridge.example"
 
@@ -159,7 +159,7 @@ def test_every_card_and_pki_error_has_a_french_and_an_english_sentence():
     codes -= {"mie_not_allowed", "not_historical_teleservice"}        # policy reasons: bridge.policy.messages
     missing = sorted(code for code in codes if code not in MESSAGES)
     assert not missing
-    assert all(fr and en and fr != en for fr, en in (MESSAGES[c] for c in codes))
+    assert all(message(c, "fr") and message(c, "en") and message(c, "fr") != message(c, "en") for c in codes)
 
 
 # --- start-up ---------------------------------------------------------------------------------------------------------

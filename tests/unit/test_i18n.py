@@ -18,8 +18,9 @@ MO = PO.with_suffix(".mo")
 
 
 def marked_strings() -> set[str]:
-    method_map = [("templates/**.html", "jinja2")]
-    found = extract_from_dir(str(ROOT), method_map, options_map={"templates/**.html": {}})
+    # Templates, and the messages Python code marks with N_ (bridge/web/messages.py, bridge/policy/messages.py).
+    method_map = [("templates/**.html", "jinja2"), ("bridge/**.py", "python")]
+    found = extract_from_dir(str(ROOT), method_map, options_map={"templates/**.html": {}, "bridge/**.py": {}})
     return {message if isinstance(message, str) else message[0] for _f, _l, message, _c, _x in found}
 
 
