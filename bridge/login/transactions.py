@@ -1,6 +1,7 @@
 """Login transactions: an /authorize request waiting for the user to authenticate upstream.
 
-The record keeps the app's original query (replayed once the user is authenticated), is bound to the browser
+The record keeps the app's request as /authorize validated it (its code is issued from it once the user is
+authenticated, without validating it again), is bound to the browser
 by a cookie (login CSRF: a callback only completes in the browser that started it), and carries the CSRF token
 of the bridge's own forms.
 """
@@ -35,6 +36,8 @@ class LoginTransaction:
     forced: bool = False  # prompt=login / max_age / step-up: a fresh authentication is required
     authenticated: bool = False
     login_hint: str = ""
+    redirect_uri: str = ""  # as /authorize validated it (the registered default when the app sent none)
+    scope: str = ""         # as /authorize validated it (the scopes the client may have)
 
     def bound_to(self, browser_secret: str | None) -> bool:
         return hmac.compare_digest(self.browser, browser_hash(browser_secret))

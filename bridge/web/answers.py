@@ -5,8 +5,8 @@ from __future__ import annotations
 from urllib.parse import parse_qsl, urlencode
 
 from authlib.oauth2 import OAuth2Error
+from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload, OAuth2Request
 from flask import make_response, redirect, render_template, request
-from werkzeug.test import EnvironBuilder
 
 from bridge import events
 from bridge.login.transactions import BROWSER_COOKIE
@@ -50,39 +50,58 @@ def oauth_error(error: OAuth2Error, query=None):
 
 def return_error_to_app(txn, error: str, description: str):
     """End a pending login without a user: the app's redirect URI gets `error` with its state and iss (RFC 6749
-    §4.1.2.1, RFC 9207), once the stored request passes validation again (a policy reload may have removed
-    the client or the URI: then a page)."""
-    b = bridge()
-    b.transactions.consume(txn.id)
-    req = EnvironBuilder(path="/authorize", query_string=txn.query, base_url=b.settings.public_url).get_request()
-    try:
-        grant = server().get_consent_grant(request=req, end_user=None)
-    except OAuth2Error as refused:
-        return oauth_error(refused, dict(parse_qsl(txn.query)))
-    payload = grant.request.payload
+    §4.1.2.1, RFC 9207), if the client and that URI are still registered (a policy reload may have removed them:
+    then a page)."""
+    bridge().transactions.consume(txn.id)
+    client = _still_registered(txn)
+    if client is None:
+        return error_page("txn_invalid", 400, client_id=txn.client_id)
     log.info("authorize_error_returned", client=txn.client_id, error=error)
-    return server().handle_error_response(None, OAuth2Error(description, error=error, state=payload.state,
-                                                            redirect_uri=payload.redirect_uri))
+    state = dict(parse_qsl(txn.query)).get("state")
+    return server().handle_error_response(None, OAuth2Error(description, error=error, state=state,
+                                                            redirect_uri=txn.redirect_uri))
 
 
-def issue_code(grant, session, request_obj=None):
-    """The session satisfies the service: record the client's activity and answer with a code."""
+def _still_registered(txn):
+    """The client of a pending login, if it and the redirect URI /authorize validated are still registered."""
+    client = server().query_client(txn.client_id)
+    if client is None or not txn.redirect_uri or not client.check_redirect_uri(txn.redirect_uri):
+        return None
+    return client
+
+
+def _grantee(client, session) -> Grantee:
+    """The session serves this client now: its activity is recorded, and the grant carries the service's bounds."""
     b = bridge()
-    client, service = grant.client, grant.client.service
+    service = client.service
     limits = effective_limits(service, b.clock.now())  # a lapsed reserve falls back to 30 min / 4 h
     b.sessions.touch(session, client.client_id, limits.idle_timeout, limits.max_session)
     deadline = min(session.deadline, session.authn.auth_time + limits.max_session)
-    grantee = Grantee(session.authn, session.sid, service.service, deadline=deadline)
-    log.info("code_issued", client=client.client_id, service=client.service.service, mie=session.authn.mie)
-    return server().create_authorization_response(request=request_obj, grant_user=grantee, grant=grant)
+    log.info("code_issued", client=client.client_id, service=service.service, mie=session.authn.mie)
+    return Grantee(session.authn, session.sid, service.service, deadline=deadline)
 
 
-def replay_grant(query: str, session):
-    """Rebuild the app's original /authorize request once the user is authenticated."""
-    b = bridge()
-    req = EnvironBuilder(path="/authorize", query_string=query, base_url=b.settings.public_url).get_request()
-    grantee = Grantee(session.authn, session.sid, "")
-    return server().get_consent_grant(request=req, end_user=grantee), req
+def issue_code(grant, session):
+    """/authorize with a session that satisfies the service: answer with a code."""
+    return server().create_authorization_response(grant_user=_grantee(grant.client, session), grant=grant)
+
+
+def issue_code_after_login(txn, session):
+    """After the login: the code comes from the request /authorize validated and stored with the login — nothing
+    replays /authorize. Only what may have changed meanwhile is checked again: the client and its redirect URI."""
+    client = _still_registered(txn)
+    if client is None:
+        return error_page("txn_invalid", 400, client_id=txn.client_id)
+    request = OAuth2Request("GET", f"{bridge().settings.issuer}/authorize")
+    request.payload = BasicOAuth2Payload(dict(parse_qsl(txn.query)))
+    request.client, request.scope = client, txn.scope
+    grant = server().get_authorization_grant(request)
+    response = server().handle_response(*grant.create_authorization_response(txn.redirect_uri,
+                                                                             _grantee(client, session)))
+    # What Authlib's create_authorization_response would run after the grant: its hooks (RFC 9207 iss among them).
+    grant.execute_hook("after_authorization_response", response)
+    server().execute_hook("after_create_authorization_response", response)
+    return response
 
 
 def start_login(grant, *, authenticated: bool, forced: bool = False):
@@ -92,6 +111,7 @@ def start_login(grant, *, authenticated: bool, forced: bool = False):
                                validated_query(grant.request.payload.data), secret, forced=forced)
     txn.authenticated = authenticated
     txn.login_hint = (grant.request.payload.data.get("login_hint") or "")[:256]
+    txn.redirect_uri, txn.scope = grant.redirect_uri, grant.request.scope or ""
     b.transactions.save(txn)
     if not authenticated:
         events.login_started(b, service=grant.client.service.service, client=grant.client.client_id)

@@ -7,7 +7,7 @@ from flask import make_response, redirect, request, url_for
 from bridge.login.complete import Outcome, choose_activity, complete
 from bridge.login.transactions import LoginTransaction
 from bridge.sessions import COOKIE, browser_label
-from bridge.web.answers import issue_code, render_denial, replay_grant
+from bridge.web.answers import issue_code_after_login, render_denial
 from bridge.web.context import bridge
 from bridge.web.errors import error_page
 from bridge.web.limits import client_ip
@@ -40,8 +40,7 @@ def render_outcome(txn: LoginTransaction, outcome: Outcome):
     elif outcome.kind == "txn_invalid":
         response = make_response(error_page("txn_invalid", 400))
     else:
-        grant, req = replay_grant(txn.query, outcome.session)
-        response = make_response(issue_code(grant, outcome.session, request_obj=req))
+        response = make_response(issue_code_after_login(txn, outcome.session))
     held = request.cookies.get(COOKIE)
     if outcome.session is not None:
         if outcome.session.cookie != held:

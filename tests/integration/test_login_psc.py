@@ -152,3 +152,34 @@ def test_a_refused_psc_step_up_by_the_same_person_keeps_their_session(card_only_
     assert "code" in app.login(browser, user="899700000002", auth_mode="CARD")
     page = app.login(browser, user="899700000002", auth_mode="MOBILE", prompt="login")
     assert page.status_code == 403 and live_people(card_only_portail) == ["899700000002"]
+
+
+def test_the_authorization_request_is_validated_once_per_login(bridge_server, monkeypatch):
+    """The request /authorize validated is stored with the login and the code issued from it: no replay."""
+    from bridge.provider.grants import CodeGrant
+
+    calls = []
+    original = CodeGrant.validate_authorization_request
+
+    def counted(self):
+        calls.append(self.request.payload.state)
+        return original(self)
+
+    monkeypatch.setattr(CodeGrant, "validate_authorization_request", counted)
+    app = AppClient(bridge_server.url, **PORTAIL)
+    result = app.login(requests.Session(), user="899700000002")
+    assert result["state"] == app.pending["state"] and result["iss"] == bridge_server.url
+    assert calls == [app.pending["state"]]
+    assert app.verify_id_token(app.exchange(result["code"])["id_token"])["sub"] == "899700000002"
+
+
+def test_a_redirect_uri_no_longer_registered_when_the_login_ends_gets_a_page_not_a_redirect(bridge_server):
+    app, browser = AppClient(bridge_server.url, **PORTAIL), requests.Session()
+    first = browser.get(app.authorize_url(), allow_redirects=False, timeout=10)
+    txn_id = first.headers["Location"].split("txn=")[1]
+    transactions = bridge_server.bridge.transactions
+    txn = transactions.get(txn_id)
+    txn.redirect_uri = "http://127.0.0.1:8002/portail/removed-callback"   # as if a policy reload removed it
+    transactions.save(txn)
+    page = app.follow(browser, bridge_server.url + first.headers["Location"], user="899700000002")
+    assert not isinstance(page, dict) and page.status_code == 400 and 'data-error-code="txn_invalid"' in page.text
