@@ -4,7 +4,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from bridge.config import ConfigError
+from bridge.config import ConfigError, error_line
 from bridge.policy import PolicyError
 from bridge.web.factory import create_app
 
@@ -31,7 +31,7 @@ def main() -> int:
     try:
         app = create_app()
     except (ConfigError, PolicyError) as exc:
-        print(f"bridge: configuration error: {exc}", file=sys.stderr)
+        print(error_line(exc), file=sys.stderr)
         return 2
     settings = app.extensions["bridge"].settings
     host, port = "127.0.0.1", int(settings.public_url.rsplit(":", 1)[-1].split("/")[0] or 8000)

@@ -217,14 +217,25 @@ def _refuse_unknown_variables(env: dict[str, str]) -> None:
             raise ConfigError(f"{name}: not a PSC Bridge setting{hint}")
 
 
-def _bytes(name: str, raw: str, *, low: int, high: int, high_text: str) -> int:
+def bounded_int(name: str, raw: str, low: int, high: int, *, what: str = "a whole number", unit: str = "",
+                high_text: str = "") -> int:
+    """A whole-number setting within low..high (bridge serve's serving settings use it too)."""
     try:
-        size = int(raw)
+        value = int(raw)
     except ValueError:
-        raise ConfigError(f"{name}: {raw!r} is not a number of bytes") from None
-    if not low <= size <= high:
-        raise ConfigError(f"{name}: {size} is outside {low}..{high_text} bytes")
-    return size
+        raise ConfigError(f"{name}: {raw!r} is not {what}") from None
+    if not low <= value <= high:
+        raise ConfigError(f"{name}: {value} is outside {low}..{high_text or high}{' ' + unit if unit else ''}")
+    return value
+
+
+def _bytes(name: str, raw: str, *, low: int, high: int, high_text: str) -> int:
+    return bounded_int(name, raw, low, high, what="a number of bytes", unit="bytes", high_text=high_text)
+
+
+def error_line(exc: Exception) -> str:
+    """The one line every entry point prints for a wrong setting or policy (bridge serve, make demo, app.py)."""
+    return f"bridge: configuration error: {exc}"
 
 
 # --- the readers of load_settings, one group of variables each, called in this order (the first wrong value found is

@@ -44,7 +44,7 @@ from urllib.parse import urlsplit
 
 from werkzeug.serving import make_server
 
-from bridge.config import ConfigError
+from bridge.config import ConfigError, error_line
 
 DEMO_HOLDER = "899700000001"
 DEMO_PIN = "1234"
@@ -486,7 +486,7 @@ def main() -> int:
     try:
         demo = prepare()
     except (ConfigError, PolicyError) as exc:
-        print(f"bridge: configuration error: {exc}", file=sys.stderr)
+        print(error_line(exc), file=sys.stderr)
         return 2
     except PortBusy as exc:
         print(exc, file=sys.stderr)

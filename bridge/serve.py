@@ -30,7 +30,7 @@ from pathlib import Path
 
 import click
 
-from bridge.config import ConfigError, environment, set_variable
+from bridge.config import ConfigError, bounded_int, environment, error_line, set_variable
 
 ROOT = Path(__file__).resolve().parent.parent   # the directory of app.py (the checkout, or /app in the image)
 DEFAULT_APP = "app:create_app()"
@@ -56,15 +56,7 @@ def cpu_count() -> int:
 
 def _int(environ, name: str, default: int, low: int, high: int) -> int:
     raw = environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ConfigError(f"{name}: {raw!r} is not a whole number") from None
-    if not low <= value <= high:
-        raise ConfigError(f"{name}: {value} is outside {low}..{high}")
-    return value
+    return bounded_int(name, raw, low, high) if raw else default
 
 
 def serving_settings(environ=None) -> dict:
@@ -157,7 +149,7 @@ def serve(bind, workers, threads, app_spec, check) -> None:
         if check:
             preflight(settings["workers"], app_spec)
     except (ConfigError, PolicyError) as exc:
-        click.echo(f"bridge: configuration error: {exc}", err=True)
+        click.echo(error_line(exc), err=True)
         sys.exit(2)
     argv = gunicorn_argv(app_spec)
     sys.stdout.flush()
