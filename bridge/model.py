@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
 
+from bridge.cps_number import logical_number
+
 ID_KINDS = {"8": "rpps", "0": "adeli"}
 
 
@@ -81,8 +83,13 @@ class Identity:
 @dataclass(frozen=True)
 class Card:
     type: str                    # CPS, CPF, CDE, CPE, CDA, CPA
-    serial: str = ""
+    serial: str = ""             # what the agent read from the chip: informative, not authenticated
     cert_sha256: str = ""
+
+    @property
+    def logical_number(self) -> str:
+        """The number printed on the card's mailer (bridge.cps_number; mapping UNCONFIRMED)."""
+        return logical_number(self.serial)
 
 
 @dataclass(frozen=True)
