@@ -25,7 +25,8 @@ build-deps:
 # Debian's nodejs + npm, unless a node with npm is already there (NodeSource's nodejs bundles npm and conflicts).
 NODE_PACKAGES  := $(if $(shell command -v node && command -v npm),,nodejs npm)
 
-test-deps: build-deps
+# Also the venv: the test tools of requirements.lock (pytest, playwright, axe-playwright-python...).
+test-deps: build-deps venv
 	$(call apt_install,$(TEST_PACKAGES))
 	$(call apt_install,$(NODE_PACKAGES))
 	npm ci --prefix tests/interop/node --no-audit --no-fund --loglevel=error
