@@ -12,12 +12,13 @@ from bridge.policy.yamlsource import INVALID
 
 SERVICE_KEYS = ("service", "name", "clients", "allowed_mie", "require_2fa", "idle_timeout", "max_session",
                 "card_types", "professions", "modes", "historical_teleservice", "attestation", "subject_type",
-                "admins")
+                "admins", "on_card_removal", "shared_workstation")
 ATTESTATION_KEYS = ("status", "signed_on", "valid_until", "reserves")
 RESERVE_KEYS = ("requirement", "action_plan", "due")
 CARD_TYPES = ("CPS", "CPF", "CDE", "CPE", "CDA", "CPA")  # TRE_G02 families
 MODES = ("L", "S", "B")                                  # codeModeExercice: libéral, salarié, bénévole
 STATUSES = ("attested", "reserves", "none")
+CARD_REMOVAL = ("logout", "ignore")
 SERVICE_ID = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 PROFESSION = re.compile(r"^\d{2}$")                      # TRE_G15 codes: 10 médecin, 21 pharmacien...
 REQUIREMENT = re.compile(r"^RIE-PS \d{2}$")
@@ -49,6 +50,24 @@ def read_admins(report: Report, data: dict, service_id: str) -> tuple[str, ...]:
         else:
             found.append(item)
     return tuple(found)
+
+
+def read_card_removal(report: Report, data: dict, allowed_mie: tuple[str, ...]) -> str:
+    """`on_card_removal`: logout | ignore, by default logout where cps-pin is allowed (only cps-pin logins have a
+    card the workstation agent can watch)."""
+    default = "logout" if "cps-pin" in allowed_mie else "ignore"
+    value = data.get("on_card_removal", MISSING)
+    if value is MISSING or value is None:
+        return default
+    if value not in CARD_REMOVAL:
+        if value is not INVALID:
+            report.error(("on_card_removal",), value, "must be logout or ignore (what removing the card of a cps-pin "
+                         "login from its reader does to the session)")
+        return default
+    if value == "logout" and "cps-pin" not in allowed_mie:
+        report.warn(("on_card_removal",), value, "has no effect: only cps-pin logins have a card the bridge can "
+                    "watch, and this service does not allow cps-pin")
+    return value
 
 
 def read_reserve(report: Report, raw, index: int) -> Reserve | None:
@@ -150,4 +169,5 @@ def read_service(report: Report, raw, *, dev: bool) -> Service | None:
         modes=codes(report, data, "modes", (), MODES, "L (libéral), S (salarié) or B (bénévole)"),
         historical_teleservice=flag(report, data, "historical_teleservice", defaults.historical_teleservice),
         subject_type=subject_type, attestation=read_attestation(report, data.get("attestation")),
-        admins=read_admins(report, data, service_id), source=report.file)
+        admins=read_admins(report, data, service_id), on_card_removal=read_card_removal(report, data, allowed),
+        shared_workstation=flag(report, data, "shared_workstation", defaults.shared_workstation), source=report.file)

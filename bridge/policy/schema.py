@@ -56,7 +56,15 @@ class Service:
     subject_type: str = "public"  # public | pairwise
     attestation: Attestation = field(default_factory=Attestation)
     admins: tuple[str, ...] = ()  # national ids allowed into the admin console (the `admin` service only)
+    on_card_removal: str = ""     # logout | ignore; "" (a Service built in code): see card_removal
+    shared_workstation: bool = False  # every login is treated as made on a shared workstation
     source: str = ""             # the file it came from, for error messages and reports
+
+    @property
+    def card_removal(self) -> str:
+        """What the end of a cps-pin login's card in its reader does: `logout` ends the SSO session, `ignore`
+        nothing. Unset: logout where cps-pin is allowed (the card is how the professional leaves)."""
+        return self.on_card_removal or ("logout" if "cps-pin" in self.allowed_mie else "ignore")
 
 
 @dataclass(frozen=True)
