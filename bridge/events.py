@@ -12,9 +12,20 @@ def login_started(bridge, *, service: str, client: str) -> None:
     bridge.record("login_started", "info", service=service, client=client)
 
 
+def card_fields(card) -> dict:
+    """What the audit keeps of a login's card: its printed number (bridge.cps_number, written out so a search by
+    number still finds the line once no session remembers the card) and the certificate a CRL would list."""
+    if card is None:
+        return {}
+    fields = {"card_number": card.logical_number, "cert_sha256": card.cert_sha256, "cert_issuer": card.cert_issuer,
+              "cert_serial": card.cert_serial}
+    return {name: value for name, value in fields.items() if value}
+
+
 def login_succeeded(bridge, authn: Authentication, *, service: str, client: str, **extra) -> None:
+    # The card's number goes to the audit trail only, like the national id: it names a person.
     bridge.record("login_succeeded", "success", service=service, client=client, national_id=authn.identity.national_id,
-                  mie=authn.mie, upstream=authn.upstream, **extra)
+                  mie=authn.mie, upstream=authn.upstream, **{**card_fields(authn.card), **extra})
     log.info("login_succeeded", outcome="success", upstream=authn.upstream, mie=authn.mie, service=service,
              client=client, request_id=current_request_id(), **extra)
     metrics.login(authn.mie, "success")
@@ -39,3 +50,48 @@ def login_denied(bridge, reasons, *, service: str, client: str = "", national_id
                   national_id=national_id, mie=mie, **extra)
     log.info("login_denied", service=service, client=client, reasons=list(reasons), **extra)
     metrics.denied(reasons, mie=mie or None)
+
+
+def card_opposed(bridge, found, authn: Authentication) -> None:
+    """A card declared lost or opposed in the console was presented at login and refused (`found`: a
+    bridge.pki.opposition.Match). The login_failed line the page writes next carries the same request id."""
+    opposition = found.opposition
+    bridge.record("card_opposed", "denied", national_id=authn.identity.national_id, mie=authn.mie,
+                  upstream=authn.upstream, reason="card_opposed", matched=found.by,
+                  **{**card_fields(authn.card), "card_number": opposition.number},
+                  reported_number=authn.card.logical_number if authn.card else "",
+                  declared_by=bridge.audit.subject(opposition.declared_by), declared_at=opposition.declared_at)
+    # No metric here: the login_failed that follows counts the refusal once.
+    log.warning("card_opposed", upstream=authn.upstream, matched=found.by, request_id=current_request_id())
+
+
+def card_opposition(bridge, command: str, *, admin: str, number: str, **details) -> None:
+    """An administrator declared (`oppose_card`) or lifted (`lift_card_opposition`) a card opposition in the
+    console: an admin_action line whose subject is the administrator, with the card's number."""
+    bridge.record("admin_action", "info", service="admin", national_id=admin, command=command, card_number=number,
+                  **details)
+    log.info("admin_action", command=command, request_id=current_request_id())
+
+
+def card_watch_issued(bridge, session, *, service: str, client: str, cert_sha256: str) -> None:
+    """A cps-pin login's session got a removal capability (bridge.sessions.removal): its card is to be watched."""
+    bridge.record("card_watch_issued", "info", service=service, client=client,
+                  national_id=session.authn.identity.national_id, mie=session.authn.mie, sid=session.sid,
+                  cert_sha256=cert_sha256)
+
+
+REMOVAL_OUTCOMES = {"ended": "success", "unknown": "failure", "session_ended": "info", "card_changed": "info"}
+
+
+def card_removed(bridge, use, *, remote_addr: str | None) -> None:
+    """A removal notice from a workstation's card agent (POST /cps/removed), whatever it did (`use`: a
+    bridge.sessions.removal.Use); `reason` is its outcome. A forged or replayed one is a failure."""
+    session = use.session
+    extra = {"ended_by": use.ended_by} if use.ended_by else {}
+    bridge.record("card_removed", REMOVAL_OUTCOMES.get(use.outcome, "failure"), reason=use.outcome,
+                  national_id=session.authn.identity.national_id if session else "",
+                  mie=session.authn.mie if session else "", sid=use.sid, cert_sha256=use.cert_sha256,
+                  remote_addr=remote_addr or "", **extra)
+    (log.info if use.outcome != "unknown" else log.warning)("card_removed", reason=use.outcome,
+                                                           request_id=current_request_id())
+    metrics.card_removal(use.outcome)

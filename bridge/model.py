@@ -85,6 +85,8 @@ class Card:
     type: str                    # CPS, CPF, CDE, CPE, CDA, CPA
     serial: str = ""             # what the agent read from the chip: informative, not authenticated
     cert_sha256: str = ""
+    cert_issuer: str = ""        # the certificate's issuer (RFC 4514) and serial number (hex): what a CRL lists,
+    cert_serial: str = ""        # so the console can tell when an opposed card's certificate is revoked
 
     @property
     def logical_number(self) -> str:

@@ -288,6 +288,16 @@ class TrustStore:
                                           "fresh" if _fresh(latest, now) else "stale"))
         return statuses
 
+    def listed(self, issuer: str, serial: int) -> bool | None:
+        """Does the latest CRL at hand of the CA named `issuer` (RFC 4514) list `serial`? None: no CRL of that CA.
+        A listing in an expired CRL still counts: revocation is final. Never downloads."""
+        cas = [ca for ca in self.roots + self.intermediates if ca.subject.rfc4514_string() == issuer]
+        own = [crl for crl in self.crls.known() if any(crl.issuer == ca.subject and _signed_by(crl, ca) for ca in cas)]
+        latest = max(own, key=lambda crl: crl.last_update_utc, default=None)
+        if latest is None:
+            return None
+        return latest.get_revoked_certificate_by_serial_number(serial) is not None
+
     def _verifier(self, now: datetime):
         ee_policy = (ExtensionPolicy.webpki_defaults_ee()
                      .may_be_present(x509.SubjectAlternativeName, Criticality.AGNOSTIC, None)
@@ -362,7 +372,9 @@ def verify_certificate(certificate: bytes | x509.Certificate, trust: TrustStore,
     except ValueError as exc:
         raise BadCertificate(str(exc)) from None
     fingerprint = cert.fingerprint(hashes.SHA256()).hex()
-    return VerifiedCard(identity=identity, card=Card(type=kind, serial=card_serial, cert_sha256=fingerprint),
+    card = Card(type=kind, serial=card_serial, cert_sha256=fingerprint, cert_issuer=cert.issuer.rfc4514_string(),
+                cert_serial=format(cert.serial_number, "x"))
+    return VerifiedCard(identity=identity, card=card,
                         certificate=cert, chain=chain, title=cps_claims.title(cert),
                         product_category=certfields.product_category(cert))
 

@@ -70,6 +70,8 @@ MESSAGES: dict[str, str] = {   # code -> French text (msgid); English in the get
                       "connexion par carte n'est acceptée. Utilisez Pro Santé Connect et prévenez le support "
                       "informatique."),
     "bad_key_usage": N_("Ce certificat n'est pas un certificat d'authentification de carte CPS."),
+    "card_opposed": N_("Cette carte a été déclarée perdue ou opposée auprès de cet établissement : elle ne peut plus "
+                       "servir à se connecter ici. Contactez le support informatique de l'établissement."),
     "unknown_card_type": N_("Le certificat ne précise pas le type de carte (CPS, CPF, CPE, CPA) : il ne peut pas "
                             "servir à se connecter à ce service."),
     # direct CPS card login: the login page, the challenge, the cps-tls proxy

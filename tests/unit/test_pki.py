@@ -45,7 +45,9 @@ def test_valid_cps_gives_identity_and_card(test_pki, trust, now):
     assert (verified.identity.family_name, verified.identity.given_name) == ("MEDECIN", "PAUL")
     assert verified.identity.exercices[0].profession == "10"
     assert verified.card == Card(type="CPS", serial=material.serial,
-                                 cert_sha256=material.certificate.fingerprint(hashes.SHA256()).hex())
+                                 cert_sha256=material.certificate.fingerprint(hashes.SHA256()).hex(),
+                                 cert_issuer=verified.chain[1].subject.rfc4514_string(),
+                                 cert_serial=format(material.certificate.serial_number, "x"))
     assert verified.title == "Médecin" and verified.product_category == "80"
     assert [c.subject.rfc4514_string() for c in verified.chain[1:]] == [
         "CN=AC IGC-SANTE FORT PERSONNES TEST,OU=IGC-SANTE TEST,O=ASIP-SANTE,C=FR",
@@ -251,3 +253,12 @@ def test_without_crl_source_verification_fails_closed(test_pki, tmp_path, now):
     store = pki.TrustStore.from_directory(test_pki.trust_dir(tmp_path / "trust"), None, fetch_crls=False)
     with pytest.raises(pki.CrlMissing):
         verify(test_pki.card("899700000001"), store, now)
+
+
+def test_the_crl_at_hand_says_whether_it_lists_a_certificate(test_pki, tmp_path):
+    revoked, valid = test_pki.card("899700000061", revoked=True), test_pki.card("899700000062")
+    trust = pki.TrustStore.from_directory(test_pki.trust_dir(tmp_path / "t"), test_pki.crl_dir(tmp_path / "c"))
+    issuer = revoked.certificate.issuer.rfc4514_string()
+    assert trust.listed(issuer, revoked.certificate.serial_number) is True
+    assert trust.listed(issuer, valid.certificate.serial_number) is False
+    assert trust.listed("CN=Unknown CA", valid.certificate.serial_number) is None
