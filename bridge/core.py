@@ -6,7 +6,7 @@ import secrets
 import socket
 from dataclasses import dataclass, field
 
-from bridge import metrics
+from bridge import events, metrics
 from bridge.audit import Audit, open_audit
 from bridge.clock import Clock
 from bridge.config import ConfigError, Settings
@@ -60,6 +60,8 @@ def build_bridge(settings: Settings, *, clock: Clock | None = None, store: Store
                     backchannel=BackChannel(settings, clock, keys, policies),
                     cps=_direct_card_login(settings, policies, store, clock))
     sessions.listeners.append(bridge.backchannel.notify)
+    if bridge.cps is not None:   # a refused opposed card is audited with the opposition's number
+        bridge.cps.opposed_listeners.append(lambda found, authn: events.card_opposed(bridge, found, authn))
     sessions.listeners.append(
         lambda sid, clients, reason, session: _audit_session_end(bridge, sid, clients, reason, session))
     bridge.backchannel.listeners.append(lambda client, outcome, attempts: bridge.record(

@@ -5,8 +5,9 @@
     authn = cps.verify_proof(txn.id, challenge.value, cert_der, signature, card_serial)   # or CpsError
     authn = cps.verify_tls(header_value)               # certificate forwarded by a trusted TLS proxy
 
-Plain Python: the HTTP side (bridge/web/cps.py) only moves fields around. The PIN never comes here: the page gives
-it to the agent on the workstation, which returns a signature made by the card.
+After the chain and CRL checks, a card declared lost or opposed in the admin console is refused (`card_opposed`,
+bridge/pki/opposition.py). Plain Python: the HTTP side (bridge/web/cps.py) only moves fields around. The PIN never
+comes here: the page gives it to the agent on the workstation, which returns a signature made by the card.
 """
 from __future__ import annotations
 
@@ -17,16 +18,20 @@ import ipaddress
 import json
 import re
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
+
+from cryptography.hazmat.primitives import hashes
 
 from bridge.clock import Clock
 from bridge.errors import BridgeError
 from bridge.mie import CATALOGUE, satisfies
 from bridge.model import Authentication
-from bridge.pki import PkiError, verify_certificate, verify_proof
+from bridge.pki import PkiError, parse_certificate, verify_certificate, verify_proof
+from bridge.pki.opposition import Certificate, Match, Oppositions
 from bridge.policy.calendar import standing
-from bridge.store import Store
+from bridge.store import Store, StoreUnavailable
 
 CHALLENGE_TTL = 120           # seconds a challenge may be used (≤ 120 s)
 CHALLENGE_GRACE = 60          # the record outlives its validity so a late proof reads "expired", not "unknown"
@@ -113,6 +118,9 @@ class CpsLogin:
     def __init__(self, store: Store, clock: Clock, trust, origin: str, *, acr: str = DEFAULT_ACR):
         """`trust`: a bridge.pki.TrustStore (BRIDGE_TRUST_DIR + BRIDGE_CRL_DIR); `origin`: the bridge's own."""
         self.store, self.clock, self.trust, self.origin, self.acr = store, clock, trust, origin, acr
+        self.oppositions = Oppositions(store, clock)
+        # Called with every refusal of an opposed card, before the CpsError: the audit line (bridge.core wires it).
+        self.opposed_listeners: list[Callable[[Match, Authentication], None]] = []
 
     # --- challenges ----------------------------------------------------------------------------------------------
     @staticmethod
@@ -144,15 +152,44 @@ class CpsLogin:
     # --- proofs -------------------------------------------------------------------------------------------------------
     def _authentication(self, verified, mie: str) -> Authentication:
         means = CATALOGUE[mie]
-        return Authentication(identity=verified.identity, mie=mie, amr=means.amr, acr=self.acr,
-                              auth_time=int(self.clock.now()), upstream=means.upstream, card=verified.card)
+        authn = Authentication(identity=verified.identity, mie=mie, amr=means.amr, acr=self.acr,
+                               auth_time=int(self.clock.now()), upstream=means.upstream, card=verified.card)
+        self._not_opposed(authn)
+        return authn
 
-    def _verified(self, call):
+    def _not_opposed(self, authn: Authentication) -> None:
+        """After the chain and CRL checks: a card declared lost or opposed in the admin console is refused, by its
+        certificate or by the number the agent reported. That number is not authenticated, so a certificate it
+        matched joins the opposition: the card stays refused whatever number it reports next."""
+        card = authn.card
+        found = self.oppositions.match(card.cert_sha256, card.logical_number)
+        if found is None:
+            return
+        if found.by == "number":
+            self.oppositions.add(found.opposition.number, [Certificate(
+                card.cert_sha256, card.cert_issuer, card.cert_serial, source="login", seen_at=self.clock.now())])
+        for listener in self.opposed_listeners:
+            listener(found, authn)
+        raise CpsError("card_opposed", f"the card was declared lost or opposed (matched by {found.by})")
+
+    def _revoked_noticed(self, certificate: bytes) -> None:
+        """The CRL refuses this certificate now: an opposition holding it shows « listée dans la LCR »."""
+        try:
+            sha256 = parse_certificate(certificate).fingerprint(hashes.SHA256()).hex()
+            found = self.oppositions.match(sha256)
+            if found is not None:
+                self.oppositions.listed(found.opposition.number, sha256)
+        except (PkiError, StoreUnavailable):
+            pass   # informative only: the refusal stands whatever happens here
+
+    def _verified(self, call, certificate: bytes):
         if self.trust is None:
             raise CpsError("cps_unavailable", "no trust store (BRIDGE_TRUST_DIR)")
         try:
             return call()
         except PkiError as exc:
+            if exc.code == "certificate_revoked":
+                self._revoked_noticed(certificate)
             raise CpsError(exc.code, exc.detail) from None
 
     def verify_proof(self, txn_id: str, challenge: str | None, certificate_b64: str | None,
@@ -165,11 +202,11 @@ class CpsLogin:
         serial = (card_serial if isinstance(card_serial, str) and card_serial.isalnum() and len(card_serial) <= 32
                   else "")
         verified = self._verified(lambda: verify_proof(certificate, signature, record["origin"], challenge,
-                                                       self.trust, self.clock.now(), serial))
+                                                       self.trust, self.clock.now(), serial), certificate)
         return self._authentication(verified, "cps-pin")
 
     def verify_tls(self, header_value: str | None) -> Authentication:
         """cps-tls: the proxy did the proof of possession (TLS client auth); chain, validity, CRL checked here."""
         certificate = certificate_from_header(header_value)
-        verified = self._verified(lambda: verify_certificate(certificate, self.trust, self.clock.now()))
+        verified = self._verified(lambda: verify_certificate(certificate, self.trust, self.clock.now()), certificate)
         return self._authentication(verified, "cps-tls")
