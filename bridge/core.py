@@ -18,6 +18,7 @@ from bridge.provider.backchannel import BackChannel
 from bridge.provider.keys import KeyRing
 from bridge.provider.tokens import Tokens
 from bridge.sessions import Sessions
+from bridge.sessions.removal import Removals
 from bridge.store import Store, open_store
 from bridge.upstream.cps import DIRECT_MIE, CpsLogin, public_origin
 from bridge.upstream.psc import PscClient
@@ -38,6 +39,7 @@ class Bridge:
     audit: Audit
     backchannel: BackChannel
     cps: CpsLogin | None        # None: no service allows a direct card means (cps-pin, cps-tls)
+    removals: Removals          # what lets the card agent end a cps-pin login's session when the card leaves
     instance: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}")
 
     def record(self, event: str, outcome: str = "success", **fields) -> dict:
@@ -58,10 +60,12 @@ def build_bridge(settings: Settings, *, clock: Clock | None = None, store: Store
                     psc=PscClient(settings, store, clock), sessions=sessions, transactions=Transactions(store),
                     tokens=Tokens(store, clock, sessions.idle_max), audit=open_audit(settings, clock),
                     backchannel=BackChannel(settings, clock, keys, policies),
-                    cps=_direct_card_login(settings, policies, store, clock))
+                    cps=_direct_card_login(settings, policies, store, clock),
+                    removals=Removals(store, sessions, clock))
     sessions.listeners.append(bridge.backchannel.notify)
     if bridge.cps is not None:   # a refused opposed card is audited with the opposition's number
         bridge.cps.opposed_listeners.append(lambda found, authn: events.card_opposed(bridge, found, authn))
+    sessions.listeners.append(bridge.removals.session_ended)   # before the audit, which may fail closed
     sessions.listeners.append(
         lambda sid, clients, reason, session: _audit_session_end(bridge, sid, clients, reason, session))
     bridge.backchannel.listeners.append(lambda client, outcome, attempts: bridge.record(

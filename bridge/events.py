@@ -72,3 +72,26 @@ def card_opposition(bridge, command: str, *, admin: str, number: str, **details)
                   **details)
     log.info("admin_action", command=command, request_id=current_request_id())
 
+
+def card_watch_issued(bridge, session, *, service: str, client: str, cert_sha256: str) -> None:
+    """A cps-pin login's session got a removal capability (bridge.sessions.removal): its card is to be watched."""
+    bridge.record("card_watch_issued", "info", service=service, client=client,
+                  national_id=session.authn.identity.national_id, mie=session.authn.mie, sid=session.sid,
+                  cert_sha256=cert_sha256)
+
+
+REMOVAL_OUTCOMES = {"ended": "success", "unknown": "failure", "session_ended": "info", "card_changed": "info"}
+
+
+def card_removed(bridge, use, *, remote_addr: str | None) -> None:
+    """A removal notice from a workstation's card agent (POST /cps/removed), whatever it did (`use`: a
+    bridge.sessions.removal.Use); `reason` is its outcome. A forged or replayed one is a failure."""
+    session = use.session
+    extra = {"ended_by": use.ended_by} if use.ended_by else {}
+    bridge.record("card_removed", REMOVAL_OUTCOMES.get(use.outcome, "failure"), reason=use.outcome,
+                  national_id=session.authn.identity.national_id if session else "",
+                  mie=session.authn.mie if session else "", sid=use.sid, cert_sha256=use.cert_sha256,
+                  remote_addr=remote_addr or "", **extra)
+    (log.info if use.outcome != "unknown" else log.warning)("card_removed", reason=use.outcome,
+                                                           request_id=current_request_id())
+    metrics.card_removal(use.outcome)

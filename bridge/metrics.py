@@ -20,6 +20,8 @@ bridge_login_denials_total               reason                         policy d
 bridge_tokens_issued_total               grant_type                     token endpoint successes
 bridge_idle_logouts_total                client                         client sessions ended by inactivity
 bridge_backchannel_logout_failures_total client, reason                 back-channel logout deliveries that failed
+bridge_card_removals_total               outcome                        card removal notices from workstation agents:
+                                                                        ended | unknown | session_ended | card_changed
 bridge_upstream_request_duration_seconds upstream, endpoint             calls to PSC (discovery, jwks, token...)
 bridge_upstream_errors_total             upstream, endpoint, error      upstream calls that raised
 bridge_store_errors_total                operation, error               store (Redis) failures -> HTTP 503
@@ -65,6 +67,9 @@ IDLE_LOGOUTS = Counter("bridge_idle_logouts", "Client sessions ended because the
 BACKCHANNEL_FAILURES = Counter("bridge_backchannel_logout_failures",
                                "Back-channel logout deliveries that failed, by client and reason.",
                                ["client", "reason"])
+CARD_REMOVALS = Counter("bridge_card_removals", "Card removal notices from workstation card agents, by outcome.",
+                        ["outcome"])
+REMOVAL_OUTCOMES = ("ended", "unknown", "session_ended", "card_changed")
 UPSTREAM_LATENCY = Histogram("bridge_upstream_request_duration_seconds",
                              "Duration of calls to the upstream identity provider, by endpoint.",
                              ["upstream", "endpoint"], buckets=UPSTREAM_BUCKETS)
@@ -124,6 +129,10 @@ def idle_logout(client_id: str) -> None:
 def backchannel_failed(client_id: str, reason: str) -> None:
     """reason: timeout | connection | http_<status> | ... (a short code, never the URL or the token)."""
     BACKCHANNEL_FAILURES.labels(label(client_id), label(reason)).inc()
+
+
+def card_removal(outcome: str) -> None:
+    CARD_REMOVALS.labels(label(outcome, REMOVAL_OUTCOMES)).inc()
 
 
 def store_error(operation: str, exc: BaseException) -> None:

@@ -67,6 +67,8 @@ EVENTS = {
     "policy_refused": "a service policy was refused at load",
     "key_rotated": "the signing keys were rotated",
     "admin_action": "an operator command changed something (details: command)",
+    "card_watch_issued": "a cps-pin login's session got a removal capability for the workstation's card agent",
+    "card_removed": "a workstation's card agent reported the login card removed (reason: what the notice did)",
     "card_opposed": "a card declared lost or opposed in the console was refused at login (details: card_number)",
 }
 

@@ -8,13 +8,14 @@ previous person's session ends all the same, because someone else is at the work
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from bridge.login.flow import after_login
 from bridge.login.transactions import LoginTransaction, Transactions
 from bridge.model import Authentication
 from bridge.policy import Service
 from bridge.sessions import Sessions, SsoSession
+from bridge.sessions.removal import Removals, watched
 
 
 @dataclass(frozen=True)
@@ -23,14 +24,17 @@ class Outcome:
     session: SsoSession | None      # the browser's SSO session from now on; None: it has none
     authn: Authentication           # what the policy judged
     reasons: tuple[str, ...] = ()   # the policy's reasons (deny, or why a situation must be chosen)
+    removal: str = ""               # a removal capability for the card agent (bridge.sessions.removal), if any
 
 
 def complete(sessions: Sessions, transactions: Transactions, service: Service, txn: LoginTransaction,
              authn: Authentication, previous: SsoSession | None, now: float, *,
              device: dict[str, str] | None = None,
-             succeeded: Callable[[Authentication], None] = lambda authn: None) -> Outcome:
+             succeeded: Callable[[Authentication], None] = lambda authn: None,
+             removals: Removals | None = None) -> Outcome:
     """`succeeded` records the login (audit, log, metric) once the policy allows it and before any session
-    exists: an audit trail that must be written and cannot be opens no session."""
+    exists: an audit trail that must be written and cannot be opens no session. `removals`: where a card login's
+    session gets its removal capability when the service's policy ends sessions on card removal."""
     same = previous is not None and previous.authn.identity.national_id == authn.identity.national_id
     if same and previous.authn.selected_activity and previous.authn.identity.exercices == authn.identity.exercices:
         authn = authn.with_activity(*previous.authn.selected_activity)   # the situation already chosen stays
@@ -48,7 +52,10 @@ def complete(sessions: Sessions, transactions: Transactions, service: Service, t
         session = previous
     else:
         session = sessions.create(authn, upstream_deadline=deadline, device=device)
-    return _next_step(transactions, txn, session, _step(verdict.action), verdict.reasons)
+    outcome = _next_step(transactions, txn, session, _step(verdict.action), verdict.reasons)
+    if removals is not None and outcome.kind != "txn_invalid" and watched(service, authn):
+        outcome = replace(outcome, removal=removals.issue(session, authn.card.cert_sha256))
+    return outcome
 
 
 def choose_activity(sessions: Sessions, transactions: Transactions, service: Service, txn: LoginTransaction,

@@ -118,6 +118,12 @@ class Sessions:
             return None
         return session
 
+    def find(self, sid: str) -> SsoSession | None:
+        """The record of session `sid` for a caller that holds its id, not its cookie (a card removal notice). Without
+        the secret, which the store does not keep: it cannot be turned into a cookie."""
+        data = self.store.get_json(session_key(sid))
+        return None if data is None else self._from(sid, "", data)
+
     def _timer(self, session: SsoSession) -> activity.Entry:
         """The session's own timer: any client's last activity, the bridge-wide idle timeout, its deadline."""
         return session.seen, self.idle_max, session.deadline

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import make_response, redirect, request, url_for
 
+from bridge import events
 from bridge.login.complete import Outcome, choose_activity, complete
 from bridge.login.transactions import LoginTransaction
 from bridge.sessions import COOKIE, browser_label
@@ -11,16 +12,18 @@ from bridge.web.answers import issue_code_after_login, render_denial
 from bridge.web.context import bridge
 from bridge.web.errors import error_page
 from bridge.web.limits import client_ip
+from bridge.web.removal import watch_page
 from bridge.web.security import cookie_args
 
 
-def finish_login(txn: LoginTransaction, authn, succeeded):
-    """Every upstream ends here once it has authenticated someone for `txn` (see bridge.login.complete)."""
+def finish_login(txn: LoginTransaction, authn, succeeded, *, reader: str = ""):
+    """Every upstream ends here once it has authenticated someone for `txn` (see bridge.login.complete).
+    `reader`: the card reader a card login used, passed on to the agent that is to watch the card."""
     b = bridge()
     outcome = complete(b.sessions, b.transactions, b.policies.services[txn.service], txn, authn,
                        b.sessions.load(request.cookies.get(COOKIE)), b.clock.now(), device=_device(),
-                       succeeded=succeeded)
-    return render_outcome(txn, outcome)
+                       succeeded=succeeded, removals=b.removals)
+    return render_outcome(txn, outcome, reader=reader)
 
 
 def finish_activity(txn: LoginTransaction, session, exercice: int, activity: int):
@@ -30,7 +33,7 @@ def finish_activity(txn: LoginTransaction, session, exercice: int, activity: int
     return render_outcome(txn, outcome)
 
 
-def render_outcome(txn: LoginTransaction, outcome: Outcome):
+def render_outcome(txn: LoginTransaction, outcome: Outcome, *, reader: str = ""):
     b = bridge()
     if outcome.kind == "deny":
         response = make_response(render_denial(b.policies.services[txn.service], outcome.reasons, outcome.authn,
@@ -41,6 +44,8 @@ def render_outcome(txn: LoginTransaction, outcome: Outcome):
         response = make_response(error_page("txn_invalid", 400))
     else:
         response = make_response(issue_code_after_login(txn, outcome.session))
+    if outcome.removal and response.status_code in (302, 303):
+        response = _watch(txn, outcome, response.headers["Location"], reader)
     held = request.cookies.get(COOKIE)
     if outcome.session is not None:
         if outcome.session.cookie != held:
@@ -48,6 +53,14 @@ def render_outcome(txn: LoginTransaction, outcome: Outcome):
     elif held:   # the previous person's session ended: nothing left to point to
         response.delete_cookie(COOKIE, path="/")
     return response
+
+
+def _watch(txn: LoginTransaction, outcome: Outcome, next_url: str, reader: str):
+    """Instead of the redirect, the page that hands the card's removal capability to the workstation's agent on
+    its way to the same place."""
+    events.card_watch_issued(bridge(), outcome.session, service=txn.service, client=txn.client_id,
+                             cert_sha256=outcome.authn.card.cert_sha256 if outcome.authn.card else "")
+    return watch_page(next_url, outcome.removal, reader)
 
 
 def _device() -> dict[str, str]:

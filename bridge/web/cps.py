@@ -2,7 +2,8 @@
 
     GET  /login/cps?txn=…            the page; its script talks to the card agent on the workstation
     POST /login/cps/challenge        {txn, csrf} -> {challenge, origin, expires_in}      (JSON or form)
-    POST /login/cps/proof            txn, csrf, challenge, certificate, signature, card_type, card_serial (form)
+    POST /login/cps/proof            txn, csrf, challenge, certificate, signature, card_type, card_serial,
+                                     card_reader (optional: the reader the agent used, for the card watch) (form)
     GET  /login/cps-tls?txn=…        certificate forwarded by a trusted TLS proxy in BRIDGE_CLIENT_CERT_HEADER
 
 HTTP only: checks and identity live in bridge/upstream/cps.py. The PIN never comes here.
@@ -167,4 +168,4 @@ def _finish(txn, authn):
         events.login_succeeded(bridge(), authn, service=txn.service, client=txn.client_id, card_type=authn.card.type,
                                cert_sha256=authn.card.cert_sha256, remote_addr=request.remote_addr)
 
-    return finish_login(txn, authn, succeeded)
+    return finish_login(txn, authn, succeeded, reader=request.form.get("card_reader", ""))

@@ -1,4 +1,5 @@
-"""Rate limits on /authorize (per client IP) and /token, counted in the shared Redis.
+"""Rate limits on /authorize and the card agents' /cps/removed (per client IP) and /token, counted in the shared
+Redis.
 
 /token: failed requests (400/401, e.g. a wrong secret) count per (client id, client IP), successful ones per client
 id. The limit is checked before the request and deducted after it, by outcome: an attacker guessing a secret from
@@ -72,6 +73,9 @@ def install(app: Flask) -> None:
     if settings.rate_limit_authorize != "off":
         views["oidc.authorize"] = limiter.limit(settings.rate_limit_authorize,
                                                 key_func=client_ip)(views["oidc.authorize"])
+        # Card removal notices come from the workstations' agents: per address too, under their own counter.
+        views["card_removal.removed"] = limiter.limit(settings.rate_limit_authorize, key_func=client_ip,
+                                                      scope="card-removed")(views["card_removal.removed"])
     token = views["oidc.token"]
     if settings.rate_limit_token != "off":
         token = limiter.limit(settings.rate_limit_token, key_func=client_id, deduct_when=succeeded,
@@ -86,6 +90,8 @@ def install(app: Flask) -> None:
         retry = str(max(1, int(getattr(exc, "retry_after", 1) or 1)))
         if request.path == "/token":
             response = jsonify(error="slow_down", error_description="Too many token requests; retry later.")
+        elif request.path == "/cps/removed":   # an agent, not a person: JSON, and it retries after Retry-After
+            response = jsonify(error="too_many_requests", message="Too many removal notices; retry later.")
         else:
             from bridge.web.errors import error_page
 

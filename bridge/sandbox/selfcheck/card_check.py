@@ -153,8 +153,14 @@ def _login(lab: Lab, client, agent, pin: str):
         "signature": answer["signature"], "card_type": answer["card"]["type"] or "",
         "card_serial": answer["card"]["serial"]})
     steps.append("/login/cps/proof (POST)")
-    if response.status_code not in (301, 302, 303):
+    watch = re.search(r'id="card-watch"[^>]*data-next="([^"]*)"', response.get_data(as_text=True)) \
+        if response.status_code == 200 else None
+    if watch:   # the card removal page (bridge/web/removal.py): it goes on to the same place
+        steps.append("card watch page")
+        location = unescape(watch.group(1))
+    elif response.status_code in (301, 302, 303):
+        location = response.headers["Location"]
+    else:
         page.status, page.steps = response.status_code, steps
         return page
-    return lab._follow(web, None, client.redirect_uris[0], urljoin(PUBLIC_URL, response.headers["Location"]),
-                       None, None, steps)
+    return lab._follow(web, None, client.redirect_uris[0], urljoin(PUBLIC_URL, location), None, None, steps)
