@@ -4,7 +4,7 @@ from what the chip holds: the one rule the card agent, the server and the admin 
 The chip's EF.SN.ICC holds a PAN: ANS issuer `80 25 00 00 01` then the card number in BCD, possibly followed by a
 Luhn check digit and `F` padding (ANS Cryptolib strips both to name the token). The agent reports the digits after
 the issuer without the `F` nibbles (`CpxCard.serial`). That the printed 10-digit number is exactly those digits,
-without the Luhn digit when there are 11, is UNCONFIRMED (../shared/research/cps.md, "Card number"; docs/card.md):
+without the Luhn digit when there are 11, is UNCONFIRMED (docs/card.md, « Numéro de carte »):
 check it against a real card and its mailer, and change only this function.
 """
 from __future__ import annotations

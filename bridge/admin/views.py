@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -52,6 +53,7 @@ class SessionRow:
     expired_clients: tuple[str, ...]
     ip: str = ""
     browser: str = ""
+    card_number: str = ""   # the card's printed number (bridge.cps_number), for a card login
 
 
 def session_rows(bridge, now: float) -> list[SessionRow]:
@@ -70,7 +72,8 @@ def session_rows(bridge, now: float) -> list[SessionRow]:
             created=session.created, deadline=session.deadline, deadline_left=max(0, int(session.deadline - now)),
             idle_left=max(0, int(session.seen + bridge.sessions.idle_max - now)), clients=tuple(timers),
             expired_clients=tuple(sorted(session.expired_clients)),
-            ip=session.device.get("ip", ""), browser=session.device.get("browser", "")))
+            ip=session.device.get("ip", ""), browser=session.device.get("browser", ""),
+            card_number=session.authn.card.logical_number if session.authn.card else ""))
     return sorted(rows, key=lambda r: r.created, reverse=True)
 
 
@@ -112,9 +115,15 @@ def search_audit(audit_path: Path | None, query: AuditQuery, subject_forms: tupl
                  ) -> tuple[list[dict], int]:
     """(matching lines newest first, up to limit; how many matched in all). `subject_forms`: the subject as
     written in the audit (the raw id and, when pseudonymized, its keyed hash)."""
+    matches = [line for line in audit_lines(audit_path) if _matches(line, query, subject_forms)]
+    return list(reversed(matches))[: query.limit], len(matches)
+
+
+def audit_lines(audit_path: Path | None) -> Iterator[dict]:
+    """Every readable line of the audit trail (rotated files first), oldest first; unreadable lines are skipped
+    (the chain status says what is wrong with them)."""
     if audit_path is None:
-        return [], 0
-    matches: list[dict] = []
+        return
     for path in chain_files(Path(audit_path)):
         if not path.exists():
             continue
@@ -123,11 +132,8 @@ def search_audit(audit_path: Path | None, query: AuditQuery, subject_forms: tupl
                 line = json.loads(raw)
             except ValueError:
                 continue
-            if not isinstance(line, dict) or not _matches(line, query, subject_forms):
-                continue
-            matches.append(line)
-    total = len(matches)
-    return list(reversed(matches))[: query.limit], total
+            if isinstance(line, dict):
+                yield line
 
 
 def _matches(line: dict, query: AuditQuery, subject_forms: tuple[str, ...]) -> bool:

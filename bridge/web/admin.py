@@ -84,7 +84,8 @@ def console_action(view):
     return wrapper
 
 
-def _page(template: str, console, **context):
+def page(template: str, console, **context):
+    """A console page (also bridge/web/admin_cards.py's): the console, Paris times, now."""
     return render_template(f"admin/{template}", console=console, paris_time=paris_time, paris_stamp=paris_stamp,
                            now=bridge().clock.now(), **context)
 
@@ -133,7 +134,7 @@ def sessions(console):
     killed = request.args.get("killed", "")[:64]
     # Who the session belonged to: kept a minute by the kill, so the notice names a person, not an identifier.
     who = b.store.get_json(_killed_key(killed)) if killed and killed != "gone" else None
-    return _page("sessions.html", console, rows=session_rows(b, b.clock.now()), killed=killed, killed_who=who)
+    return page("sessions.html", console, rows=session_rows(b, b.clock.now()), killed=killed, killed_who=who)
 
 
 @bp.post("/sessions/<sid>/kill")
@@ -167,7 +168,7 @@ def services(console):
     except PolicyError as exc:
         disk_errors, disk_warnings = exc.errors, exc.warnings
     crls = b.cps.trust.crl_status(now) if b.cps else []
-    return _page("services.html", console, rows=rows, warnings=b.policies.warnings, disk_errors=disk_errors,
+    return page("services.html", console, rows=rows, warnings=b.policies.warnings, disk_errors=disk_errors,
                  disk_warnings=disk_warnings, crls=crls)
 
 
@@ -188,7 +189,7 @@ def audit(console):
                        day_from=_day_arg("from"), day_to=_day_arg("to"))
     forms = tuple({query.subject, b.audit.subject(query.subject)}) if query.subject else ()
     lines, total = search_audit(b.settings.audit_path, query, forms)
-    return _page("audit.html", console, query=query, lines=lines, total=total, events=sorted(EVENTS),
+    return page("audit.html", console, query=query, lines=lines, total=total, events=sorted(EVENTS),
                  chain=chain_state(b.settings.audit_path), services=sorted(b.policies.services))
 
 
@@ -218,7 +219,7 @@ def _no_live_checks_note(lang: str) -> str:
 @console_page
 def report_form(console):
     b = bridge()
-    return _page("report.html", console, services=sorted(b.policies.services), attest_dir=b.settings.attest_dir,
+    return page("report.html", console, services=sorted(b.policies.services), attest_dir=b.settings.attest_dir,
                  latest=latest_run(b.settings.attest_dir))
 
 

@@ -29,8 +29,8 @@ def admin_policies(directory: Path, bridge_url: str, apps_url: str, *, admins=("
 
 
 def start_stack(tmp_path: Path, redis_url: str, psc_emulator_factory, apps_url: str, *, clock=None,
-                audit: bool = True, **policy_options):
-    """A bridge on a free port with the admin console configured, and its PSC emulator."""
+                audit: bool = True, env_extra: dict | None = None, **policy_options):
+    """A bridge on a free port with the admin console configured, and its PSC emulator; `env_extra` adds settings."""
     from bridge.sandbox.psc import EmulatedClient
 
     reserved = make_server("127.0.0.1", 0, None, threaded=True)
@@ -44,7 +44,7 @@ def start_stack(tmp_path: Path, redis_url: str, psc_emulator_factory, apps_url: 
            "BRIDGE_PSC_CLIENT_ID": "bridge-test", "BRIDGE_PSC_CLIENT_SECRET": "bridge-test-secret"}
     if audit:
         env["BRIDGE_AUDIT_PATH"] = str(tmp_path / "audit" / "audit.jsonl")
-    server = start_bridge(env, clock=clock, reserved=reserved)
+    server = start_bridge({**env, **(env_extra or {})}, clock=clock, reserved=reserved)
     server.psc = psc
     server.policies_dir = policies
     return server
