@@ -155,3 +155,49 @@ def test_a_violation_fails_the_check(chromium):
     message = str(failure.value)
     assert "label (critical)" in message and "#pin" in message and "https://dequeuniversity.com/rules/axe/" in message
     assert "color-contrast (serious)" in message
+
+
+def tab_to(page, selector: str, limit: int = 25) -> int:
+    """Press Tab until the focused element matches `selector`; the number of presses."""
+    for presses in range(1, limit + 1):
+        page.keyboard.press("Tab")
+        if page.evaluate("s => !!document.activeElement && document.activeElement.matches(s)", selector):
+            return presses
+    raise AssertionError(f"{selector} never got the focus in {limit} Tab presses on {page.url}")
+
+
+def focus_ring(page) -> str:
+    """The focused element's outline as drawn (computed style)."""
+    return page.evaluate("() => { const s = getComputedStyle(document.activeElement);"
+                         " return `${s.outlineStyle} ${s.outlineWidth}`; }")
+
+
+def test_the_whole_card_login_works_with_the_keyboard_alone(cps_stack, open_page):  # noqa: F811
+    """From the app to the app through the chooser and the PIN page: Tab, Enter and typing, nothing else (no click,
+    no fill); the focus is visible at each step and comes back to the PIN field after a wrong PIN."""
+    from playwright.sync_api import expect
+
+    page = open_page()
+    page.goto(f"{cps_stack['apps']}/teleservice/")
+    tab_to(page, "#login")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("a[data-mie='cps-pin']")
+    assert tab_to(page, "a.skip") == 1                   # the skip link comes first, and shows itself
+    assert page.locator("a.skip").bounding_box()["x"] >= 0
+    page.keyboard.press("Enter")                         # to the main content: the means come next
+    assert tab_to(page, "a[data-mie='cps-pin']") <= 2
+    assert focus_ring(page) == "solid 3px"
+    page.keyboard.press("Enter")
+
+    page.wait_for_selector("#cps-pin:enabled")
+    expect(page.locator("#cps-pin")).to_be_focused()     # the page puts the cursor in the PIN field
+    assert focus_ring(page) == "solid 3px"
+    page.keyboard.type("0000")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#cps-pin-error[data-error-code='wrong_pin']")
+    page.wait_for_selector("#cps-pin:enabled")
+    expect(page.locator("#cps-pin")).to_be_focused()     # back in the field, the error read out beside it
+    page.keyboard.type(PIN)
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#welcome")
+    assert page.inner_text("[data-claim=mie]") == "cps-pin"
