@@ -111,6 +111,24 @@ def test_login_pages_have_no_serious_violation(pharmacy, cps_stack, open_page, l
     assert len(tour.done()) == 11
 
 
+def card_pages(admin, tour: Tour) -> None:
+    """The console's card pages: search, a wrong number, a card with its confirmation open, the card opposed."""
+    admin.click(".admin-nav a[href$='/admin/cards/']")
+    admin.wait_for_selector("#f-number")
+    tour.check(admin, "console: cards")
+    admin.fill("#f-number", "12")
+    admin.press("#f-number", "Enter")
+    admin.wait_for_selector("#number-error")
+    tour.check(admin, "console: cards, wrong number")
+    admin.fill("#f-number", "2400140649")
+    admin.press("#f-number", "Enter")
+    admin.click("summary[data-oppose-open]")
+    tour.check(admin, "console: a card, confirmation open")
+    admin.click("button[data-oppose]")
+    admin.wait_for_selector("#done[data-done=opposed]")
+    tour.check(admin, "console: a card opposed")
+
+
 @pytest.mark.parametrize("lang", ["fr", "en"])
 def test_admin_console_and_error_pages_have_no_serious_violation(stack, chromium, lang):  # noqa: F811
     tour, bridge = LangTour(lang), stack["bridge"]
@@ -126,6 +144,7 @@ def test_admin_console_and_error_pages_have_no_serious_violation(stack, chromium
         admin.click(f".admin-nav a[href$='/admin/{name}']")
         admin.wait_for_selector(f".admin-nav a[aria-current=page][href$='/admin/{name}']")
         tour.check(admin, f"console: {name}")
+    card_pages(admin, tour)
 
     other = chromium.new_context(locale="fr-FR" if lang == "fr" else "en-GB").new_page()
     other.goto(f"{bridge.url}/admin/")                      # a pharmacist, not an administrator
@@ -141,7 +160,7 @@ def test_admin_console_and_error_pages_have_no_serious_violation(stack, chromium
     fresh.click("#login")
     fresh.wait_for_selector("[data-way-back=app]")
     tour.check(fresh, "error page with its ways back")
-    assert len(tour.done()) == 6
+    assert len(tour.done()) == 10
 
 
 def test_a_violation_fails_the_check(chromium):
