@@ -55,7 +55,7 @@ class LangTour(Tour):
 
 
 def pin_page_states(page, cps: dict, tour: Tour) -> None:
-    """The CPS page: agent unreachable, card ready, wrong PIN; then the right PIN reaches the app."""
+    """The CPS page: agent unreachable, card ready, PIN too short, wrong PIN; the right PIN, the hand-off page."""
     page.route(f"{cps['agent']}/**", lambda route: route.abort("connectionrefused"))
     page.click("a[data-mie='cps-pin']")
     page.wait_for_selector("#cps-no-agent:visible")
@@ -73,8 +73,14 @@ def pin_page_states(page, cps: dict, tour: Tour) -> None:
     page.wait_for_selector("#cps-pin-error[data-error-code='wrong_pin']")
     page.wait_for_selector("#cps-pin:enabled")
     tour.check(page, "PIN page, wrong PIN")
+    # The page after the card login hands the removal capability to the agent and goes on within 3 s: served
+    # without its script here, it stays until checked.
+    page.route("**/static/card-watch.js", lambda route: route.fulfill(body="", content_type="text/javascript"))
     page.fill("#cps-pin", PIN)
     page.click("#cps-submit")
+    page.wait_for_selector("#card-watch")
+    tour.check(page, "card login done, card watch hand-off")
+    page.click("#watch-continue")
     page.wait_for_selector("#welcome")
 
 
@@ -108,7 +114,7 @@ def test_login_pages_have_no_serious_violation(pharmacy, cps_stack, open_page, l
     page.goto(authorize_url(bridge, "officine-web", "http://127.0.0.1:8002/officine/callback"))   # never reached
     page.wait_for_selector("#deny-title")
     tour.check(page, "denial")
-    assert len(tour.done()) == 11
+    assert len(tour.done()) == 12
 
 
 def card_pages(admin, tour: Tour) -> None:
