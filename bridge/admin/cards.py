@@ -16,6 +16,9 @@ from bridge import events
 from bridge.admin.views import SessionRow, audit_lines, session_rows
 from bridge.pki.opposition import Certificate, Opposition, Oppositions
 
+# A declaration reads every live session, not the console page's first thousand: one missed would survive.
+EVERY_SESSION = 1_000_000
+
 
 @dataclass(frozen=True)
 class CardAudit:
@@ -77,9 +80,9 @@ def card_audit(audit_path: Path | None, number: str, known: set[str] = frozenset
     return CardAudit(list(reversed(matches))[:limit], len(matches), certificates)
 
 
-def card_sessions(bridge, number: str, fingerprints: set[str]) -> list:
-    """Live SSO sessions opened with the card (its number, or one of its certificates)."""
-    return [s for s in bridge.sessions.list() if s.authn.card is not None and
+def card_sessions(bridge, number: str, fingerprints: set[str], limit: int = 1000) -> list:
+    """Live SSO sessions opened with the card (its number, or one of its certificates), among the first `limit`."""
+    return [s for s in bridge.sessions.list(limit) if s.authn.card is not None and
             (s.authn.card.logical_number == number or s.authn.card.cert_sha256 in fingerprints)]
 
 
@@ -113,7 +116,7 @@ def declare(bridge, number: str, admin: str) -> Declared:
     ends (reason `card_opposed`, back-channel logout to its apps). The audit line comes before any change, so an
     audit that cannot be written stops everything (fail closed), as a store that cannot be read does."""
     certificates = dict(card_audit(bridge.settings.audit_path, number).certificates)
-    found = card_sessions(bridge, number, set(certificates))
+    found = card_sessions(bridge, number, set(certificates), EVERY_SESSION)
     for session in found:
         certificates.setdefault(session.authn.card.cert_sha256, _session_certificate(session))
     events.card_opposition(bridge, "oppose_card", admin=admin, number=number, certificates=sorted(certificates),
@@ -126,7 +129,7 @@ def declare(bridge, number: str, admin: str) -> Declared:
         bridge.sessions.end(session.sid, "card_opposed", session)
     # A login that slipped in between the listing and the declaration: its session ends too.
     ended = {s.sid for s in found}
-    late = [s for s in card_sessions(bridge, number, {c.sha256 for c in opposition.certificates})
+    late = [s for s in card_sessions(bridge, number, {c.sha256 for c in opposition.certificates}, EVERY_SESSION)
             if s.sid not in ended]
     if late:
         store.add(number, [_session_certificate(s) for s in late])
