@@ -81,3 +81,25 @@ def test_every_key_expires(oppositions):
     for key in ("{opposition}:card:2400140649", "{opposition}:certs:2400140649", f"{{opposition}}:cert:{A}",
                 "{opposition}:all"):
         assert 0 < store.ttl(key) <= OPPOSITION_TTL
+
+
+def test_the_login_check_fails_closed_when_the_store_is_down(test_pki):
+    """No answer from the store is no answer about the card: StoreUnavailable (HTTP 503), never a login."""
+    from bridge.model import Authentication, Card, Identity
+    from bridge.store import StoreUnavailable
+    from bridge.upstream.cps import CpsLogin
+
+    class Down(MemoryStore):
+        def get_many(self, keys):
+            raise StoreUnavailable("store unavailable: ConnectionError")
+
+        def get(self, key):
+            raise StoreUnavailable("store unavailable: ConnectionError")
+
+    login = CpsLogin(Down(Clock()), Clock(), trust=None, origin="https://bridge.example")
+    authn = Authentication(Identity("899700000001"), "cps-pin", ("sc", "pin"), "eidas1", 0, "cps-pin",
+                           card=Card("CPS", serial="2400140649", cert_sha256=A))
+    with pytest.raises(StoreUnavailable):
+        login._not_opposed(authn)
+    for certificate in (b"not a certificate", test_pki.card("899700000001").cert_der):
+        login._revoked_noticed(certificate)   # informative only: a revoked card stays `certificate_revoked`
