@@ -14,6 +14,7 @@ from bridge.web.errors import error_page
 from bridge.web.limits import client_ip
 from bridge.web.removal import watch_page
 from bridge.web.security import cookie_args
+from bridge.web.workstation import page_session
 
 
 def finish_login(txn: LoginTransaction, authn, succeeded, *, reader: str = ""):
@@ -35,6 +36,7 @@ def finish_activity(txn: LoginTransaction, session, exercice: int, activity: int
 
 def render_outcome(txn: LoginTransaction, outcome: Outcome, *, reader: str = ""):
     b = bridge()
+    page_session(outcome.session)   # what the page's session bar shows: not the cookie the request came with
     if outcome.kind == "deny":
         response = make_response(render_denial(b.policies.services[txn.service], outcome.reasons, outcome.authn,
                                                txn.client_id))

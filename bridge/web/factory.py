@@ -17,7 +17,21 @@ from bridge.policy import PolicyError
 from bridge.provider.server import build_server
 from bridge.store import Store
 from bridge.sweeper import Sweeper
-from bridge.web import admin, cps, errors, i18n, limits, login, logout, observability, oidc, removal, security
+from bridge.web import (
+    admin,
+    cps,
+    errors,
+    i18n,
+    limits,
+    login,
+    logout,
+    observability,
+    oidc,
+    removal,
+    security,
+    switch,
+    workstation,
+)
 from bridge.web.admin_cards import bp as admin_cards
 from bridge.web.envelope import Envelope
 
@@ -53,6 +67,7 @@ def register(app: Flask) -> None:
     i18n.install(app, secure=production)
     errors.install(app)
     observability.install(app)  # /metrics, /healthz, /readyz
-    for blueprint in (oidc.bp, login.bp, logout.bp, cps.bp, removal.bp, admin.bp, admin_cards):
+    for blueprint in (oidc.bp, login.bp, logout.bp, cps.bp, removal.bp, switch.bp, workstation.bp, admin.bp,
+                      admin_cards):
         app.register_blueprint(blueprint)
     limits.install(app)  # wraps the registered /authorize and /token views

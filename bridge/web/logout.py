@@ -10,7 +10,6 @@ CSRF token (RP-Initiated Logout §6). The way back to the app is bound to the br
 """
 from __future__ import annotations
 
-import hashlib
 import hmac
 import secrets
 
@@ -22,7 +21,7 @@ from bridge.logs import log
 from bridge.sessions import COOKIE
 from bridge.web.context import bridge, server
 from bridge.web.errors import error_page
-from bridge.web.security import browser_secret, cookie_args
+from bridge.web.security import browser_secret, cookie_args, form_token
 
 bp = Blueprint("logout", __name__)
 PARAMS = ("id_token_hint", "post_logout_redirect_uri", "state", "client_id", "logout_hint", "ui_locales")
@@ -30,8 +29,27 @@ PENDING_TTL = 600  # seconds the browser has to come back from PSC's logout
 
 
 def _csrf(browser: str) -> str:
-    key = bridge().settings.secret_key.encode()
-    return hmac.new(key, f"logout|{browser}".encode(), hashlib.sha256).hexdigest()
+    return form_token("logout", browser)
+
+
+def logout_csrf() -> str | None:
+    """The token a same-origin logout form of this browser carries (the shared-workstation notice), or None when
+    the browser has no binding cookie yet (the logout then asks for confirmation)."""
+    browser = request.cookies.get(BROWSER_COOKIE, "")
+    return _csrf(browser) if len(browser) >= 32 else None
+
+
+def end_upstream(session, target: str | None, secret: str) -> str | None:
+    """An explicit end (logout, user switch) also ends the Pro Santé Connect session: PSC's end_session URL, which
+    comes back to /logout/done and from there to `target` (bound to this browser, not to PSC's `state`); None when
+    the session did not come from PSC or PSC has no end_session endpoint."""
+    b = bridge()
+    upstream = session.authn.upstream_session
+    if session.authn.upstream != "psc" or not upstream.get("id_token"):
+        return None
+    state = secrets.token_urlsafe(16)
+    b.store.set_json(f"logout:{browser_hash(secret)}", {"target": target, "state": state}, PENDING_TTL)
+    return b.psc.logout_url(upstream["id_token"], f"{b.settings.public_url}/logout/done", state)
 
 
 @bp.route("/logout", methods=["GET", "POST"])
@@ -56,12 +74,7 @@ def logout():
         b.sessions.end(session.sid, "logout", session)
         log.info("logout", kind="rp_initiated", mie=session.authn.mie,
                  client=end.client.client_id if end.client else "")
-        upstream = session.authn.upstream_session
-        if session.authn.upstream == "psc" and upstream.get("id_token"):
-            state = secrets.token_urlsafe(16)
-            b.store.set_json(f"logout:{browser_hash(secret)}", {"target": end.redirect_uri, "state": state},
-                             PENDING_TTL)
-            psc_url = b.psc.logout_url(upstream["id_token"], f"{b.settings.public_url}/logout/done", state)
+        psc_url = end_upstream(session, end.redirect_uri, secret)
     if psc_url:
         response = redirect(psc_url)
         if new:

@@ -15,6 +15,7 @@ from bridge.sessions import COOKIE
 from bridge.web.answers import authlib_call, issue_code, oauth_error, render_denial, start_login
 from bridge.web.context import bridge, server
 from bridge.web.errors import bad_request
+from bridge.web.workstation import home_session
 
 bp = Blueprint("oidc", __name__)
 
@@ -117,4 +118,5 @@ def revoke():
 @bp.get("/")
 def home():
     """A person who types the bridge's address gets a page that says what it is; integrators get its links."""
-    return render_template("home.html", discovery=request.script_root + "/.well-known/openid-configuration")
+    return render_template("home.html", discovery=request.script_root + "/.well-known/openid-configuration",
+                           shared_session=home_session())

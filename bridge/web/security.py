@@ -2,6 +2,8 @@
 bridge.web.envelope)."""
 from __future__ import annotations
 
+import hashlib
+import hmac
 import re
 import secrets
 
@@ -37,9 +39,12 @@ class NoCookieSession(SessionInterface):
 HOST_PREFIX = "__Host-"
 
 
+SHARED_COOKIE = "bridge_shared"   # the shared-workstation mark of a browser (bridge/web/workstation.py)
+
+
 def host_cookies() -> frozenset[str]:
     """The bridge's own cookies (logical names): `__Host-` prefixed on the wire in production."""
-    return frozenset((COOKIE, BROWSER_COOKIE, LANG_COOKIE, CONSOLE_COOKIE))
+    return frozenset((COOKIE, BROWSER_COOKIE, LANG_COOKIE, CONSOLE_COOKIE, SHARED_COOKIE))
 
 
 def cookie_name(name: str, settings) -> str:
@@ -109,3 +114,14 @@ def browser_secret() -> tuple[str, bool]:
     if len(value) >= 32:
         return value, False
     return secrets.token_urlsafe(32), True
+
+
+def form_token(purpose: str, browser: str) -> str:
+    """CSRF token of a bridge form that no login transaction carries (logout, user switch): an HMAC of the
+    browser-binding cookie, so a token read in one browser is worth nothing in another."""
+    key = bridge().settings.secret_key.encode()
+    return hmac.new(key, f"{purpose}|{browser}".encode(), hashlib.sha256).hexdigest()
+
+
+def form_token_ok(purpose: str, browser: str, token) -> bool:
+    return isinstance(token, str) and hmac.compare_digest(token.encode(), form_token(purpose, browser).encode())
