@@ -127,12 +127,18 @@ def test_doctor_logs_in_to_the_historical_teleservice_with_card_and_pin(cps_stac
         page.screenshot(path=str(ARTIFACTS / f"{prefix}4-teleservice-connecte.png"), full_page=True)
 
     # The PIN went to the agent, and nowhere else.
-    to_agent = [body for method, url, body in sent if url.startswith(cps_stack["agent"]) and method == "POST"]
-    assert [json.loads(body)["pin"] for body in to_agent] == ["0000", PIN]
+    to_agent = [(url, body) for method, url, body in sent if url.startswith(cps_stack["agent"]) and method == "POST"]
+    assert [json.loads(body)["pin"] for url, body in to_agent if url.endswith("/v1/sign")] == ["0000", PIN]
+    # After the login, the page handed the card's removal capability to the agent (docs/card.md): no PIN in it.
+    watches = [json.loads(body) for url, body in to_agent if url.endswith("/v1/watch")]
+    assert len(watches) == 1 and len(watches[0]["capability"]) >= 43 and "pin" not in watches[0]
+    assert len(to_agent) == 3
     to_bridge = [(url, body) for _, url, body in sent if url.startswith(cps_stack["bridge"])]
     proofs = [parse_qs(body) for url, body in to_bridge if url.endswith("/login/cps/proof")]
     assert len(proofs) == 1
-    assert set(proofs[0]) == {"txn", "csrf", "challenge", "certificate", "signature", "card_type", "card_serial"}
+    # card_reader (optional): the reader the agent used, passed back to it with the card's removal capability.
+    assert set(proofs[0]) - {"card_reader"} == {"txn", "csrf", "challenge", "certificate", "signature", "card_type",
+                                                "card_serial"}
     assert not any(PIN_ALONE.search(url + body) for url, body in to_bridge)
     assert not PIN_ALONE.search(repr(bridge_logs))
     assert any(e["event"] == "login_succeeded" and e["mie"] == "cps-pin" for e in bridge_logs)
