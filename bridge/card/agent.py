@@ -1,46 +1,48 @@
 """The card agent (`bridge card-agent`): a loopback HTTP service on the workstation between the
-bridge's login page and the CPS card.
+bridge's login page and the CPS card (docs/card.md, "Agent contract").
 
-    GET  /v1/status  -> {readers, reader, card_present, card_type, card: {type, serial, generation}, pin_tries_left}
-    POST /v1/sign    {challenge, origin, pin}
-                     -> {certificate: b64 DER, signature: b64, algorithm: "RS256", card: {type, serial}}
-                      | {error: wrong_pin|card_blocked|no_card|card_removed|no_reader|unsupported_card, tries_left?}
+    GET  /v1/status  -> {readers: [{name, slots: [{index, reader, card: null | {type, serial, logical_number, cps,
+                         holder?, generation?, pin_tries_left?}}]}], selected,
+                         reader, card_present, card_type, card: {type, serial, generation, logical_number, holder},
+                         pin_tries_left, error?}          (the v1 fields describe the selected CPS)
+    POST /v1/sign    {challenge, origin, pin, reader?}
+                     -> {certificate: b64 DER, signature: b64, algorithm: "RS256",
+                         card: {type, serial, logical_number, reader, holder}}
+                      | {error: wrong_pin|card_blocked|no_card|no_cps_card|several_cards|card_removed|card_reset|
+                                busy|no_reader|unsupported_card|card_error, tries_left?}
+    POST /v1/watch   {capability, reader} -> 202 {watching: true} | 409 {error: no_card|card_removed}
 
 Only 127.0.0.1, only the Origins given with --allow-origin (CORS + Private Network Access preflights answered for
 them alone), a Host header naming the loopback (DNS rebinding), JSON bodies (so a cross-site form cannot post
 without a preflight), and a body `origin` equal to the Origin header (a page only gets proofs for itself).
-One card operation at a time per reader. The PIN goes to the card and nowhere else: it is never logged, stored
-or echoed.
+One card operation at a time per slot. The PIN goes to the card and nowhere else: it is never logged, stored
+or echoed. The card operations are bridge/card/service.py, the removal watch bridge/card/watch.py.
 """
 from __future__ import annotations
 
-import base64
 import json
 import logging
-import threading
+import re
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
 import click
 
-from bridge import cps_proof as proof
-from bridge.card.certificate import card_type
-from bridge.card.errors import CardBlocked, CardError, NoCard, NoReader, UnsupportedCard, WrongPin
+from bridge.card import pcsc
+from bridge.card.errors import CardBlocked, CardError, CardRemoved, NoCard, WrongPin
+from bridge.card.service import CardService
+from bridge.card.watch import Watcher, short
 
 log = logging.getLogger("bridge.card.agent")
 DEFAULT_PORT = 47811
-LOCK_TIMEOUT = 30.0
 MAX_BODY = 4096
-STATUS = {"wrong_pin": 403, "card_blocked": 423, "no_card": 409, "card_removed": 409, "no_reader": 503,
-          "unsupported_card": 422, "card_error": 502, "busy": 409, "bad_request": 400, "origin_not_allowed": 403,
-          "origin_mismatch": 403, "bad_host": 403, "not_found": 404, "method_not_allowed": 405,
-          "unsupported_media_type": 415}
-
-
-class AgentError(Exception):
-    def __init__(self, code: str, **extra):
-        super().__init__(code)
-        self.code, self.extra = code, extra
+READER_MAX = 200
+CAPABILITY = re.compile(r"[A-Za-z0-9_-]{20,200}")
+STATUS = {"wrong_pin": 403, "card_blocked": 423, "no_card": 409, "no_cps_card": 409, "several_cards": 409,
+          "card_removed": 409, "card_reset": 409, "no_reader": 503, "unsupported_card": 422, "card_error": 502,
+          "busy": 409, "bad_request": 400, "origin_not_allowed": 403, "origin_mismatch": 403, "bad_host": 403,
+          "not_found": 404, "method_not_allowed": 405, "unsupported_media_type": 415}
+ROUTES = {"/v1/status": "GET", "/v1/sign": "POST", "/v1/watch": "POST"}
 
 
 def normalize_origin(value: str) -> str:
@@ -49,88 +51,6 @@ def normalize_origin(value: str) -> str:
     if parts.scheme not in ("http", "https") or not parts.netloc or parts.path not in ("", "/") or parts.query:
         raise ValueError(f"{value!r} is not an origin (scheme://host[:port])")
     return f"{parts.scheme}://{parts.netloc}".lower()
-
-
-class CardService:
-    """The card operations behind the HTTP layer (callable from tests and other front-ends)."""
-
-    def __init__(self, reader: str | None = None, lock_timeout: float = LOCK_TIMEOUT):
-        self.reader = reader
-        self.lock_timeout = lock_timeout
-        self._locks: dict[str, threading.Lock] = {}
-        self._locks_guard = threading.Lock()
-
-    def _lock(self) -> threading.Lock:
-        # With no configured reader the agent picks whichever holds a card, so it serialises everything.
-        with self._locks_guard:
-            return self._locks.setdefault(self.reader or "*", threading.Lock())
-
-    def _exclusive(self):
-        lock = self._lock()
-        if not lock.acquire(timeout=self.lock_timeout):
-            raise AgentError("busy")
-        return lock
-
-    def status(self) -> dict:
-        from bridge.card import pcsc, profiles
-
-        result = {"readers": [], "reader": None, "card_present": False, "card_type": None, "card": None,
-                  "pin_tries_left": None}
-        try:
-            result["readers"] = pcsc.list_readers()
-        except NoReader:
-            return {**result, "error": "no_reader"}
-        if not result["readers"]:
-            return {**result, "error": "no_reader"}
-        lock = self._exclusive()
-        try:
-            with profiles.open_card(self.reader) as card:
-                kind = card_type(_load_certificate(card.read_certificate())) or None
-                result.update(reader=card.connection.reader, card_present=True, card_type=kind,
-                              card={"type": kind, "serial": card.serial, "generation": card.generation},
-                              pin_tries_left=card.pin_tries_left())
-        except UnsupportedCard:
-            result.update(card_present=True, error="unsupported_card")
-        except (NoCard, NoReader) as exc:
-            result["error"] = exc.code
-        except CardError as exc:
-            result["error"] = exc.code
-        finally:
-            lock.release()
-        return result
-
-    def sign(self, challenge: str, origin: str, pin: str) -> dict:
-        from cryptography.hazmat.primitives import hashes
-        from cryptography.hazmat.primitives.asymmetric import padding
-
-        from bridge.card import profiles
-
-        digest_info = proof.digest_info(origin, challenge)
-        lock = self._exclusive()
-        try:
-            with profiles.open_card(self.reader) as card:
-                certificate = card.read_certificate()
-                card.verify_pin(pin)
-                signature = card.sign(digest_info)
-                cert = _load_certificate(certificate)
-                serial = card.serial
-        finally:
-            lock.release()
-        try:   # a wrong key reference or padding would otherwise surface as a confusing server-side failure
-            cert.public_key().verify(signature, proof.signed_message(origin, challenge), padding.PKCS1v15(),
-                                     hashes.SHA256())
-        except Exception:
-            raise AgentError("card_error", detail="the card's signature does not match its certificate") from None
-        return {"certificate": base64.b64encode(certificate).decode("ascii"),
-                "signature": base64.b64encode(signature).decode("ascii"),
-                "algorithm": "RS256",
-                "card": {"type": card_type(cert) or None, "serial": serial}}
-
-
-def _load_certificate(der: bytes):
-    from cryptography import x509
-
-    return x509.load_der_x509_certificate(der)
 
 
 class AgentHandler(BaseHTTPRequestHandler):
@@ -200,39 +120,62 @@ class AgentHandler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", "0")
         self.end_headers()
 
-    def do_GET(self) -> None:
+    def _route(self, method: str) -> str | None:
+        """The allowed Origin when this request names an endpoint for `method`; else None after answering."""
         origin = self._guard()
         if origin is None:
-            return
-        if self.path.split("?")[0] == "/v1/sign":
-            return self._error("method_not_allowed", origin)
-        if self.path.split("?")[0] != "/v1/status":
-            return self._error("not_found", origin)
-        self._send_json(200, self.server.service.status(), origin)
+            return None
+        path = self.path.split("?")[0]
+        if path not in ROUTES:
+            self._error("not_found", origin)
+            return None
+        if ROUTES[path] != method:
+            self._error("method_not_allowed", origin)
+            return None
+        return origin
 
-    def do_POST(self) -> None:
-        origin = self._guard()
-        if origin is None:
-            return
-        if self.path != "/v1/sign":
-            return self._error("not_found" if self.path != "/v1/status" else "method_not_allowed", origin)
+    def _json_body(self, origin: str) -> dict | None:
+        """The request's JSON object, or None after answering 400/415."""
         if (self.headers.get("Content-Type") or "").split(";")[0].strip().lower() != "application/json":
-            return self._error("unsupported_media_type", origin)
+            self._error("unsupported_media_type", origin)
+            return None
         try:
             length = int(self.headers.get("Content-Length") or "0")
         except ValueError:
             length = -1
         if not 0 < length <= MAX_BODY:
-            self.close_connection = True
-            return self._error("bad_request", origin)
+            self._error("bad_request", origin)
+            return None
         try:
             body = json.loads(self.rfile.read(length))
-            challenge, claimed_origin, pin = body["challenge"], body["origin"], body["pin"]
-            if not all(isinstance(v, str) for v in (challenge, claimed_origin, pin)):
-                raise TypeError
-            if not (pin.isdigit() and 4 <= len(pin) <= 8) or not 16 <= len(challenge) <= 512:
-                raise ValueError
-        except (ValueError, KeyError, TypeError):
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            self._error("bad_request", origin)
+            return None
+        return body
+
+    def do_GET(self) -> None:
+        origin = self._route("GET")
+        if origin is not None:
+            self._send_json(200, self.server.service.status(), origin)
+
+    def do_POST(self) -> None:
+        origin = self._route("POST")
+        if origin is None:
+            return
+        body = self._json_body(origin)
+        if body is None:
+            return
+        if self.path.split("?")[0] == "/v1/watch":
+            return self._watch(body, origin)
+        self._sign(body, origin)
+
+    def _sign(self, body: dict, origin: str) -> None:
+        challenge, claimed_origin, pin, reader = (body.get(k) for k in ("challenge", "origin", "pin", "reader"))
+        if not all(isinstance(v, str) for v in (challenge, claimed_origin, pin)) \
+                or not (pin.isdigit() and 4 <= len(pin) <= 8) or not 16 <= len(challenge) <= 512 \
+                or not (reader is None or (isinstance(reader, str) and 0 < len(reader) <= READER_MAX)):
             return self._error("bad_request", origin)
         try:
             same_origin = normalize_origin(claimed_origin) == origin
@@ -241,20 +184,31 @@ class AgentHandler(BaseHTTPRequestHandler):
         if not same_origin:
             return self._error("origin_mismatch", origin)
         try:
-            result = self.server.service.sign(challenge, origin, pin)
+            result = self.server.service.sign(challenge, origin, pin, reader)
         except WrongPin as exc:
             return self._error("wrong_pin", origin, tries_left=exc.tries_left)
         except CardBlocked:
             return self._error("card_blocked", origin, tries_left=0)
         except CardError as exc:
-            log.warning("sign failed: %s", exc.code)
+            log.warning("sign failed: %s (%s)", exc.code, exc)
             return self._error(exc.code, origin)
-        except AgentError as exc:
-            return self._error(exc.code, origin, **exc.extra)
         except ValueError:          # challenge or origin refused by proof.signed_message
             return self._error("bad_request", origin)
-        log.info("signed a login proof for %s with card %s", origin, result["card"]["serial"])
+        card = result["card"]
+        log.info("signed a login proof for %s with card %s in %s", origin, card["serial"], card["reader"])
         self._send_json(200, result, origin)
+
+    def _watch(self, body: dict, origin: str) -> None:
+        capability, reader = body.get("capability"), body.get("reader")
+        if not isinstance(capability, str) or not CAPABILITY.fullmatch(capability) \
+                or not isinstance(reader, str) or not 0 < len(reader) <= READER_MAX:
+            return self._error("bad_request", origin)
+        try:
+            self.server.watch(capability, reader, origin)
+        except CardError as exc:
+            log.info("no watch for capability %s in %s: %s", short(capability), reader, exc.code)
+            return self._error(exc.code, origin)
+        self._send_json(202, {"watching": True}, origin)
 
 
 class AgentServer(ThreadingHTTPServer):
@@ -265,7 +219,25 @@ class AgentServer(ThreadingHTTPServer):
         if not self.allow_origins:
             raise ValueError("at least one --allow-origin is needed")
         self.service = CardService(reader)
+        self.watcher = Watcher()
         super().__init__(("127.0.0.1", port), AgentHandler)
+
+    def watch(self, capability: str, reader: str, origin: str) -> None:
+        """Watch the card that last signed in `reader`; NoCard (none did) or CardRemoved (it has left since)."""
+        signed = self.service.signed_in(reader)
+        if signed is None:
+            raise NoCard(f"no card signed in {reader}")
+        try:
+            state = next(iter(pcsc.reader_states([reader])), None)
+        except CardError:
+            state = None
+        if state is None or not state.present or state.events != signed.events:
+            raise CardRemoved(f"the card that signed in {reader} has left")
+        self.watcher.add(reader, signed.events, signed.cert_sha256, capability, origin)
+
+    def server_close(self) -> None:
+        self.watcher.stop()
+        super().server_close()
 
 
 def make_server(allow_origins: list[str], port: int = DEFAULT_PORT, reader: str | None = None) -> AgentServer:

@@ -65,3 +65,12 @@ def product_category(cert: x509.Certificate) -> str:
 
 def profession_code(cert: x509.Certificate) -> str:
     return _extension_code(cert, OID_PROFESSION)
+
+
+def holder_name(cert: x509.Certificate) -> str:
+    """"Given-name Family-name" from the subject (GN and SN; readable without the PIN), "" when absent."""
+    def first(oid) -> str:
+        values = cert.subject.get_attributes_for_oid(oid)
+        return str(values[0].value).strip() if values else ""
+
+    return " ".join(part for part in (first(x509.NameOID.GIVEN_NAME), first(x509.NameOID.SURNAME)) if part)

@@ -17,8 +17,29 @@ class NoCard(CardError):
     code = "no_card"
 
 
+class NoCpsCard(CardError):
+    """Cards are present (e.g. the patient's carte Vitale), but none is a CPx card."""
+    code = "no_cps_card"
+
+
+class SeveralCards(CardError):
+    """More than one CPx card is present and the request did not say which reader to use."""
+    code = "several_cards"
+
+
 class CardRemoved(CardError):
     code = "card_removed"
+
+
+class CardReset(CardError):
+    """Another application reset the card after our PIN verification: signing now would use a card whose state
+    we no longer know, so the PIN must be entered again."""
+    code = "card_reset"
+
+
+class Busy(CardError):
+    """Another application (e.g. the billing software) kept the card longer than we wait."""
+    code = "busy"
 
 
 class UnsupportedCard(CardError):

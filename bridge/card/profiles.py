@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bridge.card import apdu, pcsc
-from bridge.card.errors import CardBlocked, CardError, CardStatusError, UnsupportedCard, WrongPin
+from bridge.card.errors import CardBlocked, CardError, CardReset, CardStatusError, UnsupportedCard, WrongPin
 
 ANS_ISSUER = bytes.fromhex("8025000001")
 EF_SN_ICC = bytes.fromhex("3F00D003")
@@ -208,6 +208,7 @@ class CpxCard:
         self._select_app()
         response = self.connection.transmit(apdu.verify(self.settings.pin_reference, block, self.settings.cla))
         self._pin_result(response.sw, "VERIFY")
+        self.connection.pin_verified = True     # from now on the card must not be left as it is
 
     def unblock(self, puk: str, new_pin: str | None = None) -> None:
         """RESET RETRY COUNTER with the 8-digit unblock code (ISO 7816-4 `2C`; CPS3 details UNCONFIRMED)."""
@@ -229,7 +230,16 @@ class CpxCard:
         raise CardStatusError(what, sw)
 
     def sign(self, digest_info: bytes) -> bytes:
-        """RSA PKCS#1 v1.5 signature of a DigestInfo with the authentication key (PIN verified first)."""
+        """RSA PKCS#1 v1.5 signature of a DigestInfo with the authentication key (PIN verified first).
+        CardReset when the card no longer holds the PIN we verified (reset behind PC/SC's back)."""
+        try:
+            return self._sign(digest_info)
+        except CardStatusError as exc:
+            if exc.sw == apdu.SW_SECURITY and self.connection.pin_verified:
+                raise CardReset("the card lost the PIN verification before signing") from None
+            raise
+
+    def _sign(self, digest_info: bytes) -> bytes:
         settings = self.settings
         self._select_app()
         if settings.mse_template == 0xA4:
@@ -267,5 +277,5 @@ def identify(connection: pcsc.Connection) -> CpxCard:
         raise
 
 
-def open_card(reader: str | None = None) -> CpxCard:
-    return identify(pcsc.connect(reader))
+def open_card(reader: str | None = None, deadline: float | None = None) -> CpxCard:
+    return identify(pcsc.connect(reader, deadline))

@@ -3,6 +3,7 @@
     card = VirtualCard(TestPki("demo", dir).card("899700000001"), pin="1234", puk="12345678")
     card.insert(35963)   # a thread answers vpcd; pyscard now sees a card in "Virtual PCD 00 00"
     card.remove()        # pulled out; PIN tries survive, like on a real card
+    card.insert(35964)   # slot 1 of the same reader: "Virtual PCD 00 01" (bridge.sandbox.vitale for slot 0)
 
 It behaves like a T=0 CPS3 (IAS-ECC) card: CPS3 ATR, EF.SN.ICC `3F00/D003`, a PKCS#15 application (EF.DIR ->
 ODF -> CDF -> certificate), SELECT by AID/FID/path, READ BINARY, VERIFY with 3 tries (`63 Cx`, `69 83`), tries-left
@@ -18,15 +19,13 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-import click
-
 from bridge.card import apdu
 from bridge.card.profiles import CPS3, CPS4, ProfileSettings
 from bridge.sandbox import vpcd
 
 MAX_TRIES = 3
 PCSCD_POLL_GRACE = 1.0
-_LAST_DROP: dict[tuple[str, int], float] = {}   # vpcd slot -> when a card was pulled out mid-command
+_LAST_DROP: dict[tuple[str, int], float] = {}   # vpcd slot -> when a card was last pulled out
 FID_DIR, FID_SN_ICC, FID_APP, FID_CONTACT, FID_ODF, FID_CDF, FID_AUTH_CERT = (
     b"\x2f\x00", b"\xd0\x03", b"\x00\x01", b"\x70\x01", b"\x50\x31", b"\x70\x04", b"\x70\x05")
 AUTH_CERT_LABEL = "Certificat d'Authentification CPS"
@@ -79,21 +78,21 @@ def pkcs15_files(settings: ProfileSettings, cert_der: bytes) -> Node:
     return mf
 
 
-class VirtualCard:
-    """One card. State (PIN tries, PIN, unblock tries) lives here and survives remove()/insert()."""
+class SimulatedCard:
+    """A card behind the vpcd reader: its ATR, a file system (SELECT, READ BINARY, T=0 `61 xx` + GET RESPONSE),
+    the vpcd link and the test hooks. Subclasses add commands (`_handlers`) and volatile state (`_power_cycle`).
 
-    def __init__(self, material, pin: str = "1234", puk: str = "12345678", *, blocked: bool = False,
-                 generation: str = "CPS3", atr: bytes | None = None, sn_icc: bytes | None = None):
-        self.material = material
-        self.settings = {"CPS3": CPS3, "CPS4": CPS4}[generation]
-        self.generation = generation
-        self._pin, self._puk = pin, puk
-        self.pin_tries = 0 if blocked else MAX_TRIES
-        self.puk_tries = MAX_TRIES
-        self._atr = atr or self.settings.atrs[0][0]
-        self.mf = pkcs15_files(self.settings, material.cert_der)
-        self.mf.add(Node(FID_SN_ICC, sn_icc if sn_icc is not None else apdu.encode_tlv(0x5A, material.pan)))
+    Like a real card, it has one current DF/EF and one security state for everybody: pcscd multiplexes every
+    application's APDUs onto the one vpcd stream of the slot, so another application's SELECT between our SELECT
+    and READ BINARY changes what we read. Only PC/SC transactions keep a dialogue whole; pcscd enforces them, the
+    card knows nothing of them. A reset (pcscd's, or a test's `reset_on`) clears selection and security state.
+    """
+
+    def __init__(self, atr: bytes, mf: Node):
+        self._atr = atr
+        self.mf = mf
         self.remove_on: set[int] = set()      # INS bytes at which the card is "pulled out" (tests)
+        self.reset_on: set[int] = set()       # INS bytes before which the card resets behind PC/SC's back (tests)
         self.commands: list[bytes] = []       # INS+P1+P2 of every command received (tests; never the data)
         self._lock = threading.RLock()
         self._sock = None
@@ -102,11 +101,12 @@ class VirtualCard:
         self._power_cycle()
 
     # --- vpcd link -------------------------------------------------------------------------------------------------
-    def insert(self, port: int = vpcd.DEFAULT_PORT, host: str = vpcd.DEFAULT_HOST) -> VirtualCard:
+    def insert(self, port: int = vpcd.DEFAULT_PORT, host: str = vpcd.DEFAULT_HOST) -> SimulatedCard:
+        """Into the vpcd slot listening on `port` (slot 0 of the reader = its first port, slot 1 = port + 1)."""
         if self.inserted:
             raise RuntimeError("card already inserted")
-        # After a link dropped mid-command, pcscd only notices the empty slot when it next polls (~0.4 s); a card
-        # back before that is never reported as inserted again. A real card stays out longer than that.
+        # pcscd only notices an empty slot when it next polls (~0.4 s): a card back (or another card in) before
+        # that is never reported as removed and inserted, and a swap would go unseen. A real hand is slower.
         wait = _LAST_DROP.get((host, port), -PCSCD_POLL_GRACE) + PCSCD_POLL_GRACE - time.monotonic()
         if wait > 0:
             time.sleep(wait)
@@ -121,6 +121,7 @@ class VirtualCard:
     def remove(self) -> None:
         sock, self._sock = self._sock, None
         if sock is not None:
+            _LAST_DROP[self._address] = time.monotonic()
             try:
                 sock.shutdown(2)
             except OSError:
@@ -140,15 +141,14 @@ class VirtualCard:
         return self._atr
 
     def power_on(self) -> None:
-        self._power_cycle()
+        with self._lock:
+            self._power_cycle()
 
     power_off = reset = power_on
 
     def _power_cycle(self) -> None:
-        """Security status, selection and pending data are volatile; PIN counters are not."""
+        """Selection and pending data are volatile."""
         self.current_df, self.current_ef = self.mf, None
-        self.verified = False
-        self.key_ref: int | None = None
         self.pending = b""
         self.chain_buffer = b""
 
@@ -158,6 +158,9 @@ class VirtualCard:
                 self.remove_on.discard(command[1])
                 _LAST_DROP[self._address] = time.monotonic()
                 return None     # vpcd.serve drops the link: the card is gone mid-command
+            if len(command) >= 2 and command[1] in self.reset_on:
+                self.reset_on.discard(command[1])
+                self._power_cycle()
             self.commands.append(command[:4])
             try:
                 data, sw = self._dispatch(command)
@@ -166,6 +169,9 @@ class VirtualCard:
             return data + sw.to_bytes(2, "big")
 
     # --- command decoding ---------------------------------------------------------------------------------------------
+    def _handlers(self) -> dict:
+        return {0xA4: self._select, 0xB0: self._read_binary, 0xC0: self._get_response}
+
     def _dispatch(self, command: bytes) -> tuple[bytes, int]:
         if len(command) < 4:
             raise ValueError
@@ -190,9 +196,7 @@ class VirtualCard:
         data, self.chain_buffer = self.chain_buffer + data, b""
         if ins != 0xC0:
             self.pending = b""
-        handler = {0xA4: self._select, 0xB0: self._read_binary, 0xC0: self._get_response, 0x20: self._verify,
-                   0x2C: self._reset_retry_counter, 0xCB: self._get_data, 0x22: self._mse,
-                   0x88: self._internal_authenticate, 0x2A: self._pso}.get(ins)
+        handler = self._handlers().get(ins)
         if handler is None:
             return b"", apdu.SW_INS_UNKNOWN
         return handler(p1, p2, data, le)
@@ -269,6 +273,31 @@ class VirtualCard:
             return b"", 0x6C00 | len(self.pending)
         chunk, self.pending = self.pending[:length], self.pending[length:]
         return chunk, (0x6100 | (len(self.pending) & 0xFF)) if self.pending else apdu.SW_OK
+
+class VirtualCard(SimulatedCard):
+    """One CPS card. PIN tries, PIN and unblock tries live here and survive remove()/insert() and resets."""
+
+    def __init__(self, material, pin: str = "1234", puk: str = "12345678", *, blocked: bool = False,
+                 generation: str = "CPS3", atr: bytes | None = None, sn_icc: bytes | None = None):
+        self.material = material
+        self.settings = {"CPS3": CPS3, "CPS4": CPS4}[generation]
+        self.generation = generation
+        self._pin, self._puk = pin, puk
+        self.pin_tries = 0 if blocked else MAX_TRIES
+        self.puk_tries = MAX_TRIES
+        mf = pkcs15_files(self.settings, material.cert_der)
+        mf.add(Node(FID_SN_ICC, sn_icc if sn_icc is not None else apdu.encode_tlv(0x5A, material.pan)))
+        super().__init__(atr or self.settings.atrs[0][0], mf)
+
+    def _power_cycle(self) -> None:
+        """Security status is volatile too; PIN counters are not."""
+        super()._power_cycle()
+        self.verified = False
+        self.key_ref: int | None = None
+
+    def _handlers(self) -> dict:
+        return {**super()._handlers(), 0x20: self._verify, 0x2C: self._reset_retry_counter, 0xCB: self._get_data,
+                0x22: self._mse, 0x88: self._internal_authenticate, 0x2A: self._pso}
 
     # --- PIN ----------------------------------------------------------------------------------------------------------
     def _verify(self, p1: int, p2: int, data: bytes, le) -> tuple[bytes, int]:
@@ -359,41 +388,3 @@ class VirtualCard:
             return self._outgoing(self._raw_rsa(data))
         except ValueError:
             return b"", apdu.SW_WRONG_DATA
-
-
-# --- CLI --------------------------------------------------------------------------------------------------------------
-@click.command("card")
-@click.option("--holder", default="899700000001", show_default=True, help="PS_IdNat in the certificate CN.")
-@click.option("--type", "kind", type=click.Choice(["CPS", "CPF", "CPE", "CPA"]), default="CPS", show_default=True)
-@click.option("--expired", is_flag=True, help="Certificate expired 30 days ago.")
-@click.option("--revoked", is_flag=True, help="Certificate listed in the CA's CRL.")
-@click.option("--legacy", is_flag=True, help="Issued by the legacy GIP-CPS CLASSE-1 CA.")
-@click.option("--blocked", is_flag=True, help="PIN already blocked (unblock code needed).")
-@click.option("--generation", type=click.Choice(["CPS3", "CPS4"]), default="CPS3", show_default=True)
-@click.option("--pin", default="1234", show_default=True)
-@click.option("--puk", default="12345678", show_default=True, help="8-digit unblock code.")
-@click.option("--port", default=vpcd.DEFAULT_PORT, show_default=True, help="vpcd slot port (slot 0 = 35963).")
-@click.option("--seed", default="psc-bridge", show_default=True, help="Test PKI seed.")
-@click.option("--pki-dir", default="var/testpki", show_default=True,
-              help="Key cache; trust/ and crl/ are written here for BRIDGE_TRUST_DIR / BRIDGE_CRL_DIR.")
-def card_command(holder, kind, expired, revoked, legacy, blocked, generation, pin, puk, port, seed, pki_dir):
-    """Serve a virtual CPS card to pcscd's vpcd reader until interrupted (dev/test only)."""
-    from bridge.sandbox.testpki import TestPki
-
-    pki = TestPki(seed, pki_dir)
-    material = pki.card(holder, kind, expired=expired, revoked=revoked, legacy=legacy)
-    trust, crls = pki.trust_dir(), pki.crl_dir()
-    card = VirtualCard(material, pin=pin, puk=puk, blocked=blocked, generation=generation)
-    click.echo(f"virtual {generation} {kind} card {material.serial} for {holder} on vpcd port {port}")
-    click.echo(f"BRIDGE_TRUST_DIR={trust.resolve()} BRIDGE_CRL_DIR={crls.resolve()}")
-    try:
-        while True:     # reconnect when pcscd restarts; PIN tries persist in this process
-            if not card.inserted:
-                try:
-                    card.insert(port)
-                    click.echo("inserted")
-                except OSError:
-                    click.echo(f"vpcd not reachable on 127.0.0.1:{port}; is pcscd running? retrying", err=True)
-            time.sleep(1)
-    except KeyboardInterrupt:
-        card.remove()

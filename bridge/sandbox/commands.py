@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import click
 
-from bridge.sandbox.card import card_command
+from bridge.sandbox.card_cli import card_command
 
 
 @click.group("sandbox", help="Development and test emulators (never in production).")

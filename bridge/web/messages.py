@@ -105,6 +105,10 @@ MESSAGES: dict[str, str] = {   # code -> French text (msgid); English in the get
     "bad_request": N_("L'agent carte a refusé la demande."),
     "agent_unreachable": N_("L'agent carte ne répond pas sur ce poste : suivez les instructions ci-dessous."),
     "pin_format": N_("Le code porteur comporte 4 chiffres."),
+    "no_cps_card": N_("Aucune carte CPS n'est insérée : le lecteur ne contient qu'une autre carte (la carte Vitale "
+                      "du patient, par exemple). Insérez votre carte CPS."),
+    "several_cards": N_("Plusieurs cartes CPS sont insérées : choisissez la vôtre (titulaire et numéro de carte)."),
+    "card_reset": N_("La carte a été réinitialisée par un autre logiciel ; saisissez à nouveau votre code."),
     "not_found": N_("Cette adresse ne correspond à aucune page du service d'identification. Vérifiez le lien, ou "
                     "revenez à votre application."),
     # admin console

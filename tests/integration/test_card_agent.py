@@ -67,17 +67,23 @@ def test_status_with_a_card(agent, insert_card, test_pki, pcscd):
     assert response.status_code == 200
     assert response.headers["Access-Control-Allow-Origin"] == BRIDGE
     status = response.json()
-    assert pcscd.reader in status["readers"]
+    assert status["selected"] == status["reader"] == pcscd.reader
     assert status["card_present"] is True
     assert status["card_type"] == "CPF"
-    assert status["card"] == {"type": "CPF", "serial": material.serial, "generation": "CPS3"}
+    assert status["card"] == {"type": "CPF", "serial": material.serial, "generation": "CPS3",
+                              "logical_number": material.serial, "holder": "PAUL MEDECIN"}
     assert status["pin_tries_left"] == 3
+    virtual_pcd = next(r for r in status["readers"] if r["name"] == "Virtual PCD 00")
+    assert [(s["index"], s["reader"]) for s in virtual_pcd["slots"]] == [(0, pcscd.reader), (1, "Virtual PCD 00 01")]
+    assert virtual_pcd["slots"][0]["card"] == {**status["card"], "cps": True, "pin_tries_left": 3}
+    assert virtual_pcd["slots"][1]["card"] is None
 
 
 def test_status_without_a_card(agent, pcscd):
     status = requests.get(f"{agent.url}/v1/status", headers={"Origin": BRIDGE}, timeout=10).json()
-    assert status["card_present"] is False and status["error"] == "no_card"
-    assert pcscd.reader in status["readers"]
+    assert status["card_present"] is False and status["error"] == "no_card" and status["selected"] is None
+    slots = [slot for reader in status["readers"] for slot in reader["slots"]]
+    assert pcscd.reader in [slot["reader"] for slot in slots] and all(slot["card"] is None for slot in slots)
 
 
 def test_status_with_an_unknown_reader(card_agent):
@@ -93,7 +99,8 @@ def test_sign_returns_a_proof_the_server_accepts(agent, insert_card, test_pki, t
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["algorithm"] == "RS256"
-    assert body["card"] == {"type": "CPS", "serial": material.serial}
+    assert body["card"] == {"type": "CPS", "serial": material.serial, "logical_number": material.serial,
+                            "reader": "Virtual PCD 00 00", "holder": "PAUL MEDECIN"}
     assert base64.b64decode(body["certificate"]) == material.cert_der
     trust = pki.TrustStore.from_directory(test_pki.trust_dir(tmp_path / "trust"), test_pki.crl_dir(tmp_path / "crl"))
     verified = pki.verify_proof(base64.b64decode(body["certificate"]), base64.b64decode(body["signature"]),
@@ -166,10 +173,10 @@ def test_a_form_post_cannot_skip_the_preflight(agent):
     assert response.status_code == 415
 
 
-def test_one_operation_at_a_time(agent, insert_card):
+def test_one_operation_at_a_time(agent, insert_card, pcscd):
     insert_card(pin=PIN)
     agent.service.lock_timeout = 0.2
-    lock = agent.service._lock()
+    lock = agent.service._lock(pcscd.reader)
     with lock:                               # another request holds the reader
         response = sign(agent)
     assert response.status_code == 409 and response.json() == {"error": "busy"}

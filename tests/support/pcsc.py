@@ -9,8 +9,12 @@ start `pcscd --foreground` ourselves. A missing pcscd or vpcd driver fails the r
 PCSCD_ARGS (e.g. "-d" or "-a") is appended to the private pcscd's command line; its log is pcscd.log in the
 session's temporary directory.
 
-Fixtures: `pcscd` (session), `test_pki` (session TestPki), `insert_card(material=None, **VirtualCard options)`,
-`card_agent(allow_origins=[...])` -> an in-process agent server (`.url`).
+The Virtual PCD is a two-slot ("bifente") reader: slot 0 "Virtual PCD 00 00" on vpcd port P, slot 1
+"Virtual PCD 00 01" on port P + 1.
+
+Fixtures: `pcscd` (session), `test_pki` (session TestPki), `insert_card(material=None, slot=0, **VirtualCard
+options)`, `insert_vitale(slot=0, **VirtualVitale options)`, `card_agent(allow_origins=[...])` -> an in-process
+agent server (`.url`).
 """
 from __future__ import annotations
 
@@ -28,6 +32,7 @@ import pytest
 VPCD_DRIVER = Path("/usr/lib/pcsc/drivers/serial/libifdvpcd.so")
 SYSTEM_SOCKET = Path("/run/pcscd/pcscd.comm")
 READER_NAME = "Virtual PCD 00 00"
+SLOT_READERS = ("Virtual PCD 00 00", "Virtual PCD 00 01")
 DEFAULT_VPCD_PORT = 35963
 
 
@@ -38,6 +43,10 @@ class PcscDaemon:
     socket_path: Path
     process: subprocess.Popen | None  # None when we reuse a running pcscd
     log_path: Path | None
+
+    def slot(self, index: int) -> tuple[str, int]:
+        """(PC/SC reader name, vpcd port) of slot `index` of the virtual reader."""
+        return SLOT_READERS[index], self.port + index
 
 
 def _missing(reason: str):
@@ -132,13 +141,16 @@ def stop_pcscd(daemon: PcscDaemon) -> None:
 
 
 def wait_card_state(reader: str, present: bool, timeout: float = 15) -> None:
-    """Block until pcscd reports the card `present` (or absent) in `reader`."""
+    """Block until pcscd reports the card `present` (or absent) in `reader`, and a connection agrees."""
     from bridge.card import pcsc
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        found = [r for r in pcsc._all_readers() if str(r) == reader]
-        if found and pcsc.card_present(found[0]) == present:
+        try:
+            state = next(iter(pcsc.reader_states([reader])), None)
+        except pcsc.CardError:
+            state = None
+        if state is not None and state.present == present and pcsc.card_present(reader) == present:
             return
         time.sleep(0.05)
     raise AssertionError(f"card never became {'present' if present else 'absent'} in {reader}")
@@ -159,24 +171,47 @@ def test_pki(tmp_path_factory):
 
 
 @pytest.fixture
-def insert_card(pcscd, test_pki):
-    """insert_card(material=None, **VirtualCard options) -> an inserted VirtualCard; removed after the test."""
-    from bridge.sandbox.card import VirtualCard
-
-    inserted = []
-
-    def insert(material=None, **options):
-        card = VirtualCard(material or test_pki.card("899700000001"), **options)
-        card.insert(pcscd.port)
-        inserted.append(card)
-        wait_card_state(pcscd.reader, True)
-        return card
-
-    yield insert
-    for card in inserted:
+def inserted_cards(pcscd):
+    """Every virtual card a test inserted, removed after the test (and the slots seen empty)."""
+    cards: list[tuple[object, str]] = []
+    yield cards
+    for card, _reader in cards:
         if card.inserted:
             card.remove()
-    wait_card_state(pcscd.reader, False)
+    for reader in sorted({reader for _card, reader in cards}):
+        wait_card_state(reader, False)
+
+
+@pytest.fixture
+def insert_card(pcscd, test_pki, inserted_cards):
+    """insert_card(material=None, slot=0, **VirtualCard options) -> an inserted VirtualCard; removed after the test."""
+    from bridge.sandbox.card import VirtualCard
+
+    def insert(material=None, slot: int = 0, **options):
+        card = VirtualCard(material or test_pki.card("899700000001"), **options)
+        reader, port = pcscd.slot(slot)
+        card.insert(port)
+        inserted_cards.append((card, reader))
+        wait_card_state(reader, True)
+        return card
+
+    return insert
+
+
+@pytest.fixture
+def insert_vitale(pcscd, inserted_cards):
+    """insert_vitale(slot=0, **VirtualVitale options) -> an inserted carte Vitale-like card; removed after the test."""
+    from bridge.sandbox.vitale import VirtualVitale
+
+    def insert(slot: int = 0, **options):
+        card = VirtualVitale(**options)
+        reader, port = pcscd.slot(slot)
+        card.insert(port)
+        inserted_cards.append((card, reader))
+        wait_card_state(reader, True)
+        return card
+
+    return insert
 
 
 @pytest.fixture
@@ -186,8 +221,10 @@ def card_agent(pcscd):
 
     servers = []
 
-    def start(allow_origins=("https://bridge.example",), reader=None):
+    def start(allow_origins=("https://bridge.example",), reader=None, busy_timeout=None):
         server = make_server(list(allow_origins), port=0, reader=reader)
+        if busy_timeout is not None:
+            server.service.busy_timeout = busy_timeout
         threading.Thread(target=server.serve_forever, daemon=True).start()
         servers.append(server)
         server.url = f"http://127.0.0.1:{server.server_address[1]}"
