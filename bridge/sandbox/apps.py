@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from urllib.parse import urlsplit, urlunsplit
 
 from authlib.integrations.flask_client import OAuth, OAuthError
 from flask import Flask, abort, redirect, render_template, request, session, url_for
@@ -218,6 +219,18 @@ def _login_routes(app: Flask, demo: DemoApps) -> None:
     def login(slug):
         s = demo.service_or_404(slug)
         return demo.oauth.create_client(slug).authorize_redirect(f"{demo.base_url}/{s.slug}/callback")
+
+    @app.get("/<slug>/switch")
+    def switch(slug):
+        """« Changer d'utilisateur »: the authorization request the login would send, to the bridge's /switch
+        instead of /authorize (docs/shared-workstations.md); the code comes back to the same callback."""
+        s = demo.service_or_404(slug)
+        client = demo.oauth.create_client(slug)
+        redirect_uri = f"{demo.base_url}/{s.slug}/callback"
+        request_data = client.create_authorization_url(redirect_uri)
+        client.save_authorize_data(redirect_uri=redirect_uri, **request_data)
+        parts = urlsplit(request_data["url"])
+        return redirect(urlunsplit(parts._replace(path=parts.path.rsplit("/", 1)[0] + "/switch")))
 
     @app.get("/<slug>/callback")
     def callback(slug):

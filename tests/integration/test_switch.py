@@ -222,3 +222,42 @@ def test_switch_is_offered_from_the_activity_choice(server):
     first = browser.get(app.authorize_url(), allow_redirects=False, timeout=10)
     page = _activity_page(server, browser, first.headers["Location"])
     assert 'name="activity"' in page.text and "data-switch" in page.text
+
+
+def test_the_demo_app_s_switch_link_hands_over_to_the_next_person(bridge_factory, tmp_path, trust_env):
+    """The demo portal's « Changer d'utilisateur »: its authorization request sent to /switch; after the confirmation
+    and PSC's end_session, the next person logs in and the app shows them."""
+    import threading
+
+    from werkzeug.serving import make_server
+
+    from bridge.sandbox.apps import create_demo_apps
+
+    apps = make_server("127.0.0.1", 0, None, threaded=True)
+    apps_url = f"http://127.0.0.1:{apps.port}"
+    server = bridge_factory(env={**trust_env, "BRIDGE_POLICIES_DIR": str(rewrite_policies(tmp_path / "p", apps_url))})
+    apps.app = create_demo_apps(server.url, apps_url)
+    threading.Thread(target=apps.serve_forever, daemon=True).start()
+    try:
+        browser = requests.Session()
+
+        def through(url: str, user: str) -> requests.Response:
+            for _ in range(12):
+                response = browser.get(url, allow_redirects=False, timeout=10)
+                if response.status_code == 200 and 'name="auth_mode"' in response.text:
+                    url = psc_login(browser, url, user=user)
+                elif response.is_redirect:
+                    url = urljoin(url, response.headers["Location"])
+                else:
+                    return response
+            raise AssertionError("too many redirects")
+
+        home = through(f"{apps_url}/portail/login", "899700000002")
+        assert "Hugo BERNARD" in unescape(home.text) and 'id="switch-user"' in home.text
+        page = through(f"{apps_url}/portail/switch", "unused")
+        assert "La session de Hugo BERNARD sera fermée" in unescape(page.text)
+        answer = confirm_and_post(server, browser, page)
+        after = through(urljoin(server.url, answer.headers["Location"]), "899700000003")
+        assert "Léa PETIT" in unescape(after.text) and "Hugo BERNARD" not in unescape(after.text)
+    finally:
+        apps.shutdown()
