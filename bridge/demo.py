@@ -50,7 +50,8 @@ DEMO_HOLDER = "899700000001"
 DEMO_PIN = "1234"
 PKI_SEED = "psc-bridge"            # same as `bridge sandbox card`, so both share var/testpki
 VPCD_DRIVER = Path("/usr/lib/pcsc/drivers/serial/libifdvpcd.so")
-READER = "Virtual PCD 00 00"
+# A two-slot ("bifente") reader as on a doctor's desk: the patient's carte Vitale in slot 0, the CPS in slot 1.
+VITALE_READER, READER = "Virtual PCD 00 00", "Virtual PCD 00 01"
 AUDIT_PATH = "var/audit.jsonl"
 DEFAULT_PSC_PORT, DEFAULT_APPS_PORT, DEFAULT_AGENT_PORT = 8001, 8002, 47811
 # The demo origins written in the shipped policies/ (redirect URIs of the demo apps and of the admin console).
@@ -249,6 +250,19 @@ class CardDemo:
     serial: str = ""
     agent_url: str = ""
     stops: list[Callable[[], None]] = field(default_factory=list)
+    cps: object | None = None                   # the virtual CPS (VirtualCard) and its vpcd port, for toggle()
+    cps_port: int = 0
+
+    def toggle(self) -> str:
+        """Pull the virtual CPS out of its slot, or put it back: the French line saying which."""
+        if self.cps is None:
+            return "Pas de carte CPS virtuelle dans cette démo."
+        if self.cps.inserted:
+            self.cps.remove()
+            return (f"Carte CPS retirée de « {READER} » : les sessions ouvertes avec elle se ferment "
+                    "(Entrée pour la réinsérer).")
+        self.cps.insert(self.cps_port)
+        return f"Carte CPS réinsérée dans « {READER} » (Entrée pour la retirer)."
 
     def stop(self) -> None:
         for stop in reversed(self.stops):
@@ -280,16 +294,17 @@ def _pcscd_running() -> bool:
 
 
 def _wait_for_reader(timeout: float, with_card: bool = False) -> bool:
-    """pcscd offers the vpcd reader (and, with `with_card`, has noticed the card in it)."""
+    """pcscd offers the vpcd reader's two slots (and, with `with_card`, has noticed the cards in them)."""
     from bridge.card import pcsc
     from bridge.card.errors import CardError
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            if READER in pcsc.list_readers():
+            if {VITALE_READER, READER} <= set(pcsc.list_readers()):
                 if with_card:
-                    pcsc.connect(READER).close()      # NoCard until pcscd has polled the slot
+                    for reader in (VITALE_READER, READER):
+                        pcsc.Connection(reader).close()      # NoCard until pcscd has polled the slot
                 return True
         except CardError:
             pass
@@ -299,9 +314,11 @@ def _wait_for_reader(timeout: float, with_card: bool = False) -> bool:
 
 def start_card(public_url: str, agent_url: str, pki, *, vpcd_port: int = 35963, reader_timeout: float = 10.0
                ) -> CardDemo:
-    """pcscd (started when not running), the virtual card of DEMO_HOLDER (PIN DEMO_PIN) and the card agent."""
+    """pcscd (started when not running), a carte Vitale-like card in slot 0 of the virtual reader (port
+    `vpcd_port`), the virtual CPS of DEMO_HOLDER (PIN DEMO_PIN) in slot 1 (port + 1) and the card agent."""
     from bridge.card.agent import make_server as make_agent
     from bridge.sandbox.card import VirtualCard
+    from bridge.sandbox.vitale import VirtualVitale
     from bridge.upstream.cps import public_origin
 
     missing = _card_missing()
@@ -320,12 +337,14 @@ def start_card(public_url: str, agent_url: str, pki, *, vpcd_port: int = 35963, 
                                f"« {READER} » (juste après un arrêt de pcscd, attendez une minute). La démo "
                                "fonctionne avec Pro Santé Connect seulement.")
     material = demo_card(pki)
-    card = VirtualCard(material, pin=DEMO_PIN)
+    card, vitale = VirtualCard(material, pin=DEMO_PIN), VirtualVitale()
     try:
-        card.insert(vpcd_port)
+        vitale.insert(vpcd_port)
+        demo.stops.append(vitale.remove)
+        card.insert(vpcd_port + 1)
         demo.stops.append(card.remove)
         if not _wait_for_reader(reader_timeout, with_card=True):
-            raise OSError(f"pcscd does not see the virtual card on vpcd port {vpcd_port}")
+            raise OSError(f"pcscd does not see the virtual cards on vpcd ports {vpcd_port} and {vpcd_port + 1}")
         port = urlsplit(agent_url).port
         agent = make_agent([public_origin(public_url)], port=DEFAULT_AGENT_PORT if port is None else port)
     except OSError as exc:
@@ -336,8 +355,10 @@ def start_card(public_url: str, agent_url: str, pki, *, vpcd_port: int = 35963, 
     demo.stops.append(lambda: (agent.shutdown(), agent.server_close()))
     demo.agent_url = f"http://127.0.0.1:{agent.server_address[1]}"
     demo.pin, demo.serial = DEMO_PIN, material.serial
+    demo.cps, demo.cps_port = card, vpcd_port + 1
     given, family = holder_name(DEMO_HOLDER)
-    demo.note = (f"Carte CPS virtuelle {material.serial} de {given} {family} ({DEMO_HOLDER}) dans « {READER} », "
+    demo.note = (f"lecteur bifente virtuel : carte Vitale dans « {VITALE_READER} », carte CPS virtuelle "
+                 f"{material.serial} de {given} {family} ({DEMO_HOLDER}) dans « {READER} », "
                  f"code PIN {DEMO_PIN} ; agent carte sur {demo.agent_url}.")
     return demo
 
@@ -429,7 +450,8 @@ def _banner(demo: Prepared, psc, card: CardDemo, report: str) -> str:
     settings, apps = demo.settings, demo.ports.apps_url
     card_lines = (f"""  Carte CPS (directe)  : {card.note}
   Ouvrez {apps}teleservice/ puis « Se connecter » et « Carte CPS et code PIN » ;
-  saisissez le code {card.pin}.""" if card.available else f"  Carte CPS (directe)  : {card.note}")
+  saisissez le code {card.pin}. Entrée dans ce terminal : retirer (puis réinsérer) la carte CPS.""" if card.available
+                  else f"  Carte CPS (directe)  : {card.note}")
     audit = (f"{settings.audit_path.resolve()}  (console : {settings.public_url}/admin/audit)"
              if settings.audit_path else "non écrit (BRIDGE_AUDIT_PATH vide)")
     given, family = holder_name(DEMO_HOLDER)
@@ -464,6 +486,8 @@ def run(demo: Prepared) -> None:
     threads = [_serve(_announce(demo.app, ports.apps_url), ports.bridge),
                _serve(_announce(apps, ports.apps_url), ports.apps)]
     print(_banner(demo, psc, card, _report_in_background(demo.app)), flush=True)
+    if card.available and sys.stdin.isatty():
+        threading.Thread(target=card_keys, args=(card,), daemon=True, name="card-keys").start()
     try:
         for thread in threads:
             thread.join()
@@ -471,6 +495,12 @@ def run(demo: Prepared) -> None:
         pass
     finally:
         card.stop()
+
+
+def card_keys(card: CardDemo, lines=None) -> None:
+    """Each Enter typed in the demo's terminal pulls the virtual CPS out, or puts it back (card removal demo)."""
+    for _line in lines if lines is not None else sys.stdin:
+        print(card.toggle(), flush=True)
 
 
 def quiet_access_logs() -> None:
