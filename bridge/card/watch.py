@@ -48,7 +48,7 @@ def post_removal(origin: str, capability: str, pauses: tuple[float, ...] = NOTIC
                          response.status)
                 return response.status
         except urllib.error.HTTPError as exc:
-            if exc.code < 500:     # unknown or already ended: trying again changes nothing
+            if exc.code < 500 and exc.code != 429:    # unknown, ended, card changed: trying again changes nothing
                 log.warning("card removal for capability %s refused by %s: HTTP %s", short(capability), origin,
                             exc.code)
                 return exc.code
