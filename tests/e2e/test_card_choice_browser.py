@@ -10,6 +10,7 @@ import pytest
 from werkzeug.serving import make_server
 
 from bridge.web.messages import message
+from tests.support.axe import check_page
 from tests.support.bridge import rewrite_policies, start_bridge
 
 PIN = "4729"
@@ -56,6 +57,7 @@ def test_a_vitale_card_alone_is_not_taken_for_a_cps(stack, page, insert_vitale):
     page.wait_for_selector("#cps-state[data-state='no_cps_card']")
     assert page.inner_text("#cps-state") == message("no_cps_card")
     assert page.is_disabled("#cps-pin") and page.is_hidden("#cps-choose")
+    check_page(page, "card page, carte Vitale only")
 
 
 def test_two_cps_cards_the_user_chooses_by_holder_and_card_number(stack, page, insert_card, test_pki, pcscd):
@@ -71,6 +73,7 @@ def test_two_cps_cards_the_user_chooses_by_holder_and_card_number(stack, page, i
     labels = page.inner_text("#cps-choices")
     assert f"PAUL MEDECIN — Numéro de carte {paul.serial}" in labels
     assert f"JEANNE INFIRMIERE — Numéro de carte {jeanne.serial}" in labels
+    check_page(page, "card page, two CPS cards to choose from")
     page.check(f"#cps-choices label[data-reader='{pcscd.slot(1)[0]}'] input")
     page.wait_for_selector("#cps-pin:enabled")
     assert page.inner_text("#cps-card-holder") == "JEANNE INFIRMIERE"
