@@ -130,3 +130,23 @@ def test_a_signature_leaves_no_verified_pin_a_status_leaves_the_card_alone(card_
         assert refused[-2:] == b"\x69\x82"                            # ...so nobody can sign with our PIN
     finally:
         other.close()
+
+
+def test_the_virtual_card_shares_its_state_between_applications_like_a_real_card(insert_card, pcscd):
+    """One current file and one security state for everybody on the basic channel: a VERIFY by one application lets
+    another one sign, and a SELECT by one changes what the other reads. That is why the agent keeps its dialogues
+    in transactions and resets the card after its VERIFY."""
+    insert_card(pin=PIN)
+    first, second = billing.Billing(pcscd.reader), billing.Billing(pcscd.reader)
+    try:
+        aid = bytes.fromhex("E828BD080F8025000001FF0010")
+        assert first.transmit(apdu.select_aid(aid))[1][-2:] == b"\x90\x00"
+        assert first.transmit(apdu.verify(0x01, apdu.pin_block(PIN)))[1] == b"\x90\x00"
+        assert second.transmit(apdu.mse_set_at(0x82))[1] == b"\x90\x00"
+        assert second.transmit(apdu.internal_authenticate(b"\x30" * 51))[1][:1] == b"\x61"    # signed, no PIN
+        assert first.transmit(apdu.select_path(bytes.fromhex("3F00D003")))[1] == b"\x90\x00"
+        assert second.transmit(apdu.select_mf())[1] == b"\x90\x00"
+        assert first.transmit(apdu.read_binary(0, 12))[1] == b"\x69\x86"      # its EF is no longer selected
+    finally:
+        first.close()
+        second.close()
