@@ -30,8 +30,8 @@ CSP = ("default-src 'self'; connect-src 'self' {agent}; img-src 'self' data:; st
 # Codes the page's script may show (agent answers and our own); sent to it as a JSON data block.
 PAGE_CODES = ("wrong_pin", "wrong_pin_last", "card_blocked", "no_card", "card_removed", "no_reader",
               "unsupported_card", "card_error", "busy", "origin_mismatch", "origin_not_allowed", "bad_request",
-              "agent_unreachable", "pin_format", "challenge_invalid", "challenge_expired", "txn_invalid", "csrf",
-              "cps_unavailable", "store_unavailable", "server_error")
+              "no_cps_card", "several_cards", "card_reset", "agent_unreachable", "pin_format", "challenge_invalid",
+              "challenge_expired", "txn_invalid", "csrf", "cps_unavailable", "store_unavailable", "server_error")
 POLICY_CODES = ("mie_not_allowed", "not_historical_teleservice", "attestation_missing", "attestation_expired",
                 "reserves_expired")   # the challenge endpoint's refusals (bridge.upstream.cps.means_refusal)
 

@@ -1,8 +1,10 @@
 """Shared workstations (docs/shared-workstations.md): the browser's mark, and the bar every page shows.
 
-    GET /poste-partage?actif=1|0[&application=<client_id>]   marks (1) or unmarks (0) this browser as a shared
-        workstation: cookie `bridge_shared`, 1 year, HttpOnly, SameSite=Lax, Secure and __Host- in production;
-        then the status page, or the registered home page of `application`
+    GET  /poste-partage?actif=1[&application=<client_id>]   marks this browser as a shared workstation: cookie
+         `bridge_shared`, 1 year, HttpOnly, SameSite=Lax, Secure and __Host- in production; then the status page,
+         or the registered home page of `application` (a kiosk's start URL)
+    GET  /poste-partage[?actif=0]                           the status page (with a form to remove the mark)
+    POST /poste-partage  actif=0, csrf                      removes the mark (a link from another site cannot)
 
 Shared mode = the browser's mark, or a service with `shared_workstation: true` in the login pending on the page
 or among the session's applications. In shared mode every page shows « Poste partagé », who is logged in and a
@@ -18,16 +20,18 @@ from zoneinfo import ZoneInfo
 from flask import Blueprint, g, make_response, redirect, render_template, request, url_for
 
 from bridge.audit import AuditUnavailable
+from bridge.login.transactions import BROWSER_COOKIE
 from bridge.sessions import COOKIE
 from bridge.store import StoreUnavailable
 from bridge.web.context import bridge
 from bridge.web.errors import client_home, error_page
 from bridge.web.logout import logout_csrf
 from bridge.web.pending import bound_txn
-from bridge.web.security import SHARED_COOKIE, cookie_args
+from bridge.web.security import SHARED_COOKIE, browser_secret, cookie_args, form_token, form_token_ok
 
 bp = Blueprint("workstation", __name__)
 MARK_AGE = 365 * 24 * 3600
+UNMARK = "unmark-workstation"
 PARIS = ZoneInfo("Europe/Paris")
 
 
@@ -63,14 +67,31 @@ def mark():
     found = bridge().policies.client(application) if application else None
     if application and found is None:
         return error_page("invalid_client", 400, client_id="")
+    if active != "1":   # removing the mark weakens the workstation: only a confirmed same-origin POST does it
+        return _status_page(changed=False)
     home = client_home(found[1]) if found else None
-    now_marked = marked() if active is None else active == "1"
-    response = redirect(home) if home and active is not None else \
-        make_response(render_template("workstation.html", marked=now_marked, changed=active is not None))
-    if active == "1":
-        response.set_cookie(SHARED_COOKIE, "1", **cookie_args(MARK_AGE))
-    elif active == "0":
-        response.delete_cookie(SHARED_COOKIE, path="/")
+    response = redirect(home) if home else _status_page(changed=True, now_marked=True)
+    response.set_cookie(SHARED_COOKIE, "1", **cookie_args(MARK_AGE))
+    return response
+
+
+@bp.post("/poste-partage")
+def unmark():
+    secret = request.cookies.get(BROWSER_COOKIE, "")
+    if request.form.get("actif") != "0" or not form_token_ok(UNMARK, secret, request.form.get("csrf")):
+        return error_page("csrf", 403)
+    response = _status_page(changed=True, now_marked=False)
+    response.delete_cookie(SHARED_COOKIE, path="/")
+    return response
+
+
+def _status_page(changed: bool, now_marked: bool | None = None):
+    secret, new = browser_secret()
+    now_marked = marked() if now_marked is None else now_marked
+    response = make_response(render_template("workstation.html", marked=now_marked, changed=changed,
+                                             csrf=form_token(UNMARK, secret)))
+    if new:
+        response.set_cookie(BROWSER_COOKIE, secret, **cookie_args())
     return response
 
 

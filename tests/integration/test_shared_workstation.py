@@ -58,7 +58,13 @@ def test_the_mark_is_a_long_lived_cookie_set_and_cleared_by_its_url(server):
     assert morsel.value == "1" and int(morsel["max-age"]) == 365 * 24 * 3600
     assert "HttpOnly" in header and "SameSite=Lax" in header and "Path=/" in header
     assert "Poste partagé" in bar(browser.get(f"{server.url}/", timeout=10).text)
-    cleared = browser.get(f"{server.url}/poste-partage?actif=0", timeout=10)
+    # A link (from anywhere) only shows the page: removing the mark takes its form, with the browser's token.
+    still = browser.get(f"{server.url}/poste-partage?actif=0", timeout=10)
+    assert 'data-marked="true"' in still.text and browser.cookies.get(MARK) == "1"
+    forged = browser.post(f"{server.url}/poste-partage", data={"actif": "0", "csrf": "0" * 64}, timeout=10)
+    assert forged.status_code == 403 and browser.cookies.get(MARK) == "1"
+    token = re.search(r'name="csrf" value="([0-9a-f]+)"', still.text).group(1)
+    cleared = browser.post(f"{server.url}/poste-partage", data={"actif": "0", "csrf": token}, timeout=10)
     assert 'data-marked="false"' in cleared.text and MARK not in browser.cookies
     assert bar(browser.get(f"{server.url}/", timeout=10).text) == ""
     assert browser.get(f"{server.url}/poste-partage?actif=oui", timeout=10).status_code == 400
