@@ -1,5 +1,5 @@
 """The removal watch: when the card that signed a login leaves its slot, tell the bridge (docs/card.md, "Card
-removal"; ../shared/DESIGN.md §14).
+removal").
 
 The page hands the agent a *removal capability* the bridge issued at login (`POST /v1/watch {capability, reader}`):
 an opaque string that can only end that SSO session; it is neither the PIN nor a proof of identity. One thread

@@ -1,4 +1,4 @@
-"""The agent side of card removal (../shared/DESIGN.md §14, docs/card.md "Card removal"): POST /v1/watch, then the
+"""The agent side of card removal (docs/card.md "Card removal"): POST /v1/watch, then the
 removal notice to <origin>/cps/removed when the card that signed leaves its slot. A small local HTTP server plays
 the bridge's endpoint and records what reaches it."""
 from __future__ import annotations
