@@ -58,3 +58,21 @@ def test_instruction_counts_cover_the_requests_only():
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
     counts = {line.split()[0]: float(line.split()[1]) * 1e6 for line in result.stdout.splitlines()}
     assert 1e5 < counts["hello"] < 2e6 and 2 * counts["hello"] < counts["introspection"] < 2e7, counts
+
+
+def test_card_removal_bench_runs_one_round(tmp_path, pcscd):
+    """bench.card_removal, one round (its own private pcscd, bridge, agent and app): a login through the agent, the
+    card pulled out, the session's logout token at the app; the JSON report's shape. `pcscd` only skips the test
+    where the session could not run pcscd + vpcd either."""
+    result = subprocess.run([sys.executable, "-m", "bench.card_removal", "--rounds", "1", "--out", str(tmp_path)],
+                            cwd=ROOT, capture_output=True, text=True, timeout=180)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+    assert any(line.startswith("removal_to_logout ") for line in result.stdout.splitlines())
+    [path] = tmp_path.glob("card-removal-*.json")
+    report = json.loads(path.read_text())
+    assert report["rounds"] == 1 and report["store"] == "memory://" and report["machine"]["cpus"]
+    for name in ("removal_to_logout", "removal_to_session_end"):
+        assert set(report[name]) == {"n", "p50_ms", "p95_ms", "max_ms", "missed"}, report[name]
+        assert (report[name]["n"], report[name]["missed"]) == (1, 0), report[name]
+    [sample] = report["samples"]
+    assert set(sample) == {"sid", "logout_s", "ended_s"} and sample["logout_s"] is not None
