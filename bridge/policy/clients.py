@@ -9,8 +9,8 @@ from bridge.policy.schema import Client
 from bridge.policy.values import url_problem
 
 CLIENT_KEYS = ("client_id", "name", "client_secret_sha256", "token_endpoint_auth_method", "redirect_uris",
-               "post_logout_redirect_uris", "backchannel_logout_uri", "scopes", "jwks",
-               "id_token_signed_response_alg")
+               "post_logout_redirect_uris", "backchannel_logout_uri", "frontchannel_logout_uri",
+               "frontchannel_logout_session_required", "scopes", "jwks", "id_token_signed_response_alg")
 AUTH_METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt", "none")
 CLIENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
 SCOPE = re.compile(r"^[\x21\x23-\x5b\x5d-\x7e]+$")     # RFC 6749 scope-token
@@ -46,12 +46,12 @@ def read_client(report: Report, raw, index: int, dev: bool) -> Client | None:
                      "at least one redirect URI is required")
     redirects = uris(report, data, "redirect_uris", path, dev)
     logout = uris(report, data, "post_logout_redirect_uris", path, dev)
-    backchannel = data.get("backchannel_logout_uri", "")
-    if backchannel not in ("", None):
-        problem = url_problem(backchannel, dev=dev)
-        if problem:
-            report.error(path + ("backchannel_logout_uri",), backchannel, problem)
-            backchannel = ""
+    backchannel = _logout_uri(report, data, "backchannel_logout_uri", path, dev)
+    frontchannel = _logout_uri(report, data, "frontchannel_logout_uri", path, dev)
+    fc_session = data.get("frontchannel_logout_session_required", True)
+    if not isinstance(fc_session, bool):
+        report.error(path + ("frontchannel_logout_session_required",), fc_session, "must be true or false")
+        fc_session = True
     scopes = codes(report, data, "scopes", path, SCOPE, "an OAuth scope token", ("openid", "profile"))
     if "openid" not in scopes:
         report.error(path + ("scopes",), list(scopes), "must include 'openid' (this is an OpenID Connect provider)")
@@ -67,5 +67,18 @@ def read_client(report: Report, raw, index: int, dev: bool) -> Client | None:
         return None
     return Client(client_id=client_id, redirect_uris=redirects, token_endpoint_auth_method=method,
                   client_secret_sha256=str(secret).lower(), post_logout_redirect_uris=logout,
-                  backchannel_logout_uri=str(backchannel or ""), scopes=scopes,
+                  backchannel_logout_uri=backchannel, frontchannel_logout_uri=frontchannel,
+                  frontchannel_logout_session_required=fc_session, scopes=scopes,
                   jwks=jwks if isinstance(jwks, dict) else None, id_token_signed_response_alg=alg, name=name)
+
+
+def _logout_uri(report: Report, data: dict, key: str, path: tuple, dev: bool) -> str:
+    """A back- or front-channel logout URI: an absolute URL under the same rules as redirect URIs; '' if absent."""
+    value = data.get(key, "")
+    if value in ("", None):
+        return ""
+    problem = url_problem(value, dev=dev)
+    if problem:
+        report.error(path + (key,), value, problem)
+        return ""
+    return value

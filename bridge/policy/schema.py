@@ -14,6 +14,8 @@ class Client:
     client_secret_sha256: str = ""
     post_logout_redirect_uris: tuple[str, ...] = ()
     backchannel_logout_uri: str = ""
+    frontchannel_logout_uri: str = ""              # OIDC Front-Channel Logout 1.0 (docs/provider.md)
+    frontchannel_logout_session_required: bool = True
     scopes: tuple[str, ...] = ("openid", "profile")
     jwks: dict | None = None
     id_token_signed_response_alg: str = "RS256"
