@@ -6,7 +6,8 @@ and /teleservice, each with the client id and secret of its policy file. Develop
 Each app knows its service's idle timeout (its own config, as a real app would; a test checks it matches the
 policy): shortly before it, the page sends the user to a "vous allez être déconnecté" page whose button refreshes
 the tokens (activity for the bridge). Back-channel logouts from the bridge (RP-initiated logout, idle expiry, an
-admin killing the session) are verified and end the app's session at the next request.
+admin killing the session) are verified and end the app's session at the next request. The DPI also registers a
+front-channel logout URI: the bridge's "logged out" page loads it in a hidden iframe, which clears its session.
 """
 from __future__ import annotations
 
@@ -182,6 +183,18 @@ def _session_routes(app: Flask, demo: DemoApps) -> None:
             return error
         demo.ended_sids.add(claims["sid"])
         return "", 200
+
+    @app.get("/<slug>/frontchannel-logout")
+    def frontchannel_logout(slug):
+        """OIDC Front-Channel Logout 1.0, loaded in a hidden iframe of the bridge's "logged out" page: ends this
+        app's session in this browser when `iss` is the bridge and `sid` the session's (§3); an empty page."""
+        s = demo.service_or_404(slug)
+        user = session.get(s.slug)
+        issuer = demo.oauth.create_client(slug).load_server_metadata().get("issuer")
+        if user and request.args.get("iss") == issuer and request.args.get("sid") == user["claims"].get("sid"):
+            session.pop(s.slug)
+            session[f"{slug}:notice"] = "frontchannel"
+        return "", 200, {"Cache-Control": "no-store"}
 
 
 def _logout_token_claims(client, token: str, client_id: str) -> tuple[dict | None, tuple | None]:

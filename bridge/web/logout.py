@@ -1,7 +1,8 @@
 """RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0, Authlib's EndSessionEndpoint).
 
-An explicit logout ends the SSO session (back-channel logout to every app of it) and, per ANS guidance, the Pro
-Santé Connect session too; idle or absolute expiry never does.
+An explicit logout ends the SSO session (back-channel logout to every app of it, and front-channel logout to the
+apps that registered it: hidden iframes on the "logged out" page) and, per ANS guidance, the Pro Santé Connect
+session too; idle or absolute expiry never does.
 
 Logout CSRF: the session ends without a question only when the id_token_hint names *this* browser's session
 (its `sid`); any other hint (another user's token, an old session's) or none gets the confirmation page with a
@@ -18,14 +19,17 @@ from flask import Blueprint, make_response, redirect, render_template, request
 
 from bridge.login.transactions import BROWSER_COOKIE, browser_hash
 from bridge.logs import log
+from bridge.provider import frontchannel
 from bridge.sessions import COOKIE
 from bridge.web.context import bridge, server
+from bridge.web.envelope import SECURITY_HEADERS
 from bridge.web.errors import error_page
 from bridge.web.security import browser_secret, cookie_args, form_token
 
 bp = Blueprint("logout", __name__)
 PARAMS = ("id_token_hint", "post_logout_redirect_uri", "state", "client_id", "logout_hint", "ui_locales")
 PENDING_TTL = 600  # seconds the browser has to come back from PSC's logout
+CSP = dict(SECURITY_HEADERS)["Content-Security-Policy"]  # the "logged out" page adds its front-channel frame-src
 
 
 def _csrf(browser: str) -> str:
@@ -69,21 +73,38 @@ def logout():
         if new:
             response.set_cookie(BROWSER_COOKIE, secret, **cookie_args())
         return response
-    psc_url = None
+    psc_url, frames = None, []
     if session:
+        frames = front_channel(session)
         b.sessions.end(session.sid, "logout", session)
         log.info("logout", kind="rp_initiated", mie=session.authn.mie,
                  client=end.client.client_id if end.client else "")
         psc_url = end_upstream(session, end.redirect_uri, secret)
-    if psc_url:
-        response = redirect(psc_url)
-        if new:
-            response.set_cookie(BROWSER_COOKIE, secret, **cookie_args())
-    elif end.redirect_uri:
-        response = redirect(end.redirect_uri)
-    else:
-        response = make_response(render_template("logged_out.html"))
+    response = logged_out(frames, psc_url or end.redirect_uri)
+    if psc_url and new:
+        response.set_cookie(BROWSER_COOKIE, secret, **cookie_args())
     response.delete_cookie(COOKIE, path="/")
+    return response
+
+
+def front_channel(session) -> list[frontchannel.Frame]:
+    """The front-channel iframes of `session`'s apps; read before the session ends (its activity goes with it)."""
+    b = bridge()
+    return frontchannel.frames(b.policies, b.settings.issuer, session)
+
+
+def logged_out(frames: list[frontchannel.Frame], next_url: str | None):
+    """The one answer after a session ended in the browser (logout, user switch, back from PSC's logout).
+
+    Without front-channel apps: straight to `next_url` (PSC's logout, the app, the fresh login), else the "logged
+    out" page. With them: the page, one hidden iframe per app (OIDC Front-Channel Logout 1.0 §3), `frame-src`
+    limited to exactly their origins, and, when there is a `next_url`, a link the page's script follows once the
+    iframes have loaded (or after a few seconds)."""
+    if not frames:
+        return redirect(next_url) if next_url else make_response(render_template("logged_out.html"))
+    response = make_response(render_template("logged_out.html", frames=frames, continue_url=next_url))
+    origins = " ".join(dict.fromkeys(frame.origin for frame in frames))
+    response.headers["Content-Security-Policy"] = f"{CSP}; frame-src {origins}"
     return response
 
 
@@ -110,4 +131,4 @@ def logout_done():
     returned = request.args.get("state")
     if pending and pending.get("target") and (returned is None or hmac.compare_digest(returned, pending["state"])):
         return redirect(pending["target"])
-    return render_template("logged_out.html")
+    return logged_out([], None)

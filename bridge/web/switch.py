@@ -4,8 +4,9 @@
     GET  /switch?client_id=…&redirect_uri=…&…   from an application: its /authorize parameters, as for /authorize
          with a session: the confirmation page (POST form with a CSRF token); without: straight to the fresh login
     POST /switch   csrf, and txn or the /authorize parameters
-         ends the session (reason `switch`, back-channel logout to its apps), clears the cookie, then the pending
-         login's chooser, or /authorize?<params>&prompt=login; through PSC's end_session first for a PSC session
+         ends the session (reason `switch`, back-channel logout to its apps; front-channel iframes on the "logged
+         out" page for those that registered it), clears the cookie, then the pending login's chooser, or
+         /authorize?<params>&prompt=login; through PSC's end_session first for a PSC session
 
 A GET never ends a session: a link or an image elsewhere must not log anyone out (logout CSRF).
 """
@@ -21,7 +22,7 @@ from bridge.logs import log
 from bridge.sessions import COOKIE
 from bridge.web.context import bridge
 from bridge.web.errors import client_home, error_page
-from bridge.web.logout import end_upstream
+from bridge.web.logout import end_upstream, front_channel, logged_out
 from bridge.web.pending import bound_txn, login_entry
 from bridge.web.security import browser_secret, cookie_args, form_token, form_token_ok
 from bridge.web.workstation import person_label
@@ -87,11 +88,12 @@ def switch():
         return error_page("csrf", 403)
     session = b.sessions.load(request.cookies.get(COOKIE))
     next_url = target.fresh_login()
-    psc_url = None
+    psc_url, frames = None, []
     if session is not None:
+        frames = front_channel(session)
         domain.end_session(b.sessions, session)
         log.info("user_switch", mie=session.authn.mie, pending_login=target.txn is not None)
         psc_url = end_upstream(session, next_url, secret)
-    response = redirect(psc_url or next_url)
+    response = logged_out(frames, psc_url or next_url)
     response.delete_cookie(COOKIE, path="/")
     return response

@@ -4,6 +4,8 @@ Time is advanced with the bridge's injectable clock; the back-channel receiver i
 """
 from __future__ import annotations
 
+import html
+import re
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -217,7 +219,10 @@ def test_rp_initiated_logout_ends_psc_too_and_returns_with_state(stack):
     target = PORTAIL["post_logout_redirect"] if "post_logout_redirect" in PORTAIL else f"{stack.receiver.url}/portail/"
     response = browser.get(f"{stack.url}/logout", allow_redirects=False, timeout=10, params={
         "id_token_hint": tokens["id_token"], "post_logout_redirect_uri": target, "state": "xyz"})
-    psc_logout = response.headers["Location"]
+    # The DPI registered front-channel logout: the "logged out" page with its iframe comes first, its "Continuer"
+    # link (followed by the page's script) goes on to PSC's logout (tests/integration/test_frontchannel_logout.py).
+    assert response.status_code == 200 and 'data-client="dpi-web"' in response.text
+    psc_logout = html.unescape(re.search(r'id="fc-continue" href="([^"]+)"', response.text).group(1))
     assert psc_logout.startswith(stack.psc.issuer) and "id_token_hint=" in psc_logout  # explicit: PSC too
     back = browser.get(psc_logout, allow_redirects=False, timeout=10)
     done = browser.get(back.headers["Location"], allow_redirects=False, timeout=10)
