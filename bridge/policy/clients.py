@@ -8,7 +8,8 @@ from bridge.policy.report import MISSING, Report
 from bridge.policy.schema import Client
 from bridge.policy.values import url_problem
 
-CLIENT_KEYS = ("client_id", "name", "client_secret_sha256", "token_endpoint_auth_method", "redirect_uris",
+CLIENT_KEYS = ("require_pushed_authorization_requests",
+               "client_id", "name", "client_secret_sha256", "token_endpoint_auth_method", "redirect_uris",
                "post_logout_redirect_uris", "backchannel_logout_uri", "frontchannel_logout_uri",
                "frontchannel_logout_session_required", "scopes", "jwks", "id_token_signed_response_alg")
 AUTH_METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt", "none")
@@ -63,9 +64,11 @@ def read_client(report: Report, raw, index: int, dev: bool) -> Client | None:
     if not isinstance(name, str):
         report.error(path + ("name",), name, "must be a string")
         name = ""
+    par = _flag(report, data, "require_pushed_authorization_requests", path)
     if not client_id:
         return None
-    return Client(client_id=client_id, redirect_uris=redirects, token_endpoint_auth_method=method,
+    return Client(require_pushed_authorization_requests=par,
+                  client_id=client_id, redirect_uris=redirects, token_endpoint_auth_method=method,
                   client_secret_sha256=str(secret).lower(), post_logout_redirect_uris=logout,
                   backchannel_logout_uri=backchannel, frontchannel_logout_uri=frontchannel,
                   frontchannel_logout_session_required=fc_session, scopes=scopes,
@@ -81,4 +84,12 @@ def _logout_uri(report: Report, data: dict, key: str, path: tuple, dev: bool) ->
     if problem:
         report.error(path + (key,), value, problem)
         return ""
+    return value
+
+
+def _flag(report: Report, data: dict, key: str, path: tuple) -> bool:
+    value = data.get(key, False)
+    if not isinstance(value, bool):
+        report.error(path + (key,), value, "must be true or false")
+        return False
     return value

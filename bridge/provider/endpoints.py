@@ -46,7 +46,7 @@ class PrivateKeyJwt(JWTBearerClientAssertion):
 
     def get_audiences(self):
         issuer = self.bridge.settings.issuer
-        return [f"{issuer}/token", issuer]
+        return [f"{issuer}/token", issuer, f"{issuer}/par"]   # RFC 9126 section 2: the PAR endpoint too
 
     def validate_jti(self, claims, jti):
         ttl = max(60, int(claims.get("exp", 0) - self.bridge.clock.now()) + 60)

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from authlib.oauth2.rfc6749 import InvalidGrantError, InvalidRequestError, grants
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oidc.core import OpenIDCode, UserInfo
-from authlib.oidc.core.errors import RequestNotSupportedError, RequestURINotSupportedError
 from authlib.oidc.core.models import AuthorizationCodeMixin
 
 from bridge import metrics
@@ -56,10 +55,6 @@ def check_authorization_params(data: dict, redirect_uri: str, state: str | None)
         back = redirect_uri if len(state or "") <= PARAM_LIMITS["state"] else None
         raise error_cls(description=description, redirect_uri=back, state=state)
 
-    if "request" in data:
-        refuse(RequestNotSupportedError, "Request objects (request) are not supported.")
-    if "request_uri" in data:
-        refuse(RequestURINotSupportedError, "request_uri is not supported.")
     for name, limit in PARAM_LIMITS.items():
         if len(data.get(name) or "") > limit:
             refuse(InvalidRequestError, f"{name} is longer than {limit} characters.")
@@ -112,6 +107,10 @@ class CodeGrant(grants.AuthorizationCodeGrant):
     def validate_authorization_request(self):
         redirect_uri = super().validate_authorization_request()
         check_authorization_params(self.request.payload.data, redirect_uri, self.request.payload.state)
+        if self.request.client.client.require_pushed_authorization_requests and not getattr(self.request, "pushed",
+                                                                                             False):
+            raise InvalidRequestError("This client must push its authorization requests to /par (RFC 9126).",
+                                      redirect_uri=redirect_uri, state=self.request.payload.state)
         return redirect_uri
 
     def generate_authorization_code(self):

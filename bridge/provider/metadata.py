@@ -1,7 +1,8 @@
 """The provider's metadata (OpenID Connect Discovery 1.0 and RFC 8414), built and checked with Authlib's classes.
 
-Only what works is advertised; what is not supported is said so (`request_uri_parameter_supported` defaults to
-true when omitted, so it is written out) and refused at /authorize with its own error code.
+Only what works is advertised; what is not supported is said so and refused at /authorize with its own error code.
+`request_uri` is supported with PAR's semantics only (RFC 9126): `require_request_uri_registration` is true and no
+client registers `request_uris`, so no URI is ever fetched; any other than /par's URNs gets invalid_request_uri.
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from bridge.mie import CATALOGUE
 from bridge.provider.endpoints import CLIENT_ASSERTION_ALGS, Introspection, Revocation
 from bridge.provider.grants import SUPPORTED_PROMPTS, TOKEN_ENDPOINT_AUTH_METHODS, S256Challenge
 from bridge.provider.keys import ALGORITHMS
+from bridge.provider.par import REQUEST_OBJECT_ALGS
 
 # Read from the tables that configure the server, so what is advertised is what is accepted.
 ID_TOKEN_ALGS = list(ALGORITHMS)
@@ -37,6 +39,7 @@ def provider_metadata(issuer: str, acr_values: tuple[str, ...]) -> dict:
         "end_session_endpoint": f"{issuer}/logout",
         "introspection_endpoint": f"{issuer}/introspect",
         "revocation_endpoint": f"{issuer}/revoke",
+        "pushed_authorization_request_endpoint": f"{issuer}/par",
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
         "grant_types_supported": ["authorization_code", "refresh_token"],
@@ -59,8 +62,11 @@ def provider_metadata(issuer: str, acr_values: tuple[str, ...]) -> dict:
         "acr_values_supported": list(acr_values),
         "authorization_response_iss_parameter_supported": True,
         "claims_parameter_supported": False,
-        "request_parameter_supported": False,
-        "request_uri_parameter_supported": False,
+        "request_parameter_supported": True,
+        "request_uri_parameter_supported": True,
+        "require_request_uri_registration": True,
+        "request_object_signing_alg_values_supported": list(REQUEST_OBJECT_ALGS),
+        "require_pushed_authorization_requests": False,
         "mie_supported": list(CATALOGUE),
     })
     metadata.validate()

@@ -7,6 +7,7 @@ from authlib.common.urls import add_params_to_uri
 from authlib.integrations.flask_oauth2 import AuthorizationServer
 from authlib.integrations.flask_oauth2.requests import FlaskOAuth2Request
 from authlib.oauth2.rfc6749 import InvalidRequestError
+from authlib.oauth2.rfc6749.requests import OAuth2Request
 from authlib.oauth2.rfc9207 import IssuerParameter
 from flask import request as flask_request
 
@@ -22,6 +23,7 @@ from bridge.provider.endpoints import (
     TokenValidator,
 )
 from bridge.provider.grants import BridgeOpenIDCode, CodeGrant, Grantee, RefreshGrant, S256Challenge
+from bridge.provider.par import RequestObjects
 from bridge.provider.tokens import TokenUse
 
 EXPIRED = {"idle": "idle_expired", "absolute": "absolute_expired", "session_idle": "idle_expired"}
@@ -66,6 +68,8 @@ class BridgeAuthorizationServer(AuthorizationServer):
 
     def create_oauth2_request(self, request):
         # The request itself, not Flask's proxy: Authlib reads it a few dozen times per call.
+        if isinstance(request, OAuth2Request):
+            return request   # built by the bridge (/par)
         return FlaskOAuth2Request(request if request is not None else flask_request._get_current_object())
 
     def handle_error_response(self, request, error):
@@ -98,6 +102,7 @@ def build_server(app, bridge) -> AuthorizationServer:
     server.register_grant(CodeGrant, [BridgeOpenIDCode(bridge), S256Challenge(required=True)])
     server.register_grant(RefreshGrant)
     server.register_extension(BridgeIssuer(bridge.settings.issuer))
+    server.register_extension(RequestObjects(bridge))   # PAR request_uri and JAR request (par.py)
     server.register_client_auth_method(PrivateKeyJwt.CLIENT_AUTH_METHOD, PrivateKeyJwt(bridge, leeway=30))
     protector = BodyOrHeaderProtector()
     protector.register_token_validator(TokenValidator(server))

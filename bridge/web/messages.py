@@ -43,6 +43,10 @@ MESSAGES: dict[str, str] = {   # code -> French text (msgid); English in the get
     # provider errors shown as pages (no redirect possible)
     "invalid_client": N_("Application inconnue : elle n'est déclarée dans aucune politique de service."),
     "invalid_request": N_("Demande d'authentification invalide."),
+    "invalid_request_uri": N_("Cette demande d'authentification a expiré ou a déjà servi (elles ne valent qu'une "
+                              "fois, une minute). Recommencez depuis votre application."),
+    "invalid_request_object": N_("La demande d'authentification signée de l'application est invalide (signature, "
+                                 "destinataire ou date) : par sécurité, la connexion est interrompue."),
     "invalid_redirect_uri": N_("L'adresse de retour de l'application n'est pas enregistrée : par sécurité, la "
                                "connexion est interrompue."),
     "unauthorized_client": N_("Cette application n'est pas autorisée à utiliser ce type de demande."),

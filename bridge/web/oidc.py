@@ -11,6 +11,7 @@ from bridge.provider.claims import subject
 from bridge.provider.grants import Grantee, is_own_id_token
 from bridge.provider.keys import JWKS_MAX_AGE
 from bridge.provider.metadata import provider_metadata
+from bridge.provider.par import push
 from bridge.sessions import COOKIE
 from bridge.web.answers import authlib_call, issue_code, oauth_error, render_denial, start_login
 from bridge.web.context import bridge, server
@@ -98,6 +99,14 @@ def _id_token_hint_subject(hint: str | None):
 @bp.route("/token", methods=["POST"])
 def token():
     return authlib_call(server().create_token_response)
+
+
+@bp.route("/par", methods=["POST"])
+def pushed_authorization_request():
+    body, status = push(server(), request)
+    response = jsonify(body)
+    response.status_code, response.headers["Cache-Control"] = status, "no-store"
+    return response
 
 
 @bp.route("/userinfo", methods=["GET", "POST"])

@@ -208,14 +208,13 @@ def test_discovery_validates_with_authlibs_metadata_classes_on_both_paths(server
     assert oidc == oauth
     OpenIDProviderMetadata(oidc).validate()
     AuthorizationServerMetadata(oauth).validate()
-    assert oidc["request_uri_parameter_supported"] is False and oidc["request_parameter_supported"] is False
+    # Issue 16: request objects (JAR) and PAR's request_uri are supported (tests/integration/test_provider_par_jar.py)
+    assert oidc["request_uri_parameter_supported"] is True and oidc["request_parameter_supported"] is True
     for endpoint in ("token", "introspection", "revocation"):
         assert oidc[f"{endpoint}_endpoint_auth_signing_alg_values_supported"] == ["RS256", "PS256", "ES256"]
 
 
 @pytest.mark.parametrize("extra,error", [
-    ({"request": "eyJhbGciOiJub25lIn0.e30."}, "request_not_supported"),
-    ({"request_uri": "https://evil.example/r"}, "request_uri_not_supported"),
     ({"prompt": "consent"}, "invalid_request"),
     ({"prompt": "none login"}, "invalid_request"),
     ({"response_mode": "form_post"}, "invalid_request"),
@@ -224,7 +223,8 @@ def test_discovery_validates_with_authlibs_metadata_classes_on_both_paths(server
     ({"login_hint": "h" * 257}, "invalid_request"),
 ])
 def test_unsupported_authorization_parameters_are_refused_not_ignored(server, extra, error):
-    """Defect 9 and 10: request/request_uri, unknown prompt or response_mode and oversized values were ignored."""
+    """Defect 9 and 10: unknown prompt or response_mode and oversized values were ignored (request and request_uri
+    are supported since issue 16: tests/integration/test_provider_par_jar.py)."""
     app = AppClient(server.url, **at(server.receiver.url, PORTAIL))
     url = app.authorize_url()
     parts = urlsplit(url)
