@@ -5,8 +5,6 @@ library step runs in `node node/oidc.mjs <lib> <step>` with the URLs and tokens 
 """
 from __future__ import annotations
 
-from urllib.parse import urlencode
-
 import pytest
 import requests
 
@@ -180,22 +178,56 @@ def test_rfc8414_discovery(server, lib):
     assert done["metadata"]["issuer"] == server.issuer
 
 
-@pytest.mark.client("node", "request object (JAR) refused: request_not_supported")
-def test_request_object_is_refused(server, lib):
-    conf = {"issuer": server.issuer, "client_id": JWT_CLIENT, "auth": "private_key_jwt", "alg": "RS256",
-            "jwk": KEY_FOR["RS256"].as_dict(private=True), "redirect_uri": redirect_uri(server, JWT_CLIENT)}
-    started = run_node(lib, "authorize_jar", **conf)
+def jwt_client(server, alg="RS256") -> dict:
+    return {"issuer": server.issuer, "client_id": JWT_CLIENT, "auth": "private_key_jwt", "alg": alg,
+            "jwk": KEY_FOR[alg].as_dict(private=True), "redirect_uri": redirect_uri(server, JWT_CLIENT)}
+
+
+def flow(server, lib, conf, step, **extra) -> dict:
+    """The library builds the authorization URL (`step`), the browser logs in, the library redeems the code."""
+    started = run_node(lib, step, **conf, **extra)
     assert "error" not in started, started
-    # The libraries send only client_id + request (RFC 9101). An app that repeats response_type, scope,
-    # redirect_uri and state outside (OIDC Core §6.1 allows it) gets the refusal back with its state, which the
-    # library requires; the bridge does not read parameters from a request object it does not support.
-    outside = urlencode({"response_type": "code", "scope": "openid profile", "redirect_uri": conf["redirect_uri"],
-                         "state": started["state"]})
-    response = requests.get(f"{started['url']}&{outside}", allow_redirects=False, timeout=10)
-    callback = response.headers.get("Location", "")
-    assert callback.startswith(conf["redirect_uri"]), (response.status_code, callback[:200])
+    callback = browser_login(server, started["url"], conf["redirect_uri"])
     done = run_node(lib, "callback", **conf, **started, callback_url=callback)
-    assert done.get("error", {}).get("error") == "request_not_supported", done
+    assert "error" not in done, done
+    return {"started": started, **done}
+
+
+@pytest.mark.client("node", "request object (JAR, RFC 9101)")
+@pytest.mark.parametrize("alg", ["RS256", "PS256", "ES256"])
+def test_request_object(server, lib, alg):
+    """Issue 16: the URL carries only client_id and request (openid-client's buildAuthorizationUrlWithJAR,
+    oauth4webapi's issueRequestObject); the bridge verifies it with the client's registered keys."""
+    done = flow(server, lib, jwt_client(server, alg), "authorize_jar")
+    assert set(query(done["started"]["url"])) == {"client_id", "request"}
+    assert done["claims"]["sub"] == USER and done["claims"]["nonce"] == done["started"]["nonce"]
+
+
+@pytest.mark.client("node", "pushed authorization request (PAR, RFC 9126)")
+def test_pushed_authorization_request(server, lib):
+    """openid-client's buildAuthorizationUrlWithPAR, oauth4webapi's pushedAuthorizationRequest (client_secret_basic,
+    as at /token); the request_uri works once."""
+    conf = portail(server)
+    done = flow(server, lib, conf, "authorize_par")
+    url = done["started"]["url"]
+    assert set(query(url)) == {"client_id", "request_uri"}
+    assert query(url)["request_uri"].startswith("urn:ietf:params:oauth:request_uri:")
+    assert done["claims"]["sub"] == USER
+    again = requests.get(url, allow_redirects=False, timeout=10)
+    assert again.status_code == 400 and 'data-error-code="invalid_request_uri"' in again.text
+
+
+@pytest.mark.client("node", "PAR with a signed request object (private_key_jwt)")
+def test_pushed_request_object(server, lib):
+    done = flow(server, lib, jwt_client(server, "ES256"), "authorize_par", jar=True)
+    assert done["claims"]["sub"] == USER
+
+
+@pytest.mark.client("node", "PAR by a public client")
+def test_pushed_authorization_request_public_client(server, lib):
+    conf = {"issuer": server.issuer, "client_id": PUBLIC_CLIENT, "auth": "none",
+            "redirect_uri": redirect_uri(server, PUBLIC_CLIENT)}
+    assert flow(server, lib, conf, "authorize_par")["claims"]["aud"] in (PUBLIC_CLIENT, [PUBLIC_CLIENT])
 
 
 @pytest.mark.client("node", "RP-initiated logout with state, PSC dropping its state")

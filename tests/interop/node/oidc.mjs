@@ -1,6 +1,7 @@
 // One step of an OIDC relying party, done by a certified Node library, against the bridge.
 // Usage: node oidc.mjs <openid-client|oauth4webapi> <step>   with a JSON object on stdin; prints one JSON object.
-// Steps: discover, discover_oauth2, authorize, authorize_jar (openid-client), callback, userinfo, refresh, introspect, revoke, logout_url.
+// Steps: discover, discover_oauth2, authorize, authorize_jar (JAR, RFC 9101), authorize_par (PAR, RFC 9126; with
+// input.jar the pushed request is a signed request object), callback, userinfo, refresh, introspect, revoke, logout_url.
 // Input: {issuer, client_id, client_secret?, auth: basic|none|private_key_jwt, jwk?, alg?, redirect_uri, ...}.
 // A library error is printed as {"error": {"name", "code", "error", "message"}} with exit code 0 (the test decides).
 import * as client from 'openid-client';
@@ -59,14 +60,20 @@ async function withOpenidClient() {
   switch (step) {
     case 'discover':
       return { metadata: config.serverMetadata() };
-    case 'authorize_jar': {   // a signed request object (JAR, RFC 9101): the bridge must refuse it
+    case 'authorize_jar':     // a signed request object (JAR, RFC 9101): client_id + request in the URL
+    case 'authorize_par': {   // a pushed request (PAR, RFC 9126): client_id + request_uri in the URL
       const verifier = client.randomPKCECodeVerifier();
       const state = client.randomState();
       const nonce = client.randomNonce();
-      const params = { redirect_uri: input.redirect_uri, scope: input.scope || 'openid profile', state, nonce,
-                       code_challenge: await client.calculatePKCECodeChallenge(verifier),
-                       code_challenge_method: 'S256' };
-      const url = await client.buildAuthorizationUrlWithJAR(config, params, await privateKey());
+      let params = { redirect_uri: input.redirect_uri, scope: input.scope || 'openid profile', state, nonce,
+                     code_challenge: await client.calculatePKCECodeChallenge(verifier),
+                     code_challenge_method: 'S256' };
+      if (step === 'authorize_jar' || input.jar) {
+        const signed = await client.buildAuthorizationUrlWithJAR(config, params, await privateKey());
+        if (step === 'authorize_jar') return { url: signed.href, state, nonce, verifier };
+        params = { request: signed.searchParams.get('request') };   // JAR inside PAR
+      }
+      const url = await client.buildAuthorizationUrlWithPAR(config, params);
       return { url: url.href, state, nonce, verifier };
     }
     case 'authorize': {
@@ -129,19 +136,29 @@ async function withOauth4webapi() {
       for (const [k, v] of Object.entries(params)) url.searchParams.set(k, v);
       return { url: url.href, state, nonce, verifier };
     }
-    case 'authorize_jar': {   // a signed request object (JAR, RFC 9101): the bridge must refuse it
+    case 'authorize_jar':     // a signed request object (JAR, RFC 9101): client_id + request in the URL
+    case 'authorize_par': {   // a pushed request (PAR, RFC 9126): client_id + request_uri in the URL
       const verifier = oauth.generateRandomCodeVerifier();
       const state = oauth.generateRandomState();
       const nonce = oauth.generateRandomNonce();
-      const params = new URLSearchParams({ client_id: input.client_id, redirect_uri: input.redirect_uri,
-                                           response_type: 'code', scope: input.scope || 'openid profile', state, nonce,
-                                           code_challenge: await oauth.calculatePKCECodeChallenge(verifier),
-                                           code_challenge_method: 'S256' });
-      const request = await oauth.issueRequestObject(as, c, params, await privateKey());
+      let params = new URLSearchParams({ client_id: input.client_id, redirect_uri: input.redirect_uri,
+                                         response_type: 'code', scope: input.scope || 'openid profile', state, nonce,
+                                         code_challenge: await oauth.calculatePKCECodeChallenge(verifier),
+                                         code_challenge_method: 'S256' });
       const url = new URL(as.authorization_endpoint);
       url.searchParams.set('client_id', input.client_id);
-      url.searchParams.set('request', request);
-      return { url: url.href, state, nonce, verifier };
+      if (step === 'authorize_jar' || input.jar) {
+        const request = await oauth.issueRequestObject(as, c, params, await privateKey());
+        if (step === 'authorize_jar') {
+          url.searchParams.set('request', request);
+          return { url: url.href, state, nonce, verifier };
+        }
+        params = new URLSearchParams({ request });   // JAR inside PAR
+      }
+      const response = await oauth.pushedAuthorizationRequest(as, c, auth, params, options);
+      const pushed = await oauth.processPushedAuthorizationResponse(as, c, response);
+      url.searchParams.set('request_uri', pushed.request_uri);
+      return { url: url.href, state, nonce, verifier, expires_in: pushed.expires_in };
     }
     case 'callback': {
       const params = oauth.validateAuthResponse(as, c, new URL(input.callback_url), input.state);
