@@ -44,7 +44,7 @@ def table(results: dict) -> str:
         cells.setdefault((operation, row["library"]), []).append(outcome)
     order = ["discovery", "RFC 8414", "code", "ID token", "RFC 9207 iss on success", "RFC 9207 iss on error",
              "userinfo", "refresh", "introspection", "revocation", "RP-initiated", "back-channel", "private_key_jwt",
-             "public", "client_secret_post", "key rotation"]
+             "public", "client_secret_post", "key rotation", "request object", "pushed authorization request", "PAR"]
 
     def rank(operation: str):
         for index, prefix in enumerate(order):
