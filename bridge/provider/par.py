@@ -144,6 +144,8 @@ def push(server, http_request):
         grant.validate_authorization_request()           # what /authorize validates, minus the user
     except OAuth2Error as error:
         return _error(error)
+    except ValueError:   # Authlib refuses an error description with characters copied from the request
+        return {"error": "invalid_request", "error_description": "malformed parameters"}, 400
     request_uri = REQUEST_URI_PREFIX + secrets.token_urlsafe(32)
     record = {"client_id": client.client_id, "params": stored_params(authz.payload.data),
               "exp": server.bridge.clock.now() + PAR_TTL}
@@ -156,7 +158,7 @@ def _pushed_params(request, client_id: str) -> dict:
     form = request.form
     repeated = [k for k in form if len(form.getlist(k)) > 1]
     if repeated:
-        raise InvalidRequestError(f"Repeated parameter: {repeated[0]}.")
+        raise InvalidRequestError("A parameter is repeated (RFC 6749 section 3.1).")
     if "request_uri" in form:
         raise InvalidRequestError("request_uri is not allowed at the pushed authorization request endpoint.")
     if form.get("client_id", client_id) != client_id:

@@ -289,3 +289,15 @@ def client_assertion(server) -> str:
     return jwt.encode({"alg": "RS256", "kid": RSA.kid}, {
         "iss": "jar-app", "sub": "jar-app", "aud": f"{server.url}/par", "iat": now, "exp": now + 60,
         "jti": secrets.token_urlsafe(8)}, RSA)
+
+
+@pytest.mark.parametrize("data", [
+    {"client_id": "demo-portail", "client_secret": "demo-portail-secret", "scope": "openid", "scope ": "x"},
+    {"client_id": "demo-portail", "client_secret": "demo-portail-secret", "response_type": 'code"é'},
+    {"client_id": "demo-portail", "client_secret": "demo-portail-secret", "request": "a.b.c"},
+    {"client_id": "demo-portail", "client_secret": "demo-portail-secret", "state": ["a", "b"]},
+    {"client_id": 'é"', "client_secret": "x"},
+])
+def test_garbage_at_par_is_never_a_500(server, data):
+    response = requests.post(f"{server.url}/par", data=data, timeout=10)
+    assert response.status_code in (400, 401) and response.json()["error"], response.text
