@@ -11,7 +11,8 @@ from bridge.policy.values import url_problem
 CLIENT_KEYS = ("require_pushed_authorization_requests",
                "client_id", "name", "client_secret_sha256", "token_endpoint_auth_method", "redirect_uris",
                "post_logout_redirect_uris", "backchannel_logout_uri", "frontchannel_logout_uri",
-               "frontchannel_logout_session_required", "scopes", "jwks", "id_token_signed_response_alg")
+               "frontchannel_logout_session_required", "scopes", "jwks", "id_token_signed_response_alg",
+               "dpop_bound_access_tokens")
 AUTH_METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt", "none")
 CLIENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
 SCOPE = re.compile(r"^[\x21\x23-\x5b\x5d-\x7e]+$")     # RFC 6749 scope-token
@@ -65,6 +66,7 @@ def read_client(report: Report, raw, index: int, dev: bool) -> Client | None:
         report.error(path + ("name",), name, "must be a string")
         name = ""
     par = _flag(report, data, "require_pushed_authorization_requests", path)
+    dpop_bound = _flag(report, data, "dpop_bound_access_tokens", path)
     if not client_id:
         return None
     return Client(require_pushed_authorization_requests=par,
@@ -72,7 +74,8 @@ def read_client(report: Report, raw, index: int, dev: bool) -> Client | None:
                   client_secret_sha256=str(secret).lower(), post_logout_redirect_uris=logout,
                   backchannel_logout_uri=backchannel, frontchannel_logout_uri=frontchannel,
                   frontchannel_logout_session_required=fc_session, scopes=scopes,
-                  jwks=jwks if isinstance(jwks, dict) else None, id_token_signed_response_alg=alg, name=name)
+                  jwks=jwks if isinstance(jwks, dict) else None, id_token_signed_response_alg=alg, name=name,
+                  dpop_bound_access_tokens=dpop_bound)
 
 
 def _logout_uri(report: Report, data: dict, key: str, path: tuple, dev: bool) -> str:

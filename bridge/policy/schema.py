@@ -20,6 +20,7 @@ class Client:
     jwks: dict | None = None
     id_token_signed_response_alg: str = "RS256"
     name: str = ""
+    dpop_bound_access_tokens: bool = False   # RFC 9449 §5: /token refuses this client a request without a proof
     require_pushed_authorization_requests: bool = False   # RFC 9126 section 5: /authorize only via /par
 
     @property

@@ -16,6 +16,7 @@ from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
 from bridge.model import Authentication
+from bridge.provider import dpop
 from bridge.provider.claims import subject
 from bridge.provider.clients import OAuthClient
 from bridge.provider.grants import TOKEN_ENDPOINT_AUTH_METHODS, Grantee, id_token_claims, is_own_id_token
@@ -88,13 +89,33 @@ class StoredToken(TokenMixin):
 
 
 class TokenValidator(BearerTokenValidator):
+    """Bearer tokens; a DPoP-bound token (RFC 9449) presented as one is refused with a DPoP challenge."""
+
     def __init__(self, server):
         super().__init__()
         self.server = server
 
     def authenticate_token(self, token_string):
-        use = self.server.bridge.tokens.use_access(token_string)
+        return self.check(token_string, "")
+
+    def check(self, token_string, jkt: str):
+        use = self.server.bridge.tokens.use_access(token_string, jkt=jkt)
+        if use.status == "wrong_key":
+            raise dpop.wrong_key(self.TOKEN_TYPE)
         return StoredToken(use, self.server.query_client(use.record["c"])) if self.server.token_used(use) else None
+
+
+class DpopTokenValidator(TokenValidator):
+    """`Authorization: DPoP <token>` with a `DPoP` proof whose `ath` is the token's hash and key the bound one."""
+    TOKEN_TYPE = "dpop"
+
+    def authenticate_token(self, token_string):
+        from flask import request as http
+
+        token = self.check(token_string, dpop.resource_jkt(self.server.bridge, http, token_string))
+        if token is None:
+            raise dpop.DpopResourceError("invalid_token", "The access token is invalid or expired.")
+        return token
 
 
 class BodyOrHeaderProtector(ResourceProtector):
@@ -153,8 +174,10 @@ class Introspection(IntrospectionEndpoint):
         answer = {"active": True, "client_id": record["c"], "scope": record["s"],
                   "exp": int(min(record["e"], session["deadline"])), "iss": bridge.settings.issuer,
                   "aud": record["c"], "sid": token["sid"]}
-        if token["kind"] == "access_token":
-            answer["token_type"] = "Bearer"  # RFC 7662 §2.2: the RFC 6749 §7.1 type; refresh tokens have none
+        if token["kind"] == "access_token":  # RFC 7662 §2.2: the RFC 6749 §7.1 type; refresh tokens have none
+            answer["token_type"] = "DPoP" if record.get("j") else "Bearer"
+        if record.get("j"):
+            answer["cnf"] = {"jkt": record["j"]}   # RFC 9449 §6.2
         national_id, auth_time, acr, mie = Authentication.peek(session["authn"])
         service = bridge.policies.services[record["v"]]
         answer.update(sub=subject(service, national_id, bridge.settings.secret_key), auth_time=auth_time, acr=acr,

@@ -12,6 +12,7 @@ from authlib.oidc.core.models import AuthorizationCodeMixin
 
 from bridge import metrics
 from bridge.model import Authentication
+from bridge.provider import dpop
 from bridge.provider.claims import subject, user_claims
 from bridge.provider.tokens import new_token
 
@@ -113,6 +114,17 @@ class CodeGrant(grants.AuthorizationCodeGrant):
                                       redirect_uri=redirect_uri, state=self.request.payload.state)
         return redirect_uri
 
+    def validate_token_request(self):
+        # The DPoP proof first: a nonce retry (RFC 9449 §8) must find the code still unused.
+        jkt = dpop.token_endpoint_jkt(self.server.bridge, self.request)
+        super().validate_token_request()
+        dpop.require(self.request.client, jkt)
+        self.request.dpop_jkt = jkt
+
+    def generate_token(self, user=None, scope=None, grant_type=None, expires_in=None, include_refresh_token=True):
+        return self.server.generate_token(grant_type or self.GRANT_TYPE, self.request.client, user, scope,
+                                          expires_in, include_refresh_token, jkt=self.request.dpop_jkt)
+
     def generate_authorization_code(self):
         return new_token(self.request.user.sid)
 
@@ -149,20 +161,24 @@ class RefreshGrant(grants.BaseGrant, grants.TokenEndpointMixin):
     TOKEN_ENDPOINT_AUTH_METHODS = TOKEN_ENDPOINT_AUTH_METHODS
 
     def validate_token_request(self):
+        jkt = dpop.token_endpoint_jkt(self.server.bridge, self.request)
         client = self.authenticate_token_endpoint_client()
         if not client.check_grant_type(self.GRANT_TYPE):
             raise grants.UnauthorizedClientError()
         if not self.request.form.get("refresh_token"):
             raise InvalidRequestError("Missing 'refresh_token' in request.")
-        self.request.client = client
+        dpop.require(client, jkt)
+        self.request.client, self.request.dpop_jkt = client, jkt
 
     def create_token_response(self):
         bridge, client = self.server.bridge, self.request.client
-        use, token = bridge.tokens.refresh(self.request.form["refresh_token"], client.client_id)
+        use, token = bridge.tokens.refresh(self.request.form["refresh_token"], client.client_id, self.request.dpop_jkt)
         if token is None:
             self.server.token_used(use)
             if use.status == "reused":
                 bridge.record("token_revoked", "failure", client=client.client_id, reason="refresh_reuse")
+            if use.status == "wrong_key":
+                raise InvalidGrantError("Refresh token is DPoP-bound: send a proof signed by its key (RFC 9449).")
             raise InvalidGrantError(f"Refresh token is {use.status.replace('_', ' ')}.")
         metrics.token_issued("refresh_token")
         bridge.record("token_refreshed", client=client.client_id, service=use.record["v"], sid=use.sid)

@@ -12,6 +12,7 @@ from authlib.oauth2.rfc8414 import AuthorizationServerMetadata
 from authlib.oidc.discovery import OpenIDProviderMetadata
 
 from bridge.mie import CATALOGUE
+from bridge.provider.dpop import ALGS as DPOP_ALGS
 from bridge.provider.endpoints import CLIENT_ASSERTION_ALGS, Introspection, Revocation
 from bridge.provider.grants import SUPPORTED_PROMPTS, TOKEN_ENDPOINT_AUTH_METHODS, S256Challenge
 from bridge.provider.keys import ALGORITHMS
@@ -56,6 +57,7 @@ def provider_metadata(issuer: str, acr_values: tuple[str, ...]) -> dict:
         "frontchannel_logout_supported": True,
         "frontchannel_logout_session_supported": True,
         "code_challenge_methods_supported": list(S256Challenge.SUPPORTED_CODE_CHALLENGE_METHOD),
+        "dpop_signing_alg_values_supported": list(DPOP_ALGS),   # RFC 9449 §5.1
         "scopes_supported": ["openid", "profile", "email", "rpps"],
         "claims_supported": CLAIMS,
         "prompt_values_supported": PROMPTS,

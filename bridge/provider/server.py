@@ -16,6 +16,7 @@ from bridge.provider.clients import OAuthClient
 from bridge.provider.endpoints import (
     BodyOrHeaderProtector,
     BridgeUserInfo,
+    DpopTokenValidator,
     EndSession,
     Introspection,
     PrivateKeyJwt,
@@ -45,14 +46,17 @@ class BridgeAuthorizationServer(AuthorizationServer):
     def save_token(self, token, request):
         pass   # tokens are stored when generated (bridge.provider.tokens)
 
-    def generate_token(self, grant_type, client, user: Grantee, scope, expires_in=None, include_refresh_token=True):
+    def generate_token(self, grant_type, client, user: Grantee, scope, expires_in=None, include_refresh_token=True,
+                       jkt: str = ""):
+        """`jkt`: the DPoP key (RFC 9449) the access token, and a public client's refresh token, are bound to."""
         bridge = self.bridge
         token = bridge.tokens.issue(user.sid, client.client_id, scope or "", user.service, user.family,
-                                    user.deadline, refresh=include_refresh_token)
+                                    user.deadline, refresh=include_refresh_token, jkt=jkt,
+                                    bind_refresh=client.client.public)
         metrics.token_issued(grant_type)
         bridge.record("token_issued", service=user.service, client=client.client_id, grant=grant_type,
                       national_id=user.authn.identity.national_id, mie=user.authn.mie, sid=user.sid)
-        return {"token_type": "Bearer", "scope": scope or "", **token}
+        return {"token_type": "DPoP" if jkt else "Bearer", "scope": scope or "", **token}
 
     def token_used(self, use: TokenUse) -> bool:
         """Apply what a token check found: lazy idle/absolute expiry notifies the app (back-channel)."""
@@ -106,6 +110,7 @@ def build_server(app, bridge) -> AuthorizationServer:
     server.register_client_auth_method(PrivateKeyJwt.CLIENT_AUTH_METHOD, PrivateKeyJwt(bridge, leeway=30))
     protector = BodyOrHeaderProtector()
     protector.register_token_validator(TokenValidator(server))
+    protector.register_token_validator(DpopTokenValidator(server))
     server.register_endpoint(BridgeUserInfo(resource_protector=protector))
     server.register_endpoint(Introspection)
     server.register_endpoint(Revocation)

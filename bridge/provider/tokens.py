@@ -72,32 +72,38 @@ class Tokens:
 
     # -- issuing ----------------------------------------------------------------------------------------------
     def issue(self, sid: str, client_id: str, scope: str, service: str, family: str, deadline: float,
-              refresh: bool = True) -> dict:
+              refresh: bool = True, jkt: str = "", bind_refresh: bool = False) -> dict:
+        """`jkt`: the DPoP key the access token (and, with `bind_refresh`, the refresh token) is bound to."""
         now = self.clock.now()
         access, access_exp = new_token(sid), min(now + ACCESS_TTL, deadline)
         fields = {"c": client_id, "s": scope, "v": service, "f": family}
-        self.store.set_json(f"at:{{{sid}}}:{_h(access)}", {**fields, "e": access_exp}, max(1, int(access_exp - now)))
+        bound = {"j": jkt} if jkt else {}
+        self.store.set_json(f"at:{{{sid}}}:{_h(access)}", {**fields, "e": access_exp, **bound},
+                            max(1, int(access_exp - now)))
         token = {"access_token": access, "expires_in": max(1, int(access_exp - now))}
         if refresh:
             rt, rt_exp = new_token(sid), min(now + REFRESH_TTL, deadline)
-            self.store.set_json(f"rt:{{{sid}}}:{_h(rt)}", {**fields, "e": rt_exp}, max(1, int(rt_exp - now)))
+            self.store.set_json(f"rt:{{{sid}}}:{_h(rt)}", {**fields, "e": rt_exp, **(bound if bind_refresh else {})},
+                                max(1, int(rt_exp - now)))
             token["refresh_token"] = rt
         return token
 
     # -- using --------------------------------------------------------------------------------------------------
-    def use_access(self, token: str, touch: bool = True) -> TokenUse:
-        return self._check("at", token, touch)
+    def use_access(self, token: str, touch: bool = True, jkt: str | None = None) -> TokenUse:
+        """`jkt`: the DPoP key presented ('' for a bearer use); a token bound otherwise is `wrong_key`, untouched.
+        None (introspection): no binding check."""
+        return self._check("at", token, touch, jkt)
 
     def check_refresh(self, token: str) -> TokenUse:
         """What a refresh would find now (session, client timers, family), without rotating or touching anything."""
         return self._check("rt", token, touch=False)
 
-    def _check(self, kind: str, token: str, touch: bool) -> TokenUse:
+    def _check(self, kind: str, token: str, touch: bool, jkt: str | None = None) -> TokenUse:
         sid = split(token)
         if sid is None:
             return TokenUse("missing")
-        reply = self.store.run(TOKEN_USE, [f"{kind}:{{{sid}}}:{_h(token)}", session_key(sid), activity_key(sid)],
-                               [stamp(self.clock.now()), self.idle_max, "1" if touch else "0"])
+        args = [stamp(self.clock.now()), self.idle_max, "1" if touch else "0"] + ([jkt] if jkt is not None else [])
+        reply = self.store.run(TOKEN_USE, [f"{kind}:{{{sid}}}:{_h(token)}", session_key(sid), activity_key(sid)], args)
         return self._use(sid, reply)
 
     def _use(self, sid: str, reply: list) -> TokenUse:
@@ -108,7 +114,7 @@ class Tokens:
             status = "missing"  # expired between the store's TTL granularity and now
         return TokenUse(status, sid, record, session)
 
-    def refresh(self, token: str, client_id: str) -> tuple[TokenUse, dict | None]:
+    def refresh(self, token: str, client_id: str, jkt: str = "") -> tuple[TokenUse, dict | None]:
         sid = split(token)
         if sid is None:
             return TokenUse("missing"), None
@@ -116,11 +122,12 @@ class Tokens:
         keys = [f"rt:{{{sid}}}:{_h(token)}", f"rtu:{{{sid}}}:{_h(token)}", session_key(sid), activity_key(sid),
                 f"at:{{{sid}}}:{_h(access)}", f"rt:{{{sid}}}:{_h(rt)}"]
         now = self.clock.now()
-        reply = self.store.run(REFRESH, keys, [stamp(now), self.idle_max, client_id, ACCESS_TTL, REFRESH_TTL])
+        reply = self.store.run(REFRESH, keys, [stamp(now), self.idle_max, client_id, ACCESS_TTL, REFRESH_TTL,
+                                                 jkt])
         use = self._use(sid, reply)
         if use.status != "ok":
             return use, None
-        return use, {"access_token": access, "refresh_token": rt, "token_type": "Bearer",
+        return use, {"access_token": access, "refresh_token": rt, "token_type": "DPoP" if jkt else "Bearer",
                      "expires_in": max(1, int(float(reply[3]) - now)), "scope": use.record["s"]}
 
     def lookup_refresh(self, token: str) -> tuple[str, dict] | None:

@@ -31,7 +31,8 @@ local function verdict(now, global_idle, entry, seen, revoked)
 end
 """
 
-# KEYS: token, session, activity. ARGV: now (a stamp), global idle, touch (1|0).
+# KEYS: token, session, activity. ARGV: now (a stamp), global idle, touch (1|0), and optionally the DPoP key
+# thumbprint presented ('' for a bearer use): a token bound to another key (`j`, RFC 9449) is 'wrong_key', untouched.
 # Returns {status, token json, session json}.
 TOKEN_USE_LUA = VERDICT_LUA + """
 local tok = redis.call('GET', KEYS[1])
@@ -39,6 +40,7 @@ if not tok then return {'missing'} end
 local sess = redis.call('GET', KEYS[2])
 if not sess then return {'ended', tok} end
 local t = cjson.decode(tok)
+if ARGV[4] and (t.j or '') ~= ARGV[4] then return {'wrong_key', tok, sess} end
 local now = tonumber(ARGV[1])
 local v = redis.call('HMGET', KEYS[3], t.c, '_seen', '!f:' .. t.f)
 local status, limits = verdict(now, tonumber(ARGV[2]), v[1], v[2], v[3])
@@ -65,6 +67,8 @@ def _token_use(store, keys, args):
     if sess is None:
         return ["ended", tok]
     t = json.loads(tok)
+    if len(args) > 3 and t.get("j", "") != args[3]:
+        return ["wrong_key", tok, sess]
     act = store.hash_get_all(activity_key)
     status = activity.check(act, t["c"], t["f"], now, global_idle)
     if status == activity.OK and touch:
@@ -75,7 +79,9 @@ def _token_use(store, keys, args):
 TOKEN_USE = Script("token_use", TOKEN_USE_LUA, _token_use)
 
 # KEYS: old refresh token, its "used" marker, session, activity, new access token, new refresh token.
-# ARGV: now (a stamp), global idle, client_id, access ttl, refresh ttl.
+# ARGV: now (a stamp), global idle, client_id, access ttl, refresh ttl, DPoP key thumbprint presented ('' none).
+# A refresh token bound to a key (`j`) needs that key ('wrong_key'); the new refresh token keeps the binding and
+# the new access token is bound to the key presented, if any.
 # Returns {status, old token json, session json, access exp, refresh exp}.
 REFRESH_LUA = VERDICT_LUA + """
 local now = tonumber(ARGV[1])
@@ -90,6 +96,8 @@ if not tok then
 end
 local t = cjson.decode(tok)
 if t.c ~= ARGV[3] then return {'wrong_client'} end
+local jkt = ARGV[6] or ''
+if (t.j or '') ~= '' and t.j ~= jkt then return {'wrong_key'} end
 local sess = redis.call('GET', KEYS[3])
 if not sess then return {'ended'} end
 local v = redis.call('HMGET', KEYS[4], t.c, '_seen', '!f:' .. t.f)
@@ -100,9 +108,11 @@ local at_exp = math.min(now + tonumber(ARGV[4]), deadline)
 local rt_exp = math.min(now + tonumber(ARGV[5]), deadline)
 redis.call('DEL', KEYS[1])
 redis.call('SET', KEYS[2], t.f, 'EX', math.max(1, math.ceil(deadline - now)))
-redis.call('SET', KEYS[5], cjson.encode({c=t.c, s=t.s, v=t.v, f=t.f, e=at_exp}),
+local at_j = nil
+if jkt ~= '' then at_j = jkt end
+redis.call('SET', KEYS[5], cjson.encode({c=t.c, s=t.s, v=t.v, f=t.f, e=at_exp, j=at_j}),
            'EX', math.max(1, math.ceil(at_exp - now)))
-redis.call('SET', KEYS[6], cjson.encode({c=t.c, s=t.s, v=t.v, f=t.f, e=rt_exp}),
+redis.call('SET', KEYS[6], cjson.encode({c=t.c, s=t.s, v=t.v, f=t.f, e=rt_exp, j=t.j}),
            'EX', math.max(1, math.ceil(rt_exp - now)))
 redis.call('HSET', KEYS[4], t.c, ARGV[1] .. '|' .. limits[1] .. '|' .. deadline, '_seen', ARGV[1])
 return {'ok', tok, sess, tostring(at_exp), tostring(rt_exp)}
@@ -122,6 +132,9 @@ def _refresh(store, keys, args):
     t = json.loads(tok)
     if t["c"] != client_id:
         return ["wrong_client"]
+    jkt = args[5] if len(args) > 5 else ""
+    if t.get("j") and t["j"] != jkt:
+        return ["wrong_key"]
     sess = store.get(session_key)
     if sess is None:
         return ["ended"]
@@ -135,8 +148,10 @@ def _refresh(store, keys, args):
     store.delete(old_key)
     store.set(used_key, t["f"], max(1, math.ceil(deadline - now)))
     fields = {k: t[k] for k in ("c", "s", "v", "f")}
-    store.set(at_key, json.dumps({**fields, "e": at_exp}), max(1, math.ceil(at_exp - now)))
-    store.set(rt_key, json.dumps({**fields, "e": rt_exp}), max(1, math.ceil(rt_exp - now)))
+    at_bound = {"j": jkt} if jkt else {}
+    rt_bound = {"j": t["j"]} if t.get("j") else {}
+    store.set(at_key, json.dumps({**fields, "e": at_exp, **at_bound}), max(1, math.ceil(at_exp - now)))
+    store.set(rt_key, json.dumps({**fields, "e": rt_exp, **rt_bound}), max(1, math.ceil(rt_exp - now)))
     _touch(store, activity_key, t["c"], now, entry)
     return ["ok", tok, sess, str(at_exp), str(rt_exp)]
 

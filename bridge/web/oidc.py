@@ -7,6 +7,7 @@ from authlib.oidc.core.errors import InteractionRequiredError, LoginRequiredErro
 from flask import Blueprint, jsonify, render_template, request
 
 from bridge.login import flow
+from bridge.provider import dpop
 from bridge.provider.claims import subject
 from bridge.provider.grants import Grantee, is_own_id_token
 from bridge.provider.keys import JWKS_MAX_AGE
@@ -98,7 +99,7 @@ def _id_token_hint_subject(hint: str | None):
 
 @bp.route("/token", methods=["POST"])
 def token():
-    return authlib_call(server().create_token_response)
+    return dpop.with_nonce(bridge(), authlib_call(server().create_token_response))
 
 
 @bp.route("/par", methods=["POST"])

@@ -193,3 +193,25 @@ def test_a_rotated_refresh_token_replayed_revokes_its_family_in_both(lua):
         assert store.run(REFRESH, [TOKEN, USED, session_key(SID), activity_key(SID), NEW_AT, NEW_RT],
                          [case.stamp, case.global_idle, CLIENT, ACCESS_TTL, REFRESH_TTL]) == ["reused"]
         assert python_verdict(Case("", case.now, store.hash_get_all(activity_key(SID)), "")) == "revoked"
+
+
+@pytest.mark.parametrize("presented, use_status, refresh_status", [
+    ("", "wrong_key", "wrong_key"), ("other", "wrong_key", "wrong_key"), ("K", "ok", "ok")])
+def test_dpop_bound_tokens_agree_in_lua_and_memory(lua, presented, use_status, refresh_status):
+    """A token bound to a DPoP key (`j`, RFC 9449) is used and refreshed only with that key, in both twins; the
+    rotated refresh token keeps the binding and the new access token is bound to the key presented."""
+    case = CASES[0]
+    bound = json.dumps({**json.loads(RECORD), "j": "K"})
+    for store in (lua, memory(case)):
+        seed(store, case)
+        store.set(TOKEN, bound, 3600)
+        args = [case.stamp, case.global_idle, "0"]
+        assert store.run(TOKEN_USE, [TOKEN, session_key(SID), activity_key(SID)], args + [presented])[0] == use_status
+        assert store.run(TOKEN_USE, [TOKEN, session_key(SID), activity_key(SID)], args)[0] == "ok"  # no check
+        reply = store.run(REFRESH, [TOKEN, USED, session_key(SID), activity_key(SID), NEW_AT, NEW_RT],
+                          [case.stamp, case.global_idle, CLIENT, ACCESS_TTL, REFRESH_TTL, presented])
+        assert reply[0] == refresh_status
+        if refresh_status == "ok":
+            assert json.loads(store.get(NEW_AT))["j"] == "K" and json.loads(store.get(NEW_RT))["j"] == "K"
+        else:
+            assert store.get(TOKEN) == bound and store.get(NEW_AT) is None   # refused: nothing rotated
