@@ -105,6 +105,10 @@ class Authentication:
     card: Card | None = None
     upstream_session: dict = field(default_factory=dict)  # PSC sid, id_token (for end_session), sub, deadline
     selected_activity: tuple[int, int] | None = None      # (exercice, activity) indexes
+    # Upstream facts, as reported (PSC: `acr`, `authMode`, `auth_level`); `acr` above is the bridge's (bridge.acr).
+    upstream_acr: str = ""
+    auth_mode: str = ""
+    auth_level: str = ""
 
     def to_dict(self) -> dict:
         """Compact JSON-able form: empty values are left out (PSC sends many ""), defaults restore them."""

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from urllib.parse import parse_qsl
 
-from bridge.login.flow import after_login
+from bridge import acr
+from bridge.login.flow import Verdict, after_login
 from bridge.login.transactions import LoginTransaction, Transactions
 from bridge.model import Authentication
 from bridge.policy import Service
@@ -20,7 +22,7 @@ from bridge.sessions.removal import Removals, watched
 
 @dataclass(frozen=True)
 class Outcome:
-    kind: str                       # deny | activity | code | txn_invalid (the login was finished elsewhere)
+    kind: str                       # deny | unmet | activity | code | txn_invalid (the login was finished elsewhere)
     session: SsoSession | None      # the browser's SSO session from now on; None: it has none
     authn: Authentication           # what the policy judged
     reasons: tuple[str, ...] = ()   # the policy's reasons (deny, or why a situation must be chosen)
@@ -39,12 +41,14 @@ def complete(sessions: Sessions, transactions: Transactions, service: Service, t
     if same and previous.authn.selected_activity and previous.authn.identity.exercices == authn.identity.exercices:
         authn = authn.with_activity(*previous.authn.selected_activity)   # the situation already chosen stays
     verdict = after_login(service, authn, now)
+    if verdict.action != "deny" and not acr.met(acr.requested(dict(parse_qsl(txn.query))), authn.acr):
+        verdict = Verdict("unmet", ("acr_not_satisfied",))   # the app asked more: it is told, nothing is issued
     if previous is not None and not same:
         sessions.end(previous.sid, "replaced", previous)
         previous = None
-    if verdict.action == "deny":
+    if verdict.action in ("deny", "unmet"):
         transactions.consume(txn.id)
-        return Outcome("deny", previous, authn, verdict.reasons)
+        return Outcome(verdict.action, previous, authn, verdict.reasons)
     succeeded(authn)
     deadline = authn.upstream_session.get("deadline")
     if previous is not None:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bridge import acr
 from bridge.model import Authentication
 from bridge.policy import Service, eligible_activities, evaluate, step_up_means
 from bridge.sessions import activity
@@ -37,9 +38,10 @@ def for_session(service: Service, authn: Authentication | None, params: dict, no
     prompts = set((params.get("prompt") or "").split())
     if authn is None or "login" in prompts:
         return Verdict("login")
-    acr_values = (params.get("acr_values") or "").split()
-    if acr_values and authn.acr not in acr_values:
+    if not acr.met(acr.requested(params), authn.acr):   # a new login may reach it (bridge.acr; checked again after)
         return Verdict("login", ("acr_not_satisfied",))
+    if not acr.at_least(authn.acr, service.min_acr):
+        return Verdict("login", ("acr_below_minimum",))
     max_age = params.get("max_age")
     if max_age is not None and str(max_age).isdigit() and now - authn.auth_time > int(max_age):
         return Verdict("login", ("max_age",))

@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from bridge.acr import at_least
 from bridge.mie import CATALOGUE, Mie, satisfies
 from bridge.model import Activity, Authentication, Exercice
 from bridge.policy.calendar import Standing, standing
@@ -26,7 +27,7 @@ NON_RPPS_CARDS = frozenset({"CPE", "CPA"})  # never come through PSC (RIE-PS 02)
 # Every code evaluate() can put in Decision.reasons / Decision.warnings.
 REASONS = ("mie_not_allowed", "not_historical_teleservice", "card_type_not_allowed", "single_factor",
            "attestation_missing", "attestation_expired", "reserves_expired", "profession_not_allowed",
-           "mode_not_allowed", "activity_required", "session_too_old")
+           "mode_not_allowed", "activity_required", "session_too_old", "acr_below_minimum")
 WARNINGS = ("attestation_missing", "reserve_overdue", "reserves_expired")
 # Denials a new login cannot cure: they are about who the user is, not how they logged in.
 IDENTITY_REASONS = frozenset({"profession_not_allowed", "mode_not_allowed", "activity_required"})
@@ -138,6 +139,8 @@ def evaluate(service: Service, authn: Authentication, now: float) -> Decision:
     reasons += [r for r in _identity_reasons(service, authn) if r not in reasons]
     if _session_too_old(authn, now, situation.max_session):
         reasons.append("session_too_old")
+    if not at_least(authn.acr if isinstance(authn.acr, str) else "", service.min_acr):
+        reasons.append("acr_below_minimum")
     if reasons:
         return Decision(allowed=False, reasons=tuple(reasons))
     # The attestation warning concerns logins with a non-PSC means only; the reserve ones concern the service.

@@ -42,6 +42,10 @@ _MESSAGES: dict[str, str] = {   # code -> French text (msgid); English in the ge
     "activity_required": N_(
         "Choisissez la situation d'exercice sous laquelle vous vous connectez : toutes ne donnent pas accès à ce "
         "service."),
+    "acr_below_minimum": N_(
+        "Ce service exige un niveau d'authentification (acr) plus élevé que celui de votre connexion, par exemple "
+        "la carte CPS via Pro Santé Connect (eidas2) plutôt que l'application e-CPS (eidas1). Identifiez-vous avec "
+        "un moyen qui atteint ce niveau."),
     "reserve_overdue": N_(
         "Une réserve de l'attestation de conformité a dépassé l'échéance de son plan d'action (exigence RIE-PS 17) ; "
         "l'accès reste ouvert jusqu'au 31/12/2028 au plus tard."),

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 
+from bridge.acr import LEVELS
 from bridge.mie import CATALOGUE
 from bridge.policy.clients import read_client
 from bridge.policy.fields import codes, date_, duration, flag, list_, mapping, text, unknown_keys
@@ -12,7 +13,7 @@ from bridge.policy.yamlsource import INVALID
 
 SERVICE_KEYS = ("service", "name", "clients", "allowed_mie", "require_2fa", "idle_timeout", "max_session",
                 "card_types", "professions", "modes", "historical_teleservice", "attestation", "subject_type",
-                "admins", "on_card_removal", "shared_workstation")
+                "admins", "on_card_removal", "shared_workstation", "min_acr")
 ATTESTATION_KEYS = ("status", "signed_on", "valid_until", "reserves")
 RESERVE_KEYS = ("requirement", "action_plan", "due")
 CARD_TYPES = ("CPS", "CPF", "CDE", "CPE", "CDA", "CPA")  # TRE_G02 families
@@ -50,6 +51,19 @@ def read_admins(report: Report, data: dict, service_id: str) -> tuple[str, ...]:
         else:
             found.append(item)
     return tuple(found)
+
+
+def read_min_acr(report: Report, data: dict) -> str:
+    """`min_acr`: the lowest bridge acr the service admits, one of bridge.acr.LEVELS (ordered)."""
+    value = data.get("min_acr", MISSING)
+    if value is MISSING or value is None:
+        return ""
+    if value not in LEVELS:
+        if value is not INVALID:
+            report.error(("min_acr",), value, f"must be one of {', '.join(LEVELS)} (ordered levels, lowest first; "
+                         "the lowest acr a login must reach for this service)")
+        return ""
+    return value
 
 
 def read_card_removal(report: Report, data: dict, allowed_mie: tuple[str, ...]) -> str:
@@ -170,4 +184,5 @@ def read_service(report: Report, raw, *, dev: bool) -> Service | None:
         historical_teleservice=flag(report, data, "historical_teleservice", defaults.historical_teleservice),
         subject_type=subject_type, attestation=read_attestation(report, data.get("attestation")),
         admins=read_admins(report, data, service_id), on_card_removal=read_card_removal(report, data, allowed),
-        shared_workstation=flag(report, data, "shared_workstation", defaults.shared_workstation), source=report.file)
+        shared_workstation=flag(report, data, "shared_workstation", defaults.shared_workstation),
+        min_acr=read_min_acr(report, data), source=report.file)

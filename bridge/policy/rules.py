@@ -119,6 +119,12 @@ _RULES: tuple[Rule, ...] = (
        "choisir celle sous laquelle on se connecte.",
        "Several practice situations are possible and not all of them give access to the service: the user must "
        "choose the one to log in with.", confidence="H"),
+    _r("acr_below_minimum", ENFORCED, "service policy (docs/policies.md), min_acr", (),
+       "the login's acr must reach the service's min_acr (eidas1 < eidas2 < eidas3)",
+       "Ce service exige un niveau d'authentification (acr) minimal (min_acr, niveaux ordonnés eidas1 < eidas2 < "
+       "eidas3) ; c'est un choix du service.",
+       "This service requires a minimum authentication level (acr; min_acr, ordered eidas1 < eidas2 < eidas3); "
+       "this is the service's choice.", where="bridge/acr.py, bridge/policy/evaluate.py", confidence="H"),
     # --- refused (or warned) when the policy files are loaded ---------------------------------------------------
     _r("psc_not_offered", LOAD_CHECK, "RIE v2 RIE-PS 03", ("R3",),
        "every service must offer Pro Santé Connect",
@@ -179,12 +185,13 @@ _RULES: tuple[Rule, ...] = (
        confidence="H"),
     # --- applied elsewhere, or organisational (shown in reports, not enforceable here) --------------------------
     _r("psc_acr", ENFORCED, "RIE v1 EXI 05; PSC documentation", ("R4", "R22"),
-       "PSC is called with acr_values=eidas1 and the returned acr is checked",
-       "Pro Santé Connect est appelé avec acr_values=eidas1 et le niveau (acr) retourné est vérifié "
-       "(eidas1 ou eidas2 acceptés).",
-       "Pro Santé Connect is called with acr_values=eidas1 and the returned acr is checked (eidas1 or eidas2).",
-       where="bridge/upstream/psc.py (docs/architecture.md)", confidence="L",
-       note="eidas2 for card/e-CPS logins is reported by one issue only (L)."),
+       "PSC is called with acr_values (the app's, else eidas1) and the returned acr is mapped by the acr table",
+       "Pro Santé Connect est appelé avec acr_values (celui de l'application, sinon eidas1) et le niveau (acr) "
+       "retourné passe par la table acr de la passerelle (eidas1 ou eidas2 acceptés ; autre valeur : refus).",
+       "Pro Santé Connect is called with acr_values (the app's, else eidas1) and the returned acr goes through "
+       "the bridge's acr table (eidas1 or eidas2 accepted; any other value: refused).",
+       where="bridge/upstream/psc.py, bridge/acr.py (docs/provider.md, acr)", confidence="L",
+       note="eidas2 for CPS-card logins is reported by one issue only (L)."),
     _r("national_identifier", ENFORCED, "RIE v1 EXI 01/11/12", ("R14",),
        "users are identified by their national id (RPPS, ADELI tolerated) with nom/prénom d'exercice",
        "Les utilisateurs sont identifiés par leur identifiant national (RPPS, ADELI toléré) avec nom et prénom "

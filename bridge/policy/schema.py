@@ -62,6 +62,7 @@ class Service:
     admins: tuple[str, ...] = ()  # national ids allowed into the admin console (the `admin` service only)
     on_card_removal: str = ""     # logout | ignore; "" (a Service built in code): see card_removal
     shared_workstation: bool = False  # every login is treated as made on a shared workstation
+    min_acr: str = ""             # lowest bridge acr admitted (bridge.acr.LEVELS); "" = any
     source: str = ""             # the file it came from, for error messages and reports
 
     @property

@@ -11,6 +11,7 @@ from authlib.oidc.core import OpenIDCode, UserInfo
 from authlib.oidc.core.models import AuthorizationCodeMixin
 
 from bridge import metrics
+from bridge.acr import claims_problem
 from bridge.model import Authentication
 from bridge.provider import dpop
 from bridge.provider.claims import subject, user_claims
@@ -22,7 +23,7 @@ TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "pri
 PARAM_LIMITS = {"state": 1024, "nonce": 512, "scope": 1024, "login_hint": 256, "id_token_hint": 8192,
                 "acr_values": 256, "redirect_uri": 2048, "client_id": 256, "code_challenge": 128,
                 "max_age": 10, "ui_locales": 64, "claims_locales": 64, "prompt": 64, "display": 16,
-                "response_type": 32, "code_challenge_method": 16, "response_mode": 16}
+                "response_type": 32, "code_challenge_method": 16, "response_mode": 16, "claims": 2048}
 SUPPORTED_PROMPTS = {"none", "login"}
 
 
@@ -66,6 +67,8 @@ def check_authorization_params(data: dict, redirect_uri: str, state: str | None)
         refuse(InvalidRequestError, "prompt=none cannot be combined with another value (OpenID Connect Core 3.1.2.1).")
     if data.get("response_mode", "query") != "query":
         refuse(InvalidRequestError, "Only response_mode=query is supported.")
+    if claims_problem(data.get("claims")):  # only its id_token acr is acted on (bridge.acr.requested)
+        refuse(InvalidRequestError, claims_problem(data.get("claims")))
 
 
 def is_own_id_token(claims: dict, issuer: str) -> bool:

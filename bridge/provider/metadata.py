@@ -63,7 +63,7 @@ def provider_metadata(issuer: str, acr_values: tuple[str, ...]) -> dict:
         "prompt_values_supported": PROMPTS,
         "acr_values_supported": list(acr_values),
         "authorization_response_iss_parameter_supported": True,
-        "claims_parameter_supported": False,
+        "claims_parameter_supported": True,   # for id_token acr (essential): bridge.acr.requested
         "request_parameter_supported": True,
         "request_uri_parameter_supported": True,
         "require_request_uri_registration": True,

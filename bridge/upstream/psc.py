@@ -27,12 +27,13 @@ from joserfc.errors import (
 from joserfc.jwk import KeySet, OctKey
 from joserfc.jws import extract_compact
 
+from bridge import acr as acr_table
 from bridge import metrics
 from bridge.config import Settings
 from bridge.errors import BridgeError
 from bridge.model import Authentication
 from bridge.store import Store
-from bridge.upstream.psc_claims import ClaimsError, identity_from_userinfo, mie_from_claims
+from bridge.upstream.psc_claims import ClaimsError, identity_from_userinfo, mie_from_claims, upstream_facts
 
 STATE_TTL = 600          # the user may take a few minutes on the PSC page
 SKEW = 30                # seconds of clock skew accepted on iat/exp (AT lives only 120 s)
@@ -137,6 +138,7 @@ RELAYED_ERRORS = {
     "interaction_required": "Pro Sante Connect requires an interaction with the user.",
     "account_selection_required": "Pro Sante Connect requires the user to select an account.",
     "temporarily_unavailable": "Pro Sante Connect is temporarily unavailable; retry later.",
+    "unmet_authentication_requirements": "Pro Sante Connect could not authenticate the user at the requested acr.",
 }
 
 
@@ -294,10 +296,11 @@ class PscClient:
 
     # -- the flow -------------------------------------------------------------------------------------------
     def start(self, txn: str, redirect_uri: str, *, prompt: str | None = None, login_hint: str | None = None,
-              max_age: int | None = None) -> str:
+              max_age: int | None = None, acr_values: str | None = None) -> str:
+        """`acr_values`: what to ask PSC (bridge.acr.to_psc); BRIDGE_PSC_ACR_VALUES when None."""
         meta = self.metadata()
         state, nonce, verifier = secrets.token_urlsafe(24), secrets.token_hex(32), secrets.token_urlsafe(48)
-        extra = {"acr_values": self.settings.psc_acr_values}
+        extra = {"acr_values": acr_values or self.settings.psc_acr_values}
         if prompt:
             extra["prompt"] = prompt
         if login_hint:
@@ -350,13 +353,20 @@ class PscClient:
         if at_claims.get("SubjectNameID") not in (None, identity.national_id):
             raise PscError("sub_mismatch", "access token SubjectNameID differs from userinfo")
         mie, amr = mie_from_claims([at_claims, id_claims, userinfo], self.settings.psc_authmode_mie)
+        auth_mode, auth_level = upstream_facts([at_claims, id_claims, userinfo])
+        try:
+            acr = acr_table.from_psc(id_claims.get("acr"), self.settings)
+        except acr_table.UnknownAcr as exc:
+            raise PscError("acr_unknown", f"Pro Sante Connect returned acr {exc.acr!r}, which the bridge's acr "
+                           f"table does not map (mapped: {', '.join(acr_table.psc_table(self.settings))})") from None
         now = self.clock.now()
         auth_time = int(id_claims.get("auth_time") or at_claims.get("auth_time") or now)
         # PSC's `sub` is not kept: users are keyed on SubjectNameID, and its format changed across PSC eras.
         upstream = {"sid": id_claims.get("sid") or at_claims.get("sid", ""),
                     "id_token": token["id_token"], "deadline": auth_time + self.settings.psc_max_session}
-        return Authentication(identity=identity, mie=mie, amr=amr, acr=id_claims["acr"], auth_time=auth_time,
-                              upstream="psc", upstream_session=upstream)
+        return Authentication(identity=identity, mie=mie, amr=amr, acr=acr, auth_time=auth_time,
+                              upstream="psc", upstream_session=upstream, upstream_acr=id_claims["acr"],
+                              auth_mode=auth_mode, auth_level=auth_level)
 
     def require_iss(self, meta: dict) -> bool:
         """BRIDGE_PSC_REQUIRE_ISS: auto = when discovery advertises authorization_response_iss_parameter_supported."""
@@ -394,7 +404,7 @@ class PscClient:
             aud={"essential": True, "value": self.settings.psc_client_id},
             sub={"essential": True}, exp={"essential": True}, iat={"essential": True},
             nonce={"essential": True, "value": nonce},
-            acr={"essential": True, "values": list(self.settings.psc_accepted_acr)})
+            acr={"essential": True})   # its value goes through bridge.acr's table in _finish
         try:
             registry.validate(claims)
         except ExpiredTokenError:

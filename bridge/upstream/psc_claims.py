@@ -67,3 +67,15 @@ def mie_from_claims(claim_sets: list[dict], authmode_mie: dict[str, str]) -> tup
             forwarded = tuple(dict.fromkeys([*amr, "mfa"])) if "mfa" in amr else tuple(amr)
             return "psc-delegated", forwarded
     return "psc", CATALOGUE["psc"].amr
+
+
+def upstream_facts(claim_sets: list[dict]) -> tuple[str, str]:
+    """PSC's own `authMode` and `auth_level` (first claim set that has each), kept as reported."""
+    found = {}
+    for name in ("authMode", "auth_level"):
+        for claims in claim_sets:
+            value = claims.get(name)
+            if isinstance(value, (str, int)) and not isinstance(value, bool) and str(value):
+                found[name] = str(value)[:64]
+                break
+    return found.get("authMode", ""), found.get("auth_level", "")

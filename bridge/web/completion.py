@@ -9,6 +9,7 @@ from bridge.login.complete import Outcome, choose_activity, complete
 from bridge.login.transactions import LoginTransaction
 from bridge.sessions import COOKIE, browser_label
 from bridge.web.answers import issue_code_after_login, render_denial
+from bridge.web.assurance import unmet_after_login
 from bridge.web.context import bridge
 from bridge.web.errors import error_page
 from bridge.web.limits import client_ip
@@ -40,6 +41,8 @@ def render_outcome(txn: LoginTransaction, outcome: Outcome, *, reader: str = "")
     if outcome.kind == "deny":
         response = make_response(render_denial(b.policies.services[txn.service], outcome.reasons, outcome.authn,
                                                txn.client_id))
+    elif outcome.kind == "unmet":
+        response = make_response(unmet_after_login(txn, outcome.authn))
     elif outcome.kind == "activity":
         response = make_response(redirect(url_for("login.activity", txn=txn.id)))
     elif outcome.kind == "txn_invalid":

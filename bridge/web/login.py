@@ -1,9 +1,11 @@
 """Login pages: means chooser, Pro Santé Connect round trip, choice of the 'situation d'exercice'."""
 from __future__ import annotations
 
+from urllib.parse import parse_qsl
+
 from flask import Blueprint, redirect, render_template, request, url_for
 
-from bridge import events, nomenclature
+from bridge import acr, events, nomenclature
 from bridge.login.transactions import BROWSER_COOKIE, LoginTransaction
 from bridge.logs import log
 from bridge.policy import eligible_activities
@@ -36,9 +38,11 @@ def psc_start():
         return error_page("txn_invalid", 400)
     if not b.transactions.attempt(txn, "psc"):
         return error_page("too_many_requests", 429)
+    wanted = acr.requested(dict(parse_qsl(txn.query)))   # the app's acr request goes to PSC (bridge.acr.to_psc)
     try:
         url = b.psc.start(txn.id, redirect_uri=f"{b.settings.public_url}/psc/callback",
-                          prompt="login" if txn.forced else None, login_hint=txn.login_hint or None)
+                          prompt="login" if txn.forced else None, login_hint=txn.login_hint or None,
+                          acr_values=acr.to_psc(wanted, b.policies.services[txn.service].min_acr, b.settings))
     except PscError as exc:
         log.warning("psc_start_failed", code=exc.code, detail=exc.detail)
         return error_page(exc.code, exc.status, detail=exc.detail, txn=txn)

@@ -26,6 +26,9 @@ MESSAGES: dict[str, str] = {   # code -> French text (msgid); English in the get
     "psc_discovery": N_("La configuration de Pro Santé Connect est illisible."),
     "psc_jwks": N_("Les clés de signature de Pro Santé Connect sont illisibles."),
     "issuer_mismatch": N_("La réponse ne vient pas du fournisseur d'identité attendu."),
+    "acr_unknown": N_("Pro Santé Connect a indiqué un niveau d'authentification (acr) que la passerelle ne connaît "
+                      "pas (il est cité ci-dessous) : la connexion est refusée par sécurité. Signalez-le au "
+                      "responsable du service."),
     "sub_mismatch": N_("Les informations d'identité reçues sont incohérentes (changement de carte ou de compte ?). "
                        "Fermez le navigateur et reconnectez-vous."),
     "subject_missing": N_("Pro Santé Connect n'a pas transmis votre identifiant national (RPPS/ADELI)."),

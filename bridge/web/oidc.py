@@ -6,6 +6,7 @@ from authlib.oauth2.rfc6749 import InvalidRequestError
 from authlib.oidc.core.errors import InteractionRequiredError, LoginRequiredError
 from flask import Blueprint, jsonify, render_template, request
 
+from bridge import acr
 from bridge.login import flow
 from bridge.provider import dpop
 from bridge.provider.claims import subject
@@ -14,6 +15,7 @@ from bridge.provider.keys import JWKS_MAX_AGE
 from bridge.provider.metadata import provider_metadata
 from bridge.provider.par import push
 from bridge.sessions import COOKIE
+from bridge.web import assurance
 from bridge.web.answers import authlib_call, issue_code, oauth_error, render_denial, start_login
 from bridge.web.context import bridge, server
 from bridge.web.errors import bad_request
@@ -26,7 +28,7 @@ bp = Blueprint("oidc", __name__)
 @bp.get("/.well-known/oauth-authorization-server")  # RFC 8414: the same document
 def discovery():
     b = bridge()
-    return jsonify(provider_metadata(b.settings.issuer, tuple(b.settings.psc_accepted_acr)))
+    return jsonify(provider_metadata(b.settings.issuer, acr.issuable(b.policies.services.values(), b.settings)))
 
 
 @bp.get("/jwks")
@@ -60,6 +62,9 @@ def authorize():
         error = InvalidRequestError("id_token_hint is not a valid ID token of this provider",
                                     redirect_uri=redirect_uri, state=grant.request.payload.state)
         return server().handle_error_response(None, error)
+    unreachable = assurance.unreachable(grant)
+    if unreachable:  # no means this service allows can give it: said at once, no login
+        return assurance.unmet_at_authorize(grant, unreachable)
     verdict = flow.for_session(service, session.authn if session else None, params, now)
     if session and verdict.action == "reuse":
         expired = flow.client_expired(session, client.client_id, now)

@@ -17,7 +17,7 @@ def test_login_gives_the_app_a_code_and_tokens_for_the_national_id(bridge_server
     assert tokens["token_type"].lower() == "bearer" and 0 < tokens["expires_in"] <= 300
     claims = app.verify_id_token(tokens["id_token"])
     assert claims["sub"] == "899700000002"
-    assert claims["acr"] == "eidas1" and claims["mie"] == "psc-card"
+    assert claims["acr"] == "eidas2" and claims["mie"] == "psc-card"   # PSC: eidas2 for CPS-card logins
     assert {"sc", "pin", "mfa"} <= set(claims["amr"])
     assert isinstance(claims["auth_time"], int) and claims["sid"]
     info = requests.get(app.metadata["userinfo_endpoint"], timeout=10,

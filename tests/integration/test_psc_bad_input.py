@@ -36,7 +36,7 @@ def assert_refused(browser, outcome, code_prefix: str):
     ({"id_token_claims": {"exp": 1000, "iat": 900}}, "id_token_expired"),
     ({"id_token_claims": {"iat": 4102444800}}, "id_token_iat"),
     ({"id_token_claims": {"acr": None}}, "id_token_acr"),
-    ({"id_token_claims": {"acr": "eidas0"}}, "id_token_acr"),
+    ({"id_token_claims": {"acr": "eidas0"}}, "acr_unknown"),      # not in the acr table (bridge.acr)
     ({"id_token_kid_unknown": True}, "id_token_kid"),
     ({"userinfo_claims": {"sub": "someone-else"}}, "sub_mismatch"),
     ({"userinfo_claims": {"SubjectNameID": None}}, "subject_missing"),

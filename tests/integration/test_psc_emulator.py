@@ -160,7 +160,7 @@ def test_code_flow_with_pkce_s256_gives_tokens_that_verify_against_the_jwks(psc_
     claims = id_token.claims
     assert id_token.header["alg"] == "RS256" and id_token.header["kid"]
     assert claims["iss"] == psc_emulator.issuer and claims["aud"] == claims["azp"] == PSC_TEST_CLIENT_ID
-    assert claims["nonce"] == "no-456" and claims["acr"] == "eidas1" and claims["typ"] == "ID"
+    assert claims["nonce"] == "no-456" and claims["acr"] == "eidas2" and claims["typ"] == "ID"  # CARD login
     assert claims["sid"] == callback["session_state"] and claims["SubjectNameID"] == "899700000001"
     assert claims["sub"] == TEST_PROFESSIONALS["899700000001"]["sub"]
     assert claims["exp"] - claims["iat"] == 120 and claims["auth_time"] <= claims["iat"]
@@ -169,7 +169,7 @@ def test_code_flow_with_pkce_s256_gives_tokens_that_verify_against_the_jwks(psc_
     access = jwt.decode(body["access_token"], jwks(psc_emulator), algorithms=["RS256"]).claims
     assert access["SubjectNameID"] == access["preferred_username"] == "899700000001"
     assert access["sub"] == claims["sub"] and access["sid"] == claims["sid"] and access["azp"] == PSC_TEST_CLIENT_ID
-    assert access["PSISubjectNameID"] == "" and access["acr"] == "eidas1" and access["typ"] == "Bearer"
+    assert access["PSISubjectNameID"] == "" and access["acr"] == "eidas2" and access["typ"] == "Bearer"
     assert access["authMode"] == "CARD" and access["auth_level"] == "1" and access["nonce"] == "no-456"
     assert access["jti"].startswith("onrtac:") and access["exp"] - access["iat"] == 120
     assert access["otherIds"] == [{"identifiant": "899700000001", "origine": "RPPS", "qualite": 1}]
@@ -546,7 +546,7 @@ def test_fault_id_token_bad_signature(psc_emulator):
     set_faults(psc_emulator, {"id_token_bad_signature": True})
     token = tokens(psc_emulator)["id_token"]
     header, claims = unverified(token)
-    assert header["kid"] in [key.kid for key in jwks(psc_emulator).keys] and claims["acr"] == "eidas1"
+    assert header["kid"] in [key.kid for key in jwks(psc_emulator).keys] and claims["acr"] == "eidas2"
     with pytest.raises(BadSignatureError):
         jwt.decode(token, jwks(psc_emulator), algorithms=["RS256"])
 

@@ -12,7 +12,8 @@ from bridge.policy.checks import add_years
 from bridge.policy.rules import KINDS, broken
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "policies.md"
-REFERENTIAL_REASONS = set(REASONS) - {"profession_not_allowed", "mode_not_allowed", "activity_required"}
+REFERENTIAL_REASONS = set(REASONS) - {"profession_not_allowed", "mode_not_allowed", "activity_required",
+                                      "acr_below_minimum"}
 
 
 def test_rule_codes_are_unique_and_kinds_known():

@@ -24,12 +24,15 @@ Behaviour (as PSC/Keycloak, docs/sources.md, PSC)
   at once with the original auth_time; prompt=none without a session -> error=login_required; max_age honoured.
   Logging in as another professional in the same browser (card swap) ends the previous session and its tokens.
 - Userinfo, introspection and refresh stop working once the SSO session ends (logout or sso_ttl).
-- A refreshed ID token keeps the original auth_time, sid and nonce (as Keycloak does). `acr_values` is accepted
-  and ignored: acr is always "eidas1". Client auth: secret clients may use Basic or post (either method
+- A refreshed ID token keeps the original auth_time, sid and nonce (as Keycloak does). acr per authMode as
+  production PSC now answers: "eidas2" for CARD, "eidas1" otherwise (`acr_by_auth_mode`). An `acr_values` the
+  login did not reach: the lower acr (`unmet_acr="lower"`, default, Keycloak's voluntary acr_values) or
+  error=unmet_authentication_requirements (`unmet_acr="error"`); PSC's own behaviour is UNCONFIRMED.
+  Client auth: secret clients may use Basic or post (either method
   registered); tls_client_auth clients send `client_id` in the form and the registered certificate on token,
   introspection and revocation. Userinfo does not enforce the `cnf` binding (PSC enforcement unconfirmed).
 - Access-token claims: iss azp sub SubjectNameID PSISubjectNameID("") preferred_username otherIds sid
-  acr("eidas1") authMode(CARD|MOBILE) auth_level("1") exp iat auth_time jti("onrtac:…") nonce scope
+  acr(eidas2|eidas1) authMode(CARD|MOBILE) auth_level("1") exp iat auth_time jti("onrtac:…") nonce scope
   typ("Bearer") [+ cnf.x5t#S256 after mTLS client auth]. ID-token claims: iss aud azp sub exp iat auth_time
   nonce acr sid SubjectNameID typ("ID") jti at_hash. `authMode` is only in the access token (as observed).
 - Userinfo body = bridge.sandbox.professionals.TEST_PROFESSIONALS[SubjectNameID]; `sub` is the same UUID in

@@ -66,11 +66,20 @@ class EmulatorConfig:
     omit_logout_state: bool = False     # PSC sometimes drops `state` on the post-logout redirect
     code_ttl: int = 60
     login_ttl: int = 30 * 60            # how long a pending login page (txn) stays usable
+    # acr per authMode, as production PSC now answers (eidas2 for CPS-card logins, 2026; eidas1 otherwise).
+    acr_by_auth_mode: tuple[tuple[str, str], ...] | dict = (("CARD", "eidas2"), ("MOBILE", "eidas1"))
+    # An acr_values the login did not reach: "lower" answers with the lower acr (Keycloak's behaviour for the
+    # voluntary acr_values); "error" redirects with error=unmet_authentication_requirements. What PSC does is
+    # UNCONFIRMED (research/psc.md): an emulator option.
+    unmet_acr: str = "lower"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "base_url", self.base_url.rstrip("/"))
         object.__setattr__(self, "wallet_url", (self.wallet_url or self.base_url + "/wallet").rstrip("/"))
         object.__setattr__(self, "clients", tuple(self.clients))
+        object.__setattr__(self, "acr_by_auth_mode", tuple(dict(self.acr_by_auth_mode).items()))
+        if self.unmet_acr not in ("lower", "error"):
+            raise ValueError("unmet_acr must be lower or error")
         if self.id_token_alg not in ("RS256", "HS256"):
             raise ValueError("id_token_alg must be RS256 or HS256")
         if self.userinfo_format not in ("json", "jwt"):
@@ -97,6 +106,10 @@ class EmulatorConfig:
     @property
     def discovery_url(self) -> str:
         return f"{self.issuer}/.well-known/wallet-openid-configuration"
+
+    def acr(self, auth_mode: str) -> str:
+        """The acr a login with this authMode gets (eidas1 when the mode is not listed)."""
+        return dict(self.acr_by_auth_mode).get(auth_mode, "eidas1")
 
     def client(self, client_id: str | None) -> EmulatedClient | None:
         return next((c for c in self.clients if c.client_id == client_id), None)

@@ -13,7 +13,6 @@ from .state import EmulatorState
 EXTENSION = "psc_emulator"
 SESSION_COOKIE = "KEYCLOAK_SESSION"   # not `bridge_session`: cookies ignore ports, the bridge shares the host
 AUTH_MODES = {"CARD": "Carte CPS", "MOBILE": "Application e-CPS"}
-ACR = "eidas1"                        # the only level PSC states today (docs/sources.md, PSC)
 # Scopes PSC's discovery lists; a token grants the requested ones among these.
 SCOPES_SUPPORTED = ("openid", "scope_all", "rpps", "referentiel", "identity", "eidas1", "eidas2", "scope_1",
                     "scope_2", "interop", "profile", "email", "roles", "web-origins", "acr", "basic")

@@ -6,7 +6,7 @@ import uuid
 
 from ..professionals import TEST_PROFESSIONALS
 from .config import EmulatedClient
-from .core import ACR, Emulator
+from .core import Emulator
 from .faults import merge_claims
 from .signing import corrupt_signature, left_half_hash, sign_hs256, sign_unsigned
 from .state import AccessToken, Grant, SsoSession
@@ -26,7 +26,7 @@ def access_token_claims(emu: Emulator, grant: Grant, session: SsoSession, now: i
         "azp": grant.client_id,
         "nonce": grant.nonce,
         "sid": session.sid,
-        "acr": ACR,
+        "acr": emu.config.acr(session.auth_mode),
         "scope": grant.scope,
         "SubjectNameID": pro["SubjectNameID"],
         "PSISubjectNameID": "",
@@ -55,7 +55,7 @@ def id_token_claims(emu: Emulator, grant: Grant, session: SsoSession, now: int, 
         "nonce": grant.nonce,
         "sid": session.sid,
         "at_hash": left_half_hash(access_token),
-        "acr": ACR,
+        "acr": emu.config.acr(session.auth_mode),
         "SubjectNameID": pro["SubjectNameID"],
     })
 

@@ -9,6 +9,7 @@ import re
 
 from flask import make_response, redirect, render_template, request
 
+from ...acr import met as acr_met
 from ..professionals import DEFAULT_USER, TEST_PROFESSIONALS, display_name
 from .config import EmulatedClient
 from .core import AUTH_MODES, SESSION_COOKIE, Emulator, emulator, granted_scope, with_query
@@ -131,7 +132,12 @@ def authenticate(emu: Emulator, user: str, auth_mode: str) -> SsoSession:
 
 
 def success_location(emu: Emulator, auth_request: AuthRequest, session: SsoSession) -> str:
-    """Issue a single-use code bound to the request and the session, and build the callback URL."""
+    """Issue a single-use code bound to the request and the session, and build the callback URL (or, with
+    unmet_acr="error", the unmet_authentication_requirements error when the login's acr is below acr_values)."""
+    if emu.config.unmet_acr == "error" and not acr_met(auth_request.acr_values.split(),
+                                                       emu.config.acr(session.auth_mode)):
+        return error_location(emu, auth_request.redirect_uri, "unmet_authentication_requirements",
+                              "Niveau d'authentification demandé non atteint", auth_request.state)
     code = emu.state.add_code(AuthorizationCode(
         grant=Grant(client_id=auth_request.client_id, sid=session.sid, scope=auth_request.scope,
                     nonce=auth_request.nonce),
