@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pytest
 import requests
+from joserfc.jwk import JWKRegistry
 
 from tests.interop.conftest import (
     JWT_CLIENT,
@@ -269,3 +270,29 @@ def test_key_rotation_while_the_client_runs(server, lib):
         session.close()
     fresh = tokens_for(server, lib, conf, browser)   # the workaround: a fresh configuration (or wait 60 s)
     assert kid_of(fresh["tokens"]["id_token"]) != kid_of(results[0]["tokens"]["id_token"])
+
+
+@pytest.mark.client("node", "DPoP-bound tokens (RFC 9449): code, userinfo, refresh, nonce")
+def test_dpop(server, lib):
+    conf = {"issuer": server.issuer, "client_id": PUBLIC_CLIENT, "auth": "none", "dpop": True,
+            "redirect_uri": redirect_uri(server, PUBLIC_CLIENT), "scope": "openid profile"}
+    node = NodeSession(lib, **conf)
+    try:
+        started = node("authorize")
+        done = node("callback", **started, callback_url=browser_login(server, started["url"], conf["redirect_uri"]))
+        assert "error" not in done, done
+        tokens = done["tokens"]
+        assert tokens["token_type"].lower() == "dpop"
+        info = node("userinfo", access_token=tokens["access_token"], sub=done["claims"]["sub"])
+        assert info.get("userinfo", {}).get("sub") == USER, info
+        refreshed = node("refresh", refresh_token=tokens["refresh_token"])
+        assert "error" not in refreshed and refreshed["tokens"]["token_type"].lower() == "dpop", refreshed
+        key = node("dpop_key")
+    finally:
+        node.close()
+    if lib == "oauth4webapi":   # the app retries use_dpop_nonce itself (openid-client does it inside)
+        assert key["nonce_retries"] == 1
+    access = refreshed["tokens"]["access_token"]
+    assert server.bridge.tokens.lookup_access(access)[1]["j"] == JWKRegistry.import_key(key["jwk"]).thumbprint()
+    bearer = requests.get(f"{server.url}/userinfo", timeout=10, headers={"Authorization": f"Bearer {access}"})
+    assert bearer.status_code == 401 and bearer.headers["WWW-Authenticate"].startswith("DPoP ")

@@ -1,7 +1,8 @@
 // One step of an OIDC relying party, done by a certified Node library, against the bridge.
 // Usage: node oidc.mjs <openid-client|oauth4webapi> <step>   with a JSON object on stdin; prints one JSON object.
 // Steps: discover, discover_oauth2, authorize, authorize_jar (JAR, RFC 9101), authorize_par (PAR, RFC 9126; with
-// input.jar the pushed request is a signed request object), callback, userinfo, refresh, introspect, revoke, logout_url.
+// input.jar the pushed request is a signed request object), callback, userinfo, refresh, introspect, revoke, logout_url,
+// dpop_key. With `dpop: true` (DPoP, RFC 9449), callback, userinfo and refresh send proofs of the session's key.
 // Input: {issuer, client_id, client_secret?, auth: basic|none|private_key_jwt, jwk?, alg?, redirect_uri, ...}.
 // A library error is printed as {"error": {"name", "code", "error", "message"}} with exit code 0 (the test decides).
 import * as client from 'openid-client';
@@ -57,9 +58,16 @@ async function withOpenidClient() {
   if (step === 'discover_oauth2') return { metadata: config.serverMetadata() };
   if (!cache.config) client.enableNonRepudiationChecks(config);   // verify the ID token's signature (JWKS)
   if (firstStep === 'session') cache.config = config;
+  if (input.dpop) {   // the library retries a use_dpop_nonce answer by itself
+    cache.dpopKey ??= await client.randomDPoPKeyPair(input.dpop_alg || 'ES256');
+    cache.dpop ??= client.getDPoPHandle(config, cache.dpopKey);
+  }
+  const dpop = input.dpop ? { DPoP: cache.dpop } : undefined;
   switch (step) {
     case 'discover':
       return { metadata: config.serverMetadata() };
+    case 'dpop_key':
+      return { jwk: await crypto.subtle.exportKey('jwk', cache.dpopKey.publicKey), nonce_retries: null };
     case 'authorize_jar':     // a signed request object (JAR, RFC 9101): client_id + request in the URL
     case 'authorize_par': {   // a pushed request (PAR, RFC 9126): client_id + request_uri in the URL
       const verifier = client.randomPKCECodeVerifier();
@@ -88,13 +96,13 @@ async function withOpenidClient() {
     case 'callback': {
       const tokens = await client.authorizationCodeGrant(config, new URL(input.callback_url), {
         pkceCodeVerifier: input.verifier, expectedState: input.state, expectedNonce: input.nonce, idTokenExpected: true,
-      });
+      }, undefined, dpop);
       return { tokens: { ...tokens }, claims: tokens.claims() };
     }
     case 'userinfo':
-      return { userinfo: await client.fetchUserInfo(config, input.access_token, input.sub) };
+      return { userinfo: await client.fetchUserInfo(config, input.access_token, input.sub, dpop) };
     case 'refresh': {
-      const tokens = await client.refreshTokenGrant(config, input.refresh_token);
+      const tokens = await client.refreshTokenGrant(config, input.refresh_token, undefined, dpop);
       return { tokens: { ...tokens }, claims: tokens.claims() ?? null };
     }
     case 'introspect':
@@ -110,6 +118,25 @@ async function withOpenidClient() {
   }
 }
 
+// DPoP (RFC 9449): one key pair per session (`input.dpop`), and the library's handle that keeps the server's nonce.
+// A `use_dpop_nonce` answer is retried once, as the library's documentation tells apps to do.
+async function dpopOptions(ns, c, options) {
+  if (!input.dpop) return options;
+  cache.dpopKey ??= await oauth.generateKeyPair(input.dpop_alg || 'ES256');
+  cache.dpop ??= ns === oauth ? oauth.DPoP(c, cache.dpopKey) : null;
+  return { ...options, DPoP: cache.dpop };
+}
+
+async function nonceRetry(call) {
+  try {
+    return await call();
+  } catch (err) {
+    if (!input.dpop || !oauth.isDPoPNonceError(err)) throw err;
+    cache.nonceRetries = (cache.nonceRetries ?? 0) + 1;
+    return await call();
+  }
+}
+
 // ---------------------------------------------------------------- oauth4webapi 3
 async function withOauth4webapi() {
   const issuer = new URL(input.issuer);
@@ -121,9 +148,13 @@ async function withOauth4webapi() {
   if (step === 'discover_oauth2') return { metadata: as };
   const c = { client_id: input.client_id };
   const auth = await clientAuth(oauth);
+  const dpop = await dpopOptions(oauth, c, options);
   switch (step) {
     case 'discover':
       return { metadata: as };
+    case 'dpop_key':   // the session's public DPoP key (the test computes its RFC 7638 thumbprint)
+      return { jwk: await crypto.subtle.exportKey('jwk', cache.dpopKey.publicKey),
+               nonce_retries: cache.nonceRetries ?? 0 };
     case 'authorize': {
       const verifier = oauth.generateRandomCodeVerifier();
       const state = oauth.generateRandomState();
@@ -162,21 +193,25 @@ async function withOauth4webapi() {
     }
     case 'callback': {
       const params = oauth.validateAuthResponse(as, c, new URL(input.callback_url), input.state);
-      const response = await oauth.authorizationCodeGrantRequest(as, c, auth, params, input.redirect_uri,
-                                                                 input.verifier, options);
-      const result = await oauth.processAuthorizationCodeResponse(as, c, response,
-        { expectedNonce: input.nonce, requireIdToken: true });
+      let response;
+      const result = await nonceRetry(async () => {
+        response = await oauth.authorizationCodeGrantRequest(as, c, auth, params, input.redirect_uri,
+                                                             input.verifier, dpop);
+        return oauth.processAuthorizationCodeResponse(as, c, response,
+          { expectedNonce: input.nonce, requireIdToken: true });
+      });
       // Signature of the ID token (the library leaves it to TLS by default, OIDC Core §3.1.3.7 item 6).
       await oauth.validateApplicationLevelSignature(as, response, options);
       return { tokens: result, claims: oauth.getValidatedIdTokenClaims(result) };
     }
     case 'userinfo': {
-      const response = await oauth.userInfoRequest(as, c, input.access_token, options);
-      return { userinfo: await oauth.processUserInfoResponse(as, c, input.sub, response) };
+      const userinfo = await nonceRetry(async () => oauth.processUserInfoResponse(as, c, input.sub,
+        await oauth.userInfoRequest(as, c, input.access_token, dpop)));
+      return { userinfo };
     }
     case 'refresh': {
-      const response = await oauth.refreshTokenGrantRequest(as, c, auth, input.refresh_token, options);
-      const result = await oauth.processRefreshTokenResponse(as, c, response);
+      const result = await nonceRetry(async () => oauth.processRefreshTokenResponse(as, c,
+        await oauth.refreshTokenGrantRequest(as, c, auth, input.refresh_token, dpop)));
       return { tokens: result, claims: oauth.getValidatedIdTokenClaims(result) ?? null };
     }
     case 'introspect': {
