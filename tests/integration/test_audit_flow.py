@@ -43,7 +43,7 @@ def test_denials_and_upstream_failures_are_audited(bridge_factory, tmp_path):
     requests.post(f"{server.psc.url}/_emulator/faults", json={"id_token_claims": {"acr": "eidas0"}}, timeout=10)
     AppClient(server.url, **PORTAIL).login(requests.Session(), user="899700000002")
     failed = [line for line in lines(trail) if line["event"] == "login_failed"]
-    assert failed and failed[0]["reason"] == "id_token_acr" and failed[0]["outcome"] == "failure"
+    assert failed and failed[0]["reason"] == "acr_unknown" and failed[0]["outcome"] == "failure"
 
 
 def test_pseudonymized_subjects(bridge_factory, tmp_path):

@@ -137,6 +137,20 @@ def test_authlib_prompt_none_without_session(server):
     assert raised.value.error != "login_required"   # what the library reports instead: the server's answer
 
 
+@pytest.mark.client("Authlib", "acr_values: met (card: eidas2) / unreachable → unmet_authentication_requirements")
+def test_authlib_acr_values(server):
+    """The app asks a level with Authlib's create_authorization_url(acr_values=...): a card login reaches eidas2
+    (ID token acr); eidas3, which no means of the service reaches, comes back at once as
+    unmet_authentication_requirements with state and iss (docs/provider.md, acr)."""
+    app = authlib_portail(server)
+    token = app.fetch_token(browser_login(server, app.authorize_url(acr_values="eidas2"), app.redirect_uri))
+    assert app.id_token_claims(token["id_token"])["acr"] == "eidas2"
+    callback = requests.get(app.authorize_url(acr_values="eidas3"), allow_redirects=False, timeout=10)
+    answer = query(callback.headers["Location"])
+    assert answer["error"] == "unmet_authentication_requirements" and answer["state"] == app.state
+    assert answer["iss"] == app.metadata["issuer"] and "code" not in answer
+
+
 @pytest.mark.client("Authlib", "userinfo (library default)")
 def test_authlib_userinfo(server):
     app = authlib_portail(server)
