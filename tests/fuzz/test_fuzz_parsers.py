@@ -110,14 +110,16 @@ PARAMS = st.dictionaries(st.sampled_from(["client_id", "response_type", "redirec
                                           "id_token_hint", "login_hint", "acr_values", "grant_type", "code",
                                           "refresh_token", "code_verifier", "token", "token_type_hint",
                                           "client_assertion", "client_assertion_type", "post_logout_redirect_uri",
-                                          "txn", "activity", "csrf"]) | st.text(max_size=10),
+                                          "txn", "activity", "csrf", "request", "request_uri"])
+                         | st.text(max_size=10),
                          st.text(max_size=80) | st.sampled_from(["demo-portail", "code", "openid", "none", "login",
-                                                                 "http://127.0.0.1:8002/portail/callback", "S256"]),
+                                                                 "http://127.0.0.1:8002/portail/callback", "S256",
+                                                                 "urn:ietf:params:oauth:request_uri:x", "a.b.c"]),
                          max_size=8)
 
 
 @given(st.sampled_from(["/authorize", "/token", "/userinfo", "/introspect", "/revoke", "/logout", "/psc/callback",
-                        "/login", "/login/psc", "/login/activity"]),
+                        "/login", "/login/psc", "/login/activity", "/par"]),
        st.sampled_from(["GET", "POST"]), PARAMS, st.sampled_from([None, "Basic ZGVtby1wb3J0YWlsOng=", "Bearer a.b",
                                                                   "Basic !!!", "Bearer " + "x" * 300]))
 def test_endpoints_never_answer_500(web, path, method, params, authorization):
