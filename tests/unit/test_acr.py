@@ -74,3 +74,18 @@ def test_min_acr_is_read_and_unknown_values_are_refused_naming_file_and_field(tm
         load_policies(tmp_path)
     text = str(caught.value)
     assert "high.yaml" in text and "min_acr" in text and "eidas1, eidas2, eidas3" in text
+
+
+def test_emulator_acr_per_auth_mode_and_its_command_line():
+    from bridge.sandbox.psc import EmulatorConfig
+    from bridge.sandbox.psc.__main__ import build_parser
+
+    default = EmulatorConfig()
+    assert default.acr("CARD") == "eidas2" and default.acr("MOBILE") == "eidas1" and default.acr("OTHER") == "eidas1"
+    args = build_parser().parse_args(["--acr", "CARD=eidas3,MOBILE=eidas2", "--unmet-acr", "error"])
+    assert args.acr == (("CARD", "eidas3"), ("MOBILE", "eidas2")) and args.unmet_acr == "error"
+    assert EmulatorConfig(acr_by_auth_mode=args.acr).acr("MOBILE") == "eidas2"
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["--acr", "CARD"])
+    with pytest.raises(ValueError):
+        EmulatorConfig(unmet_acr="maybe")

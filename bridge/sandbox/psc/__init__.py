@@ -8,6 +8,7 @@ For development and tests only: it refuses to start when BRIDGE_ENV=production.
 
     python -m bridge.sandbox.psc --host 127.0.0.1 --port 8001 [--tls-cert F --tls-key F --client-ca F]
         [--id-token-alg HS256] [--userinfo-format jwt] [--client ID:SECRET:REDIRECT_URI[:POST_LOGOUT_URI]]
+        [--acr CARD=eidas2,MOBILE=eidas1] [--unmet-acr lower|error]
 
 Endpoints (issuer = {base_url}/auth/realms/esante-wallet, oidc = {issuer}/protocol/openid-connect)
     {wallet_url}/auth                    authorize (GET) + login page form (POST, hidden `txn`); wallet_url

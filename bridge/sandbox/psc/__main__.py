@@ -38,6 +38,14 @@ def parse_tls_client(spec: str) -> EmulatedClient:
                           auth_method="tls_client_auth", tls_client_cert_sha256=fingerprint)
 
 
+def parse_acr(spec: str) -> tuple[tuple[str, str], ...]:
+    """CARD=eidas2,MOBILE=eidas1 -> the acr each authMode gets."""
+    pairs = [item.partition("=") for item in spec.split(",") if item.strip()]
+    if not pairs or any(not mode.strip() or not sep or not acr.strip() for mode, sep, acr in pairs):
+        raise argparse.ArgumentTypeError(f"--acr {spec!r}: expected MODE=ACR[,MODE=ACR] (e.g. CARD=eidas2)")
+    return tuple((mode.strip(), acr.strip()) for mode, _, acr in pairs)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bridge.sandbox.psc",
                                      description="Émulateur Pro Santé Connect (développement et tests uniquement).")
@@ -52,6 +60,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--userinfo-format", choices=["json", "jwt"], default="json")
     parser.add_argument("--no-iss", action="store_true", help="no RFC 9207 iss in the authorization response")
     parser.add_argument("--omit-logout-state", action="store_true", help="drop state on the post-logout redirect")
+    parser.add_argument("--acr", type=parse_acr, default=None, metavar="MODE=ACR[,MODE=ACR]",
+                        help="acr per authMode (default CARD=eidas2,MOBILE=eidas1, as production PSC now answers)")
+    parser.add_argument("--unmet-acr", choices=["lower", "error"], default="lower",
+                        help="an acr_values the login did not reach: answer the lower acr (default) or "
+                             "error=unmet_authentication_requirements (PSC's behaviour is unconfirmed)")
     parser.add_argument("--client", type=parse_client, action="append", default=[],
                         metavar="ID:SECRET:REDIRECT_URI[:POST_LOGOUT_URI]",
                         help="register a client (repeatable; replaces the demo client bridge-demo)")
@@ -83,7 +96,8 @@ def main(argv: list[str] | None = None) -> int:
     config = EmulatorConfig(base_url=args.base_url or DEFAULT_BASE_URL,
                             wallet_url=args.wallet_url, clients=clients, id_token_alg=args.id_token_alg,
                             userinfo_format=args.userinfo_format, send_iss=not args.no_iss,
-                            omit_logout_state=args.omit_logout_state)
+                            omit_logout_state=args.omit_logout_state, unmet_acr=args.unmet_acr,
+                            **({"acr_by_auth_mode": args.acr} if args.acr else {}))
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
         server = serve(config, host=args.host, port=args.port, ssl_context=_ssl_context(args))
