@@ -76,6 +76,9 @@ def install(app: Flask) -> None:
         # Card removal notices come from the workstations' agents: per address too, under their own counter.
         views["card_removal.removed"] = limiter.limit(settings.rate_limit_authorize, key_func=client_ip,
                                                       scope="card-removed")(views["card_removal.removed"])
+        # A pushed authorization request (RFC 9126) is an /authorize by POST: per address, its own counter.
+        views["oidc.pushed_authorization_request"] = limiter.limit(
+            settings.rate_limit_authorize, key_func=client_ip, scope="par")(views["oidc.pushed_authorization_request"])
     token = views["oidc.token"]
     if settings.rate_limit_token != "off":
         token = limiter.limit(settings.rate_limit_token, key_func=client_id, deduct_when=succeeded,
@@ -90,6 +93,8 @@ def install(app: Flask) -> None:
         retry = str(max(1, int(getattr(exc, "retry_after", 1) or 1)))
         if request.path == "/token":
             response = jsonify(error="slow_down", error_description="Too many token requests; retry later.")
+        elif request.path == "/par":
+            response = jsonify(error="slow_down", error_description="Too many pushed requests; retry later.")
         elif request.path == "/cps/removed":   # an agent, not a person: JSON, and it retries after Retry-After
             response = jsonify(error="too_many_requests", message="Too many removal notices; retry later.")
         else:

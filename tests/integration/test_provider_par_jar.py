@@ -301,3 +301,13 @@ def client_assertion(server) -> str:
 def test_garbage_at_par_is_never_a_500(server, data):
     response = requests.post(f"{server.url}/par", data=data, timeout=10)
     assert response.status_code in (400, 401) and response.json()["error"], response.text
+
+
+def test_par_is_rate_limited_per_address_like_authorize(bridge_factory):
+    """Each push keeps up to a few kB for 60 s: /par shares BRIDGE_RATE_LIMIT_AUTHORIZE (its own counter)."""
+    server = bridge_factory(env={"BRIDGE_RATE_LIMIT_AUTHORIZE": "3/minute"})
+    params = request_params(PORTAIL["redirect_uri"], PORTAIL["client_id"])
+    auth = (PORTAIL["client_id"], PORTAIL["client_secret"])
+    answers = [requests.post(f"{server.url}/par", data=params, auth=auth, timeout=10) for _ in range(4)]
+    assert [a.status_code for a in answers] == [201, 201, 201, 429]
+    assert answers[-1].json()["error"] == "slow_down" and answers[-1].headers["Retry-After"]
