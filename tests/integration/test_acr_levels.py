@@ -43,11 +43,14 @@ def psc_authorize_query(server, app: AppClient, browser, **extra) -> dict:
 
 def test_card_is_eidas2_and_ecps_eidas1_in_the_id_token_and_introspection(bridge_server):
     for auth_mode, expected in (("CARD", "eidas2"), ("MOBILE", "eidas1")):
-        app = AppClient(bridge_server.url, **PORTAIL)
-        tokens = app.exchange(app.login(requests.Session(), user="899700000002", auth_mode=auth_mode)["code"])
+        app, browser = AppClient(bridge_server.url, **PORTAIL), requests.Session()
+        tokens = app.exchange(app.login(browser, user="899700000002", auth_mode=auth_mode)["code"])
         assert app.verify_id_token(tokens["id_token"])["acr"] == expected
         answer = introspect(bridge_server, tokens["access_token"])
         assert answer["active"] is True and answer["acr"] == expected
+        # PSC's own facts are kept beside the bridge's acr in the session
+        authn = bridge_server.bridge.sessions.load(browser.cookies["bridge_session"]).authn
+        assert (authn.upstream_acr, authn.auth_mode, authn.auth_level) == (expected, auth_mode, "1")
 
 
 def test_acr_values_eidas2_goes_to_psc_and_a_card_login_meets_it(bridge_server):
