@@ -86,7 +86,7 @@ def _essential_claims_acr(raw) -> tuple[str, ...]:
     try:
         claims = json.loads(raw) if isinstance(raw, str) else raw
         request = claims.get("id_token", {}).get("acr")
-    except (ValueError, AttributeError):
+    except (ValueError, AttributeError, RecursionError):
         return ()
     if not isinstance(request, dict) or request.get("essential") is not True:
         return ()
@@ -101,7 +101,7 @@ def claims_problem(raw) -> str | None:
         return None
     try:
         claims = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):   # RecursionError: "[[[[…" nested deeper than the parser goes
         return "claims is not valid JSON."
     if not isinstance(claims, dict) or any(not isinstance(v, dict) for v in claims.values()):
         return "claims must be a JSON object of objects (userinfo, id_token)."

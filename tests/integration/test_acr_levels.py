@@ -138,3 +138,15 @@ def test_discovery_lists_exactly_the_acr_values_the_bridge_can_issue(bridge_fact
     narrowed = bridge_factory(env={"BRIDGE_PSC_ACCEPTED_ACR": "eidas1", "BRIDGE_CPS_ACR": "eidas3"})
     meta = requests.get(narrowed.url + "/.well-known/openid-configuration", timeout=10).json()
     assert meta["acr_values_supported"] == ["eidas1", "eidas3"]   # teleservice-historique allows cps-pin
+
+
+def test_an_eidas1_session_is_stepped_up_for_a_min_acr_service(bridge_factory, tmp_path):
+    policies = rewrite_policies(tmp_path / "policies", "http://127.0.0.1:8002", {"acr-high.yaml": HIGH_POLICY})
+    server = bridge_factory(env={"BRIDGE_POLICIES_DIR": str(policies)})
+    browser = requests.Session()
+    AppClient(server.url, **PORTAIL).login(browser, user="899700000002", auth_mode="MOBILE")   # eidas1 session
+    high = AppClient(server.url, **HIGH)
+    first = browser.get(high.authorize_url(), allow_redirects=False, timeout=10)
+    assert first.headers["Location"].startswith("/login/psc")   # not reused, not refused: a new login
+    result = high.follow(browser, server.url + first.headers["Location"], user="899700000002", auth_mode="CARD")
+    assert high.verify_id_token(high.exchange(result["code"])["id_token"])["acr"] == "eidas2"
