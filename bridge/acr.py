@@ -103,8 +103,8 @@ def claims_problem(raw) -> str | None:
         claims = json.loads(raw)
     except (ValueError, RecursionError):   # RecursionError: "[[[[…" nested deeper than the parser goes
         return "claims is not valid JSON."
-    if not isinstance(claims, dict) or any(not isinstance(v, dict) for v in claims.values()):
-        return "claims must be a JSON object of objects (userinfo, id_token)."
+    if not isinstance(claims, dict) or any(not isinstance(claims.get(k, {}), dict) for k in ("userinfo", "id_token")):
+        return "claims must be a JSON object whose userinfo and id_token members are objects."
     return None
 
 

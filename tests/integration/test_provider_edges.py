@@ -253,10 +253,10 @@ def test_the_login_stores_a_compact_validated_request(server):
     url = app.authorize_url()
     parts = urlsplit(url)
     first = requests.get(f"{parts.scheme}://{parts.netloc}{parts.path}", allow_redirects=False, timeout=10,
-                         params={**query(url), "junk": "j" * 20_000, "claims": '{"x":1}'})
+                         params={**query(url), "junk": "j" * 20_000, "registration": '{"x":1}'})
     txn_id = query(first.headers["Location"])["txn"]
     stored = parse_qs(server.bridge.transactions.get(txn_id).query)
-    assert "junk" not in stored and "claims" not in stored
+    assert "junk" not in stored and "registration" not in stored
     assert stored["state"] == [app.pending["state"]] and stored["code_challenge_method"] == ["S256"]
 
 

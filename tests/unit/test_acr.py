@@ -45,6 +45,7 @@ def test_requested_reads_acr_values_and_the_essential_claims_acr():
     voluntary = json.dumps({"id_token": {"acr": {"values": ["eidas2"]}}})
     assert acr.requested({"claims": voluntary}) == ()
     assert acr.claims_problem("{bad") and acr.claims_problem('{"id_token": 3}') and not acr.claims_problem(None)
+    assert not acr.claims_problem('{"x": 1}') and acr.claims_problem('[1]')   # unknown members are ignored
     assert acr.claims_problem("[" * 2048) and acr.requested({"claims": "[" * 2048}) == ()   # never a 500
 
 
