@@ -18,7 +18,7 @@ from bridge.web.i18n import current_lang
 from bridge.web.messages import message
 from bridge.web.pending import bound_txn, chooser_means, login_entry
 
-API_PATHS = ("/token", "/userinfo", "/introspect", "/revoke", "/jwks", "/.well-known/", "/login/cps/challenge",
+API_PATHS = ("/token", "/par", "/userinfo", "/introspect", "/revoke", "/jwks", "/.well-known/", "/login/cps/challenge",
              "/cps/removed", "/healthz", "/readyz", "/metrics")
 _JSON_ERRORS = {401: "invalid_client", 404: "not_found", 429: "slow_down", 503: "temporarily_unavailable"}
 

@@ -311,3 +311,9 @@ def test_par_is_rate_limited_per_address_like_authorize(bridge_factory):
     answers = [requests.post(f"{server.url}/par", data=params, auth=auth, timeout=10) for _ in range(4)]
     assert [a.status_code for a in answers] == [201, 201, 201, 429]
     assert answers[-1].json()["error"] == "slow_down" and answers[-1].headers["Retry-After"]
+
+
+def test_par_errors_outside_oauth_are_json_too(server):
+    wrong_method = requests.get(f"{server.url}/par", timeout=10)
+    assert wrong_method.status_code == 405 and wrong_method.json()["error"]
+    assert "POST" in wrong_method.headers["Allow"]
