@@ -71,6 +71,19 @@ def issuable(services, settings) -> tuple[str, ...]:
     return tuple(sorted(found, key=lambda a: (rank(a), a)))
 
 
+def unreachable_minimums(services, settings) -> list[str]:
+    """Why start-up stops: services whose min_acr none of their means can give with this configuration (every
+    login would be refused), each named by its file."""
+    problems = []
+    for service in services:
+        gives = reachable(service.allowed_mie, settings)
+        if service.min_acr and not any(at_least(a, service.min_acr) for a in gives):
+            problems.append(f"{service.source or service.service}: min_acr: {service.min_acr} cannot be reached by "
+                            f"allowed_mie ({', '.join(service.allowed_mie)}), which give {', '.join(gives) or 'none'} "
+                            "with BRIDGE_PSC_ACCEPTED_ACR and BRIDGE_CPS_ACR: every login would be refused")
+    return problems
+
+
 def requested(params: dict) -> tuple[str, ...]:
     """The acr values an app requires: `acr_values`, or the `claims` parameter's id_token acr marked essential
     (value or values). The claims parameter wins when both are present (it is the essential request)."""

@@ -6,7 +6,7 @@ import secrets
 import socket
 from dataclasses import dataclass, field
 
-from bridge import events, metrics
+from bridge import acr, events, metrics
 from bridge.audit import Audit, open_audit
 from bridge.clock import Clock
 from bridge.config import ConfigError, Settings
@@ -54,6 +54,8 @@ def build_bridge(settings: Settings, *, clock: Clock | None = None, store: Store
     store = store or open_store(settings.store_url, clock=clock)
     policies = load_policies(settings.policies_active_dir or settings.policies_dir, dev=not settings.production,
                              shown_as=settings.policies_dir)
+    for problem in acr.unreachable_minimums(policies.services.values(), settings):
+        raise ConfigError(problem)
     keys = KeyRing(settings.keys_dir, create=not settings.production, clock=clock)
     sessions = Sessions(store, clock)
     bridge = Bridge(settings=settings, clock=clock, store=store, policies=policies, keys=keys,

@@ -91,3 +91,21 @@ def test_emulator_acr_per_auth_mode_and_its_command_line():
         build_parser().parse_args(["--acr", "CARD"])
     with pytest.raises(ValueError):
         EmulatorConfig(unmet_acr="maybe")
+
+
+def test_start_up_stops_when_a_min_acr_cannot_be_reached(tmp_path):
+    import shutil
+    from pathlib import Path
+
+    from bridge.config import ConfigError, load_settings
+    from bridge.core import build_bridge
+    from bridge.store.memory import MemoryStore
+
+    policies = tmp_path / "policies"
+    policies.mkdir()
+    shutil.copy(Path("policies") / "demo-portail.yaml", policies / "demo-portail.yaml")
+    (policies / "high.yaml").write_text(POLICY.replace("client_id: high", "client_id: high-app") + "min_acr: eidas3\n")
+    env = {"BRIDGE_KEYS_DIR": str(tmp_path / "keys"), "BRIDGE_POLICIES_DIR": str(policies)}
+    with pytest.raises(ConfigError, match=r"high\.yaml: min_acr: eidas3 cannot be reached .*give eidas1, eidas2"):
+        build_bridge(load_settings(env), store=MemoryStore())
+    assert build_bridge(load_settings({**env, "BRIDGE_PSC_ACCEPTED_ACR": "eidas1,eidas2,eidas3"}), store=MemoryStore())
