@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import re
 
+from cryptography import x509
+
 from bridge.policy.fields import codes, mapping, text, unknown_keys, uris
 from bridge.policy.report import MISSING, Report
 from bridge.policy.schema import Client
@@ -12,8 +14,9 @@ CLIENT_KEYS = ("require_pushed_authorization_requests",
                "client_id", "name", "client_secret_sha256", "token_endpoint_auth_method", "redirect_uris",
                "post_logout_redirect_uris", "backchannel_logout_uri", "frontchannel_logout_uri",
                "frontchannel_logout_session_required", "scopes", "jwks", "id_token_signed_response_alg",
-               "dpop_bound_access_tokens")
-AUTH_METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt", "none")
+               "dpop_bound_access_tokens", "tls_client_auth_subject_dn")
+AUTH_METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt", "none", "tls_client_auth",
+                "self_signed_tls_client_auth")
 CLIENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
 SCOPE = re.compile(r"^[\x21\x23-\x5b\x5d-\x7e]+$")     # RFC 6749 scope-token
 
@@ -39,10 +42,11 @@ def read_client(report: Report, raw, index: int, dev: bool) -> Client | None:
     elif secret:
         report.error(path + ("client_secret_sha256",), secret, f"must be absent with {method} (no shared secret)")
     jwks = data.get("jwks")
-    if method == "private_key_jwt" and not (isinstance(jwks, dict) and isinstance(jwks.get("keys"), list)
-                                            and jwks["keys"]):
+    keyed = isinstance(jwks, dict) and isinstance(jwks.get("keys"), list) and jwks["keys"]
+    if method in ("private_key_jwt", "self_signed_tls_client_auth") and not keyed:
         report.error(path + ("jwks",), jwks if jwks is not None else MISSING,
-                     "private_key_jwt needs the client's public keys as {keys: [...]}")
+                     f"{method} needs the client's public keys as {{keys: [...]}}")
+    subject_dn = _subject_dn(report, data, method, path)
     if data.get("redirect_uris") in (None, []):
         report.error(path + ("redirect_uris",), data.get("redirect_uris", MISSING),
                      "at least one redirect URI is required")
@@ -75,7 +79,7 @@ def read_client(report: Report, raw, index: int, dev: bool) -> Client | None:
                   backchannel_logout_uri=backchannel, frontchannel_logout_uri=frontchannel,
                   frontchannel_logout_session_required=fc_session, scopes=scopes,
                   jwks=jwks if isinstance(jwks, dict) else None, id_token_signed_response_alg=alg, name=name,
-                  dpop_bound_access_tokens=dpop_bound)
+                  dpop_bound_access_tokens=dpop_bound, tls_client_auth_subject_dn=subject_dn)
 
 
 def _logout_uri(report: Report, data: dict, key: str, path: tuple, dev: bool) -> str:
@@ -88,6 +92,25 @@ def _logout_uri(report: Report, data: dict, key: str, path: tuple, dev: bool) ->
         report.error(path + (key,), value, problem)
         return ""
     return value
+
+
+def _subject_dn(report: Report, data: dict, method: str, path: tuple) -> str:
+    """RFC 8705 tls_client_auth: the certificate subject, an RFC 4514 DN kept in its normal form; only with it."""
+    value = data.get("tls_client_auth_subject_dn", "")
+    key = path + ("tls_client_auth_subject_dn",)
+    if method != "tls_client_auth":
+        if value not in ("", None):
+            report.error(key, value, "only with token_endpoint_auth_method: tls_client_auth")
+        return ""
+    if not isinstance(value, str) or not value:
+        report.error(key, value or MISSING, "tls_client_auth needs the certificate's subject DN (RFC 4514, "
+                     "e.g. CN=dpi.example,O=Hopital,C=FR)")
+        return ""
+    try:
+        return x509.Name.from_rfc4514_string(value).rfc4514_string()
+    except ValueError:
+        report.error(key, value, "is not an RFC 4514 distinguished name (no space after the commas)")
+        return ""
 
 
 def _flag(report: Report, data: dict, key: str, path: tuple) -> bool:

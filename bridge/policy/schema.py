@@ -18,6 +18,7 @@ class Client:
     frontchannel_logout_session_required: bool = True
     scopes: tuple[str, ...] = ("openid", "profile")
     jwks: dict | None = None
+    tls_client_auth_subject_dn: str = ""     # RFC 8705 tls_client_auth: the certificate's subject, RFC 4514
     id_token_signed_response_alg: str = "RS256"
     name: str = ""
     dpop_bound_access_tokens: bool = False   # RFC 9449 §5: /token refuses this client a request without a proof

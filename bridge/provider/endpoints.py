@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from authlib.integrations.flask_oauth2 import ResourceProtector
 from authlib.oauth2.rfc6749 import InvalidClientError, InvalidRequestError, TokenMixin
-from authlib.oauth2.rfc6750 import BearerTokenValidator
+from authlib.oauth2.rfc6750 import BearerTokenValidator, InvalidTokenError
 from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
@@ -16,7 +16,7 @@ from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
 from bridge.model import Authentication
-from bridge.provider import dpop
+from bridge.provider import dpop, mtls
 from bridge.provider.claims import subject
 from bridge.provider.clients import OAuthClient
 from bridge.provider.grants import TOKEN_ENDPOINT_AUTH_METHODS, Grantee, id_token_claims, is_own_id_token
@@ -89,17 +89,21 @@ class StoredToken(TokenMixin):
 
 
 class TokenValidator(BearerTokenValidator):
-    """Bearer tokens; a DPoP-bound token (RFC 9449) presented as one is refused with a DPoP challenge."""
+    """Bearer tokens; a DPoP-bound token (RFC 9449) presented as one is refused with a DPoP challenge, a
+    certificate-bound one (RFC 8705) without its certificate with a Bearer invalid_token."""
 
     def __init__(self, server):
         super().__init__()
         self.server = server
 
     def authenticate_token(self, token_string):
-        return self.check(token_string, "")
+        return self.check(token_string, "", mtls.binding(self.server.bridge))
 
-    def check(self, token_string, jkt: str):
-        use = self.server.bridge.tokens.use_access(token_string, jkt=jkt)
+    def check(self, token_string, jkt: str, certificate: str = ""):
+        use = self.server.bridge.tokens.use_access(token_string, jkt=jkt, certificate=certificate)
+        if use.status == "wrong_key" and mtls.is_certificate_bound(use.record.get("j")):
+            raise InvalidTokenError(description="This access token is bound to a client certificate (RFC 8705): "
+                                    "send it over TLS with that certificate.")
         if use.status == "wrong_key":
             raise dpop.wrong_key(self.TOKEN_TYPE)
         return StoredToken(use, self.server.query_client(use.record["c"])) if self.server.token_used(use) else None
@@ -149,7 +153,8 @@ class BridgeUserInfo(UserInfoEndpoint):
 
 
 class Introspection(IntrospectionEndpoint):
-    CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt"]  # not public clients
+    CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt",  # not public clients
+                           *mtls.METHODS]
 
     def query_token(self, token_string, token_type_hint):
         """Active only when using the token would succeed now (RFC 7662 §2.2): the same checks as a
@@ -175,9 +180,9 @@ class Introspection(IntrospectionEndpoint):
                   "exp": int(min(record["e"], session["deadline"])), "iss": bridge.settings.issuer,
                   "aud": record["c"], "sid": token["sid"]}
         if token["kind"] == "access_token":  # RFC 7662 §2.2: the RFC 6749 §7.1 type; refresh tokens have none
-            answer["token_type"] = "DPoP" if record.get("j") else "Bearer"
-        if record.get("j"):
-            answer["cnf"] = {"jkt": record["j"]}   # RFC 9449 §6.2
+            answer["token_type"] = mtls.token_type(record.get("j"))
+        if record.get("j"):   # RFC 9449 §6.2, RFC 8705 §3.2: the resource server checks the binding
+            answer["cnf"] = mtls.cnf(record["j"])
         national_id, auth_time, acr, mie = Authentication.peek(session["authn"])
         service = bridge.policies.services[record["v"]]
         answer.update(sub=subject(service, national_id, bridge.settings.secret_key), auth_time=auth_time, acr=acr,

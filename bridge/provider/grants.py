@@ -13,12 +13,13 @@ from authlib.oidc.core.models import AuthorizationCodeMixin
 from bridge import metrics
 from bridge.acr import claims_problem
 from bridge.model import Authentication
-from bridge.provider import dpop
+from bridge.provider import dpop, mtls
 from bridge.provider.claims import subject, user_claims
 from bridge.provider.tokens import new_token
 
 ID_TOKEN_TTL = 300
-TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"]
+TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt", "none",
+                               "tls_client_auth", "self_signed_tls_client_auth"]   # RFC 8705: mtls.py
 # Caps on /authorize parameters (characters): an anonymous request is stored during the login.
 PARAM_LIMITS = {"state": 1024, "nonce": 512, "scope": 1024, "login_hint": 256, "id_token_hint": 8192,
                 "acr_values": 256, "redirect_uri": 2048, "client_id": 256, "code_challenge": 128,
@@ -122,7 +123,7 @@ class CodeGrant(grants.AuthorizationCodeGrant):
         jkt = dpop.token_endpoint_jkt(self.server.bridge, self.request)
         super().validate_token_request()
         dpop.require(self.request.client, jkt)
-        self.request.dpop_jkt = jkt
+        self.request.dpop_jkt = jkt or mtls.binding(self.server.bridge)   # the DPoP key, else the certificate
 
     def generate_token(self, user=None, scope=None, grant_type=None, expires_in=None, include_refresh_token=True):
         return self.server.generate_token(grant_type or self.GRANT_TYPE, self.request.client, user, scope,
@@ -171,7 +172,7 @@ class RefreshGrant(grants.BaseGrant, grants.TokenEndpointMixin):
         if not self.request.form.get("refresh_token"):
             raise InvalidRequestError("Missing 'refresh_token' in request.")
         dpop.require(client, jkt)
-        self.request.client, self.request.dpop_jkt = client, jkt
+        self.request.client, self.request.dpop_jkt = client, jkt or mtls.binding(self.server.bridge)
 
     def create_token_response(self):
         bridge, client = self.server.bridge, self.request.client
@@ -181,7 +182,8 @@ class RefreshGrant(grants.BaseGrant, grants.TokenEndpointMixin):
             if use.status == "reused":
                 bridge.record("token_revoked", "failure", client=client.client_id, reason="refresh_reuse")
             if use.status == "wrong_key":
-                raise InvalidGrantError("Refresh token is DPoP-bound: send a proof signed by its key (RFC 9449).")
+                raise InvalidGrantError("Refresh token is bound: send a DPoP proof signed by its key (RFC 9449), "
+                                        "or its client certificate (RFC 8705).")
             raise InvalidGrantError(f"Refresh token is {use.status.replace('_', ' ')}.")
         metrics.token_issued("refresh_token")
         bridge.record("token_refreshed", client=client.client_id, service=use.record["v"], sid=use.sid)

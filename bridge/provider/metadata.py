@@ -58,6 +58,7 @@ def provider_metadata(issuer: str, acr_values: tuple[str, ...]) -> dict:
         "frontchannel_logout_session_supported": True,
         "code_challenge_methods_supported": list(S256Challenge.SUPPORTED_CODE_CHALLENGE_METHOD),
         "dpop_signing_alg_values_supported": list(DPOP_ALGS),   # RFC 9449 §5.1
+        "tls_client_certificate_bound_access_tokens": True,     # RFC 8705 §3.3, same endpoints (mtls.py)
         "scopes_supported": ["openid", "profile", "email", "rpps"],
         "claims_supported": CLAIMS,
         "prompt_values_supported": PROMPTS,

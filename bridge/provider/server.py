@@ -24,6 +24,8 @@ from bridge.provider.endpoints import (
     TokenValidator,
 )
 from bridge.provider.grants import BridgeOpenIDCode, CodeGrant, Grantee, RefreshGrant, S256Challenge
+from bridge.provider.mtls import METHODS as MTLS_METHODS
+from bridge.provider.mtls import TlsClientAuth, token_type
 from bridge.provider.par import RequestObjects
 from bridge.provider.tokens import TokenUse
 
@@ -48,7 +50,8 @@ class BridgeAuthorizationServer(AuthorizationServer):
 
     def generate_token(self, grant_type, client, user: Grantee, scope, expires_in=None, include_refresh_token=True,
                        jkt: str = ""):
-        """`jkt`: the DPoP key (RFC 9449) the access token, and a public client's refresh token, are bound to."""
+        """`jkt`: the DPoP key (RFC 9449) or certificate (RFC 8705, mtls.py) the access token, and a public
+        client's refresh token, are bound to."""
         bridge = self.bridge
         token = bridge.tokens.issue(user.sid, client.client_id, scope or "", user.service, user.family,
                                     user.deadline, refresh=include_refresh_token, jkt=jkt,
@@ -56,7 +59,7 @@ class BridgeAuthorizationServer(AuthorizationServer):
         metrics.token_issued(grant_type)
         bridge.record("token_issued", service=user.service, client=client.client_id, grant=grant_type,
                       national_id=user.authn.identity.national_id, mie=user.authn.mie, sid=user.sid)
-        return {"token_type": "DPoP" if jkt else "Bearer", "scope": scope or "", **token}
+        return {"token_type": token_type(jkt), "scope": scope or "", **token}
 
     def token_used(self, use: TokenUse) -> bool:
         """Apply what a token check found: lazy idle/absolute expiry notifies the app (back-channel)."""
@@ -108,6 +111,8 @@ def build_server(app, bridge) -> AuthorizationServer:
     server.register_extension(BridgeIssuer(bridge.settings.issuer))
     server.register_extension(RequestObjects(bridge))   # PAR request_uri and JAR request (par.py)
     server.register_client_auth_method(PrivateKeyJwt.CLIENT_AUTH_METHOD, PrivateKeyJwt(bridge, leeway=30))
+    for method in MTLS_METHODS:
+        server.register_client_auth_method(method, TlsClientAuth(bridge, method))
     protector = BodyOrHeaderProtector()
     protector.register_token_validator(TokenValidator(server))
     protector.register_token_validator(DpopTokenValidator(server))

@@ -13,6 +13,7 @@ import re
 import secrets
 from dataclasses import dataclass
 
+from bridge.provider.mtls import token_type
 from bridge.sessions import IDP_IDLE_MAX, session_key
 from bridge.sessions.activity import activity_key, revoked_family, stamp
 from bridge.sessions.scripts import REFRESH, TOKEN_USE
@@ -73,7 +74,8 @@ class Tokens:
     # -- issuing ----------------------------------------------------------------------------------------------
     def issue(self, sid: str, client_id: str, scope: str, service: str, family: str, deadline: float,
               refresh: bool = True, jkt: str = "", bind_refresh: bool = False) -> dict:
-        """`jkt`: the DPoP key the access token (and, with `bind_refresh`, the refresh token) is bound to."""
+        """`jkt`: the binding of the access token (and, with `bind_refresh`, of the refresh token): a DPoP key's
+        thumbprint or a certificate's (`x5t#S256:…`, bridge/provider/mtls.py)."""
         now = self.clock.now()
         access, access_exp = new_token(sid), min(now + ACCESS_TTL, deadline)
         fields = {"c": client_id, "s": scope, "v": service, "f": family}
@@ -89,20 +91,22 @@ class Tokens:
         return token
 
     # -- using --------------------------------------------------------------------------------------------------
-    def use_access(self, token: str, touch: bool = True, jkt: str | None = None) -> TokenUse:
+    def use_access(self, token: str, touch: bool = True, jkt: str | None = None, certificate: str = "") -> TokenUse:
         """`jkt`: the DPoP key presented ('' for a bearer use); a token bound otherwise is `wrong_key`, untouched.
-        None (introspection): no binding check."""
-        return self._check("at", token, touch, jkt)
+        None (introspection): no binding check. `certificate`: the binding of the client certificate of a bearer
+        use (RFC 8705), which an unbound token accepts too."""
+        return self._check("at", token, touch, certificate or jkt, unbound_ok=bool(certificate))
 
     def check_refresh(self, token: str) -> TokenUse:
         """What a refresh would find now (session, client timers, family), without rotating or touching anything."""
         return self._check("rt", token, touch=False)
 
-    def _check(self, kind: str, token: str, touch: bool, jkt: str | None = None) -> TokenUse:
+    def _check(self, kind: str, token: str, touch: bool, jkt: str | None = None, unbound_ok: bool = False) -> TokenUse:
         sid = split(token)
         if sid is None:
             return TokenUse("missing")
-        args = [stamp(self.clock.now()), self.idle_max, "1" if touch else "0"] + ([jkt] if jkt is not None else [])
+        args = [stamp(self.clock.now()), self.idle_max, "1" if touch else "0"] + ([jkt] if jkt is not None else []) \
+            + (["1"] if unbound_ok else [])
         reply = self.store.run(TOKEN_USE, [f"{kind}:{{{sid}}}:{_h(token)}", session_key(sid), activity_key(sid)], args)
         return self._use(sid, reply)
 
@@ -127,7 +131,7 @@ class Tokens:
         use = self._use(sid, reply)
         if use.status != "ok":
             return use, None
-        return use, {"access_token": access, "refresh_token": rt, "token_type": "DPoP" if jkt else "Bearer",
+        return use, {"access_token": access, "refresh_token": rt, "token_type": token_type(jkt),
                      "expires_in": max(1, int(float(reply[3]) - now)), "scope": use.record["s"]}
 
     def lookup_refresh(self, token: str) -> tuple[str, dict] | None:

@@ -32,7 +32,8 @@ end
 """
 
 # KEYS: token, session, activity. ARGV: now (a stamp), global idle, touch (1|0), and optionally the DPoP key
-# thumbprint presented ('' for a bearer use): a token bound to another key (`j`, RFC 9449) is 'wrong_key', untouched.
+# thumbprint presented ('' for a bearer use): a token bound to another key (`j`, RFC 9449) is 'wrong_key', untouched;
+# then optionally '1': an unbound token is accepted too (a bearer use with a client certificate, RFC 8705).
 # Returns {status, token json, session json}.
 TOKEN_USE_LUA = VERDICT_LUA + """
 local tok = redis.call('GET', KEYS[1])
@@ -40,7 +41,9 @@ if not tok then return {'missing'} end
 local sess = redis.call('GET', KEYS[2])
 if not sess then return {'ended', tok} end
 local t = cjson.decode(tok)
-if ARGV[4] and (t.j or '') ~= ARGV[4] then return {'wrong_key', tok, sess} end
+if ARGV[4] and (t.j or '') ~= ARGV[4] and not (ARGV[5] == '1' and (t.j or '') == '') then
+  return {'wrong_key', tok, sess}
+end
 local now = tonumber(ARGV[1])
 local v = redis.call('HMGET', KEYS[3], t.c, '_seen', '!f:' .. t.f)
 local status, limits = verdict(now, tonumber(ARGV[2]), v[1], v[2], v[3])
@@ -67,7 +70,7 @@ def _token_use(store, keys, args):
     if sess is None:
         return ["ended", tok]
     t = json.loads(tok)
-    if len(args) > 3 and t.get("j", "") != args[3]:
+    if len(args) > 3 and t.get("j", "") != args[3] and not (len(args) > 4 and args[4] == "1" and not t.get("j")):
         return ["wrong_key", tok, sess]
     act = store.hash_get_all(activity_key)
     status = activity.check(act, t["c"], t["f"], now, global_idle)

@@ -215,3 +215,18 @@ def test_dpop_bound_tokens_agree_in_lua_and_memory(lua, presented, use_status, r
             assert json.loads(store.get(NEW_AT))["j"] == "K" and json.loads(store.get(NEW_RT))["j"] == "K"
         else:
             assert store.get(TOKEN) == bound and store.get(NEW_AT) is None   # refused: nothing rotated
+
+
+@pytest.mark.parametrize("stored, presented, status", [
+    ("", "x5t#S256:C", "ok"), ("x5t#S256:C", "x5t#S256:C", "ok"), ("x5t#S256:C", "x5t#S256:D", "wrong_key"),
+    ("x5t#S256:C", "", "wrong_key"), ("K", "x5t#S256:C", "wrong_key")])
+def test_certificate_bound_tokens_agree_in_lua_and_memory(lua, stored, presented, status):
+    """A bearer use with a client certificate (RFC 8705) passes the certificate's binding and '1': an unbound token
+    is accepted, a token bound to that certificate too, any other binding is `wrong_key` — in both twins."""
+    case = CASES[0]
+    record = json.dumps({**json.loads(RECORD), **({"j": stored} if stored else {})})
+    for store in (lua, memory(case)):
+        seed(store, case)
+        store.set(TOKEN, record, 3600)
+        args = [case.stamp, case.global_idle, "0", presented] + (["1"] if presented else [])
+        assert store.run(TOKEN_USE, [TOKEN, session_key(SID), activity_key(SID)], args)[0] == status

@@ -9,6 +9,8 @@ import pytest
 import requests
 from joserfc.jwk import JWKRegistry
 
+from bridge.provider.mtls import thumbprint
+from tests.integration.test_provider_mtls import DN, DN_CERT, SELF_CERT, header
 from tests.interop.conftest import (
     JWT_CLIENT,
     KEY_FOR,
@@ -22,6 +24,7 @@ from tests.interop.conftest import (
     redirect_uri,
     run_node,
 )
+from tests.support.bridge import rewrite_policies
 
 LIBS = ["openid-client", "oauth4webapi"]
 pytestmark = pytest.mark.parametrize("lib", LIBS)
@@ -296,3 +299,56 @@ def test_dpop(server, lib):
     assert server.bridge.tokens.lookup_access(access)[1]["j"] == JWKRegistry.import_key(key["jwk"]).thumbprint()
     bearer = requests.get(f"{server.url}/userinfo", timeout=10, headers={"Authorization": f"Bearer {access}"})
     assert bearer.status_code == 401 and bearer.headers["WWW-Authenticate"].startswith("DPoP ")
+
+
+@pytest.fixture
+def mtls_server(bridge_factory, receiver, tmp_path):
+    """A bridge behind a (played) TLS proxy at 127.0.0.1 that forwards the client certificate in X-Client-Cert."""
+    policy = f"""
+service: interop-mtls
+name: Interop mTLS clients
+clients:
+  - client_id: interop-mtls
+    token_endpoint_auth_method: tls_client_auth
+    tls_client_auth_subject_dn: "{DN}"
+    redirect_uris: [http://127.0.0.1:8002/mtls/callback]
+    scopes: [openid, profile]
+allowed_mie: [psc]
+subject_type: public
+idle_timeout: 30m
+max_session: 4h
+"""
+    policies = rewrite_policies(tmp_path / "policies", receiver.url, {"interop-mtls.yaml": policy})
+    server = bridge_factory(env={"BRIDGE_POLICIES_DIR": str(policies), "BRIDGE_TRUSTED_PROXIES": "127.0.0.1",
+                                 "BRIDGE_CLIENT_CERT_HEADER": "X-Client-Cert"})
+    server.receiver, server.issuer = receiver, server.bridge.settings.issuer
+    return server
+
+
+@pytest.mark.client("node", "mTLS client auth + certificate-bound tokens (RFC 8705), via the proxy header")
+def test_mtls(mtls_server, lib):
+    """tls_client_auth with TlsClientAuth(); the library's customFetch plays the reverse proxy (adds the header)."""
+    server = mtls_server
+    conf = {"issuer": server.issuer, "client_id": "interop-mtls", "auth": "tls",
+            "redirect_uri": f"{server.receiver.url}/mtls/callback", "scope": "openid profile",
+            "cert_header": {"name": "X-Client-Cert", "value": header(DN_CERT)["X-Client-Cert"]}}
+    node = NodeSession(lib, **conf)
+    try:
+        started = node("authorize")
+        done = node("callback", **started, callback_url=browser_login(server, started["url"], conf["redirect_uri"]))
+        assert "error" not in done, done
+        tokens = done["tokens"]
+        assert tokens["token_type"].lower() == "bearer"
+        info = node("userinfo", access_token=tokens["access_token"], sub=done["claims"]["sub"])
+        assert info.get("userinfo", {}).get("sub") == USER, info
+        introspected = node("introspect", token=tokens["access_token"])
+        assert introspected["introspection"]["cnf"] == {"x5t#S256": thumbprint(DN_CERT)}, introspected
+        refreshed = node("refresh", refresh_token=tokens["refresh_token"])
+        assert "error" not in refreshed, refreshed
+    finally:
+        node.close()
+    access = refreshed["tokens"]["access_token"]
+    for presented in ({}, header(SELF_CERT)):   # the token without its certificate, or with another
+        refused = requests.get(f"{server.url}/userinfo", timeout=10,
+                               headers={"Authorization": f"Bearer {access}", **presented})
+        assert refused.status_code == 401 and 'error="invalid_token"' in refused.headers["WWW-Authenticate"]

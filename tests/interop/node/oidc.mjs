@@ -3,7 +3,9 @@
 // Steps: discover, discover_oauth2, authorize, authorize_jar (JAR, RFC 9101), authorize_par (PAR, RFC 9126; with
 // input.jar the pushed request is a signed request object), callback, userinfo, refresh, introspect, revoke, logout_url,
 // dpop_key. With `dpop: true` (DPoP, RFC 9449), callback, userinfo and refresh send proofs of the session's key.
-// Input: {issuer, client_id, client_secret?, auth: basic|none|private_key_jwt, jwk?, alg?, redirect_uri, ...}.
+// Input: {issuer, client_id, client_secret?, auth: basic|none|private_key_jwt|tls, jwk?, alg?, redirect_uri, ...}.
+// With `cert_header: {name, value}` (mTLS, RFC 8705) every request carries the header the bridge's reverse proxy
+// would add after the TLS handshake with the client certificate: the test plays the proxy in the library's fetch.
 // A library error is printed as {"error": {"name", "code", "error", "message"}} with exit code 0 (the test decides).
 import * as client from 'openid-client';
 import * as oauth from 'oauth4webapi';
@@ -31,7 +33,18 @@ async function clientAuth(ns) {
   if (input.auth === 'none') return ns.None();
   if (input.auth === 'post') return ns.ClientSecretPost(input.client_secret);
   if (input.auth === 'private_key_jwt') return ns.PrivateKeyJwt(await privateKey());
+  if (input.auth === 'tls') return ns.TlsClientAuth();
   return ns.ClientSecretBasic(input.client_secret);
+}
+
+// The reverse proxy's part of mTLS: the library fetches through it (customFetch), the proxy adds the header.
+function proxyFetch(symbol) {
+  if (!input.cert_header) return {};
+  return { [symbol]: (url, options) => {
+    const headers = new Headers(options.headers);
+    headers.set(input.cert_header.name, input.cert_header.value);
+    return fetch(url, { ...options, headers });
+  } };
 }
 
 function plain(value) {
@@ -54,7 +67,8 @@ function describe(err) {
 async function withOpenidClient() {
   const config = cache.config ?? await client.discovery(new URL(input.issuer), input.client_id, undefined,
     await clientAuth(client), { execute: [client.allowInsecureRequests],
-                                algorithm: step === 'discover_oauth2' ? 'oauth2' : 'oidc' });
+                                algorithm: step === 'discover_oauth2' ? 'oauth2' : 'oidc',
+                                ...proxyFetch(client.customFetch) });
   if (step === 'discover_oauth2') return { metadata: config.serverMetadata() };
   if (!cache.config) client.enableNonRepudiationChecks(config);   // verify the ID token's signature (JWKS)
   if (firstStep === 'session') cache.config = config;
@@ -140,7 +154,7 @@ async function nonceRetry(call) {
 // ---------------------------------------------------------------- oauth4webapi 3
 async function withOauth4webapi() {
   const issuer = new URL(input.issuer);
-  const options = { [oauth.allowInsecureRequests]: true };
+  const options = { [oauth.allowInsecureRequests]: true, ...proxyFetch(oauth.customFetch) };
   const algorithm = step === 'discover_oauth2' ? 'oauth2' : 'oidc';   // RFC 8414 or OIDC Discovery
   const as = cache.as ?? await oauth.processDiscoveryResponse(issuer,
     await oauth.discoveryRequest(issuer, { algorithm, ...options }));
