@@ -70,7 +70,7 @@ class EmulatorConfig:
     acr_by_auth_mode: tuple[tuple[str, str], ...] | dict = (("CARD", "eidas2"), ("MOBILE", "eidas1"))
     # An acr_values the login did not reach: "lower" answers with the lower acr (Keycloak's behaviour for the
     # voluntary acr_values); "error" redirects with error=unmet_authentication_requirements. What PSC does is
-    # UNCONFIRMED (research/psc.md): an emulator option.
+    # UNCONFIRMED (not in PSC's documentation; docs/provider.md, acr): an emulator option.
     unmet_acr: str = "lower"
 
     def __post_init__(self) -> None:
