@@ -155,6 +155,11 @@ def test_a_garbage_certificate_header_is_no_certificate(server):
         "code_verifier": app.pending["verifier"], "client_id": "mtls-dn"}, headers={HEADER: "not a certificate"},
         timeout=10)
     assert response.status_code == 401 and response.json()["error"] == "invalid_client"
+    bound = exchange(server, "dn", DN_CERT).json()["access_token"]
+    for garbage in ("not a certificate", "%%%", "-----BEGIN CERTIFICATE-----AAAA-----END CERTIFICATE-----", "x" * 5000):
+        answer = requests.get(f"{server.url}/userinfo", headers={"Authorization": f"Bearer {bound}", HEADER: garbage},
+                              timeout=10)
+        assert answer.status_code == 401, garbage    # no certificate: the bound token is refused, never a 500
 
 
 def test_the_header_from_an_untrusted_address_is_ignored(start):
@@ -204,3 +209,19 @@ def test_store_outage_fails_closed(server):
     finally:
         store.run = original
     assert response.status_code == 503 and "sub" not in response.text
+
+
+def test_par_and_revocation_authenticate_mtls_clients_too(server):
+    pushed = {"client_id": "mtls-dn", "response_type": "code", "redirect_uri": conf("dn")["redirect_uri"],
+              "scope": "openid", "code_challenge": "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+              "code_challenge_method": "S256"}
+    ok = requests.post(f"{server.url}/par", data=pushed, headers=header(DN_CERT), timeout=10)
+    assert ok.status_code == 201 and ok.json()["request_uri"].startswith("urn:ietf:params:oauth:request_uri:")
+    for presented in ({}, header(SELF_CERT)):
+        refused = requests.post(f"{server.url}/par", data=pushed, headers=presented, timeout=10)
+        assert refused.status_code == 401 and refused.json()["error"] == "invalid_client"
+    token = exchange(server, "dn", DN_CERT).json()
+    revoke = {"client_id": "mtls-dn", "token": token["access_token"]}
+    assert requests.post(f"{server.url}/revoke", data=revoke, timeout=10).status_code == 401
+    assert requests.post(f"{server.url}/revoke", data=revoke, headers=header(DN_CERT), timeout=10).status_code == 200
+    assert userinfo(server, token["access_token"], DN_CERT).status_code == 401
