@@ -10,6 +10,7 @@ from bridge import acr, events, metrics
 from bridge.audit import Audit, open_audit
 from bridge.clock import Clock
 from bridge.config import ConfigError, Settings
+from bridge.login.consent import Consents
 from bridge.login.transactions import Transactions
 from bridge.logs import current_request_id
 from bridge.pki import TrustStore
@@ -40,6 +41,7 @@ class Bridge:
     backchannel: BackChannel
     cps: CpsLogin | None        # None: no service allows a direct card means (cps-pin, cps-tls)
     removals: Removals          # what lets the card agent end a cps-pin login's session when the card leaves
+    consents: Consents | None = None   # what professionals allowed third-party clients (bridge.login.consent)
     instance: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}")
 
     def record(self, event: str, outcome: str = "success", **fields) -> dict:
@@ -63,7 +65,7 @@ def build_bridge(settings: Settings, *, clock: Clock | None = None, store: Store
                     tokens=Tokens(store, clock, sessions.idle_max), audit=open_audit(settings, clock),
                     backchannel=BackChannel(settings, clock, keys, policies),
                     cps=_direct_card_login(settings, policies, store, clock),
-                    removals=Removals(store, sessions, clock))
+                    removals=Removals(store, sessions, clock), consents=Consents(store, clock))
     sessions.listeners.append(bridge.backchannel.notify)
     if bridge.cps is not None:   # a refused opposed card is audited with the opposition's number
         bridge.cps.opposed_listeners.append(lambda found, authn: events.card_opposed(bridge, found, authn))

@@ -95,3 +95,12 @@ def card_removed(bridge, use, *, remote_addr: str | None) -> None:
     (log.info if use.outcome != "unknown" else log.warning)("card_removed", reason=use.outcome,
                                                            request_id=current_request_id())
     metrics.card_removal(use.outcome)
+
+
+def consent(bridge, what: str, authn: Authentication, *, service: str, client: str, scope: str) -> None:
+    """A third-party client's consent (bridge.login.consent): `what` is asked, given, refused or revoked. Audited
+    first: a consent whose trail cannot be written is not recorded (the page fails with 503)."""
+    outcome = {"refused": "denied", "asked": "info"}.get(what, "success")
+    bridge.record(f"consent_{what}", outcome, service=service, client=client, scope=scope,
+                  national_id=authn.identity.national_id, mie=authn.mie)
+    log.info(f"consent_{what}", service=service, client=client, scope=scope, request_id=current_request_id())

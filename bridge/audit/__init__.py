@@ -70,6 +70,10 @@ EVENTS = {
     "card_watch_issued": "a cps-pin login's session got a removal capability for the workstation's card agent",
     "card_removed": "a workstation's card agent reported the login card removed (reason: what the notice did)",
     "card_opposed": "a card declared lost or opposed in the console was refused at login (details: card_number)",
+    "consent_asked": "a third-party client's consent page was shown (details: scope)",
+    "consent_given": "the professional allowed a third-party client these scopes (details: scope)",
+    "consent_refused": "the professional refused a third-party client: the app got access_denied",
+    "consent_revoked": "the professional withdrew a consent on « Mes autorisations »; the client's tokens die",
 }
 
 # Never in the audit: key names made of these words (any case, any separator) ...

@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 from urllib.parse import parse_qsl
 
 from bridge import acr
+from bridge.login.consent import Consents
 from bridge.login.flow import Verdict, after_login
 from bridge.login.transactions import LoginTransaction, Transactions
 from bridge.model import Authentication
@@ -22,7 +23,7 @@ from bridge.sessions.removal import Removals, watched
 
 @dataclass(frozen=True)
 class Outcome:
-    kind: str                       # deny | unmet | activity | code | txn_invalid (the login was finished elsewhere)
+    kind: str                       # deny | unmet | activity | consent | code | txn_invalid (finished elsewhere)
     session: SsoSession | None      # the browser's SSO session from now on; None: it has none
     authn: Authentication           # what the policy judged
     reasons: tuple[str, ...] = ()   # the policy's reasons (deny, or why a situation must be chosen)
@@ -33,10 +34,11 @@ def complete(sessions: Sessions, transactions: Transactions, service: Service, t
              authn: Authentication, previous: SsoSession | None, now: float, *,
              device: dict[str, str] | None = None,
              succeeded: Callable[[Authentication], None] = lambda authn: None,
-             removals: Removals | None = None) -> Outcome:
+             removals: Removals | None = None, consents: Consents | None = None) -> Outcome:
     """`succeeded` records the login (audit, log, metric) once the policy allows it and before any session
     exists: an audit trail that must be written and cannot be opens no session. `removals`: where a card login's
-    session gets its removal capability when the service's policy ends sessions on card removal."""
+    session gets its removal capability when the service's policy ends sessions on card removal. `consents`: a
+    third-party client (consent: required) without the professional's consent gets the consent step first."""
     same = previous is not None and previous.authn.identity.national_id == authn.identity.national_id
     if same and previous.authn.selected_activity and previous.authn.identity.exercices == authn.identity.exercices:
         authn = authn.with_activity(*previous.authn.selected_activity)   # the situation already chosen stays
@@ -56,14 +58,16 @@ def complete(sessions: Sessions, transactions: Transactions, service: Service, t
         session = previous
     else:
         session = sessions.create(authn, upstream_deadline=deadline, device=device)
-    outcome = _next_step(transactions, txn, session, _step(verdict.action), verdict.reasons)
+    outcome = _next_step(transactions, txn, session, _step(verdict.action), verdict.reasons,
+                         _consent_needed(consents, service, txn, session))
     if removals is not None and outcome.kind != "txn_invalid" and watched(service, authn):
         outcome = replace(outcome, removal=removals.issue(session, authn.card.cert_sha256))
     return outcome
 
 
 def choose_activity(sessions: Sessions, transactions: Transactions, service: Service, txn: LoginTransaction,
-                    session: SsoSession, exercice: int, activity: int, now: float) -> Outcome:
+                    session: SsoSession, exercice: int, activity: int, now: float, *,
+                    consents: Consents | None = None) -> Outcome:
     """The professional picked the situation they work in for this login: judged again with it."""
     authn = session.authn.with_activity(exercice, activity)
     verdict = after_login(service, authn, now)
@@ -72,7 +76,20 @@ def choose_activity(sessions: Sessions, transactions: Transactions, service: Ser
         return Outcome("deny", session, authn, verdict.reasons)
     session.authn = authn
     sessions.save(session)
-    return _next_step(transactions, txn, session, _step(verdict.action), verdict.reasons)
+    return _next_step(transactions, txn, session, _step(verdict.action), verdict.reasons,
+                      _consent_needed(consents, service, txn, session))
+
+
+def consent_given(consents: Consents, transactions: Transactions, txn: LoginTransaction,
+                  session: SsoSession) -> Outcome:
+    """The professional allowed the client the scopes of this login: remembered, then the app gets its code."""
+    consents.grant(session.authn.identity.national_id, txn.client_id, txn.scope)
+    return _next_step(transactions, txn, session, "code", (), False)
+
+
+def _consent_needed(consents: Consents | None, service: Service, txn: LoginTransaction, session: SsoSession) -> bool:
+    client = next((c for c in service.clients if c.client_id == txn.client_id), None)
+    return consents is not None and consents.needed(client, session.authn.identity.national_id, txn.scope)
 
 
 def _step(action: str) -> str:
@@ -80,11 +97,13 @@ def _step(action: str) -> str:
 
 
 def _next_step(transactions: Transactions, txn: LoginTransaction, session: SsoSession, action: str,
-               reasons: tuple[str, ...]) -> Outcome:
-    if action == "activity":
+               reasons: tuple[str, ...], consent: bool) -> Outcome:
+    """The situation is chosen first (the consent page then shows the right one), the consent next, then the code."""
+    if action == "activity" or (action == "code" and consent):
         txn.authenticated = True
+        txn.consent = action == "code"
         transactions.save(txn)
-        return Outcome("activity", session, session.authn, reasons)
+        return Outcome(action if action == "activity" else "consent", session, session.authn, reasons)
     if transactions.consume(txn.id) is None:   # the same login finished in another tab: one code per login
         return Outcome("txn_invalid", session, session.authn)
     return Outcome("code", session, session.authn)

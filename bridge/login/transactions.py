@@ -38,6 +38,7 @@ class LoginTransaction:
     login_hint: str = ""
     redirect_uri: str = ""  # as /authorize validated it (the registered default when the app sent none)
     scope: str = ""         # as /authorize validated it (the scopes the client may have)
+    consent: bool = False   # authenticated, waiting for the professional's consent (bridge.login.consent)
 
     def bound_to(self, browser_secret: str | None) -> bool:
         return hmac.compare_digest(self.browser, browser_hash(browser_secret))

@@ -14,7 +14,7 @@ CLIENT_KEYS = ("require_pushed_authorization_requests",
                "client_id", "name", "client_secret_sha256", "token_endpoint_auth_method", "redirect_uris",
                "post_logout_redirect_uris", "backchannel_logout_uri", "frontchannel_logout_uri",
                "frontchannel_logout_session_required", "scopes", "jwks", "id_token_signed_response_alg",
-               "dpop_bound_access_tokens", "tls_client_auth_subject_dn")
+               "dpop_bound_access_tokens", "tls_client_auth_subject_dn", "consent")
 AUTH_METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt", "none", "tls_client_auth",
                 "self_signed_tls_client_auth")
 CLIENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
@@ -79,7 +79,8 @@ def read_client(report: Report, raw, index: int, dev: bool) -> Client | None:
                   backchannel_logout_uri=backchannel, frontchannel_logout_uri=frontchannel,
                   frontchannel_logout_session_required=fc_session, scopes=scopes,
                   jwks=jwks if isinstance(jwks, dict) else None, id_token_signed_response_alg=alg, name=name,
-                  dpop_bound_access_tokens=dpop_bound, tls_client_auth_subject_dn=subject_dn)
+                  dpop_bound_access_tokens=dpop_bound, tls_client_auth_subject_dn=subject_dn,
+                  consent=_consent(report, data, path))
 
 
 def _logout_uri(report: Report, data: dict, key: str, path: tuple, dev: bool) -> str:
@@ -111,6 +112,16 @@ def _subject_dn(report: Report, data: dict, method: str, path: tuple) -> str:
     except ValueError:
         report.error(key, value, "is not an RFC 4514 distinguished name (no space after the commas)")
         return ""
+
+
+def _consent(report: Report, data: dict, path: tuple) -> str:
+    """required: a third party's client, the professional allows its claims first (bridge.login.consent)."""
+    value = data.get("consent", "none")
+    if value not in ("required", "none"):
+        report.error(path + ("consent",), value, "must be required (a third party: the professional is asked) "
+                     "or none (a first-party client)")
+        return "none"
+    return value
 
 
 def _flag(report: Report, data: dict, key: str, path: tuple) -> bool:

@@ -21,6 +21,7 @@ class Client:
     tls_client_auth_subject_dn: str = ""     # RFC 8705 tls_client_auth: the certificate's subject, RFC 4514
     id_token_signed_response_alg: str = "RS256"
     name: str = ""
+    consent: str = "none"    # required: a third party, the professional allows its claims first (bridge.login.consent)
     dpop_bound_access_tokens: bool = False   # RFC 9449 §5: /token refuses this client a request without a proof
     require_pushed_authorization_requests: bool = False   # RFC 9126 section 5: /authorize only via /par
 

@@ -104,12 +104,13 @@ def issue_code_after_login(txn, session):
     return response
 
 
-def start_login(grant, *, authenticated: bool, forced: bool = False):
+def start_login(grant, *, authenticated: bool, forced: bool = False, consent: bool = False):
+    """`consent`: the session serves, only the professional's consent to this third-party client is missing."""
     b = bridge()
     secret, new = browser_secret()
     txn = b.transactions.begin(grant.client.client_id, grant.client.service.service,
                                validated_query(grant.request.payload.data), secret, forced=forced)
-    txn.authenticated = authenticated
+    txn.authenticated, txn.consent = authenticated, consent
     txn.login_hint = (grant.request.payload.data.get("login_hint") or "")[:256]
     txn.redirect_uri, txn.scope = grant.redirect_uri, grant.request.scope or ""
     b.transactions.save(txn)

@@ -1,4 +1,5 @@
-"""Renders what bridge.login.complete decided: the denial page, the 'situation d'exercice' step or the app's code.
+"""Renders what bridge.login.complete decided: the denial page, the 'situation d'exercice' step, the consent step
+or the app's code.
 No domain rule here; the browser's session cookie follows the outcome's session."""
 from __future__ import annotations
 
@@ -24,14 +25,14 @@ def finish_login(txn: LoginTransaction, authn, succeeded, *, reader: str = ""):
     b = bridge()
     outcome = complete(b.sessions, b.transactions, b.policies.services[txn.service], txn, authn,
                        b.sessions.load(request.cookies.get(COOKIE)), b.clock.now(), device=_device(),
-                       succeeded=succeeded, removals=b.removals)
+                       succeeded=succeeded, removals=b.removals, consents=b.consents)
     return render_outcome(txn, outcome, reader=reader)
 
 
 def finish_activity(txn: LoginTransaction, session, exercice: int, activity: int):
     b = bridge()
     outcome = choose_activity(b.sessions, b.transactions, b.policies.services[txn.service], txn, session,
-                              exercice, activity, b.clock.now())
+                              exercice, activity, b.clock.now(), consents=b.consents)
     return render_outcome(txn, outcome)
 
 
@@ -45,6 +46,9 @@ def render_outcome(txn: LoginTransaction, outcome: Outcome, *, reader: str = "")
         response = make_response(unmet_after_login(txn, outcome.authn))
     elif outcome.kind == "activity":
         response = make_response(redirect(url_for("login.activity", txn=txn.id)))
+    elif outcome.kind == "consent":
+        events.consent(b, "asked", outcome.authn, service=txn.service, client=txn.client_id, scope=txn.scope)
+        response = make_response(redirect(url_for("consent.page", txn=txn.id)))
     elif outcome.kind == "txn_invalid":
         response = make_response(error_page("txn_invalid", 400))
     else:

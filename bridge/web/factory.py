@@ -19,6 +19,7 @@ from bridge.store import Store
 from bridge.sweeper import Sweeper
 from bridge.web import (
     admin,
+    consent,
     cps,
     errors,
     i18n,
@@ -67,7 +68,7 @@ def register(app: Flask) -> None:
     i18n.install(app, secure=production)
     errors.install(app)
     observability.install(app)  # /metrics, /healthz, /readyz
-    for blueprint in (oidc.bp, login.bp, logout.bp, cps.bp, removal.bp, switch.bp, workstation.bp, admin.bp,
+    for blueprint in (oidc.bp, login.bp, consent.bp, logout.bp, cps.bp, removal.bp, switch.bp, workstation.bp, admin.bp,
                       admin_cards):
         app.register_blueprint(blueprint)
     limits.install(app)  # wraps the registered /authorize and /token views

@@ -16,7 +16,8 @@ from bridge.provider.metadata import provider_metadata
 from bridge.provider.par import push
 from bridge.sessions import COOKIE
 from bridge.web import assurance
-from bridge.web.answers import authlib_call, issue_code, oauth_error, render_denial, start_login
+from bridge.web.answers import authlib_call, oauth_error, render_denial, start_login
+from bridge.web.consent import reuse_or_ask
 from bridge.web.context import bridge, server
 from bridge.web.errors import bad_request
 from bridge.web.workstation import home_session
@@ -75,7 +76,7 @@ def authorize():
         elif hint_sub and hint_sub != subject(service, session.authn.identity.national_id, b.settings.secret_key):
             verdict = flow.Verdict("login", ("id_token_hint_other_user",))
     if verdict.action == "reuse":
-        return issue_code(grant, session)
+        return reuse_or_ask(grant, session)   # a third-party client may need the professional's consent first
     if verdict.action == "activity":
         return start_login(grant, authenticated=True)
     if "none" in (params.get("prompt") or "").split():
@@ -134,4 +135,4 @@ def revoke():
 def home():
     """A person who types the bridge's address gets a page that says what it is; integrators get its links."""
     return render_template("home.html", discovery=request.script_root + "/.well-known/openid-configuration",
-                           shared_session=home_session())
+                           shared_session=home_session(), has_session=_current_session() is not None)

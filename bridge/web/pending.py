@@ -15,7 +15,7 @@ def chooser_means(service) -> list:
 
 def login_entry(txn: LoginTransaction) -> str:
     if txn.authenticated:
-        return url_for("login.activity", txn=txn.id)
+        return url_for("consent.page" if txn.consent else "login.activity", txn=txn.id)
     service = bridge().policies.services[txn.service]
     means = chooser_means(service)
     if means and all(m.via_psc for m in means):
