@@ -458,7 +458,7 @@ def _banner(demo: Prepared, psc, card: CardDemo, report: str) -> str:
     return f"""
   PSC Bridge — démonstration
   ─────────────────────────
-  Applications de démo : {apps}          (portail, dpi, téléservice)
+  Applications de démo : {apps}          (portail, editeur, dpi, téléservice)
   Bridge (OIDC)        : {settings.public_url}/.well-known/openid-configuration
   PSC (émulateur)      : {psc.discovery_url}
 
@@ -467,7 +467,8 @@ def _banner(demo: Prepared, psc, card: CardDemo, report: str) -> str:
   Rapport d'attestation: {report}  (généré en arrière-plan ; aussi depuis la console)
 
   Ouvrez {apps}portail/ puis « Se connecter » ; choisissez un professionnel de test
-  et « Carte CPS » ou « e-CPS ».
+  et « Carte CPS » ou « e-CPS ». {apps}editeur/ : une application tierce, qui demande votre consentement
+  (« Mes autorisations » : {settings.public_url}/me/authorizations).
 {card_lines}
   Ports : BRIDGE_PUBLIC_URL, BRIDGE_DEMO_PSC_PORT, BRIDGE_DEMO_APPS_PORT, BRIDGE_AGENT_URL.  Ctrl-C pour arrêter.
 """

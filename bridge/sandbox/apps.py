@@ -37,6 +37,9 @@ class DemoService:
 DEMO_SERVICES = (
     DemoService("portail", "Portail éditeur", "demo-portail", "demo-portail-secret", "openid profile email rpps",
                 idle_timeout=30 * 60),
+    # A third party's app: the bridge asks the professional's consent before its first code (docs/provider.md).
+    DemoService("editeur", "Application tierce de l'éditeur", "demo-editeur", "demo-editeur-secret",
+                "openid profile email rpps", idle_timeout=30 * 60),
     DemoService("dpi", "Dossier patient informatisé", "dpi-web", "dpi-secret", idle_timeout=15 * 60),
     DemoService("teleservice", "Téléservice historique", "teleservice-web", "teleservice-secret",
                 idle_timeout=30 * 60, card_login=True),

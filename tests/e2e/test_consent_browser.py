@@ -6,6 +6,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from tests.e2e.test_browser_login import demo_stack  # noqa: F401 - the fixture
 from tests.integration.test_consent import EDITEUR
 from tests.support.axe import check_page
 from tests.support.bridge import AppClient
@@ -41,3 +42,18 @@ def test_consent_page_and_mes_autorisations_are_accessible_and_work(bridge_serve
     page.wait_for_selector("#auth-revoked")
     check_page(page, "« Mes autorisations » after withdrawing")
     assert page.query_selector("li[data-client=demo-editeur]") is None
+
+
+def test_the_demo_third_party_app_asks_once(demo_stack, page):  # noqa: F811
+    page.goto(f"{demo_stack['apps']}/editeur/")
+    page.click("#login")
+    page.wait_for_selector("input[name=user]")
+    page.check("input[name=user][value='899700000002']")
+    page.click("button[type=submit]")
+    page.wait_for_selector("#consent-allow")
+    page.click("#consent-allow")
+    page.wait_for_selector("#welcome")
+    assert page.inner_text("[data-claim=sub]") == "899700000002"
+    page.goto(f"{demo_stack['apps']}/portail/")   # first-party: SSO, no consent page
+    page.click("#login")
+    page.wait_for_selector("#welcome")
