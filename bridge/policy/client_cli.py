@@ -52,7 +52,9 @@ def client_block(entry: dict, indent: int) -> list[str]:
     """The YAML lines of one `clients:` item, its dash at column `indent`."""
     pad, lines = " " * (indent + 2), []
     for i, (key, value) in enumerate(entry.items()):
-        if isinstance(value, (list, tuple)):
+        if isinstance(value, bool):
+            rendered = "true" if value else "false"
+        elif isinstance(value, (list, tuple)):
             rendered = _flow_list(value)
         elif isinstance(value, dict):
             rendered = json.dumps(value, ensure_ascii=False, separators=(", ", ": "))  # JSON is a YAML flow mapping
@@ -167,6 +169,40 @@ def add_client(directory: Path, service: str, entry: dict, *, production: bool, 
     return target
 
 
+def _credentials(entry: dict, method: str, public: bool, jwks_file, jwks_url, subject_dn, secret_sha256) -> str:
+    """Fill the client's authentication in `entry`; return the generated secret ("" when none is made)."""
+    key_options = [o for o, v in (("--public", public), ("--jwks-file", jwks_file), ("--jwks-url", jwks_url),
+                                  ("--client-secret-sha256", secret_sha256), ("--tls-subject-dn", subject_dn)) if v]
+    if len(key_options) > 1:
+        raise ClientAddError(f"{' and '.join(key_options)} exclude each other")
+    if public and method != "client_secret_basic":
+        raise ClientAddError(f"--public and --auth-method {method} exclude each other")
+    if method == "tls_client_auth":
+        if not subject_dn:
+            raise ClientAddError("--auth-method tls_client_auth needs --tls-subject-dn (the client certificate's "
+                                 "subject, e.g. \"CN=crm.example.org,O=Hopital,C=FR\")")
+        entry.update(token_endpoint_auth_method=method, tls_client_auth_subject_dn=subject_dn)
+        return ""
+    if subject_dn:
+        raise ClientAddError("--tls-subject-dn goes only with --auth-method tls_client_auth")
+    if method == "self_signed_tls_client_auth":
+        if not (jwks_file or jwks_url):
+            raise ClientAddError("--auth-method self_signed_tls_client_auth needs --jwks-file or --jwks-url (the "
+                                 "public keys of the client's self-signed certificates)")
+        entry.update(token_endpoint_auth_method=method, jwks=read_jwks(jwks_file, jwks_url))
+        return ""
+    if public:
+        entry["token_endpoint_auth_method"] = "none"
+        return ""
+    if jwks_file or jwks_url:
+        entry.update(token_endpoint_auth_method="private_key_jwt", jwks=read_jwks(jwks_file, jwks_url))
+        return ""
+    secret = "" if secret_sha256 else secrets.token_urlsafe(SECRET_BYTES)
+    entry["client_secret_sha256"] = (secret_sha256 or hash_secret(secret)).lower()
+    entry["token_endpoint_auth_method"] = method
+    return secret
+
+
 @click.group(help="Register applications (OIDC clients) in the service policy files.")
 def client() -> None:
     pass
@@ -194,12 +230,24 @@ def hash_secret_command() -> None:
 @click.option("--scope", "scopes", multiple=True, metavar="SCOPE",
               help="Allowed scope (repeatable; default openid profile). Known: openid, profile, email, rpps.")
 @click.option("--name", "display_name", help="Name shown to users (default: the client id).")
-@click.option("--auth-method", type=click.Choice(["client_secret_basic", "client_secret_post"]),
-              default="client_secret_basic", show_default=True, help="How a confidential client sends its secret.")
+@click.option("--auth-method", type=click.Choice(["client_secret_basic", "client_secret_post", "tls_client_auth",
+                                                "self_signed_tls_client_auth"]),
+              default="client_secret_basic", show_default=True,
+              help="How a confidential client authenticates: its secret, or its TLS certificate (RFC 8705: "
+              "tls_client_auth with --tls-subject-dn, self_signed_tls_client_auth with --jwks-file/--jwks-url).")
 @click.option("--public", is_flag=True, help="Public client (browser or mobile app): no secret, PKCE S256 only.")
-@click.option("--jwks-file", type=click.Path(dir_okay=False), help="private_key_jwt: the client's public JWKS file.")
-@click.option("--jwks-url", metavar="URL", help="private_key_jwt: read the client's JWKS from this URL now (the "
-              "keys are copied into the policy; after a key rotation, edit the client's jwks line).")
+@click.option("--jwks-file", type=click.Path(dir_okay=False),
+              help="private_key_jwt (or self_signed_tls_client_auth): the client's public JWKS file.")
+@click.option("--jwks-url", metavar="URL", help="private_key_jwt (or self_signed_tls_client_auth): read the client's "
+              "JWKS from this URL now (the keys are copied into the policy; after a key rotation, edit the client's "
+              "jwks line).")
+@click.option("--tls-subject-dn", metavar="DN", help="tls_client_auth: the client certificate's subject, RFC 4514 "
+              "(e.g. \"CN=crm.example.org,O=Hopital,C=FR\").")
+@click.option("--consent", type=click.Choice(["required", "none"]), default="none", show_default=True,
+              help="required: a third party's app, the professional allows its claims first.")
+@click.option("--frontchannel-logout-uri", metavar="URI", help="Loaded in an iframe by the bridge's logout page.")
+@click.option("--dpop", is_flag=True, help="Sender-constrained tokens: the client must use DPoP (RFC 9449).")
+@click.option("--require-par", is_flag=True, help="The client must push its authorization requests (RFC 9126).")
 @click.option("--client-secret-sha256", "secret_sha256", metavar="HEX",
               help="Use your own secret's hash (bridge client hash-secret) instead of generating one.")
 @click.option("--create", is_flag=True, help="Write a new SERVICE.yaml (PSC only, 30m/4h) if no file declares it.")
@@ -209,30 +257,25 @@ def hash_secret_command() -> None:
 @click.option("--production/--development", default=production_requested,
               help="Production refuses http redirect URIs, even on loopback (default from BRIDGE_ENV).")
 def add(service, client_id, redirect_uris, post_logout_uris, backchannel_logout_uri, scopes, display_name,
-        auth_method, public, jwks_file, jwks_url, secret_sha256, create, directory, production) -> None:
+        auth_method, public, jwks_file, jwks_url, tls_subject_dn, consent, frontchannel_logout_uri, dpop,
+        require_par, secret_sha256, create, directory, production) -> None:
     try:
-        key_options = [o for o, v in (("--public", public), ("--jwks-file", jwks_file), ("--jwks-url", jwks_url),
-                                      ("--client-secret-sha256", secret_sha256)) if v]
-        if len(key_options) > 1:
-            raise ClientAddError(f"{' and '.join(key_options)} exclude each other")
         entry: dict = {"client_id": client_id, "name": display_name or client_id}
-        secret = ""
-        if public:
-            entry["token_endpoint_auth_method"] = "none"
-        elif jwks_file or jwks_url:
-            entry["token_endpoint_auth_method"] = "private_key_jwt"
-            entry["jwks"] = read_jwks(jwks_file, jwks_url)
-        else:
-            if not secret_sha256:
-                secret = secrets.token_urlsafe(SECRET_BYTES)
-            entry["client_secret_sha256"] = (secret_sha256 or hash_secret(secret)).lower()
-            entry["token_endpoint_auth_method"] = auth_method
+        secret = _credentials(entry, auth_method, public, jwks_file, jwks_url, tls_subject_dn, secret_sha256)
         entry["redirect_uris"] = list(redirect_uris)
         if post_logout_uris:
             entry["post_logout_redirect_uris"] = list(post_logout_uris)
         if backchannel_logout_uri:
             entry["backchannel_logout_uri"] = backchannel_logout_uri
+        if frontchannel_logout_uri:
+            entry["frontchannel_logout_uri"] = frontchannel_logout_uri
         entry["scopes"] = list(scopes) or ["openid", "profile"]
+        if consent == "required":
+            entry["consent"] = "required"
+        if dpop:
+            entry["dpop_bound_access_tokens"] = True
+        if require_par:
+            entry["require_pushed_authorization_requests"] = True
         target = add_client(directory, service, entry, production=production, create=create)
     except ClientAddError as exc:
         click.echo(f"error: {exc}", err=True)

@@ -211,3 +211,76 @@ def test_registered_client_logs_in(bridge_factory, tmp_path):
     tokens = app.exchange(answer["code"])
     claims = app.verify_id_token(tokens["id_token"])
     assert claims["aud"] in ("crm-web", ["crm-web"]) and claims["sub"] == "899700000001"
+
+
+def _jwks_file(tmp_path) -> Path:
+    path = tmp_path / "jwks.json"
+    path.write_text(json.dumps({"keys": [RSAKey.generate_key(2048, parameters={"kid": "k1"}).as_dict(private=False)]}))
+    return path
+
+
+def test_consent_frontchannel_dpop_and_par(policies):
+    before = (policies / "dpi.yaml").read_text()
+    result = run("add", "dpi", "crm-fapi", "--dir", str(policies), "--redirect-uri", "https://crm.example.org/cb",
+                 "--consent", "required", "--frontchannel-logout-uri", "https://crm.example.org/oidc/fc-logout",
+                 "--dpop", "--require-par")
+    assert result.exit_code == 0, result.output
+    _, client = load_policies(policies).client("crm-fapi")
+    assert client.consent == "required"
+    assert client.frontchannel_logout_uri == "https://crm.example.org/oidc/fc-logout"
+    assert client.frontchannel_logout_session_required is True
+    assert client.dpop_bound_access_tokens is True and client.require_pushed_authorization_requests is True
+    edits = difflib.SequenceMatcher(None, before.splitlines(),
+                                    (policies / "dpi.yaml").read_text().splitlines()).get_opcodes()
+    assert [op for op, *_ in edits] == ["equal", "insert", "equal"]
+    # without the options: nothing of them is written, the defaults apply
+    assert run("add", "dpi", "crm-plain", "--dir", str(policies), "--redirect-uri", "https://p.example.org/cb"
+               ).exit_code == 0
+    text = (policies / "dpi.yaml").read_text()
+    assert text.count("consent:") == 1 and text.count("dpop_bound_access_tokens") == 1
+    _, plain = load_policies(policies).client("crm-plain")
+    assert plain.consent == "none" and not plain.dpop_bound_access_tokens
+    assert not plain.require_pushed_authorization_requests and not plain.frontchannel_logout_uri
+
+
+def test_tls_client_auth_with_its_subject_dn(policies):
+    result = run("add", "dpi", "crm-mtls", "--dir", str(policies), "--redirect-uri", "https://crm.example.org/cb",
+                 "--auth-method", "tls_client_auth", "--tls-subject-dn", "CN=crm.example.org,O=Hopital,C=FR")
+    assert result.exit_code == 0, result.output
+    assert "client_secret" not in result.stdout and "(tls_client_auth)" in result.stdout
+    _, client = load_policies(policies).client("crm-mtls")
+    assert client.token_endpoint_auth_method == "tls_client_auth" and client.client_secret_sha256 == ""
+    assert client.tls_client_auth_subject_dn == "CN=crm.example.org,O=Hopital,C=FR"
+
+
+def test_self_signed_tls_client_auth_with_a_jwks_file(policies, tmp_path):
+    result = run("add", "dpi", "crm-ss", "--dir", str(policies), "--redirect-uri", "https://crm.example.org/cb",
+                 "--auth-method", "self_signed_tls_client_auth", "--jwks-file", str(_jwks_file(tmp_path)))
+    assert result.exit_code == 0, result.output
+    _, client = load_policies(policies).client("crm-ss")
+    assert client.token_endpoint_auth_method == "self_signed_tls_client_auth"
+    assert client.jwks["keys"][0]["kid"] == "k1" and "client_secret" not in result.stdout
+
+
+def test_bad_new_options_say_one_line_and_leave_the_files_untouched(policies, tmp_path):
+    before = {p.name: p.read_bytes() for p in policies.iterdir()}
+    jwks = str(_jwks_file(tmp_path))
+    cases = {
+        ("--auth-method", "tls_client_auth"): "needs --tls-subject-dn",
+        ("--auth-method", "tls_client_auth", "--tls-subject-dn", "CN=a, O=b"): "RFC 4514",
+        ("--tls-subject-dn", "CN=crm.example.org"): "only with --auth-method tls_client_auth",
+        ("--auth-method", "tls_client_auth", "--tls-subject-dn", "CN=a", "--jwks-file", jwks): "exclude each other",
+        ("--auth-method", "self_signed_tls_client_auth"): "needs --jwks-file or --jwks-url",
+        ("--public", "--auth-method", "tls_client_auth"): "exclude each other",
+        ("--frontchannel-logout-uri", "ftp://crm.example.org/fc"): "frontchannel_logout_uri",
+        ("--consent", "maybe"): "is not one of 'required', 'none'",
+    }
+    for extra, message in cases.items():
+        result = run("add", "dpi", "crm-bad", "--dir", str(policies), "--redirect-uri", "https://crm.example.org/cb",
+                     *extra)
+        assert result.exit_code in (1, 2), (extra, result.output)
+        lines = [line for line in result.stderr.strip().splitlines() if line.startswith("error: ")
+                 or line.startswith("Error: ")]
+        assert len(lines) == 1 and message in lines[0], (extra, result.stderr)
+        assert "client_secret" not in result.stdout
+    assert {p.name: p.read_bytes() for p in policies.iterdir()} == before
