@@ -14,6 +14,10 @@ class ClientInfo:
     post_logout_redirect_uris: tuple[str, ...]
     backchannel_logout_uri: str
     scopes: tuple[str, ...]
+    consent: str = ""                    # the controls below, already in the report's language
+    sender_constraint: str = ""
+    par_required: str = ""
+    logout_channels: tuple[tuple[str, str], ...] = ()   # ('back-channel' | 'front-channel', uri)
 
 
 @dataclass(frozen=True)
@@ -136,6 +140,7 @@ class ServiceSection:
     filters: tuple[tuple[str, str], ...]   # professions, modes, card types, historical flag, subject type
     warnings: tuple[str, ...]
     admins: tuple[str, ...] = ()
+    controls: tuple[tuple[str, str, bool], ...] = ()   # (field, value in words, fine?): min_acr, card removal, ...
     stats: ServiceStats | None = None
     chart_svg: str = ""
     checks: tuple[SelfCheck, ...] = ()

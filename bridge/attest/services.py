@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 
+from bridge.attest.controls import client_controls, service_controls
 from bridge.attest.means import means_info
 from bridge.attest.model import AttestationInfo, ClientInfo, RuleStatus, ServiceSection, Timeouts
 from bridge.mie import CATALOGUE
@@ -130,7 +131,8 @@ def _auth_method(method: str, lang: str) -> str:
 def service_section(service: Service, settings, now: float, lang: str, warnings: tuple[str, ...]) -> ServiceSection:
     limits = effective_limits(service, now)
     clients = tuple(ClientInfo(c.client_id, c.name, _auth_method(c.token_endpoint_auth_method, lang), c.redirect_uris,
-                               c.post_logout_redirect_uris, c.backchannel_logout_uri, c.scopes)
+                               c.post_logout_redirect_uris, c.backchannel_logout_uri, c.scopes,
+                               **client_controls(c, lang))
                     for c in service.clients)
     own = tuple(w for w in warnings if service.source and w.startswith(service.source + ":"))
     return ServiceSection(
@@ -140,4 +142,4 @@ def service_section(service: Service, settings, now: float, lang: str, warnings:
         timeouts=Timeouts(service.idle_timeout, service.max_session, limits.idle_timeout, limits.max_session,
                           limits.require_2fa, IDLE_LIMIT, SESSION_LIMIT),
         attestation=_attestation(service, now, lang), filters=_filters(service, lang), warnings=own,
-        admins=tuple(getattr(service, "admins", ()) or ()))
+        admins=tuple(getattr(service, "admins", ()) or ()), controls=service_controls(service, settings, lang))
