@@ -53,7 +53,8 @@ def policy() -> None:
               envvar="BRIDGE_POLICIES_DIR", default="policies", show_default=True, show_envvar=True,
               help="Policies directory.")
 @click.option("--production/--development", default=production_requested,
-              help="Production refuses http redirect URIs, even on loopback (default from BRIDGE_ENV).")
+              help="Production refuses http redirect URIs, even on loopback, but for a public client's portless "
+                   "http://127.0.0.1/… or http://[::1]/… (native app, RFC 8252) (default from BRIDGE_ENV).")
 @click.option("--at", "at", callback=_parse_at, metavar="YYYY-MM-DD",
               help="Check as of this date (noon, Paris), e.g. to see what 2027-01-01 will block.")
 @click.option("--strict", is_flag=True, help="Warnings fail too (exit 1), e.g. for CI.")

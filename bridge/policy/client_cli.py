@@ -255,7 +255,8 @@ def hash_secret_command() -> None:
               envvar="BRIDGE_POLICIES_DIR", default="policies", show_default=True, show_envvar=True,
               help="Policies directory.")
 @click.option("--production/--development", default=production_requested,
-              help="Production refuses http redirect URIs, even on loopback (default from BRIDGE_ENV).")
+              help="Production refuses http redirect URIs, even on loopback, but for a public client's portless "
+                   "http://127.0.0.1/… or http://[::1]/… (native app, RFC 8252) (default from BRIDGE_ENV).")
 def add(service, client_id, redirect_uris, post_logout_uris, backchannel_logout_uri, scopes, display_name,
         auth_method, public, jwks_file, jwks_url, tls_subject_dn, consent, frontchannel_logout_uri, dpop,
         require_par, secret_sha256, create, directory, production) -> None:

@@ -2,13 +2,15 @@
 from __future__ import annotations
 
 import re
+from urllib.parse import urlsplit
 
 from cryptography import x509
 
-from bridge.policy.fields import codes, mapping, text, unknown_keys, uris
+from bridge.policy.fields import codes, list_, mapping, text, unknown_keys, uris
 from bridge.policy.report import MISSING, Report
 from bridge.policy.schema import Client
-from bridge.policy.values import url_problem
+from bridge.policy.values import is_loopback, is_native_loopback, url_problem
+from bridge.policy.yamlsource import INVALID
 
 CLIENT_KEYS = ("require_pushed_authorization_requests",
                "client_id", "name", "client_secret_sha256", "token_endpoint_auth_method", "redirect_uris",
@@ -50,7 +52,7 @@ def read_client(report: Report, raw, index: int, dev: bool) -> Client | None:
     if data.get("redirect_uris") in (None, []):
         report.error(path + ("redirect_uris",), data.get("redirect_uris", MISSING),
                      "at least one redirect URI is required")
-    redirects = uris(report, data, "redirect_uris", path, dev)
+    redirects = _redirect_uris(report, data, method, path, dev)
     logout = uris(report, data, "post_logout_redirect_uris", path, dev)
     backchannel = _logout_uri(report, data, "backchannel_logout_uri", path, dev)
     frontchannel = _logout_uri(report, data, "frontchannel_logout_uri", path, dev)
@@ -81,6 +83,36 @@ def read_client(report: Report, raw, index: int, dev: bool) -> Client | None:
                   jwks=jwks if isinstance(jwks, dict) else None, id_token_signed_response_alg=alg, name=name,
                   dpop_bound_access_tokens=dpop_bound, tls_client_auth_subject_dn=subject_dn,
                   consent=_consent(report, data, path))
+
+
+def _redirect_uris(report: Report, data: dict, method: str, path: tuple, dev: bool) -> tuple[str, ...]:
+    """The redirect URIs; RFC 8252 §7.3: a public client (a native app) may register http://127.0.0.1/… or
+    http://[::1]/… without a port, in production too, and any port is then accepted at run time. A confidential
+    client may not (it runs on a server: https, or a fixed loopback port in development)."""
+    found = []
+    for i, uri in enumerate(list_(report, data, "redirect_uris", path)):
+        native = is_native_loopback(uri)
+        problem = url_problem(uri, dev=dev or native)
+        if not problem and native and method != "none":
+            problem = ("a loopback redirect URI without a port is for native apps (RFC 8252): "
+                       "token_endpoint_auth_method: none only")
+        elif problem and method == "none" and not dev and _http_loopback(uri):
+            problem = ("must be https in production; a native app registers http://127.0.0.1/… or http://[::1]/… "
+                       "without a port (RFC 8252; not localhost)")
+        if problem:
+            if uri is not INVALID:
+                report.error(path + ("redirect_uris", i), uri, problem)
+        else:
+            found.append(uri)
+    return tuple(found)
+
+
+def _http_loopback(uri) -> bool:
+    try:
+        parts = urlsplit(uri) if isinstance(uri, str) else None
+        return bool(parts) and parts.scheme == "http" and is_loopback(parts.hostname)
+    except ValueError:
+        return False
 
 
 def _logout_uri(report: Report, data: dict, key: str, path: tuple, dev: bool) -> str:

@@ -53,6 +53,28 @@ def is_loopback(host: str | None) -> bool:
         return False
 
 
+NATIVE_LOOPBACK = re.compile(r"http://(127\.0\.0\.1|\[::1\])(?::(\d{1,5}))?([/?].*)?")
+
+
+def is_native_loopback(value) -> bool:
+    """RFC 8252 §7.3: http://127.0.0.1/… or http://[::1]/… registered without a port (the port varies at run
+    time). localhost is not this form: RFC 8252 §8.3 recommends the IP literals (no resolver, no firewall gap)."""
+    match = NATIVE_LOOPBACK.fullmatch(value) if isinstance(value, str) else None
+    return bool(match) and match.group(2) is None and "#" not in value
+
+
+def loopback_matches(registered: str, presented) -> bool:
+    """A presented redirect URI equal to a registered native loopback URI but for its port (any port 1-65535);
+    scheme, host, path and query exact (RFC 8252 §7.3)."""
+    match = NATIVE_LOOPBACK.fullmatch(presented) if isinstance(presented, str) else None
+    if not match or match.group(2) is None or "#" in presented or not is_native_loopback(registered):
+        return False
+    port = int(match.group(2))
+    if not 1 <= port <= 65535 or str(port) != match.group(2):
+        return False
+    return f"http://{match.group(1)}{match.group(3) or ''}" == registered
+
+
 def url_problem(value, *, dev: bool) -> str | None:
     """Why `value` is not an acceptable client URI, or None. http is tolerated for loopback in development."""
     if not isinstance(value, str) or not value:

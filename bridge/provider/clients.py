@@ -8,6 +8,7 @@ from authlib.oauth2.rfc6749 import ClientMixin
 from authlib.oauth2.rfc6749.util import scope_to_list
 
 from bridge.policy import Client, Service
+from bridge.policy.values import loopback_matches
 
 
 class OAuthClient(ClientMixin):
@@ -32,7 +33,10 @@ class OAuthClient(ClientMixin):
         return " ".join(s for s in scope_to_list(scope) if s in allowed)
 
     def check_redirect_uri(self, redirect_uri):
-        return redirect_uri in self.client.redirect_uris
+        # Exact matching, but for a public client's portless loopback URI: any port (RFC 8252 §7.3).
+        if redirect_uri in self.client.redirect_uris:
+            return True
+        return self.client.public and any(loopback_matches(r, redirect_uri) for r in self.client.redirect_uris)
 
     def check_client_secret(self, client_secret):
         presented = hashlib.sha256(client_secret.encode()).hexdigest()

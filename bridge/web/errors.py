@@ -12,6 +12,7 @@ from werkzeug.exceptions import HTTPException
 
 from bridge.audit import AuditUnavailable
 from bridge.logs import current_request_id, log
+from bridge.policy.values import is_native_loopback
 from bridge.store import StoreUnavailable
 from bridge.web.context import bridge
 from bridge.web.i18n import current_lang
@@ -73,8 +74,9 @@ def client_home(client) -> str | None:
     (both registered by the app's owner in the policy, so never an open redirect)."""
     if client.post_logout_redirect_uris:
         return client.post_logout_redirect_uris[0]
-    if client.redirect_uris:
-        parts = urlsplit(client.redirect_uris[0])
+    web = [uri for uri in client.redirect_uris if not is_native_loopback(uri)]   # a desktop app has no home page
+    if web:
+        parts = urlsplit(web[0])
         return f"{parts.scheme}://{parts.netloc}/"
     return None
 
