@@ -34,6 +34,7 @@ SETTINGS = (
     "BRIDGE_PSC_SCOPE", "BRIDGE_PSC_AUTHMODE_MIE", "BRIDGE_PSC_CONNECT_TIMEOUT", "BRIDGE_PSC_READ_TIMEOUT",
     "BRIDGE_PSC_MAX_SESSION", "BRIDGE_PSC_REQUIRE_ISS", "BRIDGE_TRUST_DIR", "BRIDGE_CRL_DIR", "BRIDGE_AUDIT_PATH",
     "BRIDGE_AUDIT_PSEUDONYMIZE", "BRIDGE_AUDIT_REQUIRED", "BRIDGE_AUDIT_MAX_BYTES", "BRIDGE_AUDIT_STREAM",
+    "BRIDGE_AUDIT_KEY_FILE", "BRIDGE_AUDIT_CHECKPOINT_LINES", "BRIDGE_AUDIT_CHECKPOINT_SECONDS",
     "BRIDGE_AGENT_URL", "BRIDGE_TRUSTED_PROXIES", "BRIDGE_CLIENT_CERT_HEADER", "BRIDGE_CPS_ACR", "BRIDGE_LOG_LEVEL",
     "BRIDGE_RATE_LIMIT_AUTHORIZE", "BRIDGE_RATE_LIMIT_TOKEN", "BRIDGE_RATE_LIMIT_TOKEN_FAILURES",
     "BRIDGE_SWEEP_INTERVAL", "BRIDGE_METRICS_TOKEN", "BRIDGE_MAX_BODY_BYTES", "BRIDGE_ATTEST_DIR",
@@ -109,6 +110,9 @@ class Settings:
     audit_required: bool = False           # load_settings: 1 in production unless BRIDGE_AUDIT_REQUIRED says
     audit_max_bytes: int = 50_000_000
     audit_stream: str | None = None
+    audit_key_file: Path | None = None     # signed checkpoints (docs/audit.md): none without a key file
+    audit_checkpoint_lines: int = 1000     # 0: no line trigger
+    audit_checkpoint_seconds: int = 300    # 0: no time trigger
     agent_url: str = "http://127.0.0.1:47811"
     trusted_proxies: tuple[str, ...] = ()
     client_cert_header: str = "X-SSL-Client-Cert"
@@ -400,6 +404,22 @@ def _audit(env: dict[str, str], *, production: bool, store_url: str) -> dict:
     # An explicit 1 with nowhere to write would turn every login into a 503: refuse at start-up instead.
     if explicit and required and audit_path is None and not stream:
         raise ConfigError("BRIDGE_AUDIT_REQUIRED: 1 needs BRIDGE_AUDIT_PATH or BRIDGE_AUDIT_STREAM")
+    return values | _audit_checkpoints(env)
+
+
+def _audit_checkpoints(env: dict[str, str]) -> dict:
+    """Signed checkpoints: the audit key file and the triggers (0 turns one off)."""
+    values: dict = {}
+    if env.get("BRIDGE_AUDIT_KEY_FILE"):
+        if not env.get("BRIDGE_AUDIT_PATH"):
+            raise ConfigError("BRIDGE_AUDIT_KEY_FILE: checkpoints are written in BRIDGE_AUDIT_PATH, which is not set")
+        values["audit_key_file"] = Path(env["BRIDGE_AUDIT_KEY_FILE"])
+    if env.get("BRIDGE_AUDIT_CHECKPOINT_LINES"):
+        values["audit_checkpoint_lines"] = bounded_int(
+            "BRIDGE_AUDIT_CHECKPOINT_LINES", env["BRIDGE_AUDIT_CHECKPOINT_LINES"], 0, 10**9, unit="lines")
+    if env.get("BRIDGE_AUDIT_CHECKPOINT_SECONDS"):
+        values["audit_checkpoint_seconds"] = bounded_int(
+            "BRIDGE_AUDIT_CHECKPOINT_SECONDS", env["BRIDGE_AUDIT_CHECKPOINT_SECONDS"], 0, 86400, unit="seconds")
     return values
 
 

@@ -39,6 +39,14 @@ from bridge.audit.chain import (
     rotation_key,
     verify_chain,
 )
+from bridge.audit.checkpoint import (
+    CHECKPOINT_EVENT,
+    Checkpoints,
+    load_or_create_key,
+    read_state,
+    state_path,
+    write_state,
+)
 from bridge.audit.stream import RedisStreamSink, verify_stream
 from bridge.clock import Clock
 from bridge.logs import log
@@ -74,6 +82,7 @@ EVENTS = {
     "consent_given": "the professional allowed a third-party client these scopes (details: scope)",
     "consent_refused": "the professional refused a third-party client: the app got access_denied",
     "consent_revoked": "the professional withdrew a consent on « Mes autorisations »; the client's tokens die",
+    CHECKPOINT_EVENT: "the writer signed the chain head with the audit key (bridge/audit/checkpoint.py)",
 }
 
 # Never in the audit: key names made of these words (any case, any separator) ...
@@ -87,7 +96,8 @@ _JWT = re.compile(r"eyJ[\w-]{4,}\.[\w-]{4,}\.")
 
 class Audit:
     def __init__(self, path: Path | None, *, secret_key: str, pseudonymize: bool, required: bool, clock=None,
-                 max_bytes: int = 50_000_000, stream: RedisStreamSink | None = None):
+                 max_bytes: int = 50_000_000, stream: RedisStreamSink | None = None,
+                 checkpoints: Checkpoints | None = None):
         self.path = Path(path) if path is not None else None
         self.head = head_path(self.path) if self.path is not None else None
         self._key = secret_key.encode("utf-8")
@@ -96,6 +106,7 @@ class Audit:
         self.clock = clock or Clock()
         self.max_bytes = max_bytes
         self.stream = stream
+        self.checkpoints = checkpoints if self.path is not None else None
         # Without a file or a stream, lines go to the structured log, chained within this process only.
         self._log_chain = (0, GENESIS)
         self._log_lock = threading.Lock()
@@ -130,6 +141,8 @@ class Audit:
     # --- input -----------------------------------------------------------------------------------------
 
     def _fields(self, event, outcome, service, client, national_id, mie, reason, request_id, details) -> dict:
+        if event == CHECKPOINT_EVENT:
+            raise ValueError("audit_checkpoint lines are written by the audit writer itself")
         if event not in EVENTS:
             raise ValueError(f"unknown audit event {event!r} (add it to bridge.audit.EVENTS and docs/audit.md)")
         if outcome not in OUTCOMES:
@@ -156,28 +169,57 @@ class Audit:
     def _append_to_file(self, build: Callable[[int, str], bytes]) -> bytes:
         try:
             with _exclusive(self.head) as head_fd:
-                fd = _open_append(self.path)
-                try:
-                    size = os.fstat(fd).st_size
-                    seq, prev = self._chain_end(fd, size)
-                    line = build(seq + 1, prev) + b"\n"
-                    if size and size + len(line) > self.max_bytes:
-                        os.close(fd)
-                        fd = -1
-                        self._rotate()
-                        fd, size = _open_append(self.path), 0
-                    _append_durably(fd, line, size, new_file=size == 0, directory=self.path.parent)
-                    try:
-                        _write_head(head_fd, seq + 1, line_hash(line[:-1]))
-                    except OSError:
-                        _undo_append(fd, size)  # an unsealed line would read as tampering
-                        raise
-                    return line[:-1]
-                finally:
-                    if fd >= 0:
-                        os.close(fd)
+                line, seq = self._append_locked(head_fd, build)
+                if self.checkpoints is not None:
+                    self._checkpoint_if_due(head_fd, seq, line_hash(line))
+                return line
         except OSError as exc:
             raise AuditUnavailable(f"cannot write the audit file {self.path}: {exc.strerror or exc}") from exc
+
+    def _append_locked(self, head_fd: int, build: Callable[[int, str], bytes]) -> tuple[bytes, int]:
+        """Append one line under the lock, rotating first when needed; (line without newline, its seq)."""
+        fd = _open_append(self.path)
+        try:
+            size = os.fstat(fd).st_size
+            seq, prev = self._chain_end(fd, size)
+            line = build(seq + 1, prev) + b"\n"
+            if size and size + len(line) > self.max_bytes:
+                os.close(fd)
+                fd = -1
+                self._rotate()
+                fd, size = _open_append(self.path), 0
+            _append_durably(fd, line, size, new_file=size == 0, directory=self.path.parent)
+            try:
+                _write_head(head_fd, seq + 1, line_hash(line[:-1]))
+            except OSError:
+                _undo_append(fd, size)  # an unsealed line would read as tampering
+                raise
+            return line[:-1], seq + 1
+        finally:
+            if fd >= 0:
+                os.close(fd)
+
+    def _checkpoint_if_due(self, head_fd: int, seq: int, digest: str) -> None:
+        """After line `seq` (hash `digest`), append a signed checkpoint when N lines or T seconds have passed.
+
+        Under the lock, so the workers of one host share one series. A failure leaves the event line in place
+        (it is durable and sealed); the next line tries again."""
+        state_file = state_path(self.path)
+        state, now = read_state(state_file), self.clock.now()
+        if not self.checkpoints.due(state, seq, now):
+            return
+        time = self._now()
+
+        def build(cp_seq: int, prev: str) -> bytes:
+            jws = self.checkpoints.sign(cp_seq - 1, prev, time, state[0])
+            return encode_line(dict(time=time, seq=cp_seq, event=CHECKPOINT_EVENT, outcome="info", request_id="",
+                                    service="", client="", subject="", mie="", reason="",
+                                    details={"jws": jws, "kid": self.checkpoints.key.thumbprint()}, prev=prev))
+        try:
+            _, cp_seq = self._append_locked(head_fd, build)
+            write_state(state_file, cp_seq, now)
+        except OSError as exc:
+            log.warning("audit_checkpoint_failed", error=exc.strerror or str(exc), seq=seq)
 
     def _chain_end(self, fd: int, size: int) -> tuple[int, str]:
         """Seq and hash of the chain's last line: the live file's, else the newest rotated file's."""
@@ -255,7 +297,16 @@ def open_audit(settings, clock=None) -> Audit:
     elif stream is None:
         log.warning("audit_to_log", hint="set BRIDGE_AUDIT_PATH: audit lines go to the log only")
     return Audit(path, secret_key=settings.secret_key, pseudonymize=settings.audit_pseudonymize,
-                 required=settings.audit_required, clock=clock, max_bytes=settings.audit_max_bytes, stream=stream)
+                 required=settings.audit_required, clock=clock, max_bytes=settings.audit_max_bytes, stream=stream,
+                 checkpoints=_checkpoints(settings) if path is not None else None)
+
+
+def _checkpoints(settings) -> Checkpoints | None:
+    """Signed checkpoints when BRIDGE_AUDIT_KEY_FILE is set and a trigger is on (the key is generated if absent)."""
+    lines, seconds = settings.audit_checkpoint_lines, settings.audit_checkpoint_seconds
+    if settings.audit_key_file is None or not (lines or seconds):
+        return None
+    return Checkpoints(load_or_create_key(settings.audit_key_file), lines=lines, seconds=seconds)
 
 
 # --- low-level file operations -------------------------------------------------------------------------------

@@ -14,6 +14,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bridge.audit.checkpoint import MESSAGES as CHECKPOINT_MESSAGES
+from bridge.audit.checkpoint import CheckpointChecker, is_checkpoint
 from bridge.i18n import N_, translated
 
 FIELDS = ("time", "seq", "event", "outcome", "request_id", "service", "client", "subject", "mie", "reason",
@@ -97,6 +99,7 @@ MESSAGES = {
     "head_mismatch": N_(
         "la tête {head} scelle la seq {head_seq}, la chaîne finit à la seq {seq} : dernière ligne modifiée, "
         "supprimée ou ajoutée, ou arrêt brutal pendant la dernière écriture"),
+    **CHECKPOINT_MESSAGES,
 }
 
 
@@ -115,6 +118,9 @@ class VerifyResult:
     params: dict = field(default_factory=dict)
     last_seq: int = 0                      # what an operator can note outside the host to anchor the chain
     last_hash: str = GENESIS
+    checkpoints: int | None = None         # signed checkpoints verified; None when no key was given
+    signed_seq: int = 0                    # the last line a verified checkpoint signature covers
+    signed_time: str = ""
 
     def message(self, lang: str = "en") -> str:
         return render(self.code, lang, lines=self.lines, **self.params)
@@ -128,6 +134,7 @@ class ChainChecker:
         self.lines = 0
         self.seq = 0
         self.hash = GENESIS
+        self._last: dict = {}
 
     def feed(self, line: bytes) -> tuple[str, dict] | None:
         """None when the line continues the chain, else (code, params)."""
@@ -139,6 +146,7 @@ class ChainChecker:
             return "not_json", {}
         if tuple(obj) != FIELDS:
             return "bad_fields", {}
+        self._last = obj
         problem = _bad_value(obj)
         if problem:
             return "bad_value", {"field": problem}
@@ -162,6 +170,11 @@ class ChainChecker:
 
     def success(self) -> VerifyResult:
         return VerifyResult(True, self.lines, last_seq=self.seq, last_hash=self.hash)
+
+    @property
+    def last(self) -> dict:
+        """The line just fed, as a dict (feed parsed it)."""
+        return self._last
 
     def check_head(self, head: tuple[int, str] | None, name: str) -> tuple[str, dict] | None:
         if head is None:
@@ -198,18 +211,21 @@ def split_lines(data: bytes) -> Iterator[tuple[bytes, bool]]:
         start = end + 1
 
 
-def verify_chain(files: Iterable[Path], *, head: Path | None = None,
-                 allow_partial_start: bool = False) -> VerifyResult:
+def verify_chain(files: Iterable[Path], *, head: Path | None = None, allow_partial_start: bool = False,
+                 key=None) -> VerifyResult:
     """Verify files in chain order (oldest rotated first, live file last).
 
     `head`: the live file's `.head`; without it the last line is only checked for its format.
     `allow_partial_start`: the first file may begin mid-chain (older files archived elsewhere).
+    `key`: the audit key (public or private ECKey): every checkpoint's signature is checked, and a chain with
+    lines but no checkpoint fails.
     """
     files = [Path(f) for f in files]
     checker = ChainChecker(allow_partial_start=allow_partial_start)
+    signed = CheckpointChecker(key, allow_partial_start=allow_partial_start) if key is not None else None
 
     def failed(code: str, params: dict, path: Path | None, line_no: int | None) -> VerifyResult:
-        return checker.failure(code, params, str(path) if path else None, line_no)
+        return _with_checkpoints(checker.failure(code, params, str(path) if path else None, line_no), signed)
 
     if not files:
         return failed("no_files", {}, None, None)
@@ -224,6 +240,8 @@ def verify_chain(files: Iterable[Path], *, head: Path | None = None,
             if not complete:
                 return failed("truncated", {}, path, line_no)
             error = checker.feed(line)
+            if error is None and signed is not None and is_checkpoint(line):
+                error = signed.feed(checker.last)
             if error:
                 return failed(*error, path, line_no)
     if head is not None:
@@ -234,7 +252,16 @@ def verify_chain(files: Iterable[Path], *, head: Path | None = None,
         error = checker.check_head(sealed, head.name)
         if error:
             return failed(*error, files[-1], _count_lines(files[-1]) or None)
-    return checker.success()
+    if signed is not None and signed.count == 0 and checker.lines:
+        return failed("cp_none", {}, None, None)
+    return _with_checkpoints(checker.success(), signed)
+
+
+def _with_checkpoints(result: VerifyResult, signed: CheckpointChecker | None) -> VerifyResult:
+    if signed is not None:
+        result.checkpoints, result.signed_seq, result.signed_time = signed.count, signed.covered_seq, \
+            signed.covered_time
+    return result
 
 
 def _count_lines(path: Path) -> int:

@@ -5,22 +5,32 @@ Messages in French by default, `--lang en` for English.
 """
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import click
 
 from bridge.audit.chain import VerifyResult, chain_files, head_path, verify_chain
+from bridge.audit.checkpoint import AuditKeyError, load_key, load_or_create_key, public_jwk
 from bridge.audit.stream import verify_stream
 from bridge.config import variable
 
 TEXT = {
     "fr": {"line": "ligne", "entry": "entrée", "last": "dernière ligne : seq {seq}, sha256 {hash}",
            "no_path": "BRIDGE_AUDIT_PATH n'est pas défini : donnez les fichiers à vérifier",
-           "no_redis": "--stream demande --redis-url ou BRIDGE_STORE_URL en redis:// ou rediss://"},
+           "no_redis": "--stream demande --redis-url ou BRIDGE_STORE_URL en redis:// ou rediss://",
+           "signed": "{count} point(s) de contrôle signé(s) vérifié(s) ; dernière ligne signée : seq {seq} ({time})",
+           "uncovered": "{count} ligne(s) après le dernier point de contrôle ne sont couvertes par aucune signature",
+           "unsigned": "points de contrôle non vérifiés (pas de clé d'audit : --public-key ou BRIDGE_AUDIT_KEY_FILE)",
+           "no_key": "BRIDGE_AUDIT_KEY_FILE n'est pas défini : donnez --key-file"},
     "en": {"line": "line", "entry": "entry", "last": "last line: seq {seq}, sha256 {hash}",
            "no_path": "BRIDGE_AUDIT_PATH is not set: give the files to verify",
-           "no_redis": "--stream needs --redis-url or BRIDGE_STORE_URL on redis:// or rediss://"},
+           "no_redis": "--stream needs --redis-url or BRIDGE_STORE_URL on redis:// or rediss://",
+           "signed": "{count} signed checkpoint(s) verified; last signed line: seq {seq} ({time})",
+           "uncovered": "{count} line(s) after the last checkpoint are not covered by a signature",
+           "unsigned": "checkpoints not verified (no audit key: --public-key or BRIDGE_AUDIT_KEY_FILE)",
+           "no_key": "BRIDGE_AUDIT_KEY_FILE is not set: give --key-file"},
 }
 
 
@@ -40,9 +50,12 @@ def audit() -> None:
               help="Le premier fichier peut commencer en cours de chaîne (older files archived elsewhere).")
 @click.option("--stream", help="Vérifie ce flux Redis au lieu des fichiers (verify this Redis stream instead).")
 @click.option("--redis-url", envvar="BRIDGE_STORE_URL", show_envvar=True, help="Redis du flux (Redis of the stream).")
+@click.option("--public-key", type=click.Path(path_type=Path, dir_okay=False, exists=True),
+              help="Clé publique d'audit (JWK JSON, `bridge audit key --public`) qui vérifie les points de contrôle "
+                   "(audit public key checking the checkpoints); défaut : BRIDGE_AUDIT_KEY_FILE.")
 @click.option("--lang", type=click.Choice(["fr", "en"]), default="fr", show_default=True)
 def verify(files: tuple[Path, ...], head: Path | None, partial: bool, stream: str | None, redis_url: str | None,
-           lang: str) -> None:
+           public_key: Path | None, lang: str) -> None:
     text = TEXT[lang]
     if stream:
         url = redis_url or ""
@@ -52,7 +65,7 @@ def verify(files: tuple[Path, ...], head: Path | None, partial: bool, stream: st
         where = text["entry"]
     else:
         chain, head = _files_and_head(files, head, text)
-        result = verify_chain(chain, head=head, allow_partial_start=partial)
+        result = verify_chain(chain, head=head, allow_partial_start=partial, key=_verify_key(public_key))
         where = text["line"]
     _report(result, where, text, lang)
 
@@ -71,11 +84,39 @@ def _files_and_head(files: tuple[Path, ...], head: Path | None, text: dict) -> t
     return chain, head or (head_path(live) if chain else None)
 
 
+def _verify_key(public_key: Path | None):
+    """The key checking the checkpoints: --public-key, else the local key file when it exists, else None."""
+    path = public_key or (Path(configured) if (configured := variable("BRIDGE_AUDIT_KEY_FILE")) else None)
+    if path is None or not path.exists():
+        return None
+    try:
+        return load_key(path)
+    except AuditKeyError as exc:
+        raise click.UsageError(str(exc)) from None
+
+
+@audit.command("key", help="Affiche la clé publique d'audit (JWK JSON) pour l'auditeur (print the audit public key); "
+                           "la crée si absente (created when absent, 0600).")
+@click.option("--public", "public", is_flag=True, required=True, help="La moitié publique seulement (public half).")
+@click.option("--key-file", type=click.Path(path_type=Path, dir_okay=False), envvar="BRIDGE_AUDIT_KEY_FILE",
+              show_envvar=True, help="Fichier de la clé d'audit (audit key file).")
+@click.option("--lang", type=click.Choice(["fr", "en"]), default="fr", show_default=True)
+def key(public: bool, key_file: Path | None, lang: str) -> None:
+    if key_file is None:
+        raise click.UsageError(TEXT[lang]["no_key"])
+    try:
+        audit_key = load_or_create_key(key_file)
+    except (AuditKeyError, OSError) as exc:
+        raise click.UsageError(str(exc)) from None
+    click.echo(json.dumps(public_jwk(audit_key), indent=2))
+
+
 def _report(result: VerifyResult, where: str, text: dict, lang: str) -> None:
     if result.ok:
         click.echo(result.message(lang))
         if result.lines:
             click.echo(text["last"].format(seq=result.last_seq, hash=result.last_hash))
+        _report_signatures(result, text)
         return
     location = ", ".join(part for part in (
         result.file,
@@ -84,3 +125,12 @@ def _report(result: VerifyResult, where: str, text: dict, lang: str) -> None:
     separator = " : " if lang == "fr" else ": "  # French typography
     click.echo(f"{location}{separator}{result.message(lang)}" if location else result.message(lang), err=True)
     raise SystemExit(1)
+
+
+def _report_signatures(result: VerifyResult, text: dict) -> None:
+    if result.checkpoints is None:
+        click.echo(text["unsigned"])
+        return
+    click.echo(text["signed"].format(count=result.checkpoints, seq=result.signed_seq, time=result.signed_time))
+    if result.last_seq > result.signed_seq:
+        click.echo(text["uncovered"].format(count=result.last_seq - result.signed_seq))
