@@ -17,6 +17,7 @@ COMMANDS = [
     "bridge.serve:serve",
     "bridge.attest.cli:attest_command",
     "bridge.pki.cli:crl",
+    "bridge.pki.cert_cli:cert",
     "bridge.doctor:doctor",
 ]
 

@@ -38,6 +38,7 @@ SETTINGS = (
     "BRIDGE_AGENT_URL", "BRIDGE_TRUSTED_PROXIES", "BRIDGE_CLIENT_CERT_HEADER", "BRIDGE_CPS_ACR", "BRIDGE_LOG_LEVEL",
     "BRIDGE_RATE_LIMIT_AUTHORIZE", "BRIDGE_RATE_LIMIT_TOKEN", "BRIDGE_RATE_LIMIT_TOKEN_FAILURES",
     "BRIDGE_SWEEP_INTERVAL", "BRIDGE_METRICS_TOKEN", "BRIDGE_MAX_BODY_BYTES", "BRIDGE_ATTEST_DIR",
+    "BRIDGE_CERT_WARN_DAYS", "BRIDGE_CERT_CRITICAL_DAYS",
 )
 # ... and the ones read elsewhere, with the reader.
 OTHER_VARIABLES = {
@@ -105,6 +106,9 @@ class Settings:
     psc_require_iss: str = "auto"   # RFC 9207 iss on the PSC callback: auto (as PSC advertises) | always | never
     trust_dir: Path | None = None
     crl_dir: Path | None = None
+    # The bridge's own certificates (PSC client, trust store CAs): warning / critical this many days before expiry.
+    cert_warn_days: float = 30.0
+    cert_critical_days: float = 7.0
     audit_path: Path | None = None
     audit_pseudonymize: bool = False
     audit_required: bool = False           # load_settings: 1 in production unless BRIDGE_AUDIT_REQUIRED says
@@ -377,7 +381,28 @@ def _card_trust(env: dict[str, str]) -> dict:
         values["trust_dir"] = _path("BRIDGE_TRUST_DIR", env["BRIDGE_TRUST_DIR"], is_dir=True)
     if env.get("BRIDGE_CRL_DIR"):
         values["crl_dir"] = _path("BRIDGE_CRL_DIR", env["BRIDGE_CRL_DIR"], is_dir=True)
+    values.update(_cert_expiry(env))
     return values
+
+
+def _days(name: str, value: str) -> float:
+    try:
+        days = float(value)
+    except ValueError:
+        raise ConfigError(f"{name}: {value!r} is not a number of days") from None
+    if not 0 <= days <= 365:
+        raise ConfigError(f"{name}: {value!r} must be between 0 and 365 days")
+    return days
+
+
+def _cert_expiry(env: dict[str, str]) -> dict:
+    """When the bridge's own certificates (PSC client, trust store CAs) raise a warning, then a critical alert."""
+    warn = _days("BRIDGE_CERT_WARN_DAYS", env["BRIDGE_CERT_WARN_DAYS"]) if env.get("BRIDGE_CERT_WARN_DAYS") else 30.0
+    critical = (_days("BRIDGE_CERT_CRITICAL_DAYS", env["BRIDGE_CERT_CRITICAL_DAYS"])
+                if env.get("BRIDGE_CERT_CRITICAL_DAYS") else 7.0)
+    if critical > warn:
+        raise ConfigError("BRIDGE_CERT_CRITICAL_DAYS: must not exceed BRIDGE_CERT_WARN_DAYS")
+    return {"cert_warn_days": warn, "cert_critical_days": critical}
 
 
 def _audit(env: dict[str, str], *, production: bool, store_url: str) -> dict:

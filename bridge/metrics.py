@@ -32,6 +32,10 @@ bridge_crl_next_update_timestamp_seconds issuer                         when eac
                                                                         expires (0: none); direct card logins
                                                                         through that CA fail closed after it.
                                                                         Computed at scrape time (CrlCollector)
+bridge_certificate_expiry_seconds        kind, subject                  seconds until each of the bridge's own
+                                                                        certificates expires (negative: expired);
+                                                                        kind = psc_client | trust_ca. Computed at
+                                                                        scrape time (CertExpiryCollector)
 ======================================== ============================== ==========================================
 """
 from __future__ import annotations
@@ -177,6 +181,25 @@ class CrlCollector:
                                    labels=["issuer"])
         for status in self.trust.crl_status(self.now()):
             family.add_metric([status.issuer], status.next_update.timestamp() if status.next_update else 0.0)
+        yield family
+
+
+class CertExpiryCollector:
+    """Values read when scraped: seconds until each of the bridge's own certificates expires (bridge.pki.expiry)."""
+
+    def __init__(self, settings, now):
+        self.settings, self.now = settings, now
+
+    def collect(self):
+        from bridge.pki.expiry import certificate_expiry
+
+        family = GaugeMetricFamily("bridge_certificate_expiry_seconds",
+                                   "Seconds until each of the bridge's own certificates expires (PSC mTLS client "
+                                   "certificate, trust store CAs); negative once expired.",
+                                   labels=["kind", "subject"])
+        for entry in certificate_expiry(self.settings, self.now()):
+            if entry.seconds_left is not None:
+                family.add_metric([entry.kind, entry.subject], entry.seconds_left)
         yield family
 
 

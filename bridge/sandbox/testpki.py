@@ -310,6 +310,28 @@ class TestPki:
                 self.crl_dir(directory, stale=stale)
         return material
 
+    # the bridge's own certificates -----------------------------------------------------------------------------------
+    def client_certificate(self, cn: str = "psc-bridge client", days: float = 365, issuer: str = "fort-personnes",
+                           directory: str | Path | None = None) -> tuple[Path, Path]:
+        """A TLS client certificate of the bridge itself (as for BRIDGE_PSC_CLIENT_CERT) that expires `days` after
+        the anchor, written with its key as PEM files: (certificate path, key path)."""
+        key = self.key(f"client|{cn}")
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn), x509.NameAttribute(NameOID.COUNTRY_NAME, "FR")])
+        cert = (x509.CertificateBuilder().subject_name(name).issuer_name(self.ca(issuer).subject)
+                .public_key(key.public_key()).serial_number(_serial_number(self.seed, f"client|{cn}|{days}"))
+                .not_valid_before(self.anchor - timedelta(days=30))
+                .not_valid_after(self.anchor + timedelta(days=days))
+                .add_extension(x509.BasicConstraints(ca=False, path_length=None), True)
+                .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), False)
+                .sign(self.key(CAS[issuer].key_label), hashes.SHA256()))
+        folder = self._subdir(directory, "client")
+        stem = hashlib.sha256(f"{cn}|{days}".encode()).hexdigest()[:12]
+        cert_path, key_path = folder / f"{stem}.crt", folder / f"{stem}.key"
+        cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                               serialization.NoEncryption()))
+        return cert_path, key_path
+
     # trust store and CRLs ---------------------------------------------------------------------------------------------
     def trust_dir(self, path: str | Path | None = None, *, include_legacy: bool = False) -> Path:
         """Roots and intermediates as PEM files (bridge.pki reads self-signed ones as anchors, others as

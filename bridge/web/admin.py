@@ -15,6 +15,7 @@ from bridge.attest import SelfCheckRun, UnknownService, build_report, render_htm
 from bridge.attest.store import latest_run, load_run, run_file
 from bridge.audit import EVENTS
 from bridge.login.transactions import BROWSER_COOKIE
+from bridge.pki.expiry import certificate_expiry
 from bridge.policy import PolicyError, effective_limits, load_policies, login_means
 from bridge.sessions import session_key
 from bridge.web.admin_auth import (
@@ -85,9 +86,12 @@ def console_action(view):
 
 
 def page(template: str, console, **context):
-    """A console page (also bridge/web/admin_cards.py's): the console, Paris times, now."""
+    """A console page (also bridge/web/admin_cards.py's): the console, Paris times, now, and the banner of the
+    bridge's own certificates that expire within BRIDGE_CERT_WARN_DAYS."""
+    b = bridge()
+    expiring = [e for e in certificate_expiry(b.settings, b.clock.now()) if e.state != "ok"]
     return render_template(f"admin/{template}", console=console, paris_time=paris_time, paris_stamp=paris_stamp,
-                           now=bridge().clock.now(), **context)
+                           now=b.clock.now(), expiring_certificates=expiring, **context)
 
 
 def _killed_key(sid: str) -> str:

@@ -10,7 +10,11 @@ gives HTTP 503 so that the load balancer stops sending traffic here:
 - ``policies``: at least one service policy is loaded;
 - ``signing_keys``: a current signing key exists for every algorithm the provider signs with;
 - ``psc_discovery``: PSC's discovery document was fetched (or is still cached from an earlier fetch, so a short
-  PSC outage does not take every instance out of the pool at once).
+  PSC outage does not take every instance out of the pool at once);
+- ``certificates``: the bridge's own certificates (PSC mTLS client certificate, trust store CAs), worst state
+  first (``warning ...`` within 30 days, ``critical ...`` within 7, see bridge.pki.expiry). Informational: it never
+  makes /readyz fail, since a certificate expiring in 6 days still works and taking every instance out of the pool
+  at once would turn an alert into an outage; the metric and the admin banner are where it is raised.
 
 The answers carry machine codes, never URLs, hosts or exception texts.
 """
@@ -59,8 +63,20 @@ def _check_psc_discovery(b) -> tuple[bool, str]:
         return False, exc.code
 
 
+def _check_certificates(b) -> tuple[bool, str]:
+    from bridge.pki.expiry import certificate_expiry, worst
+
+    entries = certificate_expiry(b.settings, b.clock.now())
+    if not entries:
+        return True, "none configured"
+    state, soonest = worst(entries), entries[0]
+    if soonest.seconds_left is None:
+        return True, f"{state}: {soonest.kind} unreadable"
+    return True, f"{state}: {soonest.kind} expires in {soonest.days_left:.0f} days"
+
+
 CHECKS = (("store", _check_store), ("policies", _check_policies), ("signing_keys", _check_signing_keys),
-          ("psc_discovery", _check_psc_discovery))
+          ("psc_discovery", _check_psc_discovery), ("certificates", _check_certificates))
 
 
 def readiness(b) -> tuple[bool, list[dict]]:

@@ -21,8 +21,10 @@ def metrics_endpoint():
         if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), token.encode()):
             return Response("unauthorized\n", status=401, mimetype="text/plain",
                             headers={"WWW-Authenticate": 'Bearer realm="metrics"'})
-    cps = bridge().cps
-    extra = (metrics.CrlCollector(cps.trust, cps.clock.now),) if cps else ()
+    b = bridge()
+    cps = b.cps
+    extra = ((metrics.CrlCollector(cps.trust, cps.clock.now),) if cps else ()) + (
+        metrics.CertExpiryCollector(b.settings, b.clock.now),)
     body, content_type = metrics.exposition(request.headers.get("Accept"), extra)
     return Response(body, status=200, headers={"Content-Type": content_type, "Cache-Control": "no-store"})
 

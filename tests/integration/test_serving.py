@@ -53,7 +53,8 @@ def test_bridge_serve_runs_a_full_oidc_login_under_gunicorn(served_bridge):
     assert ready.status_code == 200, ready.text
     body = ready.json()
     assert body["status"] == "ready"
-    assert [c["name"] for c in body["checks"]] == ["store", "policies", "signing_keys", "psc_discovery"]
+    assert [c["name"] for c in body["checks"]] == ["store", "policies", "signing_keys", "psc_discovery",
+                                                  "certificates"]
     assert all(c["ok"] for c in body["checks"])
 
     scrape = requests.get(served_bridge.url + "/metrics", timeout=10).text
