@@ -38,7 +38,8 @@ SETTINGS = (
     "BRIDGE_AGENT_URL", "BRIDGE_TRUSTED_PROXIES", "BRIDGE_CLIENT_CERT_HEADER", "BRIDGE_CPS_ACR", "BRIDGE_LOG_LEVEL",
     "BRIDGE_RATE_LIMIT_AUTHORIZE", "BRIDGE_RATE_LIMIT_TOKEN", "BRIDGE_RATE_LIMIT_TOKEN_FAILURES",
     "BRIDGE_SWEEP_INTERVAL", "BRIDGE_METRICS_TOKEN", "BRIDGE_MAX_BODY_BYTES", "BRIDGE_ATTEST_DIR",
-    "BRIDGE_CERT_WARN_DAYS", "BRIDGE_CERT_CRITICAL_DAYS",
+    "BRIDGE_CERT_WARN_DAYS", "BRIDGE_CERT_CRITICAL_DAYS", "BRIDGE_CARD_FAILURES_PER_CERT",
+    "BRIDGE_CARD_FAILURES_PER_ADDRESS", "BRIDGE_CARD_FAILURES_WINDOW", "BRIDGE_CARD_LOCKOUT",
 )
 # ... and the ones read elsewhere, with the reader.
 OTHER_VARIABLES = {
@@ -109,6 +110,12 @@ class Settings:
     # The bridge's own certificates (PSC client, trust store CAs): warning / critical this many days before expiry.
     cert_warn_days: float = 30.0
     cert_critical_days: float = 7.0
+    # Repeated bad card certificates (bridge.upstream.card_failures): failures per certificate, per source address
+    # (high: a hospital behind one NAT address), in a fixed window; beyond, refused for the lockout.
+    card_failures_per_cert: int = 5
+    card_failures_per_address: int = 100
+    card_failures_window: float = 900.0
+    card_lockout: float = 900.0
     audit_path: Path | None = None
     audit_pseudonymize: bool = False
     audit_required: bool = False           # load_settings: 1 in production unless BRIDGE_AUDIT_REQUIRED says
@@ -382,6 +389,24 @@ def _card_trust(env: dict[str, str]) -> dict:
     if env.get("BRIDGE_CRL_DIR"):
         values["crl_dir"] = _path("BRIDGE_CRL_DIR", env["BRIDGE_CRL_DIR"], is_dir=True)
     values.update(_cert_expiry(env))
+    values.update(_card_failures(env))
+    return values
+
+
+def _card_failures(env: dict[str, str]) -> dict:
+    """Thresholds of repeated bad card certificates: counts per certificate and per address, window, lockout."""
+    values: dict = {}
+    for name in ("BRIDGE_CARD_FAILURES_PER_CERT", "BRIDGE_CARD_FAILURES_PER_ADDRESS"):
+        if env.get(name):
+            try:
+                values[name[7:].lower()] = int(env[name])
+            except ValueError:
+                raise ConfigError(f"{name}: {env[name]!r} is not a whole number") from None
+            if not 1 <= values[name[7:].lower()] <= 100_000:
+                raise ConfigError(f"{name}: {env[name]!r} must be between 1 and 100000")
+    for name in ("BRIDGE_CARD_FAILURES_WINDOW", "BRIDGE_CARD_LOCKOUT"):
+        if env.get(name):
+            values[name[7:].lower()] = _seconds(name, env[name], low=10, high=86400)
     return values
 
 

@@ -22,6 +22,10 @@ bridge_idle_logouts_total                client                         client s
 bridge_backchannel_logout_failures_total client, reason                 back-channel logout deliveries that failed
 bridge_card_removals_total               outcome                        card removal notices from workstation agents:
                                                                         ended | unknown | session_ended | card_changed
+bridge_card_lockouts_total               scope, event                   repeated bad card certificates: a
+                                                                        certificate or address locked out
+                                                                        (event locked) or refused while locked
+                                                                        (event refused); scope certificate|address
 bridge_upstream_request_duration_seconds upstream, endpoint             calls to PSC (discovery, jwks, token...)
 bridge_upstream_errors_total             upstream, endpoint, error      upstream calls that raised
 bridge_store_errors_total                operation, error               store (Redis) failures -> HTTP 503
@@ -74,6 +78,8 @@ BACKCHANNEL_FAILURES = Counter("bridge_backchannel_logout_failures",
 CARD_REMOVALS = Counter("bridge_card_removals", "Card removal notices from workstation card agents, by outcome.",
                         ["outcome"])
 REMOVAL_OUTCOMES = ("ended", "unknown", "session_ended", "card_changed")
+CARD_LOCKOUTS = Counter("bridge_card_lockouts", "Repeated bad card certificates: lockouts (locked) and logins "
+                        "refused during one (refused), per certificate or per source address.", ["scope", "event"])
 UPSTREAM_LATENCY = Histogram("bridge_upstream_request_duration_seconds",
                              "Duration of calls to the upstream identity provider, by endpoint.",
                              ["upstream", "endpoint"], buckets=UPSTREAM_BUCKETS)
@@ -137,6 +143,11 @@ def backchannel_failed(client_id: str, reason: str) -> None:
 
 def card_removal(outcome: str) -> None:
     CARD_REMOVALS.labels(label(outcome, REMOVAL_OUTCOMES)).inc()
+
+
+def card_lockout(scope: str, event: str) -> None:
+    """scope: certificate | address; event: locked | refused."""
+    CARD_LOCKOUTS.labels(label(scope, ("certificate", "address")), label(event, ("locked", "refused"))).inc()
 
 
 def store_error(operation: str, exc: BaseException) -> None:

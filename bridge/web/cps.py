@@ -12,15 +12,18 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify, make_response, render_template, request
 
-from bridge import events
+from bridge import events, metrics
+from bridge.i18n import N_, translated
 from bridge.login.transactions import BROWSER_COOKIE
 from bridge.policy import login_means, reason_message
-from bridge.upstream.cps import CpsError, means_refusal, proxy_trusted
+from bridge.upstream.card_failures import CardFailures, fingerprint
+from bridge.upstream.cps import CpsError, certificate_from_header, decode_base64, means_refusal, proxy_trusted
 from bridge.web.answers import render_denial
 from bridge.web.completion import finish_login
 from bridge.web.context import bridge
 from bridge.web.errors import error_page
 from bridge.web.i18n import current_lang
+from bridge.web.limits import client_ip
 from bridge.web.messages import message
 
 bp = Blueprint("cps", __name__)
@@ -34,6 +37,45 @@ PAGE_CODES = ("wrong_pin", "wrong_pin_last", "card_blocked", "no_card", "card_re
               "challenge_expired", "txn_invalid", "csrf", "cps_unavailable", "store_unavailable", "server_error")
 POLICY_CODES = ("mie_not_allowed", "not_historical_teleservice", "attestation_missing", "attestation_expired",
                 "reserves_expired")   # the challenge endpoint's refusals (bridge.upstream.cps.means_refusal)
+
+
+LOCKED_TEXT = {   # code -> French text (msgid) with the minutes left; English in the gettext catalogue
+    "card_locked": N_("Trop de tentatives avec cette carte : par sécurité, elle est refusée pour le moment. "
+                      "Réessayez dans %(minutes)s minutes, ou prévenez le support informatique si la carte "
+                      "est expirée ou a été renouvelée."),
+    "address_locked": N_("Trop de tentatives de connexion par carte refusées depuis ce réseau : par sécurité, "
+                         "elles sont bloquées pour le moment. Réessayez dans %(minutes)s minutes."),
+}
+
+
+def _certificate_sha256(read) -> str | None:
+    try:
+        return fingerprint(read())
+    except CpsError:
+        return None
+
+
+def _locked_out(upstream: str, txn, cert_sha256: str | None) -> tuple[str, str] | None:
+    """(code, text) when this certificate or source address is locked out after repeated bad certificates."""
+    b = bridge()
+    found = CardFailures(b.store, b.clock, b.settings).locked(cert_sha256, client_ip())
+    if found is None:
+        return None
+    scope, minutes = found
+    code = "card_locked" if scope == "certificate" else "address_locked"
+    metrics.card_lockout(scope, "refused")
+    _failed(upstream, txn, code, f"{scope} locked out, {minutes} min left")
+    return code, translated(LOCKED_TEXT[code], current_lang()) % {"minutes": minutes}
+
+
+def _count_failure(upstream: str, txn, code: str, cert_sha256: str | None) -> None:
+    """One refused card login: counted; a lockout it starts is audited and counted."""
+    b = bridge()
+    for scope in CardFailures(b.store, b.clock, b.settings).failed(code, cert_sha256, client_ip()):
+        metrics.card_lockout(scope, "locked")
+        b.record("login_failed", "failure", reason="card_lockout", upstream=upstream, scope=scope, last_reason=code,
+                 cert_sha256=cert_sha256 or "", remote_addr=client_ip(), service=txn.service if txn else "",
+                 client=txn.client_id if txn else "", lockout_seconds=int(b.settings.card_lockout))
 
 
 def _bound_txn(txn_id):
@@ -53,14 +95,14 @@ def _failed(upstream: str, txn, reason: str, detail: str = "") -> None:
                         remote_addr=request.remote_addr)
 
 
-def _page(txn, service, error: str = "", status: int = 200):
+def _page(txn, service, error: str = "", status: int = 200, text: str = ""):
     b = bridge()
     lang = current_lang()
     psc_offered = any(m.via_psc for m in login_means(service, b.clock.now()))
     response = make_response(render_template(
         "cps_login.html", txn=txn, service=service, agent_url=b.settings.agent_url,
         origin=b.cps.origin if b.cps else "", psc_offered=psc_offered, messages=_script_texts(lang),
-        error=error, error_text=message(error, lang) if error else ""), status)
+        error=error, error_text=text or (message(error, lang) if error else "")), status)
     # The page's script must reach the agent on the workstation: this page alone may connect there.
     response.headers["Content-Security-Policy"] = CSP.format(agent=b.settings.agent_url)
     return response
@@ -126,11 +168,16 @@ def proof():
         return _denial(service, refusal)
     if b.cps is None:
         return error_page("cps_unavailable", 503)
+    cert_sha256 = _certificate_sha256(lambda: decode_base64(form.get("certificate"), "certificate", 16384))
+    locked = _locked_out("cps-pin", txn, cert_sha256)
+    if locked:
+        return _page(txn, service, error=locked[0], status=429, text=locked[1])
     try:
         authn = b.cps.verify_proof(txn.id, form.get("challenge"), form.get("certificate"), form.get("signature"),
                                    form.get("card_serial", ""))
     except CpsError as exc:
         _failed("cps-pin", txn, exc.code, exc.detail)
+        _count_failure("cps-pin", txn, exc.code, cert_sha256)
         return _page(txn, service, error=exc.code, status=exc.status)
     return _finish(txn, authn)
 
@@ -153,10 +200,15 @@ def tls_login():
         return error_page("cps_tls_untrusted_proxy", 403)
     if b.cps is None:
         return error_page("cps_unavailable", 503)
+    cert_sha256 = _certificate_sha256(lambda: certificate_from_header(header))
+    locked = _locked_out("cps-tls", txn, cert_sha256)
+    if locked:
+        return error_page(locked[0], 429, text=locked[1])
     try:
         authn = b.cps.verify_tls(header)
     except CpsError as exc:
         _failed("cps-tls", txn, exc.code, exc.detail)
+        _count_failure("cps-tls", txn, exc.code, cert_sha256)
         return error_page(exc.code, exc.status)
     return _finish(txn, authn)
 

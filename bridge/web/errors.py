@@ -37,9 +37,11 @@ def json_error(status: int, description: str, error: str | None = None):
     return response
 
 
-def error_page(code: str, status: int, detail: str = "", *, txn=None, client_id: str = "", **context):
-    """The French page for `code`, with its ways back (see way_back) and the request id as support reference."""
-    return render_template("error.html", code=code, text=message(code, current_lang()), detail=detail,
+def error_page(code: str, status: int, detail: str = "", *, txn=None, client_id: str = "", text: str = "",
+               **context):
+    """The French page for `code` (or `text`, already in the reader's language), with its ways back (see way_back)
+    and the request id as support reference."""
+    return render_template("error.html", code=code, text=text or message(code, current_lang()), detail=detail,
                            request_id=current_request_id(), **way_back(code, txn, client_id), **context), status
 
 

@@ -1,5 +1,7 @@
-"""Rate limits on /authorize and the card agents' /cps/removed (per client IP) and /token, counted in the shared
-Redis.
+"""Rate limits on /authorize, the card login endpoints (/login/cps/challenge, /login/cps/proof, /login/cps-tls)
+and the card agents' /cps/removed (per client IP, BRIDGE_RATE_LIMIT_AUTHORIZE, each its own counter) and /token,
+counted in the shared Redis. Repeated bad card certificates are counted apart, per certificate first
+(bridge.upstream.card_failures), so that one hospital NAT address is not locked out by one bad card.
 
 /token: failed requests (400/401, e.g. a wrong secret) count per (client id, client IP), successful ones per client
 id. The limit is checked before the request and deducted after it, by outcome: an attacker guessing a secret from
@@ -76,6 +78,11 @@ def install(app: Flask) -> None:
         # Card removal notices come from the workstations' agents: per address too, under their own counter.
         views["card_removal.removed"] = limiter.limit(settings.rate_limit_authorize, key_func=client_ip,
                                                       scope="card-removed")(views["card_removal.removed"])
+        # Direct card logins: per address like /authorize, one counter per endpoint.
+        for endpoint in ("cps.challenge", "cps.proof", "cps.tls_login"):
+            if endpoint in views:
+                views[endpoint] = limiter.limit(settings.rate_limit_authorize, key_func=client_ip,
+                                                scope=endpoint)(views[endpoint])
         # A pushed authorization request (RFC 9126) is an /authorize by POST: per address, its own counter.
         views["oidc.pushed_authorization_request"] = limiter.limit(
             settings.rate_limit_authorize, key_func=client_ip, scope="par")(views["oidc.pushed_authorization_request"])
