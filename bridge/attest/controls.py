@@ -4,34 +4,25 @@ client consent, sender-constrained tokens, PAR and the logout channels (docs/pro
 from __future__ import annotations
 
 from bridge.acr import at_least, reachable
+from bridge.i18n import N_, translated
 
 MTLS_METHODS = ("tls_client_auth", "self_signed_tls_client_auth")
-_WORDS = {
-    "fr": {"no_minimum": "aucun minimum", "means_give": "les moyens admis donnent", "nothing": "rien",
-           "unreachable": "inatteignable : toute connexion serait refusée",
-           "logout": "déconnexion : la session SSO prend fin", "ignore": "sans effet sur la session",
-           "no_card": "sans objet : seule une connexion cps-pin a une carte que la passerelle surveille, et ce "
-                      "service ne l'admet pas",
-           "yes": "oui", "no": "non",
-           "consent_required": "demandé au professionnel (application d'un tiers)",
-           "consent_none": "non demandé (application de l'établissement)",
-           "bearer": "aucune (jeton au porteur)", "mtls": "mTLS : certificat du client (RFC 8705)",
-           "dpop": "DPoP : clé du client (RFC 9449)"},
-    "en": {"no_minimum": "no minimum", "means_give": "the allowed means give", "nothing": "nothing",
-           "unreachable": "unreachable: every login would be refused",
-           "logout": "logout: the SSO session ends", "ignore": "no effect on the session",
-           "no_card": "not applicable: only cps-pin logins have a card the bridge watches, and this service does "
-                      "not allow cps-pin",
-           "yes": "yes", "no": "no",
-           "consent_required": "asked of the professional (third-party application)",
-           "consent_none": "not asked (first-party application)",
-           "bearer": "none (bearer token)", "mtls": "mTLS: the client's certificate (RFC 8705)",
-           "dpop": "DPoP: the client's key (RFC 9449)"},
+_WORDS = {   # key -> French msgid; English in the gettext catalogue (bridge.i18n.translated)
+    "no_minimum": N_("aucun minimum"), "means_give": N_("les moyens admis donnent"), "nothing": N_("rien"),
+    "unreachable": N_("inatteignable : toute connexion serait refusée"),
+    "logout": N_("déconnexion : la session SSO prend fin"), "ignore": N_("sans effet sur la session"),
+    "no_card": N_("sans objet : seule une connexion cps-pin a une carte que la passerelle surveille, et ce "
+                  "service ne l'admet pas"),
+    "yes": N_("oui"), "no": N_("non"),
+    "consent_required": N_("demandé au professionnel (application d'un tiers)"),
+    "consent_none": N_("non demandé (application de l'établissement)"),
+    "bearer": N_("aucune (jeton au porteur)"), "mtls": N_("mTLS : certificat du client (RFC 8705)"),
+    "dpop": N_("DPoP : clé du client (RFC 9449)"),
 }
 
 
 def _words(lang: str) -> dict[str, str]:
-    return _WORDS["en" if lang == "en" else "fr"]
+    return {key: translated(text, lang) for key, text in _WORDS.items()}
 
 
 def min_acr(service, settings, lang: str) -> tuple[str, bool]:
