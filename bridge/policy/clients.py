@@ -16,9 +16,14 @@ CLIENT_KEYS = ("require_pushed_authorization_requests",
                "client_id", "name", "client_secret_sha256", "token_endpoint_auth_method", "redirect_uris",
                "post_logout_redirect_uris", "backchannel_logout_uri", "frontchannel_logout_uri",
                "frontchannel_logout_session_required", "scopes", "jwks", "id_token_signed_response_alg",
-               "dpop_bound_access_tokens", "tls_client_auth_subject_dn", "consent")
+               "dpop_bound_access_tokens", "tls_client_auth_subject_dn", "consent", "grant_types", "psc_audiences")
 AUTH_METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt", "none", "tls_client_auth",
                 "self_signed_tls_client_auth")
+DEVICE_CODE = "urn:ietf:params:oauth:grant-type:device_code"            # RFC 8628
+CIBA = "urn:openid:params:grant-type:ciba"                               # OpenID CIBA Core 1.0
+TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"      # RFC 8693 (PSC token relay)
+GRANT_TYPES = ("authorization_code", "refresh_token", DEVICE_CODE, CIBA, TOKEN_EXCHANGE)
+AUDIENCE = re.compile(r"^[\x21-\x7e]{1,256}$")
 CLIENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
 SCOPE = re.compile(r"^[\x21\x23-\x5b\x5d-\x7e]+$")     # RFC 6749 scope-token
 
@@ -49,7 +54,14 @@ def read_client(report: Report, raw, index: int, dev: bool) -> Client | None:
         report.error(path + ("jwks",), jwks if jwks is not None else MISSING,
                      f"{method} needs the client's public keys as {{keys: [...]}}")
     subject_dn = _subject_dn(report, data, method, path)
-    if data.get("redirect_uris") in (None, []):
+    grant_types = codes(report, data, "grant_types", path, GRANT_TYPES, f"one of {', '.join(GRANT_TYPES)}",
+                        ("authorization_code", "refresh_token"))
+    audiences = codes(report, data, "psc_audiences", path, AUDIENCE, "a PSC audience (printable, no space)")
+    if audiences and TOKEN_EXCHANGE not in grant_types:
+        report.error(path + ("psc_audiences",), list(audiences),
+                     f"only with {TOKEN_EXCHANGE} in grant_types (the audiences token exchange may return)")
+    # A client without the browser grant (a kiosk on device code, a thick client on CIBA) has no redirect URI.
+    if "authorization_code" in grant_types and data.get("redirect_uris") in (None, []):
         report.error(path + ("redirect_uris",), data.get("redirect_uris", MISSING),
                      "at least one redirect URI is required")
     redirects = _redirect_uris(report, data, method, path, dev)
@@ -82,7 +94,7 @@ def read_client(report: Report, raw, index: int, dev: bool) -> Client | None:
                   frontchannel_logout_session_required=fc_session, scopes=scopes,
                   jwks=jwks if isinstance(jwks, dict) else None, id_token_signed_response_alg=alg, name=name,
                   dpop_bound_access_tokens=dpop_bound, tls_client_auth_subject_dn=subject_dn,
-                  consent=_consent(report, data, path))
+                  consent=_consent(report, data, path), grant_types=grant_types, psc_audiences=audiences)
 
 
 def _redirect_uris(report: Report, data: dict, method: str, path: tuple, dev: bool) -> tuple[str, ...]:

@@ -24,6 +24,9 @@ class Client:
     consent: str = "none"    # required: a third party, the professional allows its claims first (bridge.login.consent)
     dpop_bound_access_tokens: bool = False   # RFC 9449 §5: /token refuses this client a request without a proof
     require_pushed_authorization_requests: bool = False   # RFC 9126 section 5: /authorize only via /par
+    # The grants /token accepts from this client (bridge.policy.clients.GRANT_TYPES).
+    grant_types: tuple[str, ...] = ("authorization_code", "refresh_token")
+    psc_audiences: tuple[str, ...] = ()      # RFC 8693 token exchange: the PSC audiences this client may obtain
 
     @property
     def public(self) -> bool:

@@ -47,7 +47,7 @@ class OAuthClient(ClientMixin):
         return method == self.client.token_endpoint_auth_method
 
     def check_response_type(self, response_type):
-        return response_type == "code"
+        return response_type == "code" and "authorization_code" in self.client.grant_types
 
     def check_grant_type(self, grant_type):
-        return grant_type in ("authorization_code", "refresh_token")
+        return grant_type in self.client.grant_types

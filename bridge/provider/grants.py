@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 
-from authlib.oauth2.rfc6749 import InvalidGrantError, InvalidRequestError, grants
+from authlib.oauth2.rfc6749 import InvalidGrantError, InvalidRequestError, UnauthorizedClientError, grants
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oidc.core import OpenIDCode, UserInfo
 from authlib.oidc.core.models import AuthorizationCodeMixin
@@ -168,7 +168,8 @@ class RefreshGrant(grants.BaseGrant, grants.TokenEndpointMixin):
         jkt = dpop.token_endpoint_jkt(self.server.bridge, self.request)
         client = self.authenticate_token_endpoint_client()
         if not client.check_grant_type(self.GRANT_TYPE):
-            raise grants.UnauthorizedClientError()
+            raise UnauthorizedClientError(f"This client may not use the {self.GRANT_TYPE} grant "
+                                          "(its policy's grant_types).")
         if not self.request.form.get("refresh_token"):
             raise InvalidRequestError("Missing 'refresh_token' in request.")
         dpop.require(client, jkt)

@@ -53,8 +53,10 @@ class BridgeAuthorizationServer(AuthorizationServer):
         """`jkt`: the DPoP key (RFC 9449) or certificate (RFC 8705, mtls.py) the access token, and a public
         client's refresh token, are bound to."""
         bridge = self.bridge
+        # No refresh token to a client whose policy does not allow the refresh_token grant (it could not use it).
+        refresh = include_refresh_token and client.check_grant_type("refresh_token")
         token = bridge.tokens.issue(user.sid, client.client_id, scope or "", user.service, user.family,
-                                    user.deadline, refresh=include_refresh_token, jkt=jkt,
+                                    user.deadline, refresh=refresh, jkt=jkt,
                                     bind_refresh=client.client.public)
         metrics.token_issued(grant_type)
         bridge.record("token_issued", service=user.service, client=client.client_id, grant=grant_type,

@@ -299,3 +299,19 @@ def test_login_hint_is_passed_to_psc(stack):
     first = browser.get(app.authorize_url(login_hint="899700000002"), allow_redirects=False, timeout=10)
     second = browser.get(stack.url + first.headers["Location"], allow_redirects=False, timeout=10)
     assert parse_qs(urlsplit(second.headers["Location"]).query)["login_hint"] == ["899700000002"]
+
+
+# -- per-client grant_types ----------------------------------------------------------------------------------
+def test_a_client_without_the_refresh_grant_gets_no_refresh_token_and_cannot_refresh(bridge_factory, receiver,
+                                                                                       tmp_path):
+    policies = rewrite_policies(tmp_path / "policies", receiver.url)
+    path = policies / "demo-portail.yaml"
+    path.write_text(path.read_text().replace("client_id: demo-portail\n",
+                                             "client_id: demo-portail\n    grant_types: [authorization_code]\n", 1))
+    server = bridge_factory(env={"BRIDGE_POLICIES_DIR": str(policies)})
+    server.receiver = receiver
+    _, _, tokens = login(server, PORTAIL)
+    assert tokens["access_token"] and "refresh_token" not in tokens
+    answer = refresh(server, PORTAIL, "anything")
+    assert answer.status_code == 400 and answer.json()["error"] == "unauthorized_client"
+    assert "grant_types" in answer.json()["error_description"]
