@@ -27,10 +27,23 @@ CLAIMS = ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "a
           "savoir_faire", "activity", "card_type"]
 
 
+# Grants beyond the code flow, advertised (with their endpoint) only when a client's policy allows them.
+DEVICE_CODE = "urn:ietf:params:oauth:grant-type:device_code"   # RFC 8628: /device_authorization
+
+
+def optional_grants(services) -> tuple[str, ...]:
+    """The grant types some client of the policies allows besides authorization_code and refresh_token."""
+    found = {g for s in services for c in s.clients for g in c.grant_types}
+    return tuple(sorted(found - {"authorization_code", "refresh_token"}))
+
+
 @lru_cache(maxsize=4)
-def provider_metadata(issuer: str, acr_values: tuple[str, ...]) -> dict:
-    """Validated once per (issuer, acr values): a wrong field fails start-up tests, not a client."""
+def provider_metadata(issuer: str, acr_values: tuple[str, ...], grants: tuple[str, ...] = ()) -> dict:
+    """Validated once per (issuer, acr values, optional grants): a wrong field fails start-up tests, not a client."""
     algs = list(CLIENT_ASSERTION_ALGS)
+    extra: dict = {}
+    if DEVICE_CODE in grants:
+        extra["device_authorization_endpoint"] = f"{issuer}/device_authorization"
     metadata = OpenIDProviderMetadata({
         "issuer": issuer,
         "authorization_endpoint": f"{issuer}/authorize",
@@ -43,7 +56,7 @@ def provider_metadata(issuer: str, acr_values: tuple[str, ...]) -> dict:
         "pushed_authorization_request_endpoint": f"{issuer}/par",
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
-        "grant_types_supported": ["authorization_code", "refresh_token"],
+        "grant_types_supported": ["authorization_code", "refresh_token", *(g for g in (DEVICE_CODE,) if g in grants)],
         "subject_types_supported": ["public", "pairwise"],
         "id_token_signing_alg_values_supported": ID_TOKEN_ALGS,
         "token_endpoint_auth_methods_supported": list(TOKEN_ENDPOINT_AUTH_METHODS),
@@ -71,6 +84,7 @@ def provider_metadata(issuer: str, acr_values: tuple[str, ...]) -> dict:
         "request_object_signing_alg_values_supported": list(REQUEST_OBJECT_ALGS),
         "require_pushed_authorization_requests": False,
         "mie_supported": list(CATALOGUE),
+        **extra,
     })
     metadata.validate()
     AuthorizationServerMetadata(metadata).validate()

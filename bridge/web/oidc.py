@@ -12,7 +12,7 @@ from bridge.provider import dpop
 from bridge.provider.claims import subject
 from bridge.provider.grants import Grantee, is_own_id_token
 from bridge.provider.keys import JWKS_MAX_AGE
-from bridge.provider.metadata import provider_metadata
+from bridge.provider.metadata import optional_grants, provider_metadata
 from bridge.provider.par import push
 from bridge.sessions import COOKIE
 from bridge.web import assurance
@@ -29,7 +29,8 @@ bp = Blueprint("oidc", __name__)
 @bp.get("/.well-known/oauth-authorization-server")  # RFC 8414: the same document
 def discovery():
     b = bridge()
-    return jsonify(provider_metadata(b.settings.issuer, acr.issuable(b.policies.services.values(), b.settings)))
+    services = b.policies.services.values()
+    return jsonify(provider_metadata(b.settings.issuer, acr.issuable(services, b.settings), optional_grants(services)))
 
 
 @bp.get("/jwks")
