@@ -40,6 +40,7 @@ SETTINGS = (
     "BRIDGE_SWEEP_INTERVAL", "BRIDGE_METRICS_TOKEN", "BRIDGE_MAX_BODY_BYTES", "BRIDGE_ATTEST_DIR",
     "BRIDGE_CERT_WARN_DAYS", "BRIDGE_CERT_CRITICAL_DAYS", "BRIDGE_CARD_FAILURES_PER_CERT",
     "BRIDGE_CARD_FAILURES_PER_ADDRESS", "BRIDGE_CARD_FAILURES_WINDOW", "BRIDGE_CARD_LOCKOUT",
+    "BRIDGE_BACKUP_CODE_TTL",
 )
 # ... and the ones read elsewhere, with the reader.
 OTHER_VARIABLES = {
@@ -116,6 +117,8 @@ class Settings:
     card_failures_per_address: int = 100
     card_failures_window: float = 900.0
     card_lockout: float = 900.0
+    # Backup means (RIE-PS 16, bridge.upstream.backup): how long an admin-activated one-time code lives; ≤ 24 h.
+    backup_code_ttl: float = 86400.0
     audit_path: Path | None = None
     audit_pseudonymize: bool = False
     audit_required: bool = False           # load_settings: 1 in production unless BRIDGE_AUDIT_REQUIRED says
@@ -390,6 +393,9 @@ def _card_trust(env: dict[str, str]) -> dict:
         values["crl_dir"] = _path("BRIDGE_CRL_DIR", env["BRIDGE_CRL_DIR"], is_dir=True)
     values.update(_cert_expiry(env))
     values.update(_card_failures(env))
+    if env.get("BRIDGE_BACKUP_CODE_TTL"):   # RIE-PS 16: at most 24 h, lower if the site wants
+        values["backup_code_ttl"] = _seconds("BRIDGE_BACKUP_CODE_TTL", env["BRIDGE_BACKUP_CODE_TTL"], low=60,
+                                             high=86400)
     return values
 
 
