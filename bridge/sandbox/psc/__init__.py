@@ -60,6 +60,9 @@ wrong types -> 400 `invalid_faults`. In-process: `EmulatorServer.set_faults(dict
     token_status            HTTP status for token_error (default above); alone -> error "server_error"
     authorize_error         the authorize endpoint redirects back with error=<value>, error_description, state
                             (and iss) after checking client_id and redirect_uri
+CIBA (poll mode, ciba.py): `POST {oidc}/ext/ciba/auth`, the token endpoint's urn:openid:params:grant-type:ciba,
+`GET|POST {base_url}/_emulator/ciba` (list / {"login_hint", "decision": approve|deny, "auth_mode"}) and the page
+`{wallet_url}/ciba` that plays the professional's e-CPS app.
 Other controls: `POST {base_url}/_emulator/rotate-keys` -> {"kid": new}: a new signing key replaces the old one
 in the JWKS (tokens signed with the old key no longer verify at userinfo/logout). `POST {base_url}/_emulator/clock`
 {"advance": seconds} moves the emulator's clock (expiry of codes, tokens, sessions) without sleeping.

@@ -7,6 +7,7 @@ from pathlib import Path
 from flask import Flask
 
 import bridge.sandbox.psc.admin as admin
+import bridge.sandbox.psc.ciba as ciba
 import bridge.sandbox.psc.endpoints as endpoints
 import bridge.sandbox.psc.logout as logout
 import bridge.sandbox.psc.wallet as wallet
@@ -32,6 +33,7 @@ def create_emulator(config: EmulatorConfig | None = None) -> Flask:
     app.json.sort_keys = False      # keep PSC's claim order, easier to compare with the real samples
     app.json.ensure_ascii = False
     app.extensions[EXTENSION] = Emulator(config=config, state=EmulatorState(), keys=SigningKeys())
+    app.extensions[ciba.EXTENSION] = ciba.CibaRequests()
 
     issuer, oidc = url_path(config.issuer), url_path(config.oidc_base)
     routes = [
@@ -44,12 +46,15 @@ def create_emulator(config: EmulatorConfig | None = None) -> Flask:
         (f"{oidc}/token/introspect", endpoints.introspect, ["POST"]),
         (f"{oidc}/revoke", endpoints.revoke, ["POST"]),
         (f"{oidc}/logout", logout.end_session, ["GET", "POST"]),
+        (f"{oidc}/ext/ciba/auth", ciba.backchannel_authentication, ["POST"]),
+        (url_path(config.wallet_url) + "/ciba", ciba.page, ["GET", "POST"]),
     ]
     admin_base = url_path(config.base_url) + "/_emulator"
     routes += [
         (f"{admin_base}/faults", admin.faults, ["GET", "POST"]),
         (f"{admin_base}/rotate-keys", admin.rotate_keys, ["POST"]),
         (f"{admin_base}/clock", admin.clock, ["POST"]),
+        (f"{admin_base}/ciba", ciba.control, ["GET", "POST"]),
     ]
     for path, view, methods in routes:
         # endpoint names must be unique; discovery is served on two paths

@@ -72,12 +72,18 @@ class EmulatorConfig:
     # voluntary acr_values); "error" redirects with error=unmet_authentication_requirements. What PSC does is
     # UNCONFIRMED (not in PSC's documentation; docs/provider.md, acr): an emulator option.
     unmet_acr: str = "lower"
+    # CIBA (ciba.py): expires_in as PSC answers (120 s); the interval and the default channel are UNCONFIRMED.
+    ciba_expires_in: int = 120
+    ciba_interval: int = 5
+    ciba_default_channel: str = "MOBILE"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "base_url", self.base_url.rstrip("/"))
         object.__setattr__(self, "wallet_url", (self.wallet_url or self.base_url + "/wallet").rstrip("/"))
         object.__setattr__(self, "clients", tuple(self.clients))
         object.__setattr__(self, "acr_by_auth_mode", tuple(dict(self.acr_by_auth_mode).items()))
+        if self.ciba_default_channel not in ("CARD", "MOBILE"):
+            raise ValueError("ciba_default_channel must be CARD or MOBILE")
         if self.unmet_acr not in ("lower", "error"):
             raise ValueError("unmet_acr must be lower or error")
         if self.id_token_alg not in ("RS256", "HS256"):

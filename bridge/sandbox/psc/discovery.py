@@ -2,7 +2,7 @@
 
 Some values are advertised exactly as PSC does although neither PSC nor the emulator honours them
 (private_key_jwt, implicit/hybrid response types, acr_values_supported ["0","0"]): a relying party must not
-trust them, and the emulator keeps that trap. Endpoints the emulator does not implement (CIBA, PAR, device,
+trust them, and the emulator keeps that trap. Endpoints the emulator does not implement (PAR, device,
 check_session_iframe) are left out rather than advertised as 404s.
 """
 from __future__ import annotations
@@ -24,6 +24,7 @@ def discovery_document(config: EmulatorConfig) -> dict:
         "introspection_endpoint": f"{oidc}/token/introspect",
         "userinfo_endpoint": f"{oidc}/userinfo",
         "end_session_endpoint": f"{oidc}/logout",
+        "backchannel_authentication_endpoint": f"{oidc}/ext/ciba/auth",
     }
     return {
         "issuer": config.issuer,
@@ -32,7 +33,9 @@ def discovery_document(config: EmulatorConfig) -> dict:
         "jwks_uri": f"{oidc}/certs",
         "frontchannel_logout_session_supported": True,
         "frontchannel_logout_supported": True,
-        "grant_types_supported": ["authorization_code", "refresh_token"],
+        "grant_types_supported": ["authorization_code", "refresh_token", "urn:openid:params:grant-type:ciba"],
+        "backchannel_token_delivery_modes_supported": ["poll"],   # PSC also lists ping; the emulator polls only
+        "backchannel_user_code_parameter_supported": False,
         "acr_values_supported": ["0", "0"],
         "response_types_supported": ["code", "none", "id_token", "token", "id_token token", "code id_token",
                                      "code token", "code id_token token"],

@@ -11,6 +11,7 @@ import time
 from flask import jsonify, make_response, request
 
 from ..professionals import TEST_PROFESSIONALS
+from . import ciba
 from .clientauth import authenticate_client
 from .core import Emulator, OAuthError, emulator, no_store
 from .discovery import discovery_document
@@ -55,6 +56,8 @@ def _token(emu: Emulator) -> dict:
         return _code_grant(emu, caller)
     if grant_type == "refresh_token":
         return _refresh_grant(emu, caller)
+    if grant_type == ciba.GRANT_TYPE:
+        return ciba.token_grant(emu, caller)
     raise OAuthError("unsupported_grant_type", f"grant_type {grant_type!r} non pris en charge")
 
 
