@@ -12,6 +12,7 @@ import threading
 import time
 from email.utils import parsedate_to_datetime
 from http.cookiejar import DefaultCookiePolicy
+from urllib.parse import quote_plus
 
 import requests
 from authlib.integrations.requests_client import OAuth2Session
@@ -153,6 +154,10 @@ class PscError(BridgeError):
     @property
     def default_status(self) -> int:
         return 502 if self.code.startswith("psc_") else 400
+
+
+class PscRefused(PscError):
+    """PSC refused a refresh (invalid_grant): its session ended (logout elsewhere, idle, revoked)."""
 
 
 class PscClient:
@@ -315,17 +320,23 @@ class PscClient:
 
     def finish(self, args: dict) -> tuple[str, Authentication]:
         """Handle the callback query; returns (login transaction id, Authentication)."""
+        txn, authn, _ = self.finish_with_tokens(args)
+        return txn, authn
+
+    def finish_with_tokens(self, args: dict) -> tuple[str, Authentication, dict]:
+        """finish(), plus PSC's token response (kept for the token relay: bridge.upstream.psc_tokens)."""
         state = args.get("state")
         pending = self.store.consume_json(f"psc:state:{state}") if state else None
         if pending is None:
             raise PscError("state_invalid", "unknown, expired or already used state")
         try:
-            return pending["txn"], self._finish(args, pending)
+            authn, token = self._finish(args, pending)
+            return pending["txn"], authn, token
         except PscError as exc:
             exc.txn = pending["txn"]
             raise
 
-    def _finish(self, args: dict, pending: dict) -> Authentication:
+    def _finish(self, args: dict, pending: dict) -> tuple[Authentication, dict]:
         meta = self.metadata()
         if "iss" in args and args["iss"] != meta["issuer"]:  # RFC 9207 mix-up defence (an empty iss too)
             raise PscError("issuer_mismatch", args["iss"])
@@ -338,8 +349,12 @@ class PscClient:
             raise PscError("psc_error", detail)
         if not args.get("code"):
             raise PscError("psc_error", "no code in the callback")
-        token = self._exchange(meta, args["code"], pending)
-        id_claims = self.verify_id_token(token.get("id_token"), nonce=pending["nonce"])
+        return self.authentication(meta, self._exchange(meta, args["code"], pending), nonce=pending["nonce"])
+
+    def authentication(self, meta: dict, token: dict, *, nonce: str | None) -> tuple[Authentication, dict]:
+        """PSC's token response (code flow, or CIBA without nonce: bridge.upstream.psc_ciba) -> (Authentication,
+        the token response): ID token, userinfo and access token checked against each other, then mapped."""
+        id_claims = self.verify_id_token(token.get("id_token"), nonce=nonce)
         userinfo = self.userinfo(meta, token["access_token"])
         if userinfo.get("sub") != id_claims.get("sub"):
             raise PscError("sub_mismatch", "userinfo sub differs from the ID token sub")
@@ -366,7 +381,7 @@ class PscClient:
                     "id_token": token["id_token"], "deadline": auth_time + self.settings.psc_max_session}
         return Authentication(identity=identity, mie=mie, amr=amr, acr=acr, auth_time=auth_time,
                               upstream="psc", upstream_session=upstream, upstream_acr=id_claims["acr"],
-                              auth_mode=auth_mode, auth_level=auth_level)
+                              auth_mode=auth_mode, auth_level=auth_level), token
 
     def require_iss(self, meta: dict) -> bool:
         """BRIDGE_PSC_REQUIRE_ISS: auto = when discovery advertises authorization_response_iss_parameter_supported."""
@@ -396,15 +411,51 @@ class PscClient:
             raise PscError("psc_error", "token response without id_token or access_token")
         return dict(token)
 
-    def verify_id_token(self, id_token: str | None, *, nonce: str) -> dict:
+    def refresh(self, refresh_token: str) -> dict:
+        """grant_type=refresh_token at PSC's token endpoint, with the client authentication of the code exchange
+        (secret, or tls_client_auth with the IGC-Santé certificate of _tls). PscRefused when PSC refuses the
+        grant (invalid_grant: its session ended); PscError (psc_unreachable, psc_timeout, psc_error) otherwise."""
+        s, meta = self.settings, self.metadata()
+        data = {"grant_type": "refresh_token", "refresh_token": refresh_token}
+        auth = None
+        if s.psc_token_auth_method == "client_secret_basic":   # RFC 6749 §2.3.1: form-urlencoded first
+            auth = (quote_plus(s.psc_client_id), quote_plus(s.psc_client_secret))
+        elif s.psc_token_auth_method == "client_secret_post":
+            data.update(client_id=s.psc_client_id, client_secret=s.psc_client_secret)
+        else:
+            data["client_id"] = s.psc_client_id
+        session = self._http()
+        try:
+            with metrics.upstream_call("token"):
+                response = self._bounded(lambda hooks: session.post(
+                    meta["token_endpoint"], data=data, auth=auth, timeout=self.timeout, stream=True, hooks=hooks,
+                    headers={"Accept": "application/json"}, **self._tls()))
+        except requests.Timeout as exc:
+            raise PscError("psc_timeout", "token endpoint (refresh)") from exc
+        except requests.RequestException as exc:
+            raise PscError("psc_unreachable", f"token endpoint (refresh): {type(exc).__name__}") from exc
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        body = body if isinstance(body, dict) else {}
+        if response.status_code == 400 and body.get("error") == "invalid_grant":
+            raise PscRefused("psc_invalid_grant", str(body.get("error_description", ""))[:200])
+        if not response.ok or not isinstance(body.get("access_token"), str):
+            raise PscError("psc_error", f"token endpoint (refresh): HTTP {response.status_code} "
+                           f"{str(body.get('error', ''))[:64]}".strip())
+        return body
+
+    def verify_id_token(self, id_token: str | None, *, nonce: str | None) -> dict:
+        """`nonce` None: a CIBA ID token, which has none to check (CIBA Core §10.1)."""
         claims = self._verify_jwt(id_token, "id_token")
+        nonce_rule = {"nonce": {"essential": True, "value": nonce}} if nonce is not None else {}
         registry = jwt.JWTClaimsRegistry(
             now=lambda: int(self.clock.now()), leeway=SKEW,
             iss={"essential": True, "value": self.metadata()["issuer"]},
             aud={"essential": True, "value": self.settings.psc_client_id},
             sub={"essential": True}, exp={"essential": True}, iat={"essential": True},
-            nonce={"essential": True, "value": nonce},
-            acr={"essential": True})   # its value goes through bridge.acr's table in _finish
+            acr={"essential": True}, **nonce_rule)   # its value goes through bridge.acr's table in _finish
         try:
             registry.validate(claims)
         except ExpiredTokenError:

@@ -1,0 +1,86 @@
+"""PSC's back-channel logout to the bridge (OpenID Connect Back-Channel Logout 1.0), at /psc/backchannel-logout:
+the URI to register with PSC as the bridge's backchannel_logout_uri. Whether PSC calls it is UNCONFIRMED (its
+discovery advertises backchannel_logout_supported, Keycloak's default); the refresh of the kept PSC tokens
+(bridge.upstream.psc_tokens) finds a PSC session's end anyway, later.
+
+The logout token is checked as §2.6 says: signature with PSC's JWKS (or HS256 with the client secret, as for ID
+tokens), iss = PSC's issuer, aud = the bridge's PSC client_id, iat (not in the future, not older than MAX_AGE), exp
+when present, jti single use, the back-channel logout event, sid and/or sub, no nonce. The SSO sessions opened by
+that PSC session (sid) or that PSC subject (sub only) end with back-channel logout to their apps. 200 when done
+(also when no session matched: nothing left to end), 400 with invalid_request otherwise, nothing ended.
+"""
+from __future__ import annotations
+
+import hashlib
+
+from flask import Blueprint, jsonify, request
+
+from bridge.provider.backchannel import EVENT
+from bridge.upstream import psc_tokens
+from bridge.upstream.psc import SKEW, PscError
+from bridge.web.context import bridge
+
+bp = Blueprint("psc_logout", __name__)
+MAX_AGE = 300   # seconds: an older logout token is refused (replay window; its jti is remembered this long)
+
+
+class LogoutTokenError(ValueError):
+    pass
+
+
+def _answer(status: int, error: str = "", description: str = ""):
+    response = jsonify({"error": error, "error_description": description} if error else {})
+    response.status_code = status
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.post("/psc/backchannel-logout")
+def backchannel_logout():
+    b = bridge()
+    try:
+        claims = verify_logout_token(b, request.form.get("logout_token", ""))
+    except LogoutTokenError as exc:
+        b.record("psc_backchannel_logout", "failure", reason=str(exc))
+        return _answer(400, "invalid_request", str(exc))
+    ended = psc_tokens.sessions_of(b, psc_sid=str(claims.get("sid") or ""),
+                                   sub="" if claims.get("sid") else str(claims.get("sub") or ""))
+    b.record("psc_backchannel_logout", "success", sessions=len(ended))
+    for sid in sorted(ended):
+        psc_tokens.psc_session_ended(b, sid, source="backchannel_logout")
+    return _answer(200)
+
+
+def verify_logout_token(b, token: str) -> dict:
+    if not token:
+        raise LogoutTokenError("logout_token missing")
+    try:
+        claims = b.psc._verify_jwt(token, "logout_token")
+        issuer = b.psc.metadata()["issuer"]
+    except PscError as exc:
+        raise LogoutTokenError(exc.code) from None
+    now = b.clock.now()
+    audiences = claims.get("aud") if isinstance(claims.get("aud"), list) else [claims.get("aud")]
+    if claims.get("iss") != issuer:
+        raise LogoutTokenError("logout_token_iss")
+    if b.settings.psc_client_id not in audiences:
+        raise LogoutTokenError("logout_token_aud")
+    iat = claims.get("iat")
+    if not isinstance(iat, (int, float)) or iat > now + SKEW or iat < now - MAX_AGE:
+        raise LogoutTokenError("logout_token_iat")
+    if "exp" in claims and (not isinstance(claims["exp"], (int, float)) or claims["exp"] < now - SKEW):
+        raise LogoutTokenError("logout_token_expired")
+    events = claims.get("events")
+    if not isinstance(events, dict) or not isinstance(events.get(EVENT), dict):
+        raise LogoutTokenError("logout_token_events")
+    if "nonce" in claims:
+        raise LogoutTokenError("logout_token_nonce")
+    if not isinstance(claims.get("sid") or claims.get("sub"), str):
+        raise LogoutTokenError("logout_token_no_sid_or_sub")
+    jti = claims.get("jti")
+    if not isinstance(jti, str) or not jti:
+        raise LogoutTokenError("logout_token_jti")
+    key = "psclogout:jti:" + hashlib.sha256(f"{claims['iss']}|{jti}".encode()).hexdigest()[:32]
+    if not b.store.add(key, "1", MAX_AGE + 2 * SKEW):
+        raise LogoutTokenError("logout_token_replayed")
+    return claims
