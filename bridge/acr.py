@@ -6,6 +6,7 @@
 |                      | (default eidas1, eidas2)                  | logins since 2026, `eidas1` otherwise)       |
 | psc                  | anything else (absent, `eidas0`, ...)     | none: the login is refused, naming the value |
 | cps-pin, cps-tls     | -                                         | BRIDGE_CPS_ACR (default eidas1)              |
+| local-fido (passkey) | -                                         | BRIDGE_FIDO_ACR (default eidas1)             |
 | backup               | -                                         | eidas1 (one-time code: single factor)        |
 
 PSC states the level itself; the means (`authMode`) is kept beside it (Authentication.auth_mode) but does not change
@@ -19,6 +20,7 @@ import json
 
 LEVELS = ("eidas1", "eidas2", "eidas3")
 PSC_UPSTREAM = "psc"
+FIDO_UPSTREAM = "local-fido"
 BACKUP_ACR = "eidas1"   # an admin-activated one-time code (bridge.upstream.backup) is never more than the lowest
 UNMET = "unmet_authentication_requirements"   # OpenID Connect Core 1.0 errata set 2, §3.1.2.6
 
@@ -60,6 +62,8 @@ def reachable(allowed_mie, settings) -> tuple[str, ...]:
             continue
         if mie.via_psc or mie_id in PSC_MIE:
             found.update(psc_table(settings).values())
+        elif mie.upstream == FIDO_UPSTREAM:
+            found.add(settings.fido_acr)
         elif mie_id == "backup":
             found.add(BACKUP_ACR)
         else:

@@ -22,6 +22,7 @@ DEV_SECRET = "dev-insecure-secret-change-me"
 DEV_PSC_DISCOVERY = "http://127.0.0.1:8001/auth/realms/esante-wallet/.well-known/wallet-openid-configuration"
 PSC_DISCOVERY_PATH = "/.well-known/wallet-openid-configuration"
 STORE_SCHEMES = ("memory", "redis", "rediss", "redis+sentinel")
+FIDO_MAX_LIFETIME = 3 * 365 * 86400.0   # RIE-PS 08: re-enrolment at least every 3 years
 
 # Every BRIDGE_* variable anything in the project reads: load_settings refuses any other (a misspelled name would
 # otherwise be ignored in silence). tests/unit/test_config.py checks that every name the code, docs and deployment
@@ -40,6 +41,8 @@ SETTINGS = (
     "BRIDGE_SWEEP_INTERVAL", "BRIDGE_METRICS_TOKEN", "BRIDGE_MAX_BODY_BYTES", "BRIDGE_ATTEST_DIR",
     "BRIDGE_CERT_WARN_DAYS", "BRIDGE_CERT_CRITICAL_DAYS", "BRIDGE_CARD_FAILURES_PER_CERT",
     "BRIDGE_CARD_FAILURES_PER_ADDRESS", "BRIDGE_CARD_FAILURES_WINDOW", "BRIDGE_CARD_LOCKOUT",
+    "BRIDGE_FIDO_ACR", "BRIDGE_FIDO_ENROL_WINDOW", "BRIDGE_FIDO_KEY_LIFETIME", "BRIDGE_FIDO_FAILURES",
+    "BRIDGE_FIDO_FAILURES_WINDOW", "BRIDGE_FIDO_LOCKOUT",
     "BRIDGE_BACKUP_CODE_TTL",
 )
 # ... and the ones read elsewhere, with the reader.
@@ -132,6 +135,15 @@ class Settings:
     client_cert_header: str = "X-SSL-Client-Cert"
     # acr of direct CPS logins (cps-pin, cps-tls): PSC labels the same card + PIN login "eidas1", so do we.
     cps_acr: str = "eidas1"
+    # Passkeys / FIDO2 keys (local-fido, bridge.upstream.fido, docs/passkeys.md): their acr; enrolment only this
+    # long after a PSC or card login of the same session (RIE-PS 07); a key lasts at most 3 years (RIE-PS 08);
+    # failed assertions per key and per address in a window, then refused for the lockout (R8).
+    fido_acr: str = "eidas1"
+    fido_enrol_window: float = 300.0
+    fido_key_lifetime: float = FIDO_MAX_LIFETIME
+    fido_failures: int = 5
+    fido_failures_window: float = 900.0
+    fido_lockout: float = 300.0
     log_level: str = "INFO"
     rate_limit_authorize: str = "20/second;300/minute"   # per client IP; "off" disables
     rate_limit_token: str = "100/second"                  # successful /token requests per client id; "off" disables
@@ -524,6 +536,36 @@ def _cps_acr(env: dict[str, str]) -> dict:
     return {"cps_acr": acr}
 
 
+def _fido(env: dict[str, str]) -> dict:
+    """Passkeys (local-fido): acr, enrolment window after a strong login, key lifetime, failed-assertion lockout."""
+    values: dict = {}
+    if env.get("BRIDGE_FIDO_ACR"):
+        acr = env["BRIDGE_FIDO_ACR"].strip()
+        if not acr or any(c.isspace() for c in acr):
+            raise ConfigError(f"BRIDGE_FIDO_ACR: {acr!r} must be one acr value (e.g. eidas1)")
+        values["fido_acr"] = acr
+    if env.get("BRIDGE_FIDO_ENROL_WINDOW"):
+        values["fido_enrol_window"] = _seconds("BRIDGE_FIDO_ENROL_WINDOW", env["BRIDGE_FIDO_ENROL_WINDOW"],
+                                               low=30, high=3600)
+    if env.get("BRIDGE_FIDO_KEY_LIFETIME"):
+        values["fido_key_lifetime"] = _seconds("BRIDGE_FIDO_KEY_LIFETIME", env["BRIDGE_FIDO_KEY_LIFETIME"],
+                                               low=86400, high=FIDO_MAX_LIFETIME)
+    if env.get("BRIDGE_FIDO_FAILURES"):
+        try:
+            values["fido_failures"] = int(env["BRIDGE_FIDO_FAILURES"])
+        except ValueError:
+            raise ConfigError(f"BRIDGE_FIDO_FAILURES: {env['BRIDGE_FIDO_FAILURES']!r} is not a whole number") \
+                from None
+        if not 1 <= values["fido_failures"] <= 10:   # R8: lock after at most 10 consecutive failures
+            raise ConfigError(f"BRIDGE_FIDO_FAILURES: {env['BRIDGE_FIDO_FAILURES']!r} must be between 1 and 10")
+    if env.get("BRIDGE_FIDO_FAILURES_WINDOW"):
+        values["fido_failures_window"] = _seconds("BRIDGE_FIDO_FAILURES_WINDOW", env["BRIDGE_FIDO_FAILURES_WINDOW"],
+                                                  low=10, high=86400)
+    if env.get("BRIDGE_FIDO_LOCKOUT"):
+        values["fido_lockout"] = _seconds("BRIDGE_FIDO_LOCKOUT", env["BRIDGE_FIDO_LOCKOUT"], low=60, high=86400)
+    return values
+
+
 def _operations(env: dict[str, str], production: bool) -> dict:
     """Logs, /metrics, request body size, where `bridge attest` stores its runs."""
     values: dict = {}
@@ -568,5 +610,6 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     values.update(_agent_and_proxies(env))
     values.update(_rate_limits(env))
     values.update(_cps_acr(env))
+    values.update(_fido(env))
     values.update(_operations(env, production))
     return Settings(**values)

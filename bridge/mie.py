@@ -12,7 +12,7 @@ class Mie:
     factors: frozenset[str]      # knowledge, possession, inherence
     amr: tuple[str, ...]
     via_psc: bool
-    upstream: str                # psc | cps-pin | cps-tls
+    upstream: str                # psc | cps-pin | cps-tls | local-fido
 
     @property
     def two_factor(self) -> bool:
@@ -35,9 +35,15 @@ CATALOGUE: dict[str, Mie] = {m.id: m for m in (
         frozenset({_P, _K}), ("sc", "pin", "hwk", "mfa"), False, "cps-pin"),
     Mie("cps-tls", "Carte CPS (certificat TLS client)", "CPS card (TLS client certificate)",
         frozenset({_P, _K}), ("sc", "pin", "hwk", "mfa"), False, "cps-tls"),
+    # WebAuthn with user verification required: the key (possession) unlocked by its PIN or a biometric gesture
+    # (knowledge or inherence: the assertion only says "user verified", not which, hence amr `user`, never a
+    # guessed `pin`); bridge.upstream.fido, docs/passkeys.md.
+    Mie("local-fido", "Clé de sécurité ou clé d'accès (FIDO2)", "Security key or passkey (FIDO2)",
+        frozenset({_P, _K}), ("hwk", "user", "mfa"), False, "local-fido"),
 )}
 
 PSC_MIE = frozenset(m.id for m in CATALOGUE.values() if m.via_psc)
+CARD_MIE = frozenset({"cps-pin", "cps-tls"})   # direct means that read a CPS card (card_types, card watch)
 
 
 def satisfies(allowed: tuple[str, ...] | frozenset[str], mie: str) -> bool:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from bridge.mie import CATALOGUE
+from bridge.mie import CARD_MIE, CATALOGUE
 from bridge.policy.calendar import TIMEOUT_REQUIREMENT, TWO_FACTOR_REQUIREMENT, standing
 from bridge.policy.report import MISSING, Report
 from bridge.policy.rules import (
@@ -60,7 +60,7 @@ def check_means(report: Report, service: Service, data: dict) -> None:
         for mie in direct:
             report.error(_index(data, "allowed_mie", mie), mie, "requires historical_teleservice: true",
                          "not_historical_teleservice")
-    if direct and not service.card_types:
+    if any(m in CARD_MIE for m in direct) and not service.card_types:
         report.error(("card_types",), [], "must list at least one card type when a direct card means is allowed")
     if direct:
         for card in NON_RPPS_CARDS:

@@ -9,7 +9,7 @@ import math
 from dataclasses import dataclass
 
 from bridge.acr import at_least
-from bridge.mie import CATALOGUE, Mie, satisfies
+from bridge.mie import CARD_MIE, CATALOGUE, Mie, satisfies
 from bridge.model import Activity, Authentication, Exercice
 from bridge.policy.calendar import Standing, standing
 from bridge.policy.rules import FUTURE_AUTH_SKEW
@@ -65,7 +65,7 @@ def _mechanism_reasons(service: Service, authn: Authentication, mie: Mie | None,
     if mie.via_psc:
         if card_type in NON_RPPS_CARDS:
             reasons.append("card_type_not_allowed")
-    elif card_type not in service.card_types:  # direct login without a known, allowed card: refused
+    elif mie.id in CARD_MIE and card_type not in service.card_types:  # card login without a known, allowed card
         reasons.append("card_type_not_allowed")
     if situation.require_2fa and len(factor_categories(mie, authn.amr)) < 2:
         reasons.append("single_factor")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from bridge.mie import CATALOGUE, Mie
+from bridge.mie import CARD_MIE, CATALOGUE, Mie
 from bridge.model import Authentication, Card
 from bridge.policy.calendar import standing
 from bridge.policy.evaluate import IDENTITY_REASONS, evaluate
@@ -28,7 +28,7 @@ def login_means(service: Service, now: float) -> list[Mie]:
 def _as_if_logged_in_with(mie: Mie, service: Service, authn: Authentication, now: float) -> Authentication:
     """The same person, logging in now with `mie`. A direct means reuses the card they used, if any; otherwise
     we assume they hold a card the service accepts (the card check happens again at the real login)."""
-    if mie.via_psc:
+    if mie.via_psc or mie.id not in CARD_MIE:
         card = None
     elif authn.card is not None and authn.upstream in ("cps-pin", "cps-tls"):
         card = authn.card
