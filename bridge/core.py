@@ -21,6 +21,7 @@ from bridge.provider.tokens import Tokens
 from bridge.sessions import Sessions
 from bridge.sessions.removal import Removals
 from bridge.store import Store, open_store
+from bridge.upstream import psc_tokens
 from bridge.upstream.cps import DIRECT_MIE, CpsLogin, public_origin
 from bridge.upstream.psc import PscClient
 
@@ -70,6 +71,7 @@ def build_bridge(settings: Settings, *, clock: Clock | None = None, store: Store
     if bridge.cps is not None:   # a refused opposed card is audited with the opposition's number
         bridge.cps.opposed_listeners.append(lambda found, authn: events.card_opposed(bridge, found, authn))
     sessions.listeners.append(bridge.removals.session_ended)   # before the audit, which may fail closed
+    sessions.listeners.append(lambda sid, clients, reason, session: psc_tokens.forget(bridge, sid))
     sessions.listeners.append(
         lambda sid, clients, reason, session: _audit_session_end(bridge, sid, clients, reason, session))
     bridge.backchannel.listeners.append(lambda client, outcome, attempts: bridge.record(

@@ -10,6 +10,7 @@ import click
 
 from bridge.logs import log
 from bridge.store import StoreUnavailable
+from bridge.upstream import psc_tokens
 
 
 def sweep_once(bridge, lock_ttl: int = 30) -> int | None:
@@ -18,6 +19,7 @@ def sweep_once(bridge, lock_ttl: int = 30) -> int | None:
     if not bridge.store.add("lock:sweeper", me, lock_ttl) and bridge.store.get("lock:sweeper") != me:
         return None
     applied = bridge.sessions.sweep()
+    applied += psc_tokens.sweep(bridge)   # kept PSC tokens: refreshed before they lapse, or the session ends
     bridge.backchannel.wait()
     return applied
 

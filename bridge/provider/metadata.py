@@ -29,6 +29,7 @@ CLAIMS = ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "a
 
 # Grants beyond the code flow, advertised (with their endpoint) only when a client's policy allows them.
 DEVICE_CODE = "urn:ietf:params:oauth:grant-type:device_code"   # RFC 8628: /device_authorization
+TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"   # RFC 8693 at /token: PSC token relay
 
 
 def optional_grants(services) -> tuple[str, ...]:
@@ -56,7 +57,8 @@ def provider_metadata(issuer: str, acr_values: tuple[str, ...], grants: tuple[st
         "pushed_authorization_request_endpoint": f"{issuer}/par",
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
-        "grant_types_supported": ["authorization_code", "refresh_token", *(g for g in (DEVICE_CODE,) if g in grants)],
+        "grant_types_supported": ["authorization_code", "refresh_token",
+                                  *(g for g in (DEVICE_CODE, TOKEN_EXCHANGE) if g in grants)],
         "subject_types_supported": ["public", "pairwise"],
         "id_token_signing_alg_values_supported": ID_TOKEN_ALGS,
         "token_endpoint_auth_methods_supported": list(TOKEN_ENDPOINT_AUTH_METHODS),

@@ -23,6 +23,7 @@ from bridge.provider.endpoints import (
     Revocation,
     TokenValidator,
 )
+from bridge.provider.exchange import TokenExchangeGrant
 from bridge.provider.grants import BridgeOpenIDCode, CodeGrant, Grantee, RefreshGrant, S256Challenge
 from bridge.provider.mtls import METHODS as MTLS_METHODS
 from bridge.provider.mtls import TlsClientAuth, token_type
@@ -110,6 +111,7 @@ def build_server(app, bridge) -> AuthorizationServer:
     server = BridgeAuthorizationServer(app, bridge)
     server.register_grant(CodeGrant, [BridgeOpenIDCode(bridge), S256Challenge(required=True)])
     server.register_grant(RefreshGrant)
+    server.register_grant(TokenExchangeGrant)   # RFC 8693: PSC token relay (exchange.py)
     server.register_extension(BridgeIssuer(bridge.settings.issuer))
     server.register_extension(RequestObjects(bridge))   # PAR request_uri and JAR request (par.py)
     server.register_client_auth_method(PrivateKeyJwt.CLIENT_AUTH_METHOD, PrivateKeyJwt(bridge, leeway=30))

@@ -35,6 +35,7 @@ from bridge.web import (
 )
 from bridge.web.admin_cards import bp as admin_cards
 from bridge.web.envelope import Envelope
+from bridge.web.psc_logout import bp as psc_logout
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -71,4 +72,5 @@ def register(app: Flask) -> None:
     for blueprint in (oidc.bp, login.bp, consent.bp, logout.bp, cps.bp, removal.bp, switch.bp, workstation.bp, admin.bp,
                       admin_cards):
         app.register_blueprint(blueprint)
+    app.register_blueprint(psc_logout)   # PSC's back-channel logout to the bridge (issue 17 item 5)
     limits.install(app)  # wraps the registered /authorize and /token views

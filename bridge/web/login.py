@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from urllib.parse import parse_qsl
 
-from flask import Blueprint, redirect, render_template, request, url_for
+from flask import Blueprint, g, redirect, render_template, request, url_for
 
 from bridge import acr, events, nomenclature
 from bridge.login.transactions import BROWSER_COOKIE, LoginTransaction
@@ -11,6 +11,7 @@ from bridge.logs import log
 from bridge.policy import eligible_activities
 from bridge.sessions import COOKIE
 from bridge.upstream.psc import RELAYED_ERRORS, PscError
+from bridge.upstream.psc_tokens import keep_psc_tokens
 from bridge.web.answers import return_error_to_app
 from bridge.web.completion import finish_activity, finish_login
 from bridge.web.context import bridge
@@ -63,18 +64,24 @@ def back():
 def psc_callback():
     b = bridge()
     try:
-        txn_id, authn = b.psc.finish(request.args.to_dict())
+        txn_id, authn, psc_token = b.psc.finish_with_tokens(request.args.to_dict())
     except PscError as exc:
         return _psc_failed(exc)
     txn = b.transactions.get(txn_id)
     if txn is None or not txn.bound_to(request.cookies.get(BROWSER_COOKIE)):
         events.login_failed(b, upstream="psc", reason="txn_invalid")
         return error_page("txn_invalid", 400)
+    allowed = []
 
     def succeeded(authn) -> None:
         events.login_succeeded(b, authn, service=txn.service, client=txn.client_id)
+        allowed.append(authn)
 
-    return finish_login(txn, authn, succeeded)
+    response = finish_login(txn, authn, succeeded)
+    session = g.get("bridge_page_session")   # the session the login opened or renewed (web.workstation)
+    if allowed and session is not None:   # a refused login keeps no PSC token
+        keep_psc_tokens(b, session.sid, psc_token)   # for the token relay (RFC 8693 at /token)
+    return response
 
 
 def _psc_failed(exc: PscError):
