@@ -29,11 +29,12 @@ FIDO_MAX_LIFETIME = 3 * 365 * 86400.0   # RIE-PS 08: re-enrolment at least every
 # files use is listed here.
 SETTINGS = (
     "BRIDGE_ENV", "BRIDGE_PUBLIC_URL", "BRIDGE_SECRET_KEY", "BRIDGE_STORE_URL", "BRIDGE_POLICIES_DIR",
+    "BRIDGE_STORE_WAIT_REPLICAS", "BRIDGE_STORE_WAIT_TIMEOUT",
     "BRIDGE_POLICIES_ACTIVE_DIR", "BRIDGE_KEYS_DIR", "BRIDGE_PSC_DISCOVERY_URL", "BRIDGE_PSC_ISSUER",
     "BRIDGE_PSC_CLIENT_ID", "BRIDGE_PSC_CLIENT_SECRET", "BRIDGE_PSC_CLIENT_CERT", "BRIDGE_PSC_CLIENT_KEY",
     "BRIDGE_PSC_CA_BUNDLE", "BRIDGE_PSC_TOKEN_AUTH_METHOD", "BRIDGE_PSC_ACR_VALUES", "BRIDGE_PSC_ACCEPTED_ACR",
     "BRIDGE_PSC_SCOPE", "BRIDGE_PSC_AUTHMODE_MIE", "BRIDGE_PSC_CONNECT_TIMEOUT", "BRIDGE_PSC_READ_TIMEOUT",
-    "BRIDGE_PSC_MAX_SESSION", "BRIDGE_PSC_REQUIRE_ISS", "BRIDGE_TRUST_DIR", "BRIDGE_CRL_DIR", "BRIDGE_AUDIT_PATH",
+    "BRIDGE_PSC_MAX_SESSION", "BRIDGE_PSC_REQUIRE_ISS", "BRIDGE_PSC_CIBA_ENDPOINT", "BRIDGE_PSC_CIBA_CHANNEL", "BRIDGE_TRUST_DIR", "BRIDGE_CRL_DIR", "BRIDGE_AUDIT_PATH",
     "BRIDGE_AUDIT_PSEUDONYMIZE", "BRIDGE_AUDIT_REQUIRED", "BRIDGE_AUDIT_MAX_BYTES", "BRIDGE_AUDIT_STREAM",
     "BRIDGE_AUDIT_KEY_FILE", "BRIDGE_AUDIT_CHECKPOINT_LINES", "BRIDGE_AUDIT_CHECKPOINT_SECONDS",
     "BRIDGE_AGENT_URL", "BRIDGE_TRUSTED_PROXIES", "BRIDGE_CLIENT_CERT_HEADER", "BRIDGE_CPS_ACR", "BRIDGE_LOG_LEVEL",
@@ -89,6 +90,9 @@ class Settings:
     public_url: str = "http://127.0.0.1:8000"
     secret_key: str = DEV_SECRET
     store_url: str = "memory://"
+    # Redis: every write WAITs for this many replicas (0: none) up to the timeout, else 503 (docs/operations.md).
+    store_wait_replicas: int = 0
+    store_wait_timeout: float = 0.5
     policies_dir: Path = Path("policies")
     policies_active_dir: Path | None = None   # BRIDGE_POLICIES_ACTIVE_DIR: set by `bridge serve` (bridge.policy.active)
     keys_dir: Path = Path("var/keys")
@@ -108,6 +112,10 @@ class Settings:
     psc_connect_timeout: float = 3.0
     psc_read_timeout: float = 10.0
     psc_max_session: int = 4 * 3600
+    # PSC CIBA (bridge.upstream.psc_ciba): "" = discovery's backchannel_authentication_endpoint, else
+    # {issuer}/protocol/openid-connect/ext/ciba/auth; the channel sent when the client names none.
+    psc_ciba_endpoint: str = ""
+    psc_ciba_channel: str = "MOBILE"
     psc_require_iss: str = "auto"   # RFC 9207 iss on the PSC callback: auto (as PSC advertises) | always | never
     trust_dir: Path | None = None
     crl_dir: Path | None = None
@@ -301,6 +309,16 @@ def _site(env: dict[str, str], production: bool) -> dict:
         raise ConfigError("BRIDGE_STORE_URL: memory:// is single-process and loses sessions; "
                           "use redis:// in production")
     values["store_url"] = store
+    if env.get("BRIDGE_STORE_WAIT_REPLICAS"):
+        raw = env["BRIDGE_STORE_WAIT_REPLICAS"]
+        if not raw.isdigit() or int(raw) > 10:
+            raise ConfigError(f"BRIDGE_STORE_WAIT_REPLICAS: {raw!r} must be a whole number between 0 and 10")
+        if int(raw) and scheme == "memory":
+            raise ConfigError("BRIDGE_STORE_WAIT_REPLICAS: memory:// has no replicas")
+        values["store_wait_replicas"] = int(raw)
+    if env.get("BRIDGE_STORE_WAIT_TIMEOUT"):
+        values["store_wait_timeout"] = _seconds("BRIDGE_STORE_WAIT_TIMEOUT", env["BRIDGE_STORE_WAIT_TIMEOUT"],
+                                                low=0.01, high=5)
     return values
 
 
@@ -374,6 +392,14 @@ def _psc_login(env: dict[str, str]) -> dict:
         values["psc_acr_values"] = env["BRIDGE_PSC_ACR_VALUES"].strip()
     if get("BRIDGE_PSC_ACCEPTED_ACR"):
         values["psc_accepted_acr"] = tuple(a.strip() for a in env["BRIDGE_PSC_ACCEPTED_ACR"].split(",") if a.strip())
+    if get("BRIDGE_PSC_CIBA_ENDPOINT"):
+        values["psc_ciba_endpoint"] = env["BRIDGE_PSC_CIBA_ENDPOINT"].strip()
+        if not values["psc_ciba_endpoint"].startswith(("https://", "http://")):
+            raise ConfigError("BRIDGE_PSC_CIBA_ENDPOINT: an http(s) URL")
+    if get("BRIDGE_PSC_CIBA_CHANNEL"):
+        values["psc_ciba_channel"] = env["BRIDGE_PSC_CIBA_CHANNEL"].strip().upper()
+        if values["psc_ciba_channel"] not in ("CARD", "MOBILE"):
+            raise ConfigError("BRIDGE_PSC_CIBA_CHANNEL: CARD or MOBILE")
     if get("BRIDGE_PSC_SCOPE"):
         scope = env["BRIDGE_PSC_SCOPE"]
         if "openid" not in scope.split():

@@ -54,7 +54,8 @@ class Bridge:
 
 def build_bridge(settings: Settings, *, clock: Clock | None = None, store: Store | None = None) -> Bridge:
     clock = clock or Clock()
-    store = store or open_store(settings.store_url, clock=clock)
+    store = store or open_store(settings.store_url, clock=clock, wait_replicas=settings.store_wait_replicas,
+                                wait_timeout=settings.store_wait_timeout)
     policies = load_policies(settings.policies_active_dir or settings.policies_dir, dev=not settings.production,
                              shown_as=settings.policies_dir)
     for problem in acr.unreachable_minimums(policies.services.values(), settings):

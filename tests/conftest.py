@@ -7,6 +7,7 @@ sys.path.insert(0, str(ROOT))
 
 pytest_plugins = [
     "tests.support.redis",
+    "tests.support.sentinel",
     "tests.support.psc",
     "tests.support.bridge",
     "tests.support.browser",

@@ -12,7 +12,8 @@ from bridge.store.base import Store, StoreUnavailable
 __all__ = ["Store", "StoreUnavailable", "open_store"]
 
 
-def open_store(url: str, clock=None) -> Store:
+def open_store(url: str, clock=None, *, wait_replicas: int = 0, wait_timeout: float = 0.5) -> Store:
+    """`wait_replicas`: Redis writes return once that many replicas have them (WAIT), else StoreUnavailable."""
     scheme = urlsplit(url).scheme
     if scheme == "memory":
         from bridge.store.memory import MemoryStore
@@ -20,4 +21,4 @@ def open_store(url: str, clock=None) -> Store:
         return MemoryStore(clock=clock)
     from bridge.store.redis import RedisStore
 
-    return RedisStore.from_url(url)
+    return RedisStore.from_url(url, wait_replicas=wait_replicas, wait_timeout=wait_timeout)

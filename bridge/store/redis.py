@@ -20,6 +20,10 @@ def _guard(method):
     return wrapper
 
 
+class NotReplicated(redis.RedisError):
+    """WAIT timed out: the write is on the master only, so a failover now could lose it; not acknowledged."""
+
+
 OPTIONS = {"socket_connect_timeout": 2, "socket_timeout": 2, "health_check_interval": 10, "decode_responses": True}
 
 
@@ -43,18 +47,47 @@ def sentinel_master(url: str) -> redis.Redis:
 
 
 class RedisStore(Store):
-    def __init__(self, client: redis.Redis):
+    """With `wait_replicas` (BRIDGE_STORE_WAIT_REPLICAS), every write is followed by WAIT on the same connection
+    (one pipeline, no extra round trip): it returns only once that many replicas have it, else NotReplicated
+    (a 503). What the bridge acknowledges (a code, a token, a session cookie) then survives a failover to one of
+    those replicas (docs/operations.md#redis-failover). Reads never wait."""
+
+    def __init__(self, client: redis.Redis, *, wait_replicas: int = 0, wait_timeout: float = 0.5):
         self._r = client
         self._scripts: dict[str, object] = {}
+        self._wait = (wait_replicas, max(1, int(wait_timeout * 1000)))
 
     @classmethod
-    def from_url(cls, url: str) -> RedisStore:
+    def from_url(cls, url: str, **options) -> RedisStore:
         if url.startswith("redis+sentinel://"):
-            return cls(sentinel_master(url))
+            return cls(sentinel_master(url), **options)
         # Short timeouts: a dead Redis must give a 503 quickly, not hang a worker.
         client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2,
                                       health_check_interval=10, decode_responses=True)
-        return cls(client)
+        return cls(client, **options)
+
+    def _write(self, queue, *, transaction: bool = False, single: bool = True):
+        """Run the commands `queue(client)` sends: directly (one command) or on a pipeline, then WAIT when asked.
+        The result of the one command (single) or the list of the pipeline's results."""
+        replicas, timeout_ms = self._wait
+        if not replicas:
+            if single:
+                return queue(self._r)
+            pipe = self._r.pipeline(transaction=transaction)
+            queue(pipe)
+            return pipe.execute()
+        pipe = self._r.pipeline(transaction=False)  # WAIT inside MULTI would not block: MULTI/EXEC sent by hand
+        if transaction:
+            pipe.execute_command("MULTI")
+        queue(pipe)
+        if transaction:
+            pipe.execute_command("EXEC")
+        pipe.wait(replicas, timeout_ms)
+        results = pipe.execute()
+        if results[-1] < replicas:
+            raise NotReplicated(f"{results[-1]} of {replicas} replicas acknowledged within {timeout_ms} ms")
+        results = results[-2] if transaction else results[:-1]
+        return results[0] if single else results
 
     @_guard
     def get(self, key):
@@ -66,34 +99,40 @@ class RedisStore(Store):
 
     @_guard
     def set(self, key, value, ttl):
-        self._r.set(key, value, ex=check_ttl(ttl))
+        ttl = check_ttl(ttl)
+        self._write(lambda c: c.set(key, value, ex=ttl))
 
     @_guard
     def add(self, key, value, ttl):
-        return bool(self._r.set(key, value, ex=check_ttl(ttl), nx=True))
+        ttl = check_ttl(ttl)
+        return bool(self._write(lambda c: c.set(key, value, ex=ttl, nx=True)))
 
     @_guard
     def consume(self, key):
-        return self._r.getdel(key)
+        return self._write(lambda c: c.getdel(key))
 
     @_guard
     def count(self, key, ttl):
-        pipe = self._r.pipeline()
-        pipe.set(key, 0, ex=check_ttl(ttl), nx=True)  # the window starts at the first count (Redis < 7 too)
-        pipe.incr(key)
-        return int(pipe.execute()[1])
+        ttl = check_ttl(ttl)
+
+        def queue(pipe):
+            pipe.set(key, 0, ex=ttl, nx=True)  # the window starts at the first count (Redis < 7 too)
+            pipe.incr(key)
+        return int(self._write(queue, transaction=True, single=False)[1])
 
     @_guard
     def delete(self, *keys):
         if keys:
-            self._r.delete(*keys)
+            self._write(lambda c: c.delete(*keys))
 
     @_guard
     def hash_set(self, key, mapping, ttl):
-        pipe = self._r.pipeline(transaction=True)
-        pipe.hset(key, mapping={k: str(v) for k, v in mapping.items()})
-        pipe.expire(key, check_ttl(ttl))
-        pipe.execute()
+        ttl = check_ttl(ttl)
+
+        def queue(pipe):
+            pipe.hset(key, mapping={k: str(v) for k, v in mapping.items()})
+            pipe.expire(key, ttl)
+        self._write(queue, transaction=True, single=False)
 
     @_guard
     def hash_get_all(self, key):
@@ -102,14 +141,14 @@ class RedisStore(Store):
     @_guard
     def hash_delete(self, key, *fields):
         if fields:
-            self._r.hdel(key, *fields)
+            self._write(lambda c: c.hdel(key, *fields))
 
     @_guard
     def index_add(self, key, member, score):
-        pipe = self._r.pipeline(transaction=False)
-        pipe.zadd(key, {member: score})
-        pipe.expire(key, INDEX_TTL)
-        pipe.execute()
+        def queue(pipe):
+            pipe.zadd(key, {member: score})
+            pipe.expire(key, INDEX_TTL)
+        self._write(queue, single=False)
 
     @_guard
     def index_due(self, key, until, limit=500):
@@ -118,7 +157,7 @@ class RedisStore(Store):
     @_guard
     def index_remove(self, key, *members):
         if members:
-            self._r.zrem(key, *members)
+            self._write(lambda c: c.zrem(key, *members))
 
     @_guard
     def ttl(self, key) -> int:
@@ -129,7 +168,7 @@ class RedisStore(Store):
         registered = self._scripts.get(script.name)
         if registered is None:
             registered = self._scripts[script.name] = self._r.register_script(script.lua)
-        return registered(keys=keys, args=args)
+        return self._write(lambda c: registered(keys=keys, args=args, client=c))
 
     @_guard
     def ping(self):

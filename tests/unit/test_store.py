@@ -2,16 +2,21 @@
 import threading
 
 import pytest
+import redis
 
 from bridge.clock import Clock
 from bridge.store import StoreUnavailable, open_store
 from bridge.store.memory import MemoryStore
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture(params=["memory", "redis", "redis-wait"])
 def store(request):
     if request.param == "memory":
         return MemoryStore(Clock())
+    if request.param == "redis-wait":  # every write WAITs for the replica (BRIDGE_STORE_WAIT_REPLICAS=1)
+        url = request.getfixturevalue("replicated_redis")
+        redis.Redis.from_url(url).flushdb()
+        return open_store(url, wait_replicas=1, wait_timeout=2)
     return open_store(request.getfixturevalue("redis_url"))
 
 
@@ -96,3 +101,21 @@ def test_count_starts_again_after_its_window():
     store.count("n", 10)
     clock.advance(11)
     assert store.count("n", 10) == 1
+
+
+def test_hash_index_and_script_writes(store):
+    from bridge.store.scripts import Script
+
+    store.hash_set("h", {"a": 1, "b": "x"}, 60)
+    assert store.hash_get_all("h") == {"a": "1", "b": "x"} and 0 < store.ttl("h") <= 60
+    store.hash_delete("h", "a")
+    assert store.hash_get_all("h") == {"b": "x"}
+    store.index_add("due", "m1", 10)
+    store.index_add("due", "m2", 20)
+    assert store.index_due("due", 15) == ["m1"]
+    store.index_remove("due", "m1")
+    assert store.index_due("due", 30) == ["m2"]
+    if isinstance(store, MemoryStore):
+        return  # the memory store runs Python scripts: bridge/sessions/scripts.py tests both
+    echo = Script("test_echo", "redis.call('SET', KEYS[1], ARGV[1], 'EX', 60) return ARGV[1]", None)
+    assert store.run(echo, ["s"], ["v"]) == "v" and store.get("s") == "v"
