@@ -78,8 +78,8 @@ def install(app: Flask) -> None:
         # Card removal notices come from the workstations' agents: per address too, under their own counter.
         views["card_removal.removed"] = limiter.limit(settings.rate_limit_authorize, key_func=client_ip,
                                                       scope="card-removed")(views["card_removal.removed"])
-        # Direct card logins: per address like /authorize, one counter per endpoint.
-        for endpoint in ("cps.challenge", "cps.proof", "cps.tls_login"):
+        # Direct card logins and backup codes: per address like /authorize, one counter per endpoint.
+        for endpoint in ("cps.challenge", "cps.proof", "cps.tls_login", "backup.submit"):
             if endpoint in views:
                 views[endpoint] = limiter.limit(settings.rate_limit_authorize, key_func=client_ip,
                                                 scope=endpoint)(views[endpoint])
