@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from flask import jsonify, request
 
+from .backchannel import end_and_notify
 from .core import emulator
 from .faults import FaultError, validate_faults
 
@@ -31,3 +32,16 @@ def clock():
         return jsonify({"error": "invalid_request", "error_description": "advance: positive seconds"}), 400
     emu.state.clock.advance(advance)
     return jsonify({"now": emu.state.now()})
+
+
+def end_sessions():
+    """`{"sid": …}` or `{"user": SubjectNameID}` ends those SSO sessions as a logout elsewhere would (another
+    application's logout, a revocation), with back-channel logout unless `"backchannel": false`."""
+    emu = emulator()
+    body = request.get_json(force=True, silent=True) or {}
+    sids = [body["sid"]] if isinstance(body.get("sid"), str) else \
+        emu.state.live_sessions_of(body["user"]) if isinstance(body.get("user"), str) else None
+    if sids is None:
+        return jsonify({"error": "invalid_request", "error_description": "sid or user"}), 400
+    notify = body.get("backchannel", True) is not False
+    return jsonify({"ended": {sid: end_and_notify(emu, sid, notify=notify) for sid in sids}})

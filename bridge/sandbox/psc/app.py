@@ -32,7 +32,8 @@ def create_emulator(config: EmulatorConfig | None = None) -> Flask:
     app = Flask("bridge.sandbox.psc", template_folder=str(TEMPLATES))
     app.json.sort_keys = False      # keep PSC's claim order, easier to compare with the real samples
     app.json.ensure_ascii = False
-    app.extensions[EXTENSION] = Emulator(config=config, state=EmulatorState(), keys=SigningKeys())
+    app.extensions[EXTENSION] = Emulator(config=config, state=EmulatorState(sso_idle_ttl=config.sso_idle_ttl),
+                                         keys=SigningKeys())
     app.extensions[ciba.EXTENSION] = ciba.CibaRequests()
 
     issuer, oidc = url_path(config.issuer), url_path(config.oidc_base)
@@ -54,6 +55,7 @@ def create_emulator(config: EmulatorConfig | None = None) -> Flask:
         (f"{admin_base}/faults", admin.faults, ["GET", "POST"]),
         (f"{admin_base}/rotate-keys", admin.rotate_keys, ["POST"]),
         (f"{admin_base}/clock", admin.clock, ["POST"]),
+        (f"{admin_base}/sessions/end", admin.end_sessions, ["POST"]),
         (f"{admin_base}/ciba", ciba.control, ["GET", "POST"]),
     ]
     for path, view, methods in routes:

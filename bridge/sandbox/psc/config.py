@@ -20,6 +20,7 @@ class EmulatedClient:
     post_logout_redirect_uris: tuple[str, ...] | list[str] = ()
     auth_method: str = "client_secret_basic"
     tls_client_cert_sha256: str = ""   # hex SHA-256 of the DER client certificate (tls_client_auth)
+    backchannel_logout_uri: str = ""   # OIDC Back-Channel Logout: where a logout token goes when a session ends
 
     def __post_init__(self) -> None:
         if self.auth_method not in AUTH_METHODS:
@@ -63,6 +64,7 @@ class EmulatorConfig:
     access_token_ttl: int = 120
     refresh_token_ttl: int = 1800
     sso_ttl: int = 4 * 3600
+    sso_idle_ttl: int = 30 * 60         # PSC: 30 min without a login or refresh ends the SSO session
     omit_logout_state: bool = False     # PSC sometimes drops `state` on the post-logout redirect
     code_ttl: int = 60
     login_ttl: int = 30 * 60            # how long a pending login page (txn) stays usable

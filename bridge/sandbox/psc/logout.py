@@ -13,6 +13,7 @@ from flask import make_response, redirect, render_template, request
 from joserfc import jws
 from joserfc.errors import JoseError
 
+from .backchannel import end_and_notify
 from .core import SESSION_COOKIE, Emulator, emulator, with_query
 from .signing import InvalidToken, token_header, verify_hs256
 from .wallet import error_page
@@ -41,7 +42,7 @@ def end_session():
                               "post_logout_redirect_uri ne correspond à aucune adresse enregistrée.")
 
     for sid in {hint_claims.get("sid"), request.cookies.get(SESSION_COOKIE)} - {None}:
-        emu.state.end_session(sid)
+        end_and_notify(emu, sid)   # back-channel logout to the clients that registered it
 
     if post_logout_uri is not None:
         state = None if emu.config.omit_logout_state else values.get("state")

@@ -41,6 +41,8 @@ class SsoSession:
     auth_time: int
     expires_at: float
     ended: bool = False
+    last_seen: float = 0.0    # login or refresh: Keycloak's idle timer (SSO Session Idle, 30 min at PSC)
+    clients: set = field(default_factory=set)   # clients given tokens: back-channel logout targets
 
 
 @dataclass(frozen=True)
@@ -92,6 +94,7 @@ def token_key(token: str) -> str:
 class EmulatorState:
     clock: Clock = field(default_factory=Clock)
     faults: dict = field(default_factory=dict)
+    sso_idle_ttl: float = 30 * 60
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _logins: dict[str, AuthRequest] = field(default_factory=dict)
     _codes: dict[str, AuthorizationCode] = field(default_factory=dict)
@@ -123,7 +126,7 @@ class EmulatorState:
     def open_session(self, user: str, auth_mode: str, ttl: int) -> SsoSession:
         now = self.now()
         session = SsoSession(sid=str(uuid.uuid4()), user=user, auth_mode=auth_mode, auth_time=int(now),
-                             expires_at=now + ttl)
+                             expires_at=now + ttl, last_seen=now)
         with self._lock:
             self._sessions[session.sid] = session
         return session
@@ -131,14 +134,32 @@ class EmulatorState:
     def live_session(self, sid: str | None) -> SsoSession | None:
         with self._lock:
             session = self._sessions.get(sid or "")
-        if session and not session.ended and session.expires_at > self.now():
+        now = self.now()
+        if session and not session.ended and session.expires_at > now and now - session.last_seen < self.sso_idle_ttl:
             return session
         return None
+
+    def seen(self, session: SsoSession, client_id: str) -> None:
+        """The session was used (tokens issued or refreshed for `client_id`): its idle timer restarts."""
+        with self._lock:
+            session.last_seen = self.now()
+            session.clients.add(client_id)
+
+    def live_sessions_of(self, user: str) -> list[str]:
+        with self._lock:
+            sids = [s.sid for s in self._sessions.values() if s.user == user]
+        return [sid for sid in sids if self.live_session(sid)]
+
+    def session_clients(self, sid: str) -> tuple[SsoSession | None, set]:
+        with self._lock:
+            session = self._sessions.get(sid)
+            return session, set(session.clients) if session else set()
 
     def reauthenticate(self, session: SsoSession, auth_mode: str) -> SsoSession:
         """The same user logged in again (prompt=login, max_age): same session, new auth_time and means."""
         with self._lock:
             session.auth_time, session.auth_mode = int(self.now()), auth_mode
+            session.last_seen = self.now()
         return session
 
     def end_session(self, sid: str | None) -> bool:

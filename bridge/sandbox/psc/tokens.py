@@ -78,6 +78,7 @@ def encode_id_token(emu: Emulator, claims: dict, client: EmulatedClient) -> str:
 def token_response(emu: Emulator, grant: Grant, client: EmulatedClient, session: SsoSession) -> dict:
     """Issue an access token, a rotated refresh token and an ID token for `grant` (Keycloak's answer shape)."""
     now = int(emu.state.now())
+    emu.state.seen(session, grant.client_id)
     claims = merge_claims(access_token_claims(emu, grant, session, now), emu.faults.get("access_token_claims"))
     access_token = emu.keys.sign(claims)
     emu.state.add_access(access_token, AccessToken(grant=grant, claims=claims,
