@@ -26,6 +26,9 @@ bridge_card_lockouts_total               scope, event                   repeated
                                                                         certificate or address locked out
                                                                         (event locked) or refused while locked
                                                                         (event refused); scope certificate|address
+bridge_device_authorizations_total      event                          device authorization grant (RFC 8628):
+                                                                        requested | approved | denied |
+                                                                        wrong_code | locked
 bridge_upstream_request_duration_seconds upstream, endpoint             calls to PSC (discovery, jwks, token...)
 bridge_upstream_errors_total             upstream, endpoint, error      upstream calls that raised
 bridge_store_errors_total                operation, error               store (Redis) failures -> HTTP 503
@@ -80,6 +83,8 @@ CARD_REMOVALS = Counter("bridge_card_removals", "Card removal notices from works
 REMOVAL_OUTCOMES = ("ended", "unknown", "session_ended", "card_changed")
 CARD_LOCKOUTS = Counter("bridge_card_lockouts", "Repeated bad card certificates: lockouts (locked) and logins "
                         "refused during one (refused), per certificate or per source address.", ["scope", "event"])
+DEVICE = Counter("bridge_device_authorizations", "Device authorization grant (RFC 8628) events.", ["event"])
+DEVICE_EVENTS = ("requested", "approved", "denied", "wrong_code", "locked")
 UPSTREAM_LATENCY = Histogram("bridge_upstream_request_duration_seconds",
                              "Duration of calls to the upstream identity provider, by endpoint.",
                              ["upstream", "endpoint"], buckets=UPSTREAM_BUCKETS)
@@ -148,6 +153,10 @@ def card_removal(outcome: str) -> None:
 def card_lockout(scope: str, event: str) -> None:
     """scope: certificate | address; event: locked | refused."""
     CARD_LOCKOUTS.labels(label(scope, ("certificate", "address")), label(event, ("locked", "refused"))).inc()
+
+
+def device_authorization(event: str) -> None:
+    DEVICE.labels(label(event, DEVICE_EVENTS)).inc()
 
 
 def store_error(operation: str, exc: BaseException) -> None:

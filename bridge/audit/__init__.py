@@ -82,6 +82,10 @@ EVENTS = {
     "consent_given": "the professional allowed a third-party client these scopes (details: scope)",
     "consent_refused": "the professional refused a third-party client: the app got access_denied",
     "consent_revoked": "the professional withdrew a consent on « Mes autorisations »; the client's tokens die",
+    "device_authorization_requested": "a kiosk asked /device_authorization for a device code (RFC 8628)",
+    "device_code_wrong": "a wrong user code was typed on /device (details: counts per browser and address)",
+    "device_approved": "the professional logged in on /device for a kiosk: its next poll gets tokens",
+    "device_denied": "a device authorization was refused (reason: policy, cancelled...): the kiosk gets access_denied",
     CHECKPOINT_EVENT: "the writer signed the chain head with the audit key (bridge/audit/checkpoint.py)",
 }
 

@@ -39,6 +39,8 @@ class LoginTransaction:
     redirect_uri: str = ""  # as /authorize validated it (the registered default when the app sent none)
     scope: str = ""         # as /authorize validated it (the scopes the client may have)
     consent: bool = False   # authenticated, waiting for the professional's consent (bridge.login.consent)
+    device: str = ""        # RFC 8628: this login approves that device authorization (bridge.login.device); no
+                            # redirect URI, its outcome goes to the kiosk's poll
 
     def bound_to(self, browser_secret: str | None) -> bool:
         return hmac.compare_digest(self.browser, browser_hash(browser_secret))

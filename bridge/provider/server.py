@@ -13,6 +13,7 @@ from flask import request as flask_request
 
 from bridge import metrics
 from bridge.provider.clients import OAuthClient
+from bridge.provider.device import DeviceAuthorization, DeviceGrant, DeviceOpenID
 from bridge.provider.endpoints import (
     BodyOrHeaderProtector,
     BridgeUserInfo,
@@ -111,6 +112,7 @@ def build_server(app, bridge) -> AuthorizationServer:
     server = BridgeAuthorizationServer(app, bridge)
     server.register_grant(CodeGrant, [BridgeOpenIDCode(bridge), S256Challenge(required=True)])
     server.register_grant(RefreshGrant)
+    server.register_grant(DeviceGrant, [DeviceOpenID(bridge)])   # RFC 8628 (device.py)
     server.register_grant(TokenExchangeGrant)   # RFC 8693: PSC token relay (exchange.py)
     server.register_extension(BridgeIssuer(bridge.settings.issuer))
     server.register_extension(RequestObjects(bridge))   # PAR request_uri and JAR request (par.py)
@@ -124,4 +126,5 @@ def build_server(app, bridge) -> AuthorizationServer:
     server.register_endpoint(Introspection)
     server.register_endpoint(Revocation)
     server.register_endpoint(EndSession)
+    server.register_endpoint(DeviceAuthorization)
     return server

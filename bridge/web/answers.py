@@ -53,6 +53,10 @@ def return_error_to_app(txn, error: str, description: str):
     §4.1.2.1, RFC 9207), if the client and that URI are still registered (a policy reload may have removed them:
     then a page)."""
     bridge().transactions.consume(txn.id)
+    if txn.device:   # a device approval (RFC 8628): the kiosk gets access_denied at its next poll
+        from bridge.web.device import refused
+
+        return refused(txn, "cancelled" if error == "access_denied" else error)
     client = _still_registered(txn)
     if client is None:
         return error_page("txn_invalid", 400, client_id=txn.client_id)
@@ -89,6 +93,10 @@ def issue_code(grant, session):
 def issue_code_after_login(txn, session):
     """After the login: the code comes from the request /authorize validated and stored with the login — nothing
     replays /authorize. Only what may have changed meanwhile is checked again: the client and its redirect URI."""
+    if txn.device:   # a device approval (RFC 8628): no code, the kiosk's next poll gets the tokens
+        from bridge.web.device import approved
+
+        return approved(txn, session)
     client = _still_registered(txn)
     if client is None:
         return error_page("txn_invalid", 400, client_id=txn.client_id)

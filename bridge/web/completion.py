@@ -40,6 +40,10 @@ def render_outcome(txn: LoginTransaction, outcome: Outcome, *, reader: str = "")
     b = bridge()
     page_session(outcome.session)   # what the page's session bar shows: not the cookie the request came with
     if outcome.kind == "deny":
+        if txn.device:   # the policy refused a device approval: the kiosk gets access_denied too
+            from bridge.web.device import refused
+
+            refused(txn, ",".join(outcome.reasons) or "denied", page=False)
         response = make_response(render_denial(b.policies.services[txn.service], outcome.reasons, outcome.authn,
                                                txn.client_id))
     elif outcome.kind == "unmet":

@@ -21,6 +21,7 @@ from bridge.web import (
     admin,
     consent,
     cps,
+    device,
     errors,
     i18n,
     limits,
@@ -70,7 +71,7 @@ def register(app: Flask) -> None:
     errors.install(app)
     observability.install(app)  # /metrics, /healthz, /readyz
     for blueprint in (oidc.bp, login.bp, consent.bp, logout.bp, cps.bp, removal.bp, switch.bp, workstation.bp, admin.bp,
-                      admin_cards):
+                      admin_cards, device.bp):
         app.register_blueprint(blueprint)
     app.register_blueprint(psc_logout)   # PSC's back-channel logout to the bridge (issue 17 item 5)
     limits.install(app)  # wraps the registered /authorize and /token views

@@ -1,0 +1,193 @@
+"""Device authorization grant (RFC 8628) for kiosks and shared carts, free of HTTP: the pending authorizations,
+their user codes, the professional's approval or refusal, and the kiosk's polls.
+
+A kiosk asks /device_authorization for a device code (its secret, 256 bits) and a user code the professional
+types on another device at /device, where they log in by any means the service's policy allows (the normal login
+pipeline). Keys in the store, all expiring (never the raw device code):
+
+    device:{sha256(device_code)}     {client_id, service, scope, user_code, expires_at, interval}  (the request)
+    usercode:{USERCODE}              sha256(device_code)                     (while the code may be typed)
+    devgrant:{sha256(device_code)}   {approved, authn, sid, service, deadline, family}   (once decided: add, once)
+    devpoll:{sha256(device_code)}    time of the kiosk's last poll; devslow: how many slow_down it got
+    devused:{sha256(device_code)}    the decision was collected: a second poll is invalid_grant
+
+The decision is written once (store.add) and collected once (store.consume): a device code yields tokens a single
+time whatever the concurrency. Typing a wrong user code counts per browser and per source address in a fixed window
+(`userfail:`); beyond a limit the page refuses any code for a while (brute force: 20^8 codes, a few guesses).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import secrets
+from dataclasses import dataclass
+
+from bridge.store import Store
+
+ALPHABET = "BCDFGHJKLMNPQRSTVWXZ"   # RFC 8628 §6.1: no vowels (no words), no digits (no 0/O, 1/I)
+USER_CODE_LENGTH = 8                # 20^8 ≈ 2^34.6: with the attempt limits below, guessing is hopeless
+LIFETIME = 600                      # device and user codes live 10 minutes
+INTERVAL = 5                        # seconds between polls; slow_down adds SLOW_DOWN_STEP (RFC 8628 §3.5)
+SLOW_DOWN_STEP = 5
+KEEP_AFTER = 600                    # after expiry a late poll still gets expired_token, not invalid_grant
+# Wrong user codes: per browser (low: a person mistyping a few times) and per source address (high: a hospital's
+# workstations behind one NAT address), counted in a fixed window; over either, every code is refused meanwhile.
+FAILURES_PER_BROWSER = 5
+FAILURES_PER_ADDRESS = 50
+FAILURE_WINDOW = 900
+
+
+def device_hash(device_code: str) -> str:
+    return hashlib.sha256(device_code.encode()).hexdigest()
+
+
+def normalize(typed: str | None) -> str | None:
+    """The user code as typed (lowercase, spaces, with or without the dash) in canonical form, or None when it
+    cannot be one (garbage never reaches the store)."""
+    code = "".join(ch for ch in (typed or "")[:64] if ch not in " -\t\u00a0").upper()
+    if len(code) != USER_CODE_LENGTH or any(ch not in ALPHABET for ch in code):
+        return None
+    return code
+
+
+def display(code: str) -> str:
+    """BCDF-GHJK: the form shown on the kiosk and in verification_uri_complete."""
+    half = USER_CODE_LENGTH // 2
+    return f"{code[:half]}-{code[half:]}"
+
+
+@dataclass(frozen=True)
+class DeviceRequest:
+    hash: str            # sha256 of the device code: names it in the store and in the login transaction
+    client_id: str
+    service: str
+    scope: str
+    user_code: str       # canonical (no dash)
+    expires_at: float
+    interval: int
+
+
+@dataclass(frozen=True)
+class Poll:
+    status: str          # unknown | wrong_client | expired | used | slow_down | pending | approved | denied
+    request: DeviceRequest | None = None
+    grant: dict | None = None    # approved: what the professional's login granted (see Devices.approve)
+    interval: int = INTERVAL
+
+
+class Devices:
+    def __init__(self, store: Store, clock, lifetime: int = LIFETIME, interval: int = INTERVAL):
+        self.store, self.clock, self.lifetime, self.interval = store, clock, lifetime, interval
+
+    # -- the kiosk's request (/device_authorization) -------------------------------------------------------
+    def create(self, client_id: str, service: str, scope: str) -> tuple[str, DeviceRequest]:
+        """A new device code (returned once, never stored) and its request with a fresh user code."""
+        device_code = secrets.token_urlsafe(32)
+        digest = device_hash(device_code)
+        for _ in range(8):   # a user code taken by a live request is drawn again
+            user_code = "".join(secrets.choice(ALPHABET) for _ in range(USER_CODE_LENGTH))
+            if self.store.add(f"usercode:{user_code}", digest, self.lifetime):
+                break
+        else:
+            raise RuntimeError("no free user code")   # 20^8 codes: only a broken random source gets here
+        request = DeviceRequest(digest, client_id, service, scope, user_code, self.clock.now() + self.lifetime,
+                                self.interval)
+        record = {"client_id": client_id, "service": service, "scope": scope, "user_code": user_code,
+                  "expires_at": request.expires_at, "interval": self.interval}
+        self.store.set_json(f"device:{digest}", record, self.lifetime + KEEP_AFTER)
+        return device_code, request
+
+    def get(self, digest: str) -> DeviceRequest | None:
+        record = self.store.get_json(f"device:{digest}") if digest else None
+        return DeviceRequest(digest, **record) if record else None
+
+    # -- the professional's side (/device) ------------------------------------------------------------------
+    def by_user_code(self, code: str) -> DeviceRequest | None:
+        """The live request this (canonical) user code names, if any: not expired, not yet decided."""
+        digest = self.store.get(f"usercode:{code}")
+        request = self.get(digest) if digest else None
+        if request is None or request.user_code != code or self.clock.now() >= request.expires_at:
+            return None
+        return request
+
+    def locked(self, browser: str, address: str) -> tuple[str, int] | None:
+        """(scope, minutes left) when this browser or address typed too many wrong codes in the window."""
+        for scope, value, limit in self._subjects(browser, address):
+            since = self._window(scope, value)
+            count = self.store.get(f"userfail:{scope}:{value}") if since is not None else None
+            if count is not None and int(count) >= limit:
+                return scope, max(1, math.ceil((since + FAILURE_WINDOW - self.clock.now()) / 60))
+        return None
+
+    def failed(self, browser: str, address: str) -> dict[str, int]:
+        """Count one wrong code; the counts now, per scope (browser, address)."""
+        counts = {}
+        for scope, value, _limit in self._subjects(browser, address):
+            if self._window(scope, value) is None:   # a new window: when it started, for the page's « N min »
+                self.store.set(f"userfail:{scope}:{value}:t", repr(self.clock.now()), FAILURE_WINDOW)
+            counts[scope] = self.store.count(f"userfail:{scope}:{value}", FAILURE_WINDOW)
+        return counts
+
+    def _window(self, scope: str, value: str) -> float | None:
+        """When the current window of wrong codes started, by the bridge's clock; None (and the count forgotten)
+        when there is none or it is over."""
+        since = self.store.get(f"userfail:{scope}:{value}:t")
+        if since is not None and float(since) + FAILURE_WINDOW > self.clock.now():
+            return float(since)
+        if since is not None:
+            self.store.delete(f"userfail:{scope}:{value}", f"userfail:{scope}:{value}:t")
+        return None
+
+    @staticmethod
+    def _subjects(browser: str, address: str):
+        return [(scope, value, limit) for scope, value, limit in
+                (("browser", browser, FAILURES_PER_BROWSER), ("address", address, FAILURES_PER_ADDRESS)) if value]
+
+    def approve(self, request: DeviceRequest, grant: dict) -> bool:
+        """The professional logged in and the policy allowed it: the kiosk's next poll gets tokens for `grant`
+        ({authn, sid, service, deadline}). False when it was decided already or has expired meanwhile."""
+        return self._decide(request, {"approved": True, **grant})
+
+    def deny(self, request: DeviceRequest, reason: str) -> bool:
+        return self._decide(request, {"approved": False, "reason": reason})
+
+    def _decide(self, request: DeviceRequest, decision: dict) -> bool:
+        left = int(request.expires_at - self.clock.now())
+        if left <= 0:
+            return False
+        if not self.store.add(f"devgrant:{request.hash}", json.dumps(decision, separators=(",", ":")),
+                              left + KEEP_AFTER):
+            return False
+        self.store.delete(f"usercode:{request.user_code}")   # the code cannot be typed again
+        return True
+
+    # -- the kiosk's polls (/token) -------------------------------------------------------------------------
+    def poll(self, device_code: str, client_id: str) -> Poll:
+        digest = device_hash(device_code)
+        request = self.get(digest)
+        if request is None:
+            return Poll("used" if self.store.get(f"devused:{digest}") else "unknown")
+        if request.client_id != client_id:
+            return Poll("wrong_client", request)
+        now = self.clock.now()
+        if now >= request.expires_at:
+            return Poll("expired", request)
+        raw = self.store.consume(f"devgrant:{digest}")   # the decision, collected once
+        if raw is not None:
+            self.store.set(f"devused:{digest}", "1", LIFETIME + KEEP_AFTER)
+            self.store.delete(f"device:{digest}", f"devpoll:{digest}", f"devslow:{digest}",
+                              f"usercode:{request.user_code}")
+            decision = json.loads(raw)
+            return Poll("approved" if decision["approved"] else "denied", request, decision)
+        if self.store.get(f"devused:{digest}"):   # a concurrent poll collected it first
+            return Poll("used", request)
+        slowed = int(self.store.get(f"devslow:{digest}") or 0)
+        interval = request.interval + SLOW_DOWN_STEP * slowed
+        last = self.store.get(f"devpoll:{digest}")
+        ttl = max(1, int(request.expires_at - now) + KEEP_AFTER)
+        self.store.set(f"devpoll:{digest}", repr(now), ttl)
+        if last is not None and now - float(last) < interval:
+            slowed = self.store.count(f"devslow:{digest}", ttl)   # RFC 8628 §3.5: +5 s for this and all next
+            return Poll("slow_down", request, interval=request.interval + SLOW_DOWN_STEP * slowed)
+        return Poll("pending", request, interval=interval)
