@@ -1,0 +1,108 @@
+"""Pro Santé Connect CIBA relying party (OpenID CIBA Core 1.0, poll mode), used by the provider's /bc-authorize.
+
+start() asks PSC to authenticate a professional on their e-CPS app or card (login_hint = national id, PSC's custom
+`channel` CARD|MOBILE, binding_message); poll() asks PSC's token endpoint once. The tokens PSC returns are checked
+and mapped exactly like the code flow's (PscClient.authentication: ID token without nonce, userinfo, authMode).
+The endpoint: BRIDGE_PSC_CIBA_ENDPOINT, else discovery's backchannel_authentication_endpoint, else PSC's Keycloak
+path {issuer}/protocol/openid-connect/ext/ciba/auth (confirmed for the sandbox, inferred for production).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import quote_plus
+
+import requests
+
+from bridge import metrics
+from bridge.model import Authentication
+from bridge.upstream.psc import PscClient, PscError, ResponseTooLarge
+
+GRANT_TYPE = "urn:openid:params:grant-type:ciba"
+DEFAULT_INTERVAL = 5          # CIBA Core §7.3: the client waits 5 s when the answer names no interval
+CIBA_PATH = "/protocol/openid-connect/ext/ciba/auth"
+POLL_STATES = {"authorization_pending": "pending", "slow_down": "slow_down", "access_denied": "denied",
+               "expired_token": "expired"}
+
+
+@dataclass(frozen=True)
+class Started:
+    auth_req_id: str
+    expires_in: int
+    interval: int
+
+
+@dataclass(frozen=True)
+class Poll:
+    status: str                        # pending | slow_down | denied | expired | done
+    authn: Authentication | None = None
+    token: dict | None = None          # PSC's token response when done (never logged)
+
+
+class PscCiba:
+    def __init__(self, psc: PscClient):
+        self.psc = psc
+
+    def endpoint(self, meta: dict) -> str:
+        s = self.psc.settings
+        return s.psc_ciba_endpoint or meta.get("backchannel_authentication_endpoint") or meta["issuer"] + CIBA_PATH
+
+    def start(self, login_hint: str, *, binding_message: str = "", acr_values: str | None = None,
+              channel: str | None = None) -> Started:
+        s, meta = self.psc.settings, self.psc.metadata()
+        data = {"scope": s.psc_scope, "login_hint": login_hint, "acr_values": acr_values or s.psc_acr_values,
+                "channel": channel or s.psc_ciba_channel}
+        if binding_message:
+            data["binding_message"] = binding_message
+        status, body = self._post(self.endpoint(meta), data, "ciba")
+        auth_req_id, expires_in = body.get("auth_req_id"), body.get("expires_in")
+        if status == 200 and isinstance(auth_req_id, str) and auth_req_id and isinstance(expires_in, int) \
+                and expires_in > 0:
+            interval = body.get("interval")
+            interval = interval if isinstance(interval, int) and 0 < interval <= 60 else DEFAULT_INTERVAL
+            return Started(auth_req_id, expires_in, interval)
+        error = str(body.get("error", ""))[:64]
+        if error == "unknown_user_id":
+            raise PscError("psc_unknown_user_id", "Pro Sante Connect does not know this login_hint")
+        raise PscError("psc_error", f"CIBA request: HTTP {status} {error}".strip())
+
+    def poll(self, auth_req_id: str) -> Poll:
+        meta = self.psc.metadata()
+        status, body = self._post(meta["token_endpoint"], {"grant_type": GRANT_TYPE, "auth_req_id": auth_req_id},
+                                  "token")
+        if status == 200:
+            if not isinstance(body.get("id_token"), str) or not isinstance(body.get("access_token"), str):
+                raise PscError("psc_error", "CIBA token response without id_token or access_token")
+            authn, token = self.psc.authentication(meta, body, nonce=None)
+            return Poll("done", authn, token)
+        error = str(body.get("error", ""))[:64]
+        if error in POLL_STATES:
+            return Poll(POLL_STATES[error])
+        raise PscError("psc_error", f"CIBA token: HTTP {status} {error}".strip())
+
+    def _post(self, url: str, data: dict, name: str) -> tuple[int, dict]:
+        """A client-authenticated POST (the token endpoint's method and certificate), bounded like every PSC call."""
+        s, psc = self.psc.settings, self.psc
+        auth = None
+        if s.psc_token_auth_method == "client_secret_basic":   # RFC 6749 §2.3.1: form-urlencoded first
+            auth = (quote_plus(s.psc_client_id), quote_plus(s.psc_client_secret))
+        elif s.psc_token_auth_method == "client_secret_post":
+            data = {**data, "client_id": s.psc_client_id, "client_secret": s.psc_client_secret}
+        else:   # tls_client_auth: the certificate of _tls authenticates
+            data = {**data, "client_id": s.psc_client_id}
+        session = psc._http()
+        try:
+            with metrics.upstream_call(name):
+                response = psc._bounded(lambda hooks: session.post(
+                    url, data=data, auth=auth, timeout=psc.timeout, stream=True, hooks=hooks,
+                    headers={"Accept": "application/json"}, **psc._tls()))
+        except requests.Timeout as exc:
+            raise PscError("psc_timeout", f"CIBA {name}") from exc
+        except ResponseTooLarge as exc:
+            raise PscError("psc_unreachable", f"CIBA {name}: answer too large") from exc
+        except requests.RequestException as exc:
+            raise PscError("psc_unreachable", f"CIBA {name}: {type(exc).__name__}") from exc
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        return response.status_code, body if isinstance(body, dict) else {}

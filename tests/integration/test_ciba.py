@@ -1,0 +1,240 @@
+"""CIBA poll mode at the bridge (/bc-authorize + /token), relayed to the PSC emulator's CIBA, over HTTP.
+
+The bridge and the emulator each have a clock the test moves (no sleeping): `tick` advances both.
+"""
+from __future__ import annotations
+
+import json
+
+import requests
+from joserfc import jwt
+from joserfc.jwk import KeySet
+
+from bridge.clock import Clock
+from tests.support.bridge import rewrite_policies
+
+GRANT = "urn:openid:params:grant-type:ciba"
+THICK = ("dpi-lourd", "dpi-lourd-secret")          # policies/dpi.yaml: grant_types lists CIBA
+WEB = ("dpi-web", "dpi-secret")                    # the same service's web client: no CIBA
+PHARMACY_POLICY = """
+service: pharmacie
+name: Logiciel de pharmacie (test)
+clients:
+  - client_id: pharma-lourd
+    name: Pharmacie client lourd
+    # SHA-256 of "pharma-secret"
+    client_secret_sha256: df68fdfab30d39186d3d6ce721fea22f7dafe105db09aaaccb56039f510a7019
+    token_endpoint_auth_method: client_secret_basic
+    grant_types: [urn:openid:params:grant-type:ciba]
+    scopes: [openid, profile, rpps]
+allowed_mie: [psc]
+professions: ["21"]
+"""
+
+
+def _bridge(bridge_factory, tmp_path, name="audit", **env):
+    clock = Clock()
+    audit = tmp_path / f"{name}.jsonl"
+    server = bridge_factory(env={"BRIDGE_AUDIT_PATH": str(audit), **env}, clock=clock)
+    server.clock, server.audit = clock, audit
+    return server
+
+
+def tick(server, seconds: float) -> None:
+    server.clock.advance(seconds)
+    server.psc.advance_clock(seconds)
+
+
+def bc_authorize(server, auth=THICK, **form):
+    data = {"scope": "openid profile rpps", "login_hint": "899700000002", "binding_message": "42", **form}
+    return requests.post(f"{server.url}/bc-authorize", data={k: v for k, v in data.items() if v is not None},
+                         auth=auth, timeout=30)
+
+
+def poll(server, auth_req_id, auth=THICK):
+    return requests.post(f"{server.url}/token", data={"grant_type": GRANT, "auth_req_id": auth_req_id}, auth=auth,
+                         timeout=30)
+
+
+def decide(server, decision, user="899700000002", auth_mode="MOBILE"):
+    answer = requests.post(f"{server.psc.url}/_emulator/ciba", json={"login_hint": user, "decision": decision,
+                                                                     "auth_mode": auth_mode}, timeout=10)
+    assert answer.status_code == 200, answer.text
+
+
+def audit_lines(server) -> list[dict]:
+    return [json.loads(line) for line in server.audit.read_text().splitlines()]
+
+
+def started(server, **form) -> str:
+    answer = bc_authorize(server, **form)
+    assert answer.status_code == 200, answer.text
+    return answer.json()["auth_req_id"]
+
+
+def test_discovery_advertises_ciba_poll(bridge_factory, tmp_path):
+    meta = requests.get(_bridge(bridge_factory, tmp_path).url + "/.well-known/openid-configuration", timeout=10).json()
+    assert meta["backchannel_authentication_endpoint"] == meta["issuer"] + "/bc-authorize"
+    assert meta["backchannel_token_delivery_modes_supported"] == ["poll"]
+    assert meta["backchannel_user_code_parameter_supported"] is False
+    assert GRANT in meta["grant_types_supported"]
+
+
+def test_approved_at_psc_gives_tokens_once_and_an_sso_session(bridge_factory, tmp_path):
+    server = _bridge(bridge_factory, tmp_path)
+    answer = bc_authorize(server)
+    assert answer.status_code == 200 and answer.headers["Cache-Control"] == "no-store"
+    body = answer.json()
+    assert body["expires_in"] == 120 and body["interval"] == 5 and len(body["auth_req_id"]) >= 40
+    pending = requests.get(f"{server.psc.url}/_emulator/ciba", timeout=10).json()
+    assert [(p["login_hint"], p["binding_message"], p["channel"]) for p in pending] == [("899700000002", "42",
+                                                                                        "MOBILE")]
+    assert poll(server, body["auth_req_id"]).json()["error"] == "authorization_pending"
+    tick(server, 6)
+    assert poll(server, body["auth_req_id"]).json()["error"] == "authorization_pending"   # PSC asked: pending
+    decide(server, "approve")
+    tick(server, 6)
+    tokens = poll(server, body["auth_req_id"])
+    assert tokens.status_code == 200, tokens.text
+    token = tokens.json()
+    assert token["access_token"] and token["refresh_token"] and token["token_type"] == "Bearer"
+    meta = requests.get(server.url + "/.well-known/openid-configuration", timeout=10).json()
+    keys = KeySet.import_key_set(requests.get(meta["jwks_uri"], timeout=10).json())
+    claims = jwt.decode(token["id_token"], keys).claims
+    assert claims["iss"] == meta["issuer"] and claims["aud"] == ["dpi-lourd"] and claims["sid"]
+    assert claims["acr"] == "eidas1" and "nonce" not in claims
+    assert claims["exp"] > server.clock.now()
+    userinfo = requests.get(meta["userinfo_endpoint"], headers={"Authorization": f"Bearer {token['access_token']}"},
+                            timeout=10)
+    assert userinfo.status_code == 200 and userinfo.json()["sub"] == claims["sub"]
+    # Single use.
+    tick(server, 6)
+    reused = poll(server, body["auth_req_id"])
+    assert reused.status_code == 400 and reused.json()["error"] == "invalid_grant"
+    events = [(line["event"], line.get("details", {}).get("channel", "")) for line in audit_lines(server)]
+    assert ("ciba_requested", "MOBILE") in events and ("login_succeeded", "ciba") in events
+    issued = [line for line in audit_lines(server) if line["event"] == "token_issued"]
+    assert issued and issued[-1]["details"]["grant"] == GRANT
+    # The SSO session is a session like any other: ending it ends the client's tokens.
+    server.bridge.sessions.end(claims["sid"], "logout")
+    assert requests.get(meta["userinfo_endpoint"], headers={"Authorization": f"Bearer {token['access_token']}"},
+                        timeout=10).status_code == 401
+
+
+def test_polling_too_fast_is_slow_down_and_the_interval_grows(bridge_factory, tmp_path):
+    server = _bridge(bridge_factory, tmp_path)
+    auth_req_id = started(server)
+    assert poll(server, auth_req_id).json()["error"] == "authorization_pending"
+    assert poll(server, auth_req_id).json()["error"] == "slow_down"
+    tick(server, 6)
+    assert poll(server, auth_req_id).json()["error"] == "slow_down"      # 6 s < 10 s: now 15 s from here
+    tick(server, 14)
+    assert poll(server, auth_req_id).json()["error"] == "slow_down"
+    tick(server, 21)
+    assert poll(server, auth_req_id).json()["error"] == "authorization_pending"
+
+
+def test_denied_at_psc_is_access_denied(bridge_factory, tmp_path):
+    server = _bridge(bridge_factory, tmp_path)
+    auth_req_id = started(server)
+    decide(server, "deny")
+    tick(server, 6)
+    answer = poll(server, auth_req_id)
+    assert answer.status_code == 400 and answer.json()["error"] == "access_denied"
+    tick(server, 6)
+    assert poll(server, auth_req_id).json()["error"] == "access_denied"
+    failed = [line for line in audit_lines(server) if line["event"] == "login_failed"]
+    assert failed[-1]["reason"] == "psc_access_denied" and failed[-1]["details"]["upstream"] == "psc-ciba"
+
+
+def test_expired_request_is_expired_token(bridge_factory, tmp_path):
+    server = _bridge(bridge_factory, tmp_path)
+    auth_req_id = started(server)
+    tick(server, 121)
+    answer = poll(server, auth_req_id)
+    assert answer.status_code == 400 and answer.json()["error"] == "expired_token"
+    decide_late = requests.post(f"{server.psc.url}/_emulator/ciba", json={"login_hint": "899700000002",
+                                                                          "decision": "approve"}, timeout=10)
+    assert decide_late.status_code == 404   # expired at PSC too
+
+
+def test_requested_expiry_shortens_the_request(bridge_factory, tmp_path):
+    server = _bridge(bridge_factory, tmp_path)
+    answer = bc_authorize(server, requested_expiry="30")
+    assert answer.json()["expires_in"] == 30
+    tick(server, 31)
+    assert poll(server, answer.json()["auth_req_id"]).json()["error"] == "expired_token"
+
+
+def test_a_client_not_allowed_ciba_is_unauthorized_client(bridge_factory, tmp_path):
+    server = _bridge(bridge_factory, tmp_path)
+    answer = bc_authorize(server, auth=WEB)
+    assert answer.status_code == 400 and answer.json()["error"] == "unauthorized_client"
+    auth_req_id = started(server)
+    answer = poll(server, auth_req_id, auth=WEB)
+    assert answer.status_code == 400 and answer.json()["error"] == "unauthorized_client"
+    assert requests.get(f"{server.psc.url}/_emulator/ciba", timeout=10).json()[0]["client_id"] == "bridge-test"
+
+
+def test_bad_requests(bridge_factory, tmp_path):
+    server = _bridge(bridge_factory, tmp_path)
+    missing = bc_authorize(server, login_hint=None)
+    assert missing.status_code == 400 and missing.json()["error"] == "invalid_request"
+    assert bc_authorize(server, scope="profile").json()["error"] == "invalid_scope"
+    assert bc_authorize(server, channel="SMS").json()["error"] == "invalid_request"
+    assert bc_authorize(server, requested_expiry="-3").json()["error"] == "invalid_request"
+    assert bc_authorize(server, binding_message="4" * 65).json()["error"] == "invalid_binding_message"
+    assert bc_authorize(server, binding_message="4\n2").status_code == 400   # control characters: refused up front
+    assert bc_authorize(server, auth=("dpi-lourd", "wrong")).status_code == 401
+    unknown = poll(server, "forged-auth-req-id")
+    assert unknown.status_code == 400 and unknown.json()["error"] == "invalid_grant"
+    assert requests.post(f"{server.url}/token", data={"grant_type": GRANT}, auth=THICK,
+                         timeout=10).json()["error"] == "invalid_request"
+    assert requests.get(f"{server.psc.url}/_emulator/ciba", timeout=10).json() == []   # none reached PSC
+
+
+def test_unknown_login_hint_is_unknown_user_id(bridge_factory, tmp_path):
+    server = _bridge(bridge_factory, tmp_path)
+    answer = bc_authorize(server, login_hint="899799999999")
+    assert answer.status_code == 400 and answer.json()["error"] == "unknown_user_id"
+    failed = [line for line in audit_lines(server) if line["event"] == "login_failed"]
+    assert failed[-1]["reason"] == "psc_unknown_user_id"
+
+
+def test_policy_refusal_is_access_denied_with_audit_and_no_token(bridge_factory, tmp_path):
+    policies = rewrite_policies(tmp_path / "policies", "http://127.0.0.1:8002", {"pharmacie.yaml": PHARMACY_POLICY})
+    server = _bridge(bridge_factory, tmp_path, BRIDGE_POLICIES_DIR=str(policies))
+    pharma = ("pharma-lourd", "pharma-secret")
+    auth_req_id = started(server, auth=pharma, login_hint="899700000003")   # Léa, profession 50: not allowed
+    decide(server, "approve", user="899700000003")
+    tick(server, 6)
+    answer = poll(server, auth_req_id, auth=pharma)
+    assert answer.status_code == 400 and answer.json()["error"] == "access_denied"
+    assert "access_token" not in answer.text
+    tick(server, 6)
+    assert poll(server, auth_req_id, auth=pharma).json()["error"] == "access_denied"
+    lines = audit_lines(server)
+    denied = [line for line in lines if line["event"] == "login_denied"]
+    assert denied and "profession_not_allowed" in denied[-1]["reason"] and denied[-1]["service"] == "pharmacie"
+    assert not [line for line in lines if line["event"] in ("token_issued", "login_succeeded")]
+    # The pharmacist is allowed.
+    auth_req_id = started(server, auth=pharma, login_hint="899700000002")
+    decide(server, "approve")
+    tick(server, 6)
+    assert poll(server, auth_req_id, auth=pharma).status_code == 200
+
+
+def test_psc_unreachable_is_a_clear_error_and_no_token(bridge_factory, tmp_path):
+    closed = _bridge(bridge_factory, tmp_path, "closed", BRIDGE_PSC_CIBA_ENDPOINT="http://127.0.0.1:9/ciba")
+    answer = bc_authorize(closed)
+    assert answer.status_code == 503 and answer.json()["error"] == "temporarily_unavailable"
+    server = _bridge(bridge_factory, tmp_path)
+    auth_req_id = started(server)
+    decide(server, "approve")
+    server.psc.stop()
+    tick(server, 6)
+    answer = poll(server, auth_req_id)
+    assert answer.status_code == 503 and answer.json()["error"] == "temporarily_unavailable"
+    assert "access_token" not in answer.text
+    failed = [line for line in audit_lines(server) if line["event"] == "login_failed"]
+    assert failed[-1]["reason"] == "psc_unreachable"
