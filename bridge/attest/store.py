@@ -2,6 +2,7 @@
 
     <BRIDGE_ATTEST_DIR>/20261120T031500Z/report.html
                                          report.pdf      (when the run was asked for a PDF)
+                                         bundle.zip      (with --bundle: the signed evidence bundle, bundle.py)
                                          summary.json    (time, services, self-checks, config faults, policy hashes)
 
 `bridge attest` writes them (store_run); the admin console shows and serves the latest one (latest_run,
@@ -21,7 +22,7 @@ from pathlib import Path
 from bridge.attest.model import Report
 
 SUMMARY = "summary.json"
-FILES = {"html": "report.html", "pdf": "report.pdf"}
+FILES = {"html": "report.html", "pdf": "report.pdf", "zip": "bundle.zip"}
 RUN_ID = re.compile(r"^\d{8}T\d{6}Z(?:-\d{1,3})?$")
 SUMMARY_FORMAT = 1
 
@@ -80,11 +81,11 @@ def summary_of(report: Report, policies_dir: Path, formats: list[str], service: 
 
 
 def store_run(directory: Path, report: Report, html: str, pdf: bytes | None, *, policies_dir: Path,
-              service: str | None = None) -> StoredRun:
+              service: str | None = None, bundle: bytes | None = None) -> StoredRun:
     """Write the run under `directory` (created if needed); OSError when it cannot be written."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    formats = ["html"] + (["pdf"] if pdf is not None else [])
+    formats = ["html"] + (["pdf"] if pdf is not None else []) + (["zip"] if bundle is not None else [])
     summary = summary_of(report, policies_dir, formats, service)
     partial = directory / f".partial-{secrets.token_hex(6)}"
     partial.mkdir()
@@ -92,6 +93,8 @@ def store_run(directory: Path, report: Report, html: str, pdf: bytes | None, *, 
         (partial / FILES["html"]).write_text(html, encoding="utf-8")
         if pdf is not None:
             (partial / FILES["pdf"]).write_bytes(pdf)
+        if bundle is not None:
+            (partial / FILES["zip"]).write_bytes(bundle)
         (partial / SUMMARY).write_text(json.dumps(summary, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
         base = datetime.fromtimestamp(report.generated_at, UTC).strftime("%Y%m%dT%H%M%SZ")
         for n in range(1, 1000):   # two runs in the same second: 20261120T031500Z-2

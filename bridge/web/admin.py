@@ -199,7 +199,7 @@ def audit(console):
 
 # The report is a standalone document: its own stylesheet is inline, nothing else may load.
 REPORT_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
-REPORT_TYPES = {"html": "text/html; charset=utf-8", "pdf": "application/pdf"}
+REPORT_TYPES = {"html": "text/html; charset=utf-8", "pdf": "application/pdf", "zip": "application/zip"}
 
 
 def _report_response(body, fmt: str, filename: str):

@@ -53,10 +53,11 @@ def kept_logging() -> Iterator[None]:
 
 
 def build_report(policies, settings, *, self_checks: bool = True, log_level: str = "WARNING",
-                 service: str | None = None, lang: str = "fr", **options) -> Report:
+                 service: str | None = None, lang: str = "fr", watch=None, **options) -> Report:
     """bridge.attest.build_report(policies, settings, service=, lang=, clock=, period_from=, period_to=,
-    audit_paths=) with the live self-checks of the chosen services (unless `self_checks` is false). A wrong
-    service or period is refused before the lab starts."""
+    audit_paths=) with the live self-checks of the chosen services (unless `self_checks` is false), told as they
+    run to `watch` (bridge.attest.demonstrate.Narrator) if given. A wrong service or period is refused before the
+    lab starts."""
     from bridge import attest
     from bridge.attest.build import chosen_services, live_policies_dir, report_period
     from bridge.clock import Clock
@@ -68,5 +69,5 @@ def build_report(policies, settings, *, self_checks: bool = True, log_level: str
         today = paris_date((options.get("clock") or Clock()).now())
         report_period(today, options.get("period_from"), options.get("period_to"))
         with kept_logging():
-            checks = run_checks(live_policies_dir(settings), chosen, lang, log_level)
+            checks = run_checks(live_policies_dir(settings), chosen, lang, log_level, watch=watch)
     return attest.build_report(policies, settings, service=service, lang=lang, checks=checks, **options)

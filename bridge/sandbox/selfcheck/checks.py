@@ -162,8 +162,11 @@ def legacy_card(workdir: Path, lang: str) -> SelfCheck:
                   "+ PIN login' self-check of the services offering it)"),))
 
 
-def run_checks(policies_dir: Path, services: list[Service], lang: str, log_level: str = "WARNING") -> SelfCheckRun:
-    """Every check of every service, and the global ones. Never raises: a check that cannot run says why."""
+def run_checks(policies_dir: Path, services: list[Service], lang: str, log_level: str = "WARNING",
+               watch=None) -> SelfCheckRun:
+    """Every check of every service, and the global ones. Never raises: a check that cannot run says why.
+    `watch` (bridge.attest.demonstrate.Narrator): told before (`start(id, service)`) and after (`done(check)`)
+    each check, for `bridge attest --demonstrate`."""
     per_service: dict[str, tuple[SelfCheck, ...]] = {}
     with tempfile.TemporaryDirectory(prefix="bridge-attest-") as tmp:
         workdir = Path(tmp)
@@ -176,10 +179,10 @@ def run_checks(policies_dir: Path, services: list[Service], lang: str, log_level
                 user = pick_professional(service)
                 if user is None or not service.clients:
                     continue
-                checks = [_safely(check, lang, lab, service, user, lang)   # idle last: it moves the clock
+                checks = [_watched(watch, check, lang, lab, service, user, lang)   # idle last: it moves the clock
                           for check in (single_factor, disallowed_means, _card_if_offered, idle_logout)]
                 per_service[service.service] = tuple(c for c in checks if c is not None)
-        global_checks = (_safely(legacy_card, lang, workdir, lang),)
+        global_checks = (_watched(watch, legacy_card, lang, workdir, lang),)
     return SelfCheckRun(per_service, global_checks)
 
 
@@ -190,6 +193,16 @@ def _card_if_offered(lab: Lab, service: Service, user: str, lang: str) -> SelfCh
     if "cps-pin" not in {m.id for m in login_means(service, lab.clock.now())}:
         return None
     return card_pin_login(lab, service, user, lang)
+
+
+def _watched(watch, check, lang: str, *args) -> SelfCheck | None:
+    if watch is None:
+        return _safely(check, lang, *args)
+    service = args[1].service if len(args) > 1 and isinstance(args[1], Service) else ""
+    watch.start("card_pin_login" if check is _card_if_offered else check.__name__, service)
+    result = _safely(check, lang, *args)
+    watch.done(result)
+    return result
 
 
 def _safely(check, lang: str, *args) -> SelfCheck | None:
