@@ -86,6 +86,11 @@ EVENTS = {
     "device_code_wrong": "a wrong user code was typed on /device (details: counts per browser and address)",
     "device_approved": "the professional logged in on /device for a kiosk: its next poll gets tokens",
     "device_denied": "a device authorization was refused (reason: policy, cancelled...): the kiosk gets access_denied",
+    "token_exchanged": "a client asked to exchange its access token for a PSC one (RFC 8693; details: audience)",
+    "psc_refresh": "the bridge refreshed the PSC tokens it keeps for a session (failure: PSC unreachable, kept)",
+    "psc_session_ended": "PSC said the user's PSC session ended (details: source refresh / backchannel_logout)",
+    "psc_relay_stopped": "the kept PSC refresh token lapsed while PSC was unreachable: no more relay, session kept",
+    "psc_backchannel_logout": "PSC posted a back-channel logout token to the bridge (details: sessions ended)",
     CHECKPOINT_EVENT: "the writer signed the chain head with the audit key (bridge/audit/checkpoint.py)",
 }
 

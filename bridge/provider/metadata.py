@@ -29,6 +29,7 @@ CLAIMS = ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "a
 
 # Grants beyond the code flow, advertised (with their endpoint) only when a client's policy allows them.
 DEVICE_CODE = "urn:ietf:params:oauth:grant-type:device_code"   # RFC 8628: /device_authorization
+CIBA = "urn:openid:params:grant-type:ciba"   # OpenID CIBA Core, poll mode: /bc-authorize (ciba.py)
 TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"   # RFC 8693 at /token: PSC token relay
 
 
@@ -43,6 +44,10 @@ def provider_metadata(issuer: str, acr_values: tuple[str, ...], grants: tuple[st
     """Validated once per (issuer, acr values, optional grants): a wrong field fails start-up tests, not a client."""
     algs = list(CLIENT_ASSERTION_ALGS)
     extra: dict = {}
+    if CIBA in grants:
+        extra.update(backchannel_authentication_endpoint=f"{issuer}/bc-authorize",
+                     backchannel_token_delivery_modes_supported=["poll"],
+                     backchannel_user_code_parameter_supported=False)
     if DEVICE_CODE in grants:
         extra["device_authorization_endpoint"] = f"{issuer}/device_authorization"
     metadata = OpenIDProviderMetadata({
@@ -58,7 +63,7 @@ def provider_metadata(issuer: str, acr_values: tuple[str, ...], grants: tuple[st
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
         "grant_types_supported": ["authorization_code", "refresh_token",
-                                  *(g for g in (DEVICE_CODE, TOKEN_EXCHANGE) if g in grants)],
+                                  *(g for g in (DEVICE_CODE, CIBA, TOKEN_EXCHANGE) if g in grants)],
         "subject_types_supported": ["public", "pairwise"],
         "id_token_signing_alg_values_supported": ID_TOKEN_ALGS,
         "token_endpoint_auth_methods_supported": list(TOKEN_ENDPOINT_AUTH_METHODS),

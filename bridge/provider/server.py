@@ -12,6 +12,7 @@ from authlib.oauth2.rfc9207 import IssuerParameter
 from flask import request as flask_request
 
 from bridge import metrics
+from bridge.provider.ciba import CibaGrant
 from bridge.provider.clients import OAuthClient
 from bridge.provider.device import DeviceAuthorization, DeviceGrant, DeviceOpenID
 from bridge.provider.endpoints import (
@@ -112,8 +113,9 @@ def build_server(app, bridge) -> AuthorizationServer:
     server = BridgeAuthorizationServer(app, bridge)
     server.register_grant(CodeGrant, [BridgeOpenIDCode(bridge), S256Challenge(required=True)])
     server.register_grant(RefreshGrant)
-    server.register_grant(DeviceGrant, [DeviceOpenID(bridge)])   # RFC 8628 (device.py)
+    server.register_grant(CibaGrant)   # CIBA poll mode relayed to PSC CIBA (ciba.py)
     server.register_grant(TokenExchangeGrant)   # RFC 8693: PSC token relay (exchange.py)
+    server.register_grant(DeviceGrant, [DeviceOpenID(bridge)])   # RFC 8628 (device.py)
     server.register_extension(BridgeIssuer(bridge.settings.issuer))
     server.register_extension(RequestObjects(bridge))   # PAR request_uri and JAR request (par.py)
     server.register_client_auth_method(PrivateKeyJwt.CLIENT_AUTH_METHOD, PrivateKeyJwt(bridge, leeway=30))

@@ -8,7 +8,7 @@ from flask import Blueprint, jsonify, render_template, request
 
 from bridge import acr
 from bridge.login import flow
-from bridge.provider import dpop
+from bridge.provider import ciba, dpop
 from bridge.provider.claims import subject
 from bridge.provider.grants import Grantee, is_own_id_token
 from bridge.provider.keys import JWKS_MAX_AGE
@@ -112,6 +112,15 @@ def token():
 @bp.route("/par", methods=["POST"])
 def pushed_authorization_request():
     body, status = push(server(), request)
+    response = jsonify(body)
+    response.status_code, response.headers["Cache-Control"] = status, "no-store"
+    return response
+
+
+@bp.route("/bc-authorize", methods=["POST"])
+def backchannel_authentication():
+    """CIBA poll mode (bridge.provider.ciba), relayed to PSC CIBA."""
+    body, status = ciba.backchannel_authentication(server(), request)
     response = jsonify(body)
     response.status_code, response.headers["Cache-Control"] = status, "no-store"
     return response
