@@ -44,7 +44,7 @@ class SentinelGroup:
         workdir = self.directory / f"redis-{port}"
         workdir.mkdir(exist_ok=True)
         self._spawn(port, ["--port", str(port), "--bind", "127.0.0.1", "--dir", str(workdir), "--save", "",
-                           "--appendonly", "no", *self.master_options, *extra])
+                           "--appendonly", "no", "--repl-diskless-sync-delay", "0", *self.master_options, *extra])
 
     def start_data(self) -> SentinelGroup:
         """The master and its replica only (no sentinel)."""
