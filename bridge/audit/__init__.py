@@ -91,6 +91,7 @@ EVENTS = {
     "psc_session_ended": "PSC said the user's PSC session ended (details: source refresh / backchannel_logout)",
     "psc_relay_stopped": "the kept PSC refresh token lapsed while PSC was unreachable: no more relay, session kept",
     "psc_backchannel_logout": "PSC posted a back-channel logout token to the bridge (details: sessions ended)",
+    "ciba_requested": "a thick client asked /bc-authorize (CIBA); the bridge relayed it to PSC CIBA",
     CHECKPOINT_EVENT: "the writer signed the chain head with the audit key (bridge/audit/checkpoint.py)",
 }
 
