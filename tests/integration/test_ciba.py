@@ -5,6 +5,10 @@ The bridge and the emulator each have a clock the test moves (no sleeping): `tic
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import requests
 from joserfc import jwt
@@ -13,6 +17,7 @@ from joserfc.jwk import KeySet
 from bridge.clock import Clock
 from tests.support.bridge import rewrite_policies
 
+ROOT = Path(__file__).resolve().parents[2]
 GRANT = "urn:openid:params:grant-type:ciba"
 THICK = ("dpi-lourd", "dpi-lourd-secret")          # policies/dpi.yaml: grant_types lists CIBA
 WEB = ("dpi-web", "dpi-secret")                    # the same service's web client: no CIBA
@@ -238,3 +243,24 @@ def test_psc_unreachable_is_a_clear_error_and_no_token(bridge_factory, tmp_path)
     assert "access_token" not in answer.text
     failed = [line for line in audit_lines(server) if line["event"] == "login_failed"]
     assert failed[-1]["reason"] == "psc_unreachable"
+
+
+def test_the_documented_ciba_example_runs(bridge_factory, tmp_path):
+    server = bridge_factory()   # real clocks: the example sleeps its interval (5 s) once
+    command = [sys.executable, str(ROOT / "docs/examples/ciba_client.py"), "--issuer", server.url, "--client-id",
+               "dpi-lourd", "--client-secret", "dpi-lourd-secret", "--login-hint", "899700000002",
+               "--binding-message", "57"]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path) as run:
+        pending = []
+        for _ in range(200):   # the professional's phone shows the request once the example has sent it
+            pending = requests.get(f"{server.psc.url}/_emulator/ciba", timeout=10).json()
+            if pending or run.poll() is not None:
+                break
+            time.sleep(0.05)
+        assert pending and pending[0]["binding_message"] == "57" and pending[0]["login_hint"] == "899700000002"
+        decide(server, "approve")
+        out, err = run.communicate(timeout=90)
+    assert run.returncode == 0, err
+    claims = json.loads(out)
+    assert claims["aud"] == ["dpi-lourd"] and claims["iss"] == server.bridge.settings.issuer
+    assert "le code affiché doit être 57" in err
