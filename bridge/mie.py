@@ -12,7 +12,7 @@ class Mie:
     factors: frozenset[str]      # knowledge, possession, inherence
     amr: tuple[str, ...]
     via_psc: bool
-    upstream: str                # psc | cps-pin | cps-tls | local-fido
+    upstream: str                # psc | cps-pin | cps-tls | local-fido | backup
 
     @property
     def two_factor(self) -> bool:
@@ -40,9 +40,15 @@ CATALOGUE: dict[str, Mie] = {m.id: m for m in (
     # guessed `pin`); bridge.upstream.fido, docs/passkeys.md.
     Mie("local-fido", "Clé de sécurité ou clé d'accès (FIDO2)", "Security key or passkey (FIDO2)",
         frozenset({_P, _K}), ("hwk", "user", "mfa"), False, "local-fido"),
+    # Backup means (RIE-PS 16, R11): a one-time code an administrator activates for ≤ 24 h and tells the
+    # professional: one factor, knowledge; amr `pwd` (`otp` would claim a device, possession); bridge.upstream.backup.
+    Mie("backup", "Code de secours (activé par un administrateur)", "Backup code (activated by an administrator)",
+        frozenset({_K}), ("pwd",), False, "backup"),
 )}
 
 PSC_MIE = frozenset(m.id for m in CATALOGUE.values() if m.via_psc)
+# One factor admitted despite require_2fa: R11 (RIE-PS 16) asks ≥ 1 factor of a backup means, with its own rules.
+SINGLE_FACTOR_ALLOWED = frozenset({"backup"})
 CARD_MIE = frozenset({"cps-pin", "cps-tls"})   # direct means that read a CPS card (card_types, card watch)
 
 

@@ -9,6 +9,9 @@ from dataclasses import asdict, dataclass, field, fields
 from bridge.cps_number import logical_number
 
 ID_KINDS = {"8": "rpps", "0": "adeli"}
+# Every id_kind value: the two prefixes above, `psi` (Pro Santé Identité: PSC's PSISubjectNameID, staff enrolled
+# without an RPPS number; set by bridge.upstream.psc_claims), `other` (FINESS, sandbox ids...).
+KINDS = ("rpps", "adeli", "psi", "other")
 
 
 def id_kind(national_id: str) -> str:
@@ -70,10 +73,11 @@ class Identity:
     family_name: str = ""
     exercices: tuple[Exercice, ...] = ()
     email: str = ""
+    kind: str = ""               # set when the id's shape does not tell (psi); otherwise derived from it
 
     @property
     def id_kind(self) -> str:
-        return id_kind(self.national_id)
+        return self.kind or id_kind(self.national_id)
 
     def activities(self) -> list[tuple[int, int, Exercice, Activity]]:
         """Every (exercice index, activity index, exercice, activity), the choices of a 'situation d'exercice'."""

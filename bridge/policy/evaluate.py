@@ -9,7 +9,7 @@ import math
 from dataclasses import dataclass
 
 from bridge.acr import at_least
-from bridge.mie import CARD_MIE, CATALOGUE, Mie, satisfies
+from bridge.mie import CARD_MIE, CATALOGUE, SINGLE_FACTOR_ALLOWED, Mie, satisfies
 from bridge.model import Activity, Authentication, Exercice
 from bridge.policy.calendar import Standing, standing
 from bridge.policy.rules import FUTURE_AUTH_SKEW
@@ -27,10 +27,12 @@ NON_RPPS_CARDS = frozenset({"CPE", "CPA"})  # never come through PSC (RIE-PS 02)
 # Every code evaluate() can put in Decision.reasons / Decision.warnings.
 REASONS = ("mie_not_allowed", "not_historical_teleservice", "card_type_not_allowed", "single_factor",
            "attestation_missing", "attestation_expired", "reserves_expired", "profession_not_allowed",
-           "mode_not_allowed", "activity_required", "session_too_old", "acr_below_minimum")
+           "mode_not_allowed", "activity_required", "session_too_old", "acr_below_minimum",
+           "identity_kind_not_allowed")
 WARNINGS = ("attestation_missing", "reserve_overdue", "reserves_expired")
 # Denials a new login cannot cure: they are about who the user is, not how they logged in.
-IDENTITY_REASONS = frozenset({"profession_not_allowed", "mode_not_allowed", "activity_required"})
+IDENTITY_REASONS = frozenset({"profession_not_allowed", "mode_not_allowed", "activity_required",
+                              "identity_kind_not_allowed"})
 
 
 @dataclass(frozen=True)
@@ -67,7 +69,7 @@ def _mechanism_reasons(service: Service, authn: Authentication, mie: Mie | None,
             reasons.append("card_type_not_allowed")
     elif mie.id in CARD_MIE and card_type not in service.card_types:  # card login without a known, allowed card
         reasons.append("card_type_not_allowed")
-    if situation.require_2fa and len(factor_categories(mie, authn.amr)) < 2:
+    if situation.require_2fa and len(factor_categories(mie, authn.amr)) < 2 and mie.id not in SINGLE_FACTOR_ALLOWED:
         reasons.append("single_factor")
     if not mie.via_psc:
         reasons.extend(situation.blocked_by)
@@ -97,13 +99,16 @@ def _filter_reason(candidates: list[str], allowed: tuple[str, ...], denied: str)
 
 
 def _identity_reasons(service: Service, authn: Authentication) -> list[str]:
-    """Who the user is acting as: profession and mode filters, on the chosen situation d'exercice."""
+    """Who the user is: the kind of national id; acting as: profession and mode filters, on the chosen situation
+    d'exercice."""
+    kind = getattr(authn.identity, "id_kind", None)
+    refused = ["identity_kind_not_allowed"] if kind not in service.identity_kinds else []
     if not service.professions and not service.modes:
-        return []
+        return refused
     exercice, activity, valid = _selected(authn)
     if not valid:
-        return ["activity_required"]
-    reasons = []
+        return refused + ["activity_required"]
+    reasons = refused
     if service.professions:
         pool = [exercice] if exercice is not None else list(authn.identity.exercices)
         reason = _filter_reason([ex.profession for ex in pool], service.professions, "profession_not_allowed")

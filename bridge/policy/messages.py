@@ -46,6 +46,10 @@ _MESSAGES: dict[str, str] = {   # code -> French text (msgid); English in the ge
         "Ce service exige un niveau d'authentification (acr) plus élevé que celui de votre connexion, par exemple "
         "la carte CPS via Pro Santé Connect (eidas2) plutôt que l'application e-CPS (eidas1). Identifiez-vous avec "
         "un moyen qui atteint ce niveau."),
+    "identity_kind_not_allowed": N_(
+        "Ce service n'admet pas votre type d'identifiant national (par exemple une identité Pro Santé Identité, "
+        "sans numéro RPPS) : c'est un choix du responsable du service. Le référentiel identifie les "
+        "professionnels par leur numéro RPPS, ADELI toléré (exigence EXI 01)."),
     "reserve_overdue": N_(
         "Une réserve de l'attestation de conformité a dépassé l'échéance de son plan d'action (exigence RIE-PS 17) ; "
         "l'accès reste ouvert jusqu'au 31/12/2028 au plus tard."),

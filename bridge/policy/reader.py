@@ -5,6 +5,7 @@ import re
 
 from bridge.acr import LEVELS
 from bridge.mie import CATALOGUE
+from bridge.model import KINDS
 from bridge.policy.clients import read_client
 from bridge.policy.fields import codes, date_, duration, flag, list_, mapping, text, unknown_keys
 from bridge.policy.report import MISSING, Report
@@ -13,7 +14,7 @@ from bridge.policy.yamlsource import INVALID
 
 SERVICE_KEYS = ("service", "name", "clients", "allowed_mie", "require_2fa", "idle_timeout", "max_session",
                 "card_types", "professions", "modes", "historical_teleservice", "attestation", "subject_type",
-                "admins", "on_card_removal", "shared_workstation", "min_acr")
+                "admins", "on_card_removal", "shared_workstation", "min_acr", "identity_kinds")
 ATTESTATION_KEYS = ("status", "signed_on", "valid_until", "reserves")
 RESERVE_KEYS = ("requirement", "action_plan", "due")
 CARD_TYPES = ("CPS", "CPF", "CDE", "CPE", "CDA", "CPA")  # TRE_G02 families
@@ -64,6 +65,14 @@ def read_min_acr(report: Report, data: dict) -> str:
                          "the lowest acr a login must reach for this service)")
         return ""
     return value
+
+
+def read_identity_kinds(report: Report, data: dict, default: tuple[str, ...]) -> tuple[str, ...]:
+    """Which national id kinds log in (rpps, adeli, psi, other); at least one. Unset: all but psi."""
+    kinds = codes(report, data, "identity_kinds", (), KINDS, f"one of {', '.join(KINDS)}", default)
+    if "identity_kinds" in data and data["identity_kinds"] in (None, []):
+        report.error(("identity_kinds",), data["identity_kinds"], "must list at least one kind (rpps...)")
+    return kinds or default
 
 
 def read_card_removal(report: Report, data: dict, allowed_mie: tuple[str, ...]) -> str:
@@ -185,4 +194,5 @@ def read_service(report: Report, raw, *, dev: bool) -> Service | None:
         subject_type=subject_type, attestation=read_attestation(report, data.get("attestation")),
         admins=read_admins(report, data, service_id), on_card_removal=read_card_removal(report, data, allowed),
         shared_workstation=flag(report, data, "shared_workstation", defaults.shared_workstation),
-        min_acr=read_min_acr(report, data), source=report.file)
+        min_acr=read_min_acr(report, data), source=report.file,
+        identity_kinds=read_identity_kinds(report, data, defaults.identity_kinds))

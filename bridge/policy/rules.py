@@ -184,6 +184,17 @@ _RULES: tuple[Rule, ...] = (
        "Durations range from 1 minute to 24 hours and the idle timeout does not exceed the session length.",
        confidence="H"),
     # --- applied elsewhere, or organisational (shown in reports, not enforceable here) --------------------------
+    _r("backup_mie", ENFORCED, "RIE v2 RIE-PS 16/17", ("R11",),
+       "backup means: admin-activated, ≤ 24 h, single use, logged, never self-activated",
+       "Moyen de secours (code à usage unique) : activé par un administrateur dans la console pour un "
+       "professionnel et les services qui l'admettent, 24 heures au plus, un seul usage, chaque activation et "
+       "chaque usage journalisés ; un administrateur ne peut pas l'activer pour lui-même ; essais répétés bloqués.",
+       "Backup means (one-time code): activated by an administrator in the console for one professional and the "
+       "services that admit it, at most 24 hours, single use, every activation and use logged; an administrator "
+       "cannot activate one for themselves; repeated failures are blocked.",
+       where="bridge/upstream/backup.py, console /admin/backup/ (docs/backup.md)",
+       note="One factor (a code the professional is told): R11 admits ≥ 1 factor, so require_2fa does not refuse "
+            "it; the policy must list `backup` in allowed_mie."),
     _r("psc_acr", ENFORCED, "RIE v1 EXI 05; PSC documentation", ("R4", "R22"),
        "PSC is called with acr_values (the app's, else eidas1) and the returned acr is mapped by the acr table",
        "Pro Santé Connect est appelé avec acr_values (celui de l'application, sinon eidas1) et le niveau (acr) "
@@ -198,6 +209,12 @@ _RULES: tuple[Rule, ...] = (
        "d'exercice.",
        "Users are identified by their national id (RPPS, ADELI tolerated) with their practice names.",
        where="bridge/model.py and upstream modules (docs/architecture.md)"),
+    _r("identity_kind_not_allowed", ENFORCED, "RIE v1 EXI 01/11/12; service policy", ("R14",),
+       "only the national id kinds listed in identity_kinds are admitted (RPPS; ADELI tolerated; PSI on request)",
+       "Seuls les types d'identifiant national listés par le service (identity_kinds) sont admis : RPPS, ADELI "
+       "toléré, identité Pro Santé Identité (PSI, personnels sans RPPS) si le service l'accepte.",
+       "Only the national id kinds the service lists (identity_kinds) are admitted: RPPS, ADELI tolerated, a Pro "
+       "Santé Identité identity (PSI, staff without an RPPS number) when the service accepts it."),
     _r("sso", ENFORCED, "RIE v2 RIE-PS 11/12", ("R19",),
        "an IdP serving several services to >5,000 professionals offers OIDC SSO",
        "Un fournisseur d'identité servant plusieurs services à plus de 5 000 professionnels offre une "
@@ -214,12 +231,6 @@ _RULES: tuple[Rule, ...] = (
        "n'offre aucun moyen à mot de passe ; le code PIN de la carte est bloqué par la carte après 3 essais.",
        "Password strength (≥ 50 bits) and brute-force protection: not applicable, the bridge offers no password "
        "means; the card PIN is blocked by the card after 3 tries."),
-    _r("backup_mie", ORGANISATIONAL, "RIE v2 RIE-PS 16/17", ("R11",),
-       "backup means: admin-activated, ≤ 24 h, logged, never self-activated",
-       "Moyen de secours : activé par un administrateur, 24 heures au plus, périmètre minimal, journalisé ; "
-       "jamais auto-activé par l'utilisateur. La passerelle n'en fournit pas.",
-       "Backup means: activated by an administrator, at most 24 hours, minimal scope, logged; never self-activated "
-       "by the user. The bridge provides none."),
     _r("enrollment", ORGANISATIONAL, "RIE v2 RIE-PS 07", ("R12",),
        "identity proofing at enrolment (PSC, eIDAS substantial+, or face to face)",
        "Enrôlement : preuve d'identité par Pro Santé Connect, un MIE eIDAS substantiel ou en face à face ; "

@@ -68,6 +68,8 @@ class Service:
     on_card_removal: str = ""     # logout | ignore; "" (a Service built in code): see card_removal
     shared_workstation: bool = False  # every login is treated as made on a shared workstation
     min_acr: str = ""             # lowest bridge acr admitted (bridge.acr.LEVELS); "" = any
+    # National id kinds admitted (bridge.model.KINDS); PSI (no RPPS number) only where the policy lists it.
+    identity_kinds: tuple[str, ...] = ("rpps", "adeli", "other")
     source: str = ""             # the file it came from, for error messages and reports
 
     @property

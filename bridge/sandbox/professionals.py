@@ -12,6 +12,10 @@ Treat it as read-only: the emulator serves deep copies.
 | 899700000003      | Léa PETIT, sage-femme        | 50         | 1 (maison de santé SA52) |
 | 0751234567        | Julien ROUX, infirmier ADELI | 60         | 1 (cabinet SA07) |
 | ANS20210107161422 | Paul NOM, médecin (EDIT)     | 10         | 1 (like the 2021 BAS sample) |
+| (PSI) 6c0e1b9a-…  | Inès FAURE, secrétaire méd.  | none       | 1 (hôpital SA01, salariée) |
+
+The last one has no RPPS number: enrolled through Pro Santé Identité, her userinfo has SubjectNameID "" and the
+UUID in PSISubjectNameID (how PSC fills SubjectNameID then is UNCONFIRMED); she is keyed by that UUID here.
 """
 from __future__ import annotations
 
@@ -139,8 +143,22 @@ _EDIT_SANDBOX = _userinfo(
         ]),
     ])
 
+# Staff without an RPPS number, enrolled through Pro Santé Identité (PSI): no profession code, one activity.
+PSI_USER = "6c0e1b9a-4f5d-4c31-9d7e-2a8b3c4d5e6f"
+_PSI_SECRETAIRE = {**_userinfo(
+    "", "9a3e5d1c-7b2f-4e8a-a6c4-1f0d2e3b4c5a", "Inès", "FAURE", "MME", "PSI", [
+        _exercice("", "MME", "FAURE", "Inès", category="", activities=[
+            _activity(codeModeExercice="S", codeSecteurDactivite="SA01", numeroFinessSite="750099991",
+                      numeroFinessetablissementJuridique="750099990", identifiantTechniqueDeLaStructure="F750099991",
+                      raisonSocialeSite="HOPITAL DE TEST SAINT-EXEMPLE", codePostal="75013", codeCommune="75113",
+                      codeDepartement="75"),
+        ]),
+    ]), "PSISubjectNameID": PSI_USER, "preferred_username": PSI_USER,
+    "otherIds": [{"identifiant": PSI_USER, "origine": "PSI", "qualite": 1}], "SubjectRole": []}
+
 TEST_PROFESSIONALS: dict[str, dict] = {
-    p["SubjectNameID"]: p for p in (_MEDECIN_MULTI, _PHARMACIEN, _SAGE_FEMME, _INFIRMIER_ADELI, _EDIT_SANDBOX)
+    p["SubjectNameID"] or p.get("PSISubjectNameID", ""): p
+    for p in (_MEDECIN_MULTI, _PHARMACIEN, _SAGE_FEMME, _INFIRMIER_ADELI, _EDIT_SANDBOX, _PSI_SECRETAIRE)
 }
 
 DEFAULT_USER = "899700000001"
@@ -151,4 +169,4 @@ def display_name(national_id: str) -> str:
     pro = TEST_PROFESSIONALS[national_id]
     professions = ", ".join(PROFESSION_LABELS.get(ex["codeProfession"], ex["codeProfession"])
                             for ex in pro["SubjectRefPro"]["exercices"])
-    return f"{pro['given_name']} {pro['family_name']} — {professions} ({national_id})"
+    return f"{pro['given_name']} {pro['family_name']} — {professions or 'Pro Santé Identité'} ({national_id})"

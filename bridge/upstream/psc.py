@@ -362,11 +362,12 @@ class PscClient:
             identity = identity_from_userinfo(userinfo)
         except ClaimsError as exc:
             raise PscError(exc.code, exc.detail) from None
-        if id_claims.get("SubjectNameID") not in (None, identity.national_id):
-            raise PscError("sub_mismatch", "ID token SubjectNameID differs from userinfo SubjectNameID")
+        key = "PSISubjectNameID" if identity.kind == "psi" else "SubjectNameID"   # the claim the id came from
+        if id_claims.get(key) not in (None, identity.national_id):
+            raise PscError("sub_mismatch", f"ID token {key} differs from userinfo {key}")
         at_claims = self._access_token_claims(token["access_token"])
-        if at_claims.get("SubjectNameID") not in (None, identity.national_id):
-            raise PscError("sub_mismatch", "access token SubjectNameID differs from userinfo")
+        if at_claims.get(key) not in (None, identity.national_id):
+            raise PscError("sub_mismatch", f"access token {key} differs from userinfo")
         mie, amr = mie_from_claims([at_claims, id_claims, userinfo], self.settings.psc_authmode_mie)
         auth_mode, auth_level = upstream_facts([at_claims, id_claims, userinfo])
         try:

@@ -34,10 +34,19 @@ def _mapped(source, keys: dict[str, str]) -> dict[str, str]:
     return {name: _text(source.get(key)) for name, key in keys.items()}
 
 
+def _national_id(userinfo: dict) -> tuple[str, str]:
+    """(national id, kind): SubjectNameID (RPPS, ADELI... its shape tells), else PSISubjectNameID, the Pro Santé
+    Identité id of staff enrolled without an RPPS number (kind `psi`). PSC sends PSISubjectNameID "" for RPPS
+    professionals in 2026; how it fills SubjectNameID for a PSI-only person is UNCONFIRMED, hence this order."""
+    for key, kind in (("SubjectNameID", ""), ("PSISubjectNameID", "psi")):
+        value = userinfo.get(key)
+        if isinstance(value, str) and value.strip():
+            return value.strip(), kind
+    raise ClaimsError("subject_missing", "SubjectNameID is missing from PSC userinfo")   # PSISubjectNameID too
+
+
 def identity_from_userinfo(userinfo: dict) -> Identity:
-    national_id = userinfo.get("SubjectNameID")
-    if not isinstance(national_id, str) or not national_id.strip():
-        raise ClaimsError("subject_missing", "SubjectNameID is missing from PSC userinfo")
+    national_id, kind = _national_id(userinfo)
     ref = userinfo.get("SubjectRefPro") or {}
     if not isinstance(ref, dict) or not isinstance(ref.get("exercices", []), list):
         raise ClaimsError("userinfo_invalid", "SubjectRefPro.exercices is not a list")
@@ -48,9 +57,9 @@ def identity_from_userinfo(userinfo: dict) -> Identity:
             raise ClaimsError("userinfo_invalid", "SubjectRefPro.exercices[].activities is not a list")
         exercices.append(Exercice(**_mapped(raw, EXERCICE_KEYS),
                                   activities=tuple(Activity(**_mapped(a, ACTIVITY_KEYS)) for a in activities or [])))
-    return Identity(national_id=national_id.strip(), given_name=_text(userinfo.get("given_name")),
+    return Identity(national_id=national_id, given_name=_text(userinfo.get("given_name")),
                     family_name=_text(userinfo.get("family_name")), exercices=tuple(exercices),
-                    email=_text(userinfo.get("email")))
+                    email=_text(userinfo.get("email")), kind=kind)
 
 
 def mie_from_claims(claim_sets: list[dict], authmode_mie: dict[str, str]) -> tuple[str, tuple[str, ...]]:

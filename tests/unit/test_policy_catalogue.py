@@ -13,7 +13,7 @@ from bridge.policy.rules import KINDS, broken
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "policies.md"
 REFERENTIAL_REASONS = set(REASONS) - {"profession_not_allowed", "mode_not_allowed", "activity_required",
-                                      "acr_below_minimum"}
+                                      "acr_below_minimum", "identity_kind_not_allowed"}
 
 
 def test_rule_codes_are_unique_and_kinds_known():

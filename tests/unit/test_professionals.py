@@ -30,13 +30,16 @@ def _values(node):
 @pytest.mark.parametrize("national_id", sorted(TEST_PROFESSIONALS))
 def test_each_professional_has_the_psc_userinfo_shape(national_id):
     pro = TEST_PROFESSIONALS[national_id]
-    assert set(pro) == TOP_LEVEL_KEYS
-    assert pro["SubjectNameID"] == pro["preferred_username"] == pro["otherIds"][0]["identifiant"] == national_id
+    psi = pro.get("PSISubjectNameID", "")   # Pro Santé Identité staff: no RPPS number, SubjectNameID ""
+    assert set(pro) - {"PSISubjectNameID"} == TOP_LEVEL_KEYS
+    national = pro["SubjectNameID"] or psi
+    assert national == pro["preferred_username"] == pro["otherIds"][0]["identifiant"] == national_id
+    assert not (pro["SubjectNameID"] and psi)
     assert str(uuid.UUID(pro["sub"])) == pro["sub"]
     assert None not in set(_values(pro))  # PSC sends "" for empty values, never null
     for exercice in pro["SubjectRefPro"]["exercices"]:
         assert set(exercice) == EXERCICE_KEYS and exercice["activities"]
-        assert f"{exercice['codeProfession']}^1.2.250.1.213.1.1.5.5" in pro["SubjectRole"]
+        assert psi or f"{exercice['codeProfession']}^1.2.250.1.213.1.1.5.5" in pro["SubjectRole"]
         for activity in exercice["activities"]:
             assert tuple(activity) == ACTIVITY_KEYS
             assert activity["codeModeExercice"] in ("L", "S")

@@ -29,7 +29,7 @@ def access_token_claims(emu: Emulator, grant: Grant, session: SsoSession, now: i
         "acr": emu.config.acr(session.auth_mode),
         "scope": grant.scope,
         "SubjectNameID": pro["SubjectNameID"],
-        "PSISubjectNameID": "",
+        "PSISubjectNameID": pro.get("PSISubjectNameID", ""),
         "preferred_username": pro["preferred_username"],
         "otherIds": copy.deepcopy(pro["otherIds"]),
         "authMode": session.auth_mode,
