@@ -89,6 +89,7 @@ def create_demo_apps(bridge_url: str, base_url: str = "http://127.0.0.1:8002",
     _page_routes(app, demo)
     _session_routes(app, demo)
     _login_routes(app, demo)
+    _kiosk_routes(app, Kiosk(bridge_url))
     return app
 
 
@@ -269,3 +270,78 @@ def _login_routes(app: Flask, demo: DemoApps) -> None:
             return redirect(url_for("home", slug=slug))
         return demo.oauth.create_client(slug).logout_redirect(post_logout_redirect_uri=f"{demo.base_url}/{slug}/",
                                                               id_token_hint=user["id_token"])
+
+
+class Kiosk:
+    """« Poste de soins »: a shared kiosk without a keyboard on the device authorization grant (RFC 8628,
+    docs/provider.md). Its pending requests and logged-in user live here, per browser (a random id in the cookie):
+    the device code never leaves the kiosk's server side."""
+    CLIENT = ("poste-de-soins", "poste-de-soins-secret")   # policies/dpi.yaml
+    GRANT = "urn:ietf:params:oauth:grant-type:device_code"
+
+    def __init__(self, bridge_url: str):
+        self.bridge_url = bridge_url
+        self.states: dict[str, dict] = {}
+
+    def state(self) -> dict:
+        key = session.get("kiosk") or os.urandom(16).hex()
+        session["kiosk"] = key
+        return self.states.setdefault(key, {})
+
+    def start(self) -> dict:
+        import requests
+
+        answer = requests.post(f"{self.bridge_url}/device_authorization", auth=self.CLIENT,
+                               data={"scope": "openid profile rpps"}, timeout=10)
+        answer.raise_for_status()
+        return answer.json()
+
+    def poll(self, pending: dict) -> tuple[str, dict]:
+        """One poll of /token: (error code or "ok", the token answer)."""
+        import requests
+
+        answer = requests.post(f"{self.bridge_url}/token", auth=self.CLIENT, timeout=10,
+                               data={"grant_type": self.GRANT, "device_code": pending["device_code"]})
+        body = answer.json()
+        return ("ok" if answer.status_code == 200 else body.get("error", "server_error")), body
+
+    def userinfo(self, access_token: str) -> dict:
+        import requests
+
+        return requests.get(f"{self.bridge_url}/userinfo", headers={"Authorization": f"Bearer {access_token}"},
+                            timeout=10).json()
+
+
+def _kiosk_routes(app: Flask, kiosk: Kiosk) -> None:
+    @app.get("/poste-de-soins/")
+    def kiosk_page():
+        """Polls the bridge once per display: the page reloads itself every `interval` seconds while it waits."""
+        state = kiosk.state()
+        pending, outcome = state.get("pending"), state.pop("outcome", "")
+        if pending and not state.get("user"):
+            result, body = kiosk.poll(pending)
+            if result == "ok":
+                state["user"] = kiosk.userinfo(body["access_token"])
+                state.pop("pending")
+            elif result == "slow_down":
+                pending["interval"] += 5
+            elif result != "authorization_pending":
+                state.pop("pending")
+                outcome = result
+        headers = {"Cache-Control": "no-store"}
+        if state.get("pending"):
+            headers["Refresh"] = str(state["pending"]["interval"])   # the next poll
+        return render_template("demo/kiosk.html", user=state.get("user"), pending=state.get("pending"),
+                               outcome=outcome), 200, headers
+
+    @app.post("/poste-de-soins/start")
+    def kiosk_start():
+        state = kiosk.state()
+        state.pop("user", None)
+        state["pending"] = kiosk.start()
+        return redirect(url_for("kiosk_page"))
+
+    @app.post("/poste-de-soins/logout")
+    def kiosk_logout():
+        kiosk.state().clear()
+        return redirect(url_for("kiosk_page"))

@@ -83,6 +83,10 @@ def install(app: Flask) -> None:
             if endpoint in views:
                 views[endpoint] = limiter.limit(settings.rate_limit_authorize, key_func=client_ip,
                                                 scope=endpoint)(views[endpoint])
+        # RFC 8628: a kiosk's /device_authorization and the /device form (user codes typed): per address too.
+        for endpoint in ("device.authorization", "device.submit"):
+            views[endpoint] = limiter.limit(settings.rate_limit_authorize, key_func=client_ip,
+                                            scope=endpoint)(views[endpoint])
         # A pushed authorization request (RFC 9126) is an /authorize by POST: per address, its own counter.
         views["oidc.pushed_authorization_request"] = limiter.limit(
             settings.rate_limit_authorize, key_func=client_ip, scope="par")(views["oidc.pushed_authorization_request"])
@@ -102,6 +106,8 @@ def install(app: Flask) -> None:
             response = jsonify(error="slow_down", error_description="Too many token requests; retry later.")
         elif request.path == "/par":
             response = jsonify(error="slow_down", error_description="Too many pushed requests; retry later.")
+        elif request.path == "/device_authorization":
+            response = jsonify(error="slow_down", error_description="Too many device requests; retry later.")
         elif request.path == "/cps/removed":   # an agent, not a person: JSON, and it retries after Retry-After
             response = jsonify(error="too_many_requests", message="Too many removal notices; retry later.")
         else:

@@ -258,3 +258,10 @@ def test_store_outage_fails_closed(bridge_factory, tmp_path):
         assert "access_token" in poll(server, started["device_code"]).json()
     finally:
         own.stop()
+
+
+def test_device_endpoints_are_rate_limited_per_address(bridge_factory):
+    server = bridge_factory(env={"BRIDGE_RATE_LIMIT_AUTHORIZE": "2/minute"})
+    assert [authorize(server).status_code for _ in range(2)] == [200, 200]
+    over = authorize(server)
+    assert over.status_code == 429 and over.json()["error"] == "slow_down" and over.headers["Retry-After"]
