@@ -13,4 +13,5 @@ pytest_plugins = [
     "tests.support.browser",
     "tests.support.pcsc",
     "tests.support.serving",
+    "tests.support.psc_relay",
 ]

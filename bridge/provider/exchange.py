@@ -72,7 +72,7 @@ class TokenExchangeGrant(grants.BaseGrant, grants.TokenEndpointMixin):
             raise InvalidRequestError("Name the API: 'audience' or 'resource' (one of the client's psc_audiences).")
         unknown = [t for t in targets if t not in client.client.psc_audiences]
         if unknown:
-            self._refused("audience_not_allowed", audience=unknown[0][:256])
+            self._refused("audience_not_allowed")
             raise InvalidTargetError(f"Audience not allowed for this client: {unknown[0][:256]}")
 
     def create_token_response(self):
