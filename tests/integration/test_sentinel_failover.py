@@ -141,3 +141,45 @@ def test_a_write_no_replica_acknowledges_is_refused(bridge_factory, tmp_path):
         assert not outcomes.wrong
     finally:
         group.stop()
+
+
+def test_a_paused_master_comes_back_demoted(bridge_factory, sentinel_group):
+    """SIGSTOP instead of SIGKILL (a partition, a long pause): the replica is promoted, then the old master wakes
+    up and is demoted by the sentinels, which close its clients' connections in the same transaction (REPLICAOF +
+    CLIENT KILL): the bridge's pooled connections fail, redis-py asks the sentinels again and finds the new master
+    (a 503 when it cannot), never a 500; an acknowledged SSO session is still there. (READONLY from a demoted master
+    is a ResponseError: a 503 too, see tests/unit/test_store.py.)"""
+    server = bridge_factory(env={"BRIDGE_STORE_URL": sentinel_group.url, **WAIT})
+    outcomes = Outcomes()
+    acknowledged = login(server, outcomes)
+    assert acknowledged
+    old = sentinel_group.master_port()
+    sentinel_group.send(old, signal.SIGSTOP)
+    try:
+        new = sentinel_group.wait_failover(old)
+    finally:
+        sentinel_group.send(old, signal.SIGCONT)
+    from tests.support.sentinel import wait_for
+
+    wait_for(lambda: redis_role(old) == "slave", "old master demoted", timeout=60)
+    wait_for(lambda: redis_link_up(old), "old master synced", timeout=60)
+    deadline = time.monotonic() + DEADLINE
+    while not login(server, outcomes):
+        assert time.monotonic() < deadline, outcomes.counts
+    assert not outcomes.wrong, outcomes.wrong
+    assert "code" in sso_code(server, acknowledged[0])
+    assert sentinel_group.master_port() == new
+
+
+def redis_info(port: int, section: str) -> dict:
+    import redis
+
+    return redis.Redis(port=port, decode_responses=True).info(section)
+
+
+def redis_role(port: int) -> str:
+    return redis_info(port, "replication")["role"]
+
+
+def redis_link_up(port: int) -> bool:
+    return redis_info(port, "replication").get("master_link_status") == "up"

@@ -119,3 +119,11 @@ def test_hash_index_and_script_writes(store):
         return  # the memory store runs Python scripts: bridge/sessions/scripts.py tests both
     echo = Script("test_echo", "redis.call('SET', KEYS[1], ARGV[1], 'EX', 60) return ARGV[1]", None)
     assert store.run(echo, ["s"], ["v"]) == "v" and store.get("s") == "v"
+
+
+def test_a_write_to_a_replica_is_store_unavailable(replicated_redis):
+    """READONLY (a demoted master still reached by an old connection) fails closed like an outage."""
+    info = redis.Redis.from_url(replicated_redis, decode_responses=True).info("replication")["slave0"]
+    store = open_store(f"redis://127.0.0.1:{info['port']}/0")
+    with pytest.raises(StoreUnavailable, match="ReadOnlyError"):
+        store.set("k", "v", 10)
