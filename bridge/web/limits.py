@@ -87,6 +87,10 @@ def install(app: Flask) -> None:
         for endpoint in ("device.authorization", "device.submit"):
             views[endpoint] = limiter.limit(settings.rate_limit_authorize, key_func=client_ip,
                                             scope=endpoint)(views[endpoint])
+        # CIBA: each /bc-authorize starts a request at PSC (a push to someone's phone): per address, its own counter.
+        views["oidc.backchannel_authentication"] = limiter.limit(
+            settings.rate_limit_authorize, key_func=client_ip, scope="bc-authorize")(
+            views["oidc.backchannel_authentication"])
         # A pushed authorization request (RFC 9126) is an /authorize by POST: per address, its own counter.
         views["oidc.pushed_authorization_request"] = limiter.limit(
             settings.rate_limit_authorize, key_func=client_ip, scope="par")(views["oidc.pushed_authorization_request"])
@@ -106,6 +110,8 @@ def install(app: Flask) -> None:
             response = jsonify(error="slow_down", error_description="Too many token requests; retry later.")
         elif request.path == "/par":
             response = jsonify(error="slow_down", error_description="Too many pushed requests; retry later.")
+        elif request.path == "/bc-authorize":
+            response = jsonify(error="slow_down", error_description="Too many CIBA requests; retry later.")
         elif request.path == "/device_authorization":
             response = jsonify(error="slow_down", error_description="Too many device requests; retry later.")
         elif request.path == "/cps/removed":   # an agent, not a person: JSON, and it retries after Retry-After

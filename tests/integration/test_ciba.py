@@ -10,11 +10,13 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import requests
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
 from bridge.clock import Clock
+from bridge.config import ConfigError, load_settings
 from tests.support.bridge import rewrite_policies
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -264,3 +266,20 @@ def test_the_documented_ciba_example_runs(bridge_factory, tmp_path):
     claims = json.loads(out)
     assert claims["aud"] == ["dpi-lourd"] and claims["iss"] == server.bridge.settings.issuer
     assert "le code affiché doit être 57" in err
+
+
+def test_bc_authorize_is_rate_limited_per_address(bridge_factory, tmp_path):
+    server = _bridge(bridge_factory, tmp_path, BRIDGE_RATE_LIMIT_AUTHORIZE="2/minute")
+    assert [bc_authorize(server).status_code for _ in range(2)] == [200, 200]
+    limited = bc_authorize(server)
+    assert limited.status_code == 429 and limited.json()["error"] == "slow_down" and limited.headers["Retry-After"]
+    assert len(requests.get(f"{server.psc.url}/_emulator/ciba", timeout=10).json()) == 2   # PSC not asked again
+
+
+def test_ciba_settings_are_checked():
+    settings = load_settings({"BRIDGE_PSC_CIBA_CHANNEL": "card", "BRIDGE_PSC_CIBA_ENDPOINT": "https://psc.example/c"})
+    assert (settings.psc_ciba_channel, settings.psc_ciba_endpoint) == ("CARD", "https://psc.example/c")
+    with pytest.raises(ConfigError, match="BRIDGE_PSC_CIBA_CHANNEL"):
+        load_settings({"BRIDGE_PSC_CIBA_CHANNEL": "SMS"})
+    with pytest.raises(ConfigError, match="BRIDGE_PSC_CIBA_ENDPOINT"):
+        load_settings({"BRIDGE_PSC_CIBA_ENDPOINT": "psc.example/ciba"})
