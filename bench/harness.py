@@ -127,7 +127,7 @@ class Stack:
             try:
                 if requests.get(url, timeout=2).status_code == 200:
                     return
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):  # a first /readyz on a busy box can be slow
                 pass
             time.sleep(0.1)
         raise RuntimeError(f"{name} did not answer on {url}: {self.log_tail(name)}")
