@@ -35,7 +35,10 @@ from bridge.web import (
     workstation,
 )
 from bridge.web.admin_cards import bp as admin_cards
+from bridge.web.admin_fido import bp as admin_fido
 from bridge.web.envelope import Envelope
+from bridge.web.fido import bp as fido_login
+from bridge.web.means import bp as means
 from bridge.web.psc_logout import bp as psc_logout
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -74,4 +77,6 @@ def register(app: Flask) -> None:
                       admin_cards, device.bp):
         app.register_blueprint(blueprint)
     app.register_blueprint(psc_logout)   # PSC's back-channel logout to the bridge (issue 17 item 5)
+    for blueprint in (fido_login, means, admin_fido):   # passkeys (local-fido): login, /me/means, console
+        app.register_blueprint(blueprint)
     limits.install(app)  # wraps the registered /authorize and /token views
