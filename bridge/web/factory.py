@@ -34,8 +34,10 @@ from bridge.web import (
     switch,
     workstation,
 )
+from bridge.web.admin_backup import bp as admin_backup
 from bridge.web.admin_cards import bp as admin_cards
 from bridge.web.admin_fido import bp as admin_fido
+from bridge.web.backup import bp as backup
 from bridge.web.envelope import Envelope
 from bridge.web.fido import bp as fido_login
 from bridge.web.means import bp as means
@@ -75,6 +77,8 @@ def register(app: Flask) -> None:
     observability.install(app)  # /metrics, /healthz, /readyz
     for blueprint in (oidc.bp, login.bp, consent.bp, logout.bp, cps.bp, removal.bp, switch.bp, workstation.bp, admin.bp,
                       admin_cards, device.bp):
+        app.register_blueprint(blueprint)
+    for blueprint in (backup, admin_backup):   # the backup means (RIE-PS 16): login page, console page
         app.register_blueprint(blueprint)
     app.register_blueprint(psc_logout)   # PSC's back-channel logout to the bridge (issue 17 item 5)
     for blueprint in (fido_login, means, admin_fido):   # passkeys (local-fido): login, /me/means, console
