@@ -37,6 +37,7 @@ SETTINGS = (
     "BRIDGE_PSC_MAX_SESSION", "BRIDGE_PSC_REQUIRE_ISS", "BRIDGE_PSC_CIBA_ENDPOINT", "BRIDGE_PSC_CIBA_CHANNEL", "BRIDGE_TRUST_DIR", "BRIDGE_CRL_DIR", "BRIDGE_AUDIT_PATH",
     "BRIDGE_AUDIT_PSEUDONYMIZE", "BRIDGE_AUDIT_REQUIRED", "BRIDGE_AUDIT_MAX_BYTES", "BRIDGE_AUDIT_STREAM",
     "BRIDGE_AUDIT_KEY_FILE", "BRIDGE_AUDIT_CHECKPOINT_LINES", "BRIDGE_AUDIT_CHECKPOINT_SECONDS",
+    "BRIDGE_AUDIT_SYSLOG", "BRIDGE_AUDIT_STDOUT",
     "BRIDGE_AGENT_URL", "BRIDGE_TRUSTED_PROXIES", "BRIDGE_CLIENT_CERT_HEADER", "BRIDGE_CPS_ACR", "BRIDGE_LOG_LEVEL",
     "BRIDGE_RATE_LIMIT_AUTHORIZE", "BRIDGE_RATE_LIMIT_TOKEN", "BRIDGE_RATE_LIMIT_TOKEN_FAILURES",
     "BRIDGE_SWEEP_INTERVAL", "BRIDGE_METRICS_TOKEN", "BRIDGE_MAX_BODY_BYTES", "BRIDGE_ATTEST_DIR",
@@ -138,6 +139,8 @@ class Settings:
     audit_key_file: Path | None = None     # signed checkpoints (docs/audit.md): none without a key file
     audit_checkpoint_lines: int = 1000     # 0: no line trigger
     audit_checkpoint_seconds: int = 300    # 0: no time trigger
+    audit_syslog: str | None = None        # SIEM export (bridge/audit/export.py): udp://, tcp://, unix:// RFC 5424
+    audit_stdout: bool = False             # SIEM export: each audit line as JSON on stdout
     agent_url: str = "http://127.0.0.1:47811"
     trusted_proxies: tuple[str, ...] = ()
     client_cert_header: str = "X-SSL-Client-Cert"
@@ -514,6 +517,16 @@ def _audit_checkpoints(env: dict[str, str]) -> dict:
     if env.get("BRIDGE_AUDIT_CHECKPOINT_SECONDS"):
         values["audit_checkpoint_seconds"] = bounded_int(
             "BRIDGE_AUDIT_CHECKPOINT_SECONDS", env["BRIDGE_AUDIT_CHECKPOINT_SECONDS"], 0, 86400, unit="seconds")
+    if env.get("BRIDGE_AUDIT_SYSLOG"):   # the SIEM export; the file stays the reference
+        from bridge.audit.export import ExportConfigError, parse_syslog_url
+
+        try:
+            parse_syslog_url(env["BRIDGE_AUDIT_SYSLOG"])
+        except ExportConfigError as exc:
+            raise ConfigError(f"BRIDGE_AUDIT_SYSLOG: {exc}") from None
+        values["audit_syslog"] = env["BRIDGE_AUDIT_SYSLOG"]
+    if env.get("BRIDGE_AUDIT_STDOUT"):
+        values["audit_stdout"] = _flag("BRIDGE_AUDIT_STDOUT", env["BRIDGE_AUDIT_STDOUT"])
     return values
 
 

@@ -29,6 +29,9 @@ bridge_card_lockouts_total               scope, event                   repeated
 bridge_device_authorizations_total      event                          device authorization grant (RFC 8628):
                                                                         requested | approved | denied |
                                                                         wrong_code | locked
+bridge_audit_export_failures_total       target, reason                 audit lines not sent to the SIEM export
+                                                                        (target syslog|stdout; reason send|
+                                                                        queue_full); the audit file is unaffected
 bridge_upstream_request_duration_seconds upstream, endpoint             calls to PSC (discovery, jwks, token...)
 bridge_upstream_errors_total             upstream, endpoint, error      upstream calls that raised
 bridge_store_errors_total                operation, error               store (Redis) failures -> HTTP 503
@@ -83,6 +86,8 @@ CARD_REMOVALS = Counter("bridge_card_removals", "Card removal notices from works
 REMOVAL_OUTCOMES = ("ended", "unknown", "session_ended", "card_changed")
 CARD_LOCKOUTS = Counter("bridge_card_lockouts", "Repeated bad card certificates: lockouts (locked) and logins "
                         "refused during one (refused), per certificate or per source address.", ["scope", "event"])
+AUDIT_EXPORT_FAILURES = Counter("bridge_audit_export_failures", "Audit lines the SIEM export could not send (send) "
+                                "or dropped (queue_full); the audit file is not affected.", ["target", "reason"])
 DEVICE = Counter("bridge_device_authorizations", "Device authorization grant (RFC 8628) events.", ["event"])
 DEVICE_EVENTS = ("requested", "approved", "denied", "wrong_code", "locked")
 UPSTREAM_LATENCY = Histogram("bridge_upstream_request_duration_seconds",
@@ -153,6 +158,11 @@ def card_removal(outcome: str) -> None:
 def card_lockout(scope: str, event: str) -> None:
     """scope: certificate | address; event: locked | refused."""
     CARD_LOCKOUTS.labels(label(scope, ("certificate", "address")), label(event, ("locked", "refused"))).inc()
+
+
+def audit_export_failure(target: str, reason: str) -> None:
+    """target: syslog | stdout; reason: send | queue_full."""
+    AUDIT_EXPORT_FAILURES.labels(label(target, ("syslog", "stdout")), label(reason, ("send", "queue_full"))).inc()
 
 
 def device_authorization(event: str) -> None:
