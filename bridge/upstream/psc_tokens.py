@@ -147,7 +147,11 @@ def current_access(bridge, sid: str) -> tuple[str, int]:
         raise RelayError("no_tokens", "no Pro Sante Connect token behind this session")
     now = bridge.clock.now()
     if record["at_exp"] - now < REFRESH_BEFORE:
-        record = refresh(bridge, sid) or record   # None: another request refreshes it right now
+        try:
+            record = refresh(bridge, sid) or record   # None: another request refreshes it right now
+        except RelayError as exc:
+            if exc.code != "unavailable" or record["at_exp"] <= now:
+                raise   # PSC unreachable: the kept token serves while it is valid, then 503
     left = int(record["at_exp"] - bridge.clock.now())
     if left <= 0:
         raise RelayError("unavailable", "Pro Sante Connect token being refreshed")
