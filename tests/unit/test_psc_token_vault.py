@@ -1,0 +1,48 @@
+"""The PSC tokens a session keeps for the token relay are encrypted at rest (AES-GCM, key from BRIDGE_SECRET_KEY,
+the store key as associated data): the raw store value holds no token, and it opens for no other key or session."""
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+from bridge.clock import Clock
+from bridge.sessions import Sessions
+from bridge.store.memory import MemoryStore
+from bridge.upstream import psc_tokens
+from tests.unit.test_policy_support import NOW, login
+
+ACCESS, REFRESH = "eyJhbGciOiJSUzI1NiJ9.PSC-ACCESS-abcdefghijklmnop.sig", "PSC-REFRESH-0123456789abcdefghij"
+
+
+def parts(secret: str = "a-secret-key-of-the-bridge-32-bytes!"):
+    clock = Clock(fixed=NOW)
+    store = MemoryStore(clock)
+    return SimpleNamespace(clock=clock, store=store, sessions=Sessions(store, clock),
+                           settings=SimpleNamespace(secret_key=secret), record=lambda *a, **k: {})
+
+
+def test_the_raw_store_value_holds_no_token():
+    bridge = parts()
+    session = bridge.sessions.create(login())
+    psc_tokens.keep_psc_tokens(bridge, session.sid, {"access_token": ACCESS, "refresh_token": REFRESH,
+                                                     "expires_in": 120, "refresh_expires_in": 1800,
+                                                     "session_state": "psc-sid-1"})
+    raw = bridge.store.get(f"psct:{{{session.sid}}}")
+    assert raw.startswith(psc_tokens.PREFIX)
+    for secret in (ACCESS, REFRESH, "PSC-ACCESS", "PSC-REFRESH", "psc-sid-1"):
+        assert secret not in raw
+    kept = psc_tokens.load(bridge, session.sid)
+    assert (kept["at"], kept["rt"], kept["at_exp"], kept["rt_exp"]) == (ACCESS, REFRESH, NOW + 120, NOW + 1800)
+    assert psc_tokens.sessions_of(bridge, psc_sid="psc-sid-1") == {session.sid}
+
+
+def test_the_value_opens_for_no_other_key_and_no_other_session():
+    bridge = parts()
+    one, two = bridge.sessions.create(login()), bridge.sessions.create(login())
+    psc_tokens.keep_psc_tokens(bridge, one.sid, {"access_token": ACCESS, "refresh_token": REFRESH})
+    raw = bridge.store.get(f"psct:{{{one.sid}}}")
+    assert psc_tokens.unseal("another-secret-key", f"psct:{{{one.sid}}}", raw) is None
+    bridge.store.set(f"psct:{{{two.sid}}}", raw, 600)   # copied under another session: refused
+    assert psc_tokens.load(bridge, two.sid) is None
+    tampered = raw[:-4] + ("AAAA" if raw[-4:] != "AAAA" else "BBBB")
+    assert psc_tokens.unseal(bridge.settings.secret_key, f"psct:{{{one.sid}}}", tampered) is None
+    assert psc_tokens.unseal(bridge.settings.secret_key, f"psct:{{{one.sid}}}", "v1.!!") is None
