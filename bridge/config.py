@@ -43,6 +43,8 @@ SETTINGS = (
     "BRIDGE_SWEEP_INTERVAL", "BRIDGE_METRICS_TOKEN", "BRIDGE_MAX_BODY_BYTES", "BRIDGE_ATTEST_DIR",
     "BRIDGE_CERT_WARN_DAYS", "BRIDGE_CERT_CRITICAL_DAYS", "BRIDGE_CARD_FAILURES_PER_CERT",
     "BRIDGE_CARD_FAILURES_PER_ADDRESS", "BRIDGE_CARD_FAILURES_WINDOW", "BRIDGE_CARD_LOCKOUT",
+    "BRIDGE_DEVICE_CODE_LIFETIME", "BRIDGE_DEVICE_POLL_INTERVAL", "BRIDGE_DEVICE_FAILURES_PER_BROWSER",
+    "BRIDGE_DEVICE_FAILURES_PER_ADDRESS", "BRIDGE_DEVICE_FAILURES_WINDOW",
     "BRIDGE_FIDO_ACR", "BRIDGE_FIDO_ENROL_WINDOW", "BRIDGE_FIDO_KEY_LIFETIME", "BRIDGE_FIDO_FAILURES",
     "BRIDGE_FIDO_FAILURES_WINDOW", "BRIDGE_FIDO_LOCKOUT",
     "BRIDGE_BACKUP_CODE_TTL",
@@ -129,6 +131,13 @@ class Settings:
     card_failures_per_address: int = 100
     card_failures_window: float = 900.0
     card_lockout: float = 900.0
+    # Device authorization grant (RFC 8628, bridge.login.device): codes' lifetime, the kiosk's poll interval,
+    # wrong user codes per browser and per address (high: a hospital NAT) in a fixed window.
+    device_code_lifetime: float = 600.0
+    device_poll_interval: float = 5.0
+    device_failures_per_browser: int = 5
+    device_failures_per_address: int = 50
+    device_failures_window: float = 900.0
     # Backup means (RIE-PS 16, bridge.upstream.backup): how long an admin-activated one-time code lives; ≤ 24 h.
     backup_code_ttl: float = 86400.0
     audit_path: Path | None = None
@@ -457,6 +466,20 @@ def _card_failures(env: dict[str, str]) -> dict:
     return values
 
 
+def _device_grant(env: dict[str, str]) -> dict:
+    """The device authorization grant (RFC 8628): code lifetime, poll interval, wrong user codes allowed."""
+    values: dict = {}
+    bounds = {"BRIDGE_DEVICE_CODE_LIFETIME": (60, 1800), "BRIDGE_DEVICE_POLL_INTERVAL": (1, 60),
+              "BRIDGE_DEVICE_FAILURES_WINDOW": (60, 86400)}
+    for name, (low, high) in bounds.items():
+        if env.get(name):
+            values[name[7:].lower()] = _seconds(name, env[name], low=low, high=high)
+    for name in ("BRIDGE_DEVICE_FAILURES_PER_BROWSER", "BRIDGE_DEVICE_FAILURES_PER_ADDRESS"):
+        if env.get(name):
+            values[name[7:].lower()] = bounded_int(name, env[name], 1, 100_000)
+    return values
+
+
 def _days(name: str, value: str) -> float:
     try:
         days = float(value)
@@ -645,6 +668,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     values.update(_psc_client(env, production))
     values.update(_psc_login(env))
     values.update(_card_trust(env))
+    values.update(_device_grant(env))
     values.update(_audit(env, production=production, store_url=values["store_url"]))
     values.update(_agent_and_proxies(env))
     values.update(_rate_limits(env))

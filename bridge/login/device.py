@@ -14,6 +14,7 @@ pipeline). Keys in the store, all expiring (never the raw device code):
 The decision is written once (store.add) and collected once (store.consume): a device code yields tokens a single
 time whatever the concurrency. Typing a wrong user code counts per browser and per source address in a fixed window
 (`userfail:`); beyond a limit the page refuses any code for a while (brute force: 20^8 codes, a few guesses).
+Lifetime, interval and limits are settings (BRIDGE_DEVICE_*, bridge.config); the constants below are their defaults.
 """
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ from bridge.store import Store
 
 ALPHABET = "BCDFGHJKLMNPQRSTVWXZ"   # RFC 8628 §6.1: no vowels (no words), no digits (no 0/O, 1/I)
 USER_CODE_LENGTH = 8                # 20^8 ≈ 2^34.6: with the attempt limits below, guessing is hopeless
+# Defaults of BRIDGE_DEVICE_CODE_LIFETIME, _POLL_INTERVAL, _FAILURES_PER_BROWSER, _PER_ADDRESS, _WINDOW:
 LIFETIME = 600                      # device and user codes live 10 minutes
 INTERVAL = 5                        # seconds between polls; slow_down adds SLOW_DOWN_STEP (RFC 8628 §3.5)
 SLOW_DOWN_STEP = 5
@@ -77,8 +79,13 @@ class Poll:
 
 
 class Devices:
-    def __init__(self, store: Store, clock, lifetime: int = LIFETIME, interval: int = INTERVAL):
-        self.store, self.clock, self.lifetime, self.interval = store, clock, lifetime, interval
+    def __init__(self, store: Store, clock, settings=None):
+        self.store, self.clock = store, clock
+        self.lifetime = int(getattr(settings, "device_code_lifetime", LIFETIME))
+        self.interval = int(getattr(settings, "device_poll_interval", INTERVAL))
+        self.per_browser = int(getattr(settings, "device_failures_per_browser", FAILURES_PER_BROWSER))
+        self.per_address = int(getattr(settings, "device_failures_per_address", FAILURES_PER_ADDRESS))
+        self.window = int(getattr(settings, "device_failures_window", FAILURE_WINDOW))
 
     # -- the kiosk's request (/device_authorization) -------------------------------------------------------
     def create(self, client_id: str, service: str, scope: str) -> tuple[str, DeviceRequest]:
@@ -117,7 +124,7 @@ class Devices:
             since = self._window(scope, value)
             count = self.store.get(f"userfail:{scope}:{value}") if since is not None else None
             if count is not None and int(count) >= limit:
-                return scope, max(1, math.ceil((since + FAILURE_WINDOW - self.clock.now()) / 60))
+                return scope, max(1, math.ceil((since + self.window - self.clock.now()) / 60))
         return None
 
     def failed(self, browser: str, address: str) -> dict[str, int]:
@@ -125,24 +132,23 @@ class Devices:
         counts = {}
         for scope, value, _limit in self._subjects(browser, address):
             if self._window(scope, value) is None:   # a new window: when it started, for the page's « N min »
-                self.store.set(f"userfail:{scope}:{value}:t", repr(self.clock.now()), FAILURE_WINDOW)
-            counts[scope] = self.store.count(f"userfail:{scope}:{value}", FAILURE_WINDOW)
+                self.store.set(f"userfail:{scope}:{value}:t", repr(self.clock.now()), self.window)
+            counts[scope] = self.store.count(f"userfail:{scope}:{value}", self.window)
         return counts
 
     def _window(self, scope: str, value: str) -> float | None:
         """When the current window of wrong codes started, by the bridge's clock; None (and the count forgotten)
         when there is none or it is over."""
         since = self.store.get(f"userfail:{scope}:{value}:t")
-        if since is not None and float(since) + FAILURE_WINDOW > self.clock.now():
+        if since is not None and float(since) + self.window > self.clock.now():
             return float(since)
         if since is not None:
             self.store.delete(f"userfail:{scope}:{value}", f"userfail:{scope}:{value}:t")
         return None
 
-    @staticmethod
-    def _subjects(browser: str, address: str):
+    def _subjects(self, browser: str, address: str):
         return [(scope, value, limit) for scope, value, limit in
-                (("browser", browser, FAILURES_PER_BROWSER), ("address", address, FAILURES_PER_ADDRESS)) if value]
+                (("browser", browser, self.per_browser), ("address", address, self.per_address)) if value]
 
     def approve(self, request: DeviceRequest, grant: dict) -> bool:
         """The professional logged in and the policy allowed it: the kiosk's next poll gets tokens for `grant`
@@ -175,7 +181,7 @@ class Devices:
             return Poll("expired", request)
         raw = self.store.consume(f"devgrant:{digest}")   # the decision, collected once
         if raw is not None:
-            self.store.set(f"devused:{digest}", "1", LIFETIME + KEEP_AFTER)
+            self.store.set(f"devused:{digest}", "1", self.lifetime + KEEP_AFTER)
             self.store.delete(f"device:{digest}", f"devpoll:{digest}", f"devslow:{digest}",
                               f"usercode:{request.user_code}")
             decision = json.loads(raw)

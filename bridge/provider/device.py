@@ -38,7 +38,7 @@ MAX_DEVICE_CODE = 128   # ours are 43 characters; anything longer is not worth a
 
 
 def devices(bridge) -> Devices:
-    return Devices(bridge.store, bridge.clock)
+    return Devices(bridge.store, bridge.clock, bridge.settings)
 
 
 def audit_ref(digest: str) -> str:

@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 from flask import Blueprint, make_response, redirect, render_template, request
 
 from bridge import events, metrics
-from bridge.login.device import FAILURES_PER_BROWSER, display, normalize
+from bridge.login.device import display, normalize
 from bridge.login.transactions import BROWSER_COOKIE, LoginTransaction, browser_hash
 from bridge.logs import log
 from bridge.provider.device import DEVICE_CODE_GRANT_TYPE, audit_ref, devices, new_family
@@ -73,7 +73,7 @@ def submit():
         b.record("device_code_wrong", "failure", browser_count=counts.get("browser", 0),
                  address_count=counts.get("address", 0))
         metrics.device_authorization("wrong_code")
-        left = max(0, FAILURES_PER_BROWSER - counts.get("browser", 0))
+        left = max(0, devices(b).per_browser - counts.get("browser", 0))
         return _page("code", 400, user_code=typed, wrong=True, tries_left=left)
     found = b.policies.client(pending.client_id)
     if found is None:   # the kiosk's client left the policies meanwhile

@@ -265,3 +265,13 @@ def test_device_endpoints_are_rate_limited_per_address(bridge_factory):
     assert [authorize(server).status_code for _ in range(2)] == [200, 200]
     over = authorize(server)
     assert over.status_code == 429 and over.json()["error"] == "slow_down" and over.headers["Retry-After"]
+
+
+def test_lifetime_interval_and_limit_are_settings(bridge_factory):
+    server = bridge_factory(env={"BRIDGE_DEVICE_CODE_LIFETIME": "2m", "BRIDGE_DEVICE_POLL_INTERVAL": "10s",
+                                 "BRIDGE_DEVICE_FAILURES_PER_BROWSER": "2"})
+    started = device(server)
+    assert (started["expires_in"], started["interval"]) == (120, 10)
+    browser = requests.Session()
+    assert [type_code(server, browser, "ZZZZ-ZZZZ").status_code for _ in range(2)] == [400, 400]
+    assert type_code(server, browser, started["user_code"]).status_code == 429
