@@ -2,8 +2,12 @@
 injected clocks through PSC's refresh schedule (access token 2 min, refresh token 30 min)."""
 from __future__ import annotations
 
+import base64
+import json
+
 import requests
 
+from bridge.sandbox.tls import server_ssl_context
 from bridge.sweeper import sweep_once
 from bridge.upstream import psc_tokens
 from tests.support.psc_relay import (
@@ -145,3 +149,23 @@ def test_a_session_without_psc_login_has_nothing_to_relay(relay_stack):
     answer = exchange(relay_stack, tokens["access_token"])
     assert answer.status_code == 400 and answer.json()["error"] == "invalid_request"
     assert audit(relay_stack, "token_exchanged")[-1]["reason"] == "psc_no_tokens"
+
+
+def test_the_refresh_uses_the_bridges_client_certificate_where_configured(relay_stack_factory, psc_tls):
+    """mTLS (tls_client_auth) to PSC's token endpoint with the bridge's IGC-Santé-like certificate, as the code
+    exchange: PSC binds the refreshed access token to it (cnf x5t#S256)."""
+    stack = relay_stack_factory(
+        ssl_context=server_ssl_context(psc_tls, require_client_cert=False), verify=str(psc_tls.ca_cert),
+        psc_client={"secret": "", "auth_method": "tls_client_auth",
+                    "tls_client_cert_sha256": psc_tls.client_cert_sha256},
+        env={"BRIDGE_PSC_CLIENT_CERT": str(psc_tls.client_cert), "BRIDGE_PSC_CLIENT_KEY": str(psc_tls.client_key),
+             "BRIDGE_PSC_CA_BUNDLE": str(psc_tls.ca_cert), "BRIDGE_PSC_CLIENT_SECRET": ""})
+    tokens, _ = login(stack)
+    first = exchange(stack, tokens["access_token"]).json()["access_token"]
+    stack.advance(100)
+    answer = exchange(stack, tokens["access_token"])
+    assert answer.status_code == 200, answer.text
+    refreshed = answer.json()["access_token"]
+    assert refreshed != first and [r["outcome"] for r in audit(stack, "psc_refresh")] == ["success"]
+    claims = json.loads(base64.urlsafe_b64decode(refreshed.split(".")[1] + "=="))
+    assert claims["cnf"]["x5t#S256"] and claims["azp"] == "bridge-test"

@@ -47,23 +47,35 @@ def lgc_policy() -> str:
 
 
 @pytest.fixture
-def relay_stack(bridge_factory, receiver, tmp_path):
-    clock = Clock()
-    trail = tmp_path / "audit.log"
-    policies = rewrite_policies(tmp_path / "policies", receiver.url, {"lgc.yaml": lgc_policy()})
-    server = bridge_factory(env={"BRIDGE_POLICIES_DIR": str(policies), "BRIDGE_AUDIT_PATH": str(trail)}, clock=clock)
-    emu = server.psc.emulator
-    client = dataclasses.replace(emu.config.clients[0], backchannel_logout_uri=f"{server.url}/psc/backchannel-logout")
-    emu.config = dataclasses.replace(emu.config, clients=(client,))
-    server.clock, server.receiver, server.trail = clock, receiver, trail
-    server.advance = lambda seconds: _advance(server, seconds)
-    return server
+def relay_stack_factory(bridge_factory, receiver, tmp_path):
+    """`env=` more bridge settings, `verify=` the CA of an HTTPS emulator, other keywords to bridge_factory."""
+    def start(env: dict | None = None, verify=True, **kwargs):
+        clock = Clock()
+        trail = tmp_path / "audit.log"
+        policies = rewrite_policies(tmp_path / "policies", receiver.url, {"lgc.yaml": lgc_policy()})
+        server = bridge_factory(env={"BRIDGE_POLICIES_DIR": str(policies), "BRIDGE_AUDIT_PATH": str(trail),
+                                     **(env or {})}, clock=clock, **kwargs)
+        emu = server.psc.emulator
+        client = dataclasses.replace(emu.config.clients[0],
+                                     backchannel_logout_uri=f"{server.url}/psc/backchannel-logout")
+        emu.config = dataclasses.replace(emu.config, clients=(client,))
+        server.clock, server.receiver, server.trail, server.verify = clock, receiver, trail, verify
+        server.advance = lambda seconds: _advance(server, seconds)
+        return server
+
+    return start
+
+
+@pytest.fixture
+def relay_stack(relay_stack_factory):
+    return relay_stack_factory()
 
 
 def _advance(server, seconds: float) -> None:
     server.clock.advance(seconds)
     try:
-        requests.post(f"{server.psc.url}/_emulator/clock", json={"advance": seconds}, timeout=5).raise_for_status()
+        requests.post(f"{server.psc.url}/_emulator/clock", json={"advance": seconds}, timeout=5,
+                      verify=server.verify).raise_for_status()
     except requests.ConnectionError:
         pass   # the test stopped the emulator (PSC unreachable)
 
@@ -71,6 +83,7 @@ def _advance(server, seconds: float) -> None:
 def login(server, client_id: str = "lgc-desktop", user: str = "899700000002") -> tuple[dict, requests.Session]:
     """A PSC login of `client_id` (code flow); its bridge tokens and the browser."""
     browser = requests.Session()
+    browser.verify = server.verify
     app = AppClient(server.url, client_id, SECRET, f"{server.receiver.url}/{client_id}/callback")
     tokens = app.exchange(app.login(browser, user=user)["code"])
     return tokens, browser
