@@ -63,6 +63,7 @@ def build_report(policies: PolicySet, settings, *, clock: Clock | None = None, s
     for svc in chosen:
         section = service_section(svc, settings, now, lang, policies.warnings)
         svc_stats = stats.services.get(svc.service)
+        section = replace(section, rules=backup_evidence(section.rules, svc_stats, lang))
         sections.append(replace(section, stats=svc_stats, checks=run.per_service.get(svc.service, ()),
                                 chart_svg=logins_chart(svc_stats.series, f"{title} — {svc.name}", empty)))
     return Report(
@@ -74,6 +75,18 @@ def build_report(policies: PolicySet, settings, *, clock: Clock | None = None, s
         global_checks=run.global_checks, self_checks_run=checks is not None and not run.note,
         self_checks_note=run.note, settings_facts=_settings_facts(settings),
         config_faults=start_up_faults(settings, policies))
+
+
+def backup_evidence(rules: tuple, stats, lang: str) -> tuple:
+    """The backup means rule's detail gets the period's activations and uses from the audit trail."""
+    def counted(rule):
+        if rule.code != "backup_mie" or rule.status != "enforced" or stats is None:
+            return rule
+        uses = stats.logins_by_mie.get("backup", 0)
+        words = (f"{stats.backup_activations} activation(s), {uses} use(s) in the period" if lang == "en" else
+                 f"{stats.backup_activations} activation(s), {uses} utilisation(s) sur la période")
+        return replace(rule, detail=f"{rule.detail}; {words}")
+    return tuple(counted(rule) for rule in rules)
 
 
 def start_up_faults(settings, policies: PolicySet) -> tuple[str, ...]:

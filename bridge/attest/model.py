@@ -100,6 +100,7 @@ class ServiceStats:
     absolute_logouts: int = 0
     logouts: int = 0
     series: dict[str, dict[str, int]] = field(default_factory=dict)  # bucket label -> mie -> logins
+    backup_activations: int = 0   # backup codes an administrator activated for this service (RIE-PS 16)
 
     @property
     def logins(self) -> int:

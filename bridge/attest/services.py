@@ -55,13 +55,20 @@ def _not_applicable(rule: Rule, service: Service) -> bool:
         return not service.modes
     if rule.code == "activity_required":
         return not service.professions and not service.modes
+    if rule.code == "backup_mie":
+        return "backup" not in service.allowed_mie
     if rule.code in ("non_rpps_card", "mode_unverifiable"):
         return all(CATALOGUE[m].via_psc for m in service.allowed_mie)
     return False
 
 
-def _detail(rule: Rule, service: Service, now: float, lang: str) -> str:
+def _detail(rule: Rule, service: Service, now: float, lang: str, settings=None) -> str:
     limits = effective_limits(service, now)
+    if rule.code == "backup_mie" and "backup" in service.allowed_mie:
+        ttl = format_duration(int(settings.backup_code_ttl)) if settings is not None else "24h"
+        return f"allowed_mie ∋ backup; BRIDGE_BACKUP_CODE_TTL = {ttl}"
+    if rule.code == "identity_kind_not_allowed":
+        return "identity_kinds = " + ", ".join(service.identity_kinds)
     if rule.code in ("mie_not_allowed", "unknown_mie", "psc_not_offered"):
         return "allowed_mie = " + ", ".join(service.allowed_mie)
     if rule.code in ("idle_timeout_too_long", "significant_reserve"):
@@ -81,7 +88,7 @@ def _detail(rule: Rule, service: Service, now: float, lang: str) -> str:
     return ""
 
 
-def rule_status(rule: Rule, service: Service, now: float, lang: str) -> RuleStatus:
+def rule_status(rule: Rule, service: Service, now: float, lang: str, settings=None) -> RuleStatus:
     day = paris_date(now)
     reserve = next((r for r in service.attestation.reserves if r.requirement in requirements(rule.source)), None)
     if reserve is not None:
@@ -95,7 +102,7 @@ def rule_status(rule: Rule, service: Service, now: float, lang: str) -> RuleStat
     return RuleStatus(
         code=rule.code, kind=rule.kind, status=status, source=words(rule.source, lang), research=rule.research,
         confidence=rule.confidence, text=rule.text_en if lang == "en" else rule.text_fr,
-        where=words(rule.where, lang), detail=_detail(rule, service, now, lang),
+        where=words(rule.where, lang), detail=_detail(rule, service, now, lang, settings),
         reserve_plan=reserve.action_plan if reserve else "", reserve_due=reserve.due if reserve else None,
         reserve_overdue=bool(reserve and reserve.due < day),
         reserve_in_force=bool(reserve and covering_reserve(service, reserve.requirement, day) is reserve))
@@ -138,7 +145,7 @@ def service_section(service: Service, settings, now: float, lang: str, warnings:
     return ServiceSection(
         id=service.service, name=service.name, source=service.source, clients=clients,
         means=means_info(service, settings, now, lang),
-        rules=tuple(rule_status(rule, service, now, lang) for rule in rule_catalogue()),
+        rules=tuple(rule_status(rule, service, now, lang, settings) for rule in rule_catalogue()),
         timeouts=Timeouts(service.idle_timeout, service.max_session, limits.idle_timeout, limits.max_session,
                           limits.require_2fa, IDLE_LIMIT, SESSION_LIMIT),
         attestation=_attestation(service, now, lang), filters=_filters(service, lang), warnings=own,

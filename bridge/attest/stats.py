@@ -82,10 +82,21 @@ def collect(files: list[Path], period_from: date, period_to: date, services: lis
     return stats
 
 
+def _count_backup_activation(stats: AuditStats, line: dict) -> None:
+    """An activated backup code counts for each service it was activated for (bridge.admin.backup)."""
+    details = line.get("details") if isinstance(line.get("details"), dict) else {}
+    if details.get("command") != "activate_backup_code" or line.get("outcome") != "success":
+        return
+    for service in details.get("services") or []:
+        if isinstance(service, str) and service in stats.services:
+            stats.services[service].backup_activations += 1
+
+
 def _count(stats: AuditStats, line: dict, label: str, clients: dict[str, str]) -> None:
     event = line.get("event")
     if event == "admin_action":
         stats.admin_actions += 1
+        _count_backup_activation(stats, line)
     target = stats.services.get(line.get("service") or clients.get(line.get("client", ""), ""))
     if target is None:
         return

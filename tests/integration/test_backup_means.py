@@ -223,3 +223,20 @@ def test_revocation_of_an_unused_code(stack, admin, receiver):
     refused(Professional(stack, receiver).submit(PRO, code), "backup_code_invalid", 400)
     line = next(line for line in audit(stack) if line["details"].get("command") == "revoke_backup_code")
     assert line["subject"] == ADMIN and line["details"]["professional"] == PRO
+
+
+def test_the_attestation_report_shows_the_rule_enforced_with_its_evidence(stack, admin, receiver):
+    from bridge.attest import build_report
+
+    code = code_of(activate(stack, admin, services=("secours-a", "secours-b")))
+    pro = Professional(stack, receiver)
+    pro.tokens(pro.submit(PRO, code))
+    b = stack.bridge
+    for lang, words in (("fr", "1 activation(s), 1 utilisation(s) sur la période"),
+                        ("en", "1 activation(s), 1 use(s) in the period")):
+        report = build_report(b.policies, b.settings, clock=b.clock, lang=lang)
+        rules = {s.id: next(r for r in s.rules if r.code == "backup_mie") for s in report.services}
+        assert (rules["secours-a"].status, rules["secours-a"].kind) == ("enforced", "enforced")
+        assert rules["secours-a"].detail == f"allowed_mie ∋ backup; BRIDGE_BACKUP_CODE_TTL = 2h; {words}"
+        assert "1 activation(s), 0 " in rules["secours-b"].detail
+        assert rules["dpi"].status == "not_applicable"
