@@ -20,7 +20,7 @@ from bridge.web.messages import message
 from bridge.web.pending import bound_txn, chooser_means, login_entry
 
 API_PATHS = ("/token", "/par", "/userinfo", "/introspect", "/revoke", "/jwks", "/.well-known/", "/login/cps/challenge",
-             "/cps/removed", "/healthz", "/readyz", "/metrics", "/device_authorization")
+             "/cps/removed", "/healthz", "/readyz", "/metrics", "/device_authorization", "/bc-authorize")
 _JSON_ERRORS = {401: "invalid_client", 404: "not_found", 429: "slow_down", 503: "temporarily_unavailable"}
 
 

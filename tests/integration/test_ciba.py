@@ -18,6 +18,7 @@ from joserfc.jwk import KeySet
 from bridge.clock import Clock
 from bridge.config import ConfigError, load_settings
 from tests.support.bridge import rewrite_policies
+from tests.support.redis import RedisServer
 
 ROOT = Path(__file__).resolve().parents[2]
 GRANT = "urn:openid:params:grant-type:ciba"
@@ -283,3 +284,23 @@ def test_ciba_settings_are_checked():
         load_settings({"BRIDGE_PSC_CIBA_CHANNEL": "SMS"})
     with pytest.raises(ConfigError, match="BRIDGE_PSC_CIBA_ENDPOINT"):
         load_settings({"BRIDGE_PSC_CIBA_ENDPOINT": "psc.example/ciba"})
+
+
+def test_store_outage_fails_closed(bridge_factory, tmp_path):
+    own = RedisServer(tmp_path, aof=True).start()   # AOF: what the store held is there after the restart
+    try:
+        server = _bridge(bridge_factory, tmp_path, BRIDGE_STORE_URL=own.url)
+        auth_req_id = started(server)
+        decide(server, "approve")
+        own.stop()
+        tick(server, 6)
+        answer = poll(server, auth_req_id)
+        assert answer.status_code == 503 and answer.json()["error"] == "temporarily_unavailable"
+        assert "access_token" not in answer.text
+        refused = bc_authorize(server)
+        assert refused.status_code == 503 and refused.json()["error"] == "temporarily_unavailable"
+        own.start()   # back: PSC's approval is still waiting, the client gets its tokens once
+        tick(server, 6)
+        assert "access_token" in poll(server, auth_req_id).json()
+    finally:
+        own.stop()
