@@ -102,6 +102,9 @@ class DeviceGrant(DeviceCodeGrant):
         poll = devices(bridge).poll(device_code, client.client_id)
         self._answer(bridge, client, poll)
         grant = poll.grant
+        if bridge.sessions.find(grant["sid"]) is None:   # the professional logged out (or timed out) meanwhile
+            bridge.record("device_denied", "denied", reason="session_ended", **self._fields(client, poll))
+            raise AccessDeniedError("The user's session ended before the device collected its tokens.")
         authn = Authentication.from_dict(grant["authn"])
         self.request.user = Grantee(authn, grant["sid"], grant["service"], grant["family"], grant["deadline"])
         self.request.client, self.request.scope = client, poll.request.scope
@@ -109,11 +112,15 @@ class DeviceGrant(DeviceCodeGrant):
         self.request.authorization_code = StoredCode({"authn": grant["authn"]})   # auth_time, acr, amr
 
     @staticmethod
-    def _answer(bridge, client, poll) -> None:
-        """Every poll that does not end in tokens raises its RFC 8628 §3.5 error here."""
+    def _fields(client, poll) -> dict:
         fields = {"service": client.service.service, "client": client.client_id}
         if poll.request is not None:
             fields["device"] = audit_ref(poll.request.hash)
+        return fields
+
+    def _answer(self, bridge, client, poll) -> None:
+        """Every poll that does not end in tokens raises its RFC 8628 §3.5 error here."""
+        fields = self._fields(client, poll)
         if poll.status in ("unknown", "wrong_client"):
             raise InvalidGrantError("Unknown device_code.")
         if poll.status == "used":

@@ -275,3 +275,30 @@ def test_lifetime_interval_and_limit_are_settings(bridge_factory):
     browser = requests.Session()
     assert [type_code(server, browser, "ZZZZ-ZZZZ").status_code for _ in range(2)] == [400, 400]
     assert type_code(server, browser, started["user_code"]).status_code == 429
+
+
+def test_session_ended_before_the_poll_gives_access_denied(stack):
+    started = device(stack)
+    approve(stack, requests.Session(), started["user_code"])
+    sid = audit(stack, "device_approved")[0]["details"]["sid"]
+    stack.bridge.sessions.end(sid, "logout")   # the professional logged out on their phone before the kiosk polled
+    assert error(poll(stack, started["device_code"])) == "access_denied"
+    assert [e["reason"] for e in audit(stack, "device_denied")] == ["session_ended"]
+    assert not audit(stack, "token_issued")
+
+
+def test_the_practice_situation_step_then_approval(stack):
+    started = device(stack)
+    browser = requests.Session()
+    login = start_login(stack, browser, started["user_code"])
+    page = browser.get(psc_login(browser, login.headers["Location"], user="899700000001"), allow_redirects=False,
+                       timeout=30)   # three practice situations: the bridge asks which one first
+    page = browser.get(urljoin(stack.url, page.headers["Location"]), timeout=10)
+    action, hidden = form_fields(page.text)
+    done = browser.post(urljoin(stack.url, action), data={**hidden, "activity": "0-1"}, timeout=30)
+    assert done.status_code == 200 and 'data-step="done"' in done.text
+    tokens = poll(stack, started["device_code"]).json()
+    assert tokens["access_token"]
+    me = requests.get(f"{stack.url}/userinfo", headers={"Authorization": f"Bearer {tokens['access_token']}"},
+                      timeout=10).json()
+    assert me["sub"] == "899700000001"
