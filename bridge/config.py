@@ -55,6 +55,7 @@ OTHER_VARIABLES = {
     "BRIDGE_GRACEFUL_TIMEOUT": "bridge serve", "BRIDGE_WORKER_TIMEOUT": "bridge serve",
     "BRIDGE_KEEPALIVE": "bridge serve",
     "BRIDGE_AGENT_PORT": "bridge card-agent", "BRIDGE_LANG": "bridge doctor",
+    "BRIDGE_AUDIT_TSA_URL": "bridge audit timestamp", "BRIDGE_AUDIT_TSA_CA": "bridge audit timestamp",
     "BRIDGE_ATTEST_LOG_LEVEL": "bridge attest", "BRIDGE_ATTEST_VPCD_PORT": "bridge attest (card self-check)",
     "BRIDGE_DEMO_PSC_PORT": "make demo", "BRIDGE_DEMO_APPS_PORT": "make demo",
     "BRIDGE_HTTP_PORT": "docker-compose.yml", "BRIDGE_POLICIES_HOST_DIR": "docker-compose.yml",

@@ -23,14 +23,28 @@ TEXT = {
            "signed": "{count} point(s) de contrôle signé(s) vérifié(s) ; dernière ligne signée : seq {seq} ({time})",
            "uncovered": "{count} ligne(s) après le dernier point de contrôle ne sont couvertes par aucune signature",
            "unsigned": "points de contrôle non vérifiés (pas de clé d'audit : --public-key ou BRIDGE_AUDIT_KEY_FILE)",
-           "no_key": "BRIDGE_AUDIT_KEY_FILE n'est pas défini : donnez --key-file"},
+           "no_key": "BRIDGE_AUDIT_KEY_FILE n'est pas défini : donnez --key-file",
+           "stamp_ok": "point de contrôle seq {seq} horodaté par la TSA le {time} (RFC 3161)",
+           "stamp_bad": "jeton d'horodatage du point de contrôle seq {seq} invalide : {error}",
+           "stamp_orphan": "jeton d'horodatage seq {seq} sans point de contrôle de cette seq dans la chaîne",
+           "stamp_none": "aucun jeton d'horodatage RFC 3161 dans {dir}",
+           "stamped": "point de contrôle seq {seq} horodaté : {time} ({file})",
+           "nothing_new": "aucun nouveau point de contrôle à horodater",
+           "no_tsa": "donnez --tsa-url et --tsa-ca (ou BRIDGE_AUDIT_TSA_URL et BRIDGE_AUDIT_TSA_CA)"},
     "en": {"line": "line", "entry": "entry", "last": "last line: seq {seq}, sha256 {hash}",
            "no_path": "BRIDGE_AUDIT_PATH is not set: give the files to verify",
            "no_redis": "--stream needs --redis-url or BRIDGE_STORE_URL on redis:// or rediss://",
            "signed": "{count} signed checkpoint(s) verified; last signed line: seq {seq} ({time})",
            "uncovered": "{count} line(s) after the last checkpoint are not covered by a signature",
            "unsigned": "checkpoints not verified (no audit key: --public-key or BRIDGE_AUDIT_KEY_FILE)",
-           "no_key": "BRIDGE_AUDIT_KEY_FILE is not set: give --key-file"},
+           "no_key": "BRIDGE_AUDIT_KEY_FILE is not set: give --key-file",
+           "stamp_ok": "checkpoint seq {seq} timestamped by the TSA at {time} (RFC 3161)",
+           "stamp_bad": "timestamp token of checkpoint seq {seq} invalid: {error}",
+           "stamp_orphan": "timestamp token seq {seq} with no checkpoint of that seq in the chain",
+           "stamp_none": "no RFC 3161 timestamp token in {dir}",
+           "stamped": "checkpoint seq {seq} timestamped: {time} ({file})",
+           "nothing_new": "no new checkpoint to timestamp",
+           "no_tsa": "give --tsa-url and --tsa-ca (or BRIDGE_AUDIT_TSA_URL and BRIDGE_AUDIT_TSA_CA)"},
 }
 
 
@@ -53,9 +67,12 @@ def audit() -> None:
 @click.option("--public-key", type=click.Path(path_type=Path, dir_okay=False, exists=True),
               help="Clé publique d'audit (JWK JSON, `bridge audit key --public`) qui vérifie les points de contrôle "
                    "(audit public key checking the checkpoints); défaut : BRIDGE_AUDIT_KEY_FILE.")
+@click.option("--tsa-ca", type=click.Path(path_type=Path, dir_okay=False, exists=True),
+              help="CA de l'autorité d'horodatage (PEM) : vérifie aussi les jetons RFC 3161 des points de contrôle "
+                   "(<fichier>.timestamps/, `bridge audit timestamp`).")
 @click.option("--lang", type=click.Choice(["fr", "en"]), default="fr", show_default=True)
 def verify(files: tuple[Path, ...], head: Path | None, partial: bool, stream: str | None, redis_url: str | None,
-           public_key: Path | None, lang: str) -> None:
+           public_key: Path | None, tsa_ca: Path | None, lang: str) -> None:
     text = TEXT[lang]
     if stream:
         url = redis_url or ""
@@ -68,6 +85,57 @@ def verify(files: tuple[Path, ...], head: Path | None, partial: bool, stream: st
         result = verify_chain(chain, head=head, allow_partial_start=partial, key=_verify_key(public_key))
         where = text["line"]
     _report(result, where, text, lang)
+    if tsa_ca is not None and not stream:
+        _report_timestamps(chain, tsa_ca, text)
+
+
+def _report_timestamps(chain: list[Path], ca: Path, text: dict) -> None:
+    from bridge.audit.timestamp import timestamps_dir, verify_timestamps
+
+    directory = timestamps_dir(chain[-1])
+    stamps = verify_timestamps(chain, directory, ca)
+    if not stamps:
+        click.echo(text["stamp_none"].format(dir=directory))
+    for stamp in stamps:
+        if stamp.ok:
+            click.echo(text["stamp_ok"].format(seq=stamp.seq, time=stamp.time))
+        elif stamp.error == "no_checkpoint":
+            click.echo(text["stamp_orphan"].format(seq=stamp.seq), err=True)
+        else:
+            click.echo(text["stamp_bad"].format(seq=stamp.seq, error=stamp.error), err=True)
+    if any(not s.ok for s in stamps):
+        raise SystemExit(1)
+
+
+@audit.command("timestamp", help="Horodate (RFC 3161) le dernier point de contrôle signé auprès d'une autorité "
+                                 "d'horodatage (timestamp the newest checkpoint at a TSA); jeton dans "
+                                 "<BRIDGE_AUDIT_PATH>.timestamps/<seq>.tsr. À planifier (ex. toutes les 5 min). "
+                                 "Sortie 0 horodaté ou rien de nouveau, 1 échec.")
+@click.option("--tsa-url", envvar="BRIDGE_AUDIT_TSA_URL", show_envvar=True, help="URL HTTP(S) de la TSA.")
+@click.option("--tsa-ca", envvar="BRIDGE_AUDIT_TSA_CA", show_envvar=True,
+              type=click.Path(path_type=Path, dir_okay=False, exists=True),
+              help="CA de la TSA (PEM) : chaque réponse est vérifiée avant d'être gardée.")
+@click.option("--lang", type=click.Choice(["fr", "en"]), default="fr", show_default=True)
+def timestamp(tsa_url: str | None, tsa_ca: Path | None, lang: str) -> None:
+    from bridge.audit.timestamp import TimestampError, stamp_latest, timestamps_dir
+
+    text = TEXT[lang]
+    if not tsa_url or tsa_ca is None:
+        raise click.UsageError(text["no_tsa"])
+    configured = variable("BRIDGE_AUDIT_PATH")
+    if not configured:
+        raise click.UsageError(text["no_path"])
+    live = Path(configured)
+    try:
+        stamped = stamp_latest([p for p in chain_files(live) if p.exists()], live, tsa_url, tsa_ca)
+    except (TimestampError, OSError) as exc:
+        click.echo(f"bridge audit timestamp : {exc}", err=True)
+        raise SystemExit(1) from None
+    if stamped is None:
+        click.echo(text["nothing_new"])
+        return
+    seq, time = stamped
+    click.echo(text["stamped"].format(seq=seq, time=time, file=timestamps_dir(live) / f"{seq}.tsr"))
 
 
 def _files_and_head(files: tuple[Path, ...], head: Path | None, text: dict) -> tuple[list[Path], Path | None]:
