@@ -22,6 +22,7 @@ import requests
 import yaml
 
 from bridge.config import production_requested
+from bridge.policy.clients import GRANT_TYPES
 from bridge.policy.loader import PolicyError, load_policies, policy_files
 
 SECRET_BYTES = 32   # 256 random bits, base64url: 43 characters
@@ -222,8 +223,11 @@ def hash_secret_command() -> None:
                 "generated secret once. Nothing is written if the result would not load.")
 @click.argument("service")
 @click.argument("client_id")
-@click.option("--redirect-uri", "redirect_uris", multiple=True, required=True, metavar="URI",
-              help="Exact redirect URI (repeat for several).")
+@click.option("--redirect-uri", "redirect_uris", multiple=True, metavar="URI",
+              help="Exact redirect URI (repeat for several); required with the authorization_code grant.")
+@click.option("--grant-type", "grant_types", multiple=True, type=click.Choice(GRANT_TYPES), metavar="GRANT",
+              help="A grant the client may use (repeatable; default authorization_code and refresh_token), e.g. "
+                   "urn:ietf:params:oauth:grant-type:device_code for a kiosk (no redirect URI then).")
 @click.option("--post-logout-uri", "post_logout_uris", multiple=True, metavar="URI",
               help="post_logout_redirect_uri allowed after RP-initiated logout (repeatable).")
 @click.option("--backchannel-logout-uri", metavar="URI", help="Where the bridge POSTs back-channel logout tokens.")
@@ -257,13 +261,18 @@ def hash_secret_command() -> None:
 @click.option("--production/--development", default=production_requested,
               help="Production refuses http redirect URIs, even on loopback, but for a public client's portless "
                    "http://127.0.0.1/… or http://[::1]/… (native app, RFC 8252) (default from BRIDGE_ENV).")
-def add(service, client_id, redirect_uris, post_logout_uris, backchannel_logout_uri, scopes, display_name,
-        auth_method, public, jwks_file, jwks_url, tls_subject_dn, consent, frontchannel_logout_uri, dpop,
-        require_par, secret_sha256, create, directory, production) -> None:
+def add(service, client_id, redirect_uris, grant_types, post_logout_uris, backchannel_logout_uri, scopes,
+        display_name, auth_method, public, jwks_file, jwks_url, tls_subject_dn, consent, frontchannel_logout_uri,
+        dpop, require_par, secret_sha256, create, directory, production) -> None:
     try:
         entry: dict = {"client_id": client_id, "name": display_name or client_id}
         secret = _credentials(entry, auth_method, public, jwks_file, jwks_url, tls_subject_dn, secret_sha256)
-        entry["redirect_uris"] = list(redirect_uris)
+        if redirect_uris or not grant_types or "authorization_code" in grant_types:
+            if not redirect_uris:
+                raise ClientAddError("--redirect-uri is required for the authorization_code grant")
+            entry["redirect_uris"] = list(redirect_uris)
+        if grant_types:
+            entry["grant_types"] = list(dict.fromkeys(grant_types))
         if post_logout_uris:
             entry["post_logout_redirect_uris"] = list(post_logout_uris)
         if backchannel_logout_uri:
