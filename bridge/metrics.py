@@ -29,6 +29,9 @@ bridge_card_lockouts_total               scope, event                   repeated
 bridge_device_authorizations_total      event                          device authorization grant (RFC 8628):
                                                                         requested | approved | denied |
                                                                         wrong_code | locked
+bridge_ciba_requests_total               event                          CIBA poll mode relayed to PSC CIBA:
+                                                                        requested | approved | denied |
+                                                                        expired | refused | unavailable
 bridge_audit_export_failures_total       target, reason                 audit lines not sent to the SIEM export
                                                                         (target syslog|stdout; reason send|
                                                                         queue_full); the audit file is unaffected
@@ -90,6 +93,8 @@ AUDIT_EXPORT_FAILURES = Counter("bridge_audit_export_failures", "Audit lines the
                                 "or dropped (queue_full); the audit file is not affected.", ["target", "reason"])
 DEVICE = Counter("bridge_device_authorizations", "Device authorization grant (RFC 8628) events.", ["event"])
 DEVICE_EVENTS = ("requested", "approved", "denied", "wrong_code", "locked")
+CIBA = Counter("bridge_ciba_requests", "CIBA (poll mode, relayed to PSC CIBA) events.", ["event"])
+CIBA_EVENTS = ("requested", "approved", "denied", "expired", "refused", "unavailable")
 UPSTREAM_LATENCY = Histogram("bridge_upstream_request_duration_seconds",
                              "Duration of calls to the upstream identity provider, by endpoint.",
                              ["upstream", "endpoint"], buckets=UPSTREAM_BUCKETS)
@@ -167,6 +172,12 @@ def audit_export_failure(target: str, reason: str) -> None:
 
 def device_authorization(event: str) -> None:
     DEVICE.labels(label(event, DEVICE_EVENTS)).inc()
+
+
+def ciba(event: str) -> None:
+    """requested (PSC accepted), approved (tokens issued), denied (at PSC), expired, refused (policy),
+    unavailable (PSC could not be asked)."""
+    CIBA.labels(label(event, CIBA_EVENTS)).inc()
 
 
 def store_error(operation: str, exc: BaseException) -> None:

@@ -28,7 +28,7 @@ from authlib.oauth2.rfc6749 import (
 )
 from authlib.oauth2.rfc8628 import AuthorizationPendingError, ExpiredTokenError, SlowDownError
 
-from bridge import acr, events
+from bridge import acr, events, metrics
 from bridge.login.complete import complete
 from bridge.login.flow import after_login
 from bridge.logs import log
@@ -38,6 +38,7 @@ from bridge.provider import dpop, mtls
 from bridge.provider.grants import TOKEN_ENDPOINT_AUTH_METHODS, BridgeOpenIDCode, Grantee, StoredCode
 from bridge.upstream.psc import PscError
 from bridge.upstream.psc_ciba import GRANT_TYPE, PscCiba
+from bridge.upstream.psc_tokens import keep_psc_tokens
 
 MIN_INTERVAL = 5            # seconds between a client's polls (CIBA Core §7.3 default)
 SLOW_DOWN_STEP = 5          # CIBA Core §11: the interval grows by at least 5 s after slow_down
@@ -101,6 +102,7 @@ def backchannel_authentication(server, http_request) -> tuple[dict, int]:
                             client=client.client_id, detail=exc.detail)
         if exc.code == "psc_unknown_user_id":
             return _error(UnknownUserId("Pro Sante Connect does not know this login_hint."))
+        metrics.ciba("unavailable")
         return _error(CibaUnavailable("Pro Sante Connect could not be reached or failed; retry later."))
     now = bridge.clock.now()
     expires_in = min(started.expires_in, params["requested_expiry"] or MAX_EXPIRY, MAX_EXPIRY)
@@ -113,6 +115,7 @@ def backchannel_authentication(server, http_request) -> tuple[dict, int]:
     bridge.record("ciba_requested", "info", service=service.service, client=client.client_id,
                   national_id=params["login_hint"], channel=params["channel"] or bridge.settings.psc_ciba_channel)
     bridge.store.set_json(_key(auth_req_id), record, expires_in + KEEP_AFTER)
+    metrics.ciba("requested")
     log.info("ciba_requested", client=client.client_id, service=service.service, expires_in=expires_in)
     return {"auth_req_id": auth_req_id, "expires_in": expires_in, "interval": interval}, 200
 
@@ -208,6 +211,7 @@ class CibaGrant(grants.BaseGrant, grants.TokenEndpointMixin):
     def _end(self, key: str, record: dict, status: str, reason: str) -> None:
         record["status"] = status
         self._save(key, record)
+        metrics.ciba(status)
         events.login_failed(self.server.bridge, upstream=UPSTREAM, reason=reason, service=record["service"],
                             client=record["client_id"])
 
@@ -220,6 +224,7 @@ class CibaGrant(grants.BaseGrant, grants.TokenEndpointMixin):
             self._save(key, record)
             events.login_failed(bridge, upstream=UPSTREAM, reason=exc.code, service=record["service"],
                                 client=record["client_id"], detail=exc.detail)
+            metrics.ciba("unavailable")
             raise CibaUnavailable("Pro Sante Connect could not be reached or failed; retry later.") from None
         if answer.status in ("pending", "slow_down"):
             if answer.status == "slow_down":
@@ -233,9 +238,9 @@ class CibaGrant(grants.BaseGrant, grants.TokenEndpointMixin):
         if answer.status == "expired":
             self._end(key, record, "expired", "psc_expired_token")
             raise ExpiredTokenError("The request expired at Pro Sante Connect.")
-        return self._login(key, record, answer.authn, now)
+        return self._login(key, record, answer.authn, now, answer.token)
 
-    def _login(self, key: str, record: dict, authn, now: float):
+    def _login(self, key: str, record: dict, authn, now: float, psc_token: dict | None = None):
         """The login pipeline, as for a browser login: the policy decides before any session exists."""
         bridge, client = self.server.bridge, self.request.client
         service = bridge.policies.services[record["service"]]
@@ -259,6 +264,8 @@ class CibaGrant(grants.BaseGrant, grants.TokenEndpointMixin):
             self._refuse(service, authn, outcome.reasons)
         bridge.transactions.consume(txn.id)   # "activity": several situations, none required; nothing to pick
         session = outcome.session
+        if psc_token:   # for the token relay (RFC 8693 at /token), as after a browser PSC login
+            keep_psc_tokens(bridge, session.sid, psc_token)
         limits = effective_limits(service, now)
         bridge.sessions.touch(session, client.client_id, limits.idle_timeout, limits.max_session)
         grantee = Grantee(session.authn, session.sid, service.service, secrets.token_urlsafe(12),
@@ -267,6 +274,7 @@ class CibaGrant(grants.BaseGrant, grants.TokenEndpointMixin):
         self._save(key, record)
         token = self.server.generate_token(GRANT_TYPE, client, grantee, record["scope"],
                                            jkt=self.request.dpop_jkt)
+        metrics.ciba("approved")
         if "openid" in record["scope"].split():
             self.request.user = grantee
             self.request.authorization_code = StoredCode({"authn": session.authn.to_dict()})
@@ -275,6 +283,7 @@ class CibaGrant(grants.BaseGrant, grants.TokenEndpointMixin):
 
 
     def _refuse(self, service, authn, reasons) -> None:
+        metrics.ciba("refused")
         events.login_denied(self.server.bridge, reasons, service=service.service,
                             client=self.request.client.client_id, national_id=authn.identity.national_id,
                             mie=authn.mie, channel="ciba")

@@ -5,6 +5,7 @@ The bridge and the emulator each have a clock the test moves (no sleeping): `tic
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import time
@@ -72,6 +73,12 @@ def decide(server, decision, user="899700000002", auth_mode="MOBILE"):
 
 def audit_lines(server) -> list[dict]:
     return [json.loads(line) for line in server.audit.read_text().splitlines()]
+
+
+def ciba_metric(server, event: str) -> float:
+    text = requests.get(server.url + "/metrics", timeout=10).text
+    found = re.search(rf'^bridge_ciba_requests_total{{event="{event}"}} (\S+)$', text, re.M)
+    return float(found.group(1)) if found else 0.0
 
 
 def started(server, **form) -> str:
@@ -213,6 +220,7 @@ def test_policy_refusal_is_access_denied_with_audit_and_no_token(bridge_factory,
     policies = rewrite_policies(tmp_path / "policies", "http://127.0.0.1:8002", {"pharmacie.yaml": PHARMACY_POLICY})
     server = _bridge(bridge_factory, tmp_path, BRIDGE_POLICIES_DIR=str(policies))
     pharma = ("pharma-lourd", "pharma-secret")
+    refused_before = ciba_metric(server, "refused")
     auth_req_id = started(server, auth=pharma, login_hint="899700000003")   # Léa, profession 50: not allowed
     decide(server, "approve", user="899700000003")
     tick(server, 6)
@@ -225,6 +233,7 @@ def test_policy_refusal_is_access_denied_with_audit_and_no_token(bridge_factory,
     denied = [line for line in lines if line["event"] == "login_denied"]
     assert denied and "profession_not_allowed" in denied[-1]["reason"] and denied[-1]["service"] == "pharmacie"
     assert not [line for line in lines if line["event"] in ("token_issued", "login_succeeded")]
+    assert ciba_metric(server, "refused") == refused_before + 1
     # The pharmacist is allowed.
     auth_req_id = started(server, auth=pharma, login_hint="899700000002")
     decide(server, "approve")
