@@ -47,6 +47,7 @@ from bridge.audit.checkpoint import (
     state_path,
     write_state,
 )
+from bridge.audit.export import exporter_for
 from bridge.audit.stream import RedisStreamSink, verify_stream
 from bridge.clock import Clock
 from bridge.logs import log
@@ -90,12 +91,12 @@ EVENTS = {
     "device_code_wrong": "a wrong user code was typed on /device (details: counts per browser and address)",
     "device_approved": "the professional logged in on /device for a kiosk: its next poll gets tokens",
     "device_denied": "a device authorization was refused (reason: policy, cancelled...): the kiosk gets access_denied",
+    "ciba_requested": "a thick client asked /bc-authorize (CIBA); the bridge relayed it to PSC CIBA",
     "token_exchanged": "a client asked to exchange its access token for a PSC one (RFC 8693; details: audience)",
     "psc_refresh": "the bridge refreshed the PSC tokens it keeps for a session (failure: PSC unreachable, kept)",
     "psc_session_ended": "PSC said the user's PSC session ended (details: source refresh / backchannel_logout)",
     "psc_relay_stopped": "the kept PSC refresh token lapsed while PSC was unreachable: no more relay, session kept",
     "psc_backchannel_logout": "PSC posted a back-channel logout token to the bridge (details: sessions ended)",
-    "ciba_requested": "a thick client asked /bc-authorize (CIBA); the bridge relayed it to PSC CIBA",
     CHECKPOINT_EVENT: "the writer signed the chain head with the audit key (bridge/audit/checkpoint.py)",
 }
 
@@ -111,7 +112,7 @@ _JWT = re.compile(r"eyJ[\w-]{4,}\.[\w-]{4,}\.")
 class Audit:
     def __init__(self, path: Path | None, *, secret_key: str, pseudonymize: bool, required: bool, clock=None,
                  max_bytes: int = 50_000_000, stream: RedisStreamSink | None = None,
-                 checkpoints: Checkpoints | None = None):
+                 checkpoints: Checkpoints | None = None, export=None):
         self.path = Path(path) if path is not None else None
         self.head = head_path(self.path) if self.path is not None else None
         self._key = secret_key.encode("utf-8")
@@ -121,6 +122,7 @@ class Audit:
         self.max_bytes = max_bytes
         self.stream = stream
         self.checkpoints = checkpoints if self.path is not None else None
+        self.export = export   # bridge.audit.export.Exporter: a copy for a SIEM, never in the way of the file
         # Without a file or a stream, lines go to the structured log, chained within this process only.
         self._log_chain = (0, GENESIS)
         self._log_lock = threading.Lock()
@@ -142,15 +144,20 @@ class Audit:
         sinks = ([self._append_to_file] if self.path is not None else []) + \
                 ([self.stream.append] if self.stream is not None else [])
         written: list[bytes] = []
+        in_file = False
         for sink in sinks or [self._append_to_log]:
             try:
                 written.append(sink(build))
+                in_file = in_file or sink == self._append_to_file
             except AuditUnavailable as exc:
                 if self.required:
                     raise  # the caller fails closed (HTTP 503)
                 log.warning("audit_unavailable", audit_event=event, error=str(exc))
         # The file's line when there is one; seq 0 marks a line that no sink could keep.
-        return json.loads(written[0] if written else build(0, GENESIS))
+        line = written[0] if written else build(0, GENESIS)
+        if self.export is not None and not in_file:
+            self.export.send(line)   # the file's lines were sent under its lock, in the file's order
+        return json.loads(line)
 
     # --- input -----------------------------------------------------------------------------------------
 
@@ -184,6 +191,8 @@ class Audit:
         try:
             with _exclusive(self.head) as head_fd:
                 line, seq = self._append_locked(head_fd, build)
+                if self.export is not None:
+                    self.export.send(line)   # a queue put under the lock: the SIEM gets the file's order
                 if self.checkpoints is not None:
                     self._checkpoint_if_due(head_fd, seq, line_hash(line))
                 return line
@@ -230,8 +239,10 @@ class Audit:
                                     service="", client="", subject="", mie="", reason="",
                                     details={"jws": jws, "kid": self.checkpoints.key.thumbprint()}, prev=prev))
         try:
-            _, cp_seq = self._append_locked(head_fd, build)
+            cp_line, cp_seq = self._append_locked(head_fd, build)
             write_state(state_file, cp_seq, now)
+            if self.export is not None:
+                self.export.send(cp_line)
         except OSError as exc:
             log.warning("audit_checkpoint_failed", error=exc.strerror or str(exc), seq=seq)
 
@@ -312,7 +323,7 @@ def open_audit(settings, clock=None) -> Audit:
         log.warning("audit_to_log", hint="set BRIDGE_AUDIT_PATH: audit lines go to the log only")
     return Audit(path, secret_key=settings.secret_key, pseudonymize=settings.audit_pseudonymize,
                  required=settings.audit_required, clock=clock, max_bytes=settings.audit_max_bytes, stream=stream,
-                 checkpoints=_checkpoints(settings) if path is not None else None)
+                 checkpoints=_checkpoints(settings) if path is not None else None, export=exporter_for(settings))
 
 
 def _checkpoints(settings) -> Checkpoints | None:
