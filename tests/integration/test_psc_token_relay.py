@@ -169,3 +169,20 @@ def test_the_refresh_uses_the_bridges_client_certificate_where_configured(relay_
     assert refreshed != first and [r["outcome"] for r in audit(stack, "psc_refresh")] == ["success"]
     claims = json.loads(base64.urlsafe_b64decode(refreshed.split(".")[1] + "=="))
     assert claims["cnf"]["x5t#S256"] and claims["azp"] == "bridge-test"
+
+
+def test_a_ciba_login_is_relayed_too(relay_stack):
+    """The demo thick client (policies/dpi.yaml, dpi-lourd) logs in by CIBA, then exchanges its token."""
+    thick = ("dpi-lourd", "dpi-lourd-secret")
+    started = requests.post(f"{relay_stack.url}/bc-authorize", auth=thick, timeout=30, data={
+        "scope": "openid profile rpps", "login_hint": "899700000002", "binding_message": "42"}).json()
+    requests.post(f"{relay_stack.psc.url}/_emulator/ciba", timeout=10, json={
+        "login_hint": "899700000002", "decision": "approve", "auth_mode": "MOBILE"}).raise_for_status()
+    relay_stack.advance(6)
+    tokens = requests.post(f"{relay_stack.url}/token", auth=thick, timeout=30, data={
+        "grant_type": "urn:openid:params:grant-type:ciba", "auth_req_id": started["auth_req_id"]}).json()
+    answer = requests.post(f"{relay_stack.url}/token", auth=thick, timeout=20, data={
+        "grant_type": TOKEN_EXCHANGE, "subject_token": tokens["access_token"], "subject_token_type": ACCESS_TOKEN_TYPE,
+        "audience": "urn:demo:dmp"})
+    assert answer.status_code == 200, answer.text
+    assert introspect_at_psc(relay_stack, answer.json()["access_token"])["SubjectNameID"] == "899700000002"
