@@ -143,6 +143,15 @@ def test_admin_activates_and_the_professional_logs_in_once(stack, admin, receive
     assert not any(code in json.dumps(line) or code.replace("-", "") in json.dumps(line) for line in lines)
 
 
+def test_the_login_page_in_english(stack, receiver):
+    pro = Professional(stack, receiver)
+    pro.http.headers["Accept-Language"] = "en"
+    page = pro.page()
+    assert "Log in with a backup code" in page.text and "National id (RPPS, ADELI or Pro Santé Identité)" in page.text
+    answer = pro.submit(PRO, "AAAA-BBBB-CCCC", page)
+    assert answer.status_code == 400 and "Wrong national id or backup code" in answer.text
+
+
 def test_expired_after_the_configured_ttl(stack, admin, receiver, clock):
     code = code_of(activate(stack, admin))
     clock.advance(2 * 3600)
