@@ -313,3 +313,37 @@ def test_store_outage_fails_closed(bridge_factory, tmp_path):
         assert "access_token" in poll(server, auth_req_id).json()
     finally:
         own.stop()
+
+
+SITUATION_POLICY = """
+service: situations
+name: Situations (test)
+clients:
+  - client_id: situations-lourd
+    name: Situations client lourd
+    # SHA-256 of "pharma-secret"
+    client_secret_sha256: df68fdfab30d39186d3d6ce721fea22f7dafe105db09aaaccb56039f510a7019
+    token_endpoint_auth_method: client_secret_basic
+    grant_types: [urn:openid:params:grant-type:ciba]
+    scopes: [openid, profile, rpps]
+allowed_mie: [psc]
+modes: [{mode}]
+"""
+
+
+def test_practice_situation_without_a_page(bridge_factory, tmp_path):
+    """Camille has one liberal (L) and two salaried (S) situations: one that fits is taken, two cannot be chosen."""
+    for mode, expected in (("L", 200), ("S", 400)):
+        policies = rewrite_policies(tmp_path / f"policies-{mode}", "http://127.0.0.1:8002",
+                                    {"situations.yaml": SITUATION_POLICY.format(mode=mode)})
+        server = _bridge(bridge_factory, tmp_path, f"audit-{mode}", BRIDGE_POLICIES_DIR=str(policies))
+        auth = ("situations-lourd", "pharma-secret")
+        auth_req_id = started(server, auth=auth, login_hint="899700000001")
+        decide(server, "approve", user="899700000001")
+        tick(server, 6)
+        answer = poll(server, auth_req_id, auth=auth)
+        assert answer.status_code == expected, answer.text
+        if expected == 400:
+            assert answer.json()["error"] == "access_denied"
+            denied = [line for line in audit_lines(server) if line["event"] == "login_denied"]
+            assert "activity_choice_unavailable" in denied[-1]["reason"]
