@@ -7,7 +7,6 @@ from flask import Blueprint, g, redirect, render_template, request, url_for
 
 from bridge import acr, events, nomenclature
 from bridge.login.transactions import BROWSER_COOKIE, LoginTransaction
-from bridge.logs import log
 from bridge.policy import eligible_activities
 from bridge.sessions import COOKIE
 from bridge.upstream.psc import RELAYED_ERRORS, PscError
@@ -44,8 +43,9 @@ def psc_start():
         url = b.psc.start(txn.id, redirect_uri=f"{b.settings.public_url}/psc/callback",
                           prompt="login" if txn.forced else None, login_hint=txn.login_hint or None,
                           acr_values=acr.to_psc(wanted, b.policies.services[txn.service].min_acr, b.settings))
-    except PscError as exc:
-        log.warning("psc_start_failed", code=exc.code, detail=exc.detail)
+    except PscError as exc:  # PSC's discovery unreadable or unreachable: audited and counted like a failed callback
+        events.login_failed(b, upstream="psc", reason=exc.code, detail=exc.detail, service=txn.service,
+                            client=txn.client_id)
         return error_page(exc.code, exc.status, detail=exc.detail, txn=txn)
     return redirect(url)
 
