@@ -46,8 +46,10 @@ def psc(bridge_factory, tmp_path):
     server = bridge_factory(env={"BRIDGE_AUDIT_PATH": str(trail)})
     server.trail, server.tamper = trail, Tamper(server.psc.app)
     meta = requests.get(server.psc.discovery_url, timeout=10).json()
-    server.paths = {"discovery": urlsplit(server.psc.discovery_url).path, "token": urlsplit(meta["token_endpoint"]).path,
-                    "jwks": urlsplit(meta["jwks_uri"]).path, "userinfo": urlsplit(meta["userinfo_endpoint"]).path}
+    server.paths = {"discovery": urlsplit(server.psc.discovery_url).path,
+                    **{name: urlsplit(meta[key]).path for name, key in (("token", "token_endpoint"),
+                                                                       ("jwks", "jwks_uri"),
+                                                                       ("userinfo", "userinfo_endpoint"))}}
     return server
 
 
