@@ -5,6 +5,7 @@
     self-checks/transcript.json      each live self-check: what was tried, expected, observed, steps, audit lines
     self-checks/transcript.txt       the same, as `bridge attest --demonstrate` prints it
     audit/excerpt.jsonl              the audit lines of the period, contiguous, up to the next signed checkpoint
+    audit/timestamps/<seq>.tsr       RFC 3161 tokens of its checkpoints, when `bridge audit timestamp` made some
     config/summary.json              bridge version and settings, secrets replaced by « (défini) »
     audit-key.jwk.json               the audit key's public half (compare its kid with `bridge audit key --public`)
     README.txt                       what this is and how to verify it
@@ -33,6 +34,7 @@ from bridge.audit.checkpoint import ALG, is_checkpoint, public_jwk
 from bridge.policy import paris_date
 
 FORMAT = "psc-bridge-evidence/1"
+TIMESTAMPS = "audit/timestamps/"   # RFC 3161 tokens of the excerpt's checkpoints (bridge audit timestamp)
 MANIFEST, SIGNATURE, KEY_FILE, EXCERPT = "manifest.json", "manifest.jws", "audit-key.jwk.json", "audit/excerpt.jsonl"
 JWS_TYPE = "evidence-manifest"
 # Settings whose value is a secret: the summary says whether they are set, never what they are (and any later
@@ -127,6 +129,15 @@ def excerpt_range(files: list[Path], period_from, period_to) -> tuple[int, int]:
     return (start, end) if start is not None else (0, 0)
 
 
+def _timestamps(files: list[Path], first: int, last: int) -> list[tuple[int, Path]]:
+    """The RFC 3161 tokens `bridge audit timestamp` kept for checkpoints inside the excerpt."""
+    from bridge.audit.timestamp import stored_tokens, timestamps_dir
+
+    if not files or not first:
+        return []
+    return [(seq, path) for seq, path in stored_tokens(timestamps_dir(files[-1])) if first <= seq <= last]
+
+
 # --- writing ----------------------------------------------------------------------------------------------
 
 class _Writer:
@@ -196,6 +207,9 @@ def write_bundle(target: Path, *, report: Report, html: str, pdf: bytes, setting
             writer.add(f"policies/{path.name}", path.read_bytes())
         lines = (line for i, line in enumerate(_lines(audit_files)) if start <= i < end)
         count, first, last, checkpoints = writer.add_lines(EXCERPT, lines, secrets)
+        stamps = _timestamps(audit_files, first, last)
+        for seq, path in stamps:
+            writer.add(f"{TIMESTAMPS}{seq}.tsr", path.read_bytes())
         failed = [c for c in report.all_checks if c.passed is False]
         manifest = {
             "format": FORMAT, "generated_at": _iso(report.generated_at), "bridge_version": bridge_version(),
@@ -203,7 +217,7 @@ def write_bundle(target: Path, *, report: Report, html: str, pdf: bytes, setting
             "period": {"from": report.stats.period_from.isoformat(), "to": report.stats.period_to.isoformat()},
             "audit_key": {"kid": key.thumbprint(), "alg": ALG, "file": KEY_FILE},
             "audit_excerpt": {"file": EXCERPT, "lines": count, "first_seq": first, "last_seq": last,
-                              "checkpoints": checkpoints},
+                              "checkpoints": checkpoints, "timestamps": [seq for seq, _ in stamps]},
             "self_checks": {"run": report.self_checks_run, "total": len(checks), "failed": len(failed),
                             "passed": sum(1 for c in report.all_checks if c.passed)},
             "policies": {f"policies/{p.name}": writer.hashes[f"policies/{p.name}"] for p in policies},

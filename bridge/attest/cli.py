@@ -140,13 +140,17 @@ def _write_bundle(target: Path, report, html: str, pdf: bytes, settings, audit_p
                                        "retiré, chaîne et points de contrôle de l'extrait d'audit ; dit ce que cela "
                                        "prouve et ne prouve pas. Codes de sortie : 0 vérifié, 2 illisible, 3 "
                                        "signature absente, 4 signature invalide ou mauvaise clé, 5 fichier modifié, "
-                                       "6 fichier manquant ou ajouté, 7 extrait d'audit invalide.")
+                                       "6 fichier manquant ou ajouté, 7 extrait d'audit invalide, 8 jeton "
+                                       "d'horodatage invalide (avec --tsa-ca).")
 @click.argument("bundle", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--public-key", type=click.Path(path_type=Path, dir_okay=False, exists=True),
               help="Clé publique d'audit (JWK JSON, `bridge audit key --public`) ; défaut : celle du dossier, dont "
                    "l'empreinte est affichée pour comparaison.")
+@click.option("--tsa-ca", type=click.Path(path_type=Path, dir_okay=False, exists=True),
+              help="CA de l'autorité d'horodatage (PEM) : vérifie aussi les jetons RFC 3161 des points de contrôle "
+                   "de l'extrait (audit/timestamps/).")
 @click.option("--lang", type=click.Choice(["fr", "en"]), default="fr", show_default=True)
-def verify_command(bundle: Path, public_key: Path | None, lang: str) -> None:
+def verify_command(bundle: Path, public_key: Path | None, tsa_ca: Path | None, lang: str) -> None:
     from bridge.attest.verify_bundle import explain, verify_bundle
     from bridge.audit.checkpoint import AuditKeyError, load_key
 
@@ -154,7 +158,7 @@ def verify_command(bundle: Path, public_key: Path | None, lang: str) -> None:
         key = load_key(public_key) if public_key is not None else None
     except AuditKeyError as exc:
         raise click.UsageError(str(exc)) from None
-    check = verify_bundle(bundle, key)
+    check = verify_bundle(bundle, key, tsa_ca)
     if not check.ok:
         click.echo(f"bridge attest verify : {check.message(lang)}", err=True)
         raise SystemExit(check.exit_code)

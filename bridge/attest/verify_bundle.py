@@ -22,7 +22,7 @@ from bridge.attest.bundle import ALG, EXCERPT, FORMAT, KEY_FILE, MANIFEST, SIGNA
 from bridge.audit.chain import verify_chain
 
 EXIT = {"ok": 0, "unreadable": 2, "no_signature": 3, "bad_signature": 4, "wrong_key": 4, "manifest_modified": 5,
-        "tampered": 5, "missing_file": 6, "extra_file": 6, "audit_chain": 7}
+        "tampered": 5, "missing_file": 6, "extra_file": 6, "audit_chain": 7, "timestamp": 8}
 
 TEXT = {
     "fr": {
@@ -36,6 +36,11 @@ TEXT = {
         "missing_file": "fichier manquant : {name} figure au manifeste signé mais pas dans le dossier",
         "extra_file": "fichier ajouté : {name} est dans le dossier mais pas au manifeste signé",
         "audit_chain": "extrait d'audit invalide (ligne {line}) : {error}",
+        "timestamp": "jeton d'horodatage RFC 3161 du point de contrôle seq {seq} invalide : {error}",
+        "p_stamps": "{count} jeton(s) d'horodatage RFC 3161 vérifié(s) avec --tsa-ca : le point de contrôle seq "
+                    "{seq} existait le {time} (selon la TSA) ;",
+        "n_stamps": "les jetons d'horodatage RFC 3161 du dossier ({count}) n'ont pas été vérifiés : donnez --tsa-ca "
+                    "(CA de la TSA) ;",
         "ok": "Dossier de preuves vérifié : {file}",
         "proves": "Ce que cette vérification prouve :",
         "p_signed": "le dossier est tel que la clé d'audit {kid} l'a signé le {time} : {count} fichiers, aucun "
@@ -69,6 +74,11 @@ TEXT = {
         "missing_file": "file missing: {name} is in the signed manifest but not in the bundle",
         "extra_file": "file added: {name} is in the bundle but not in the signed manifest",
         "audit_chain": "invalid audit excerpt (line {line}): {error}",
+        "timestamp": "RFC 3161 timestamp token of checkpoint seq {seq} invalid: {error}",
+        "p_stamps": "{count} RFC 3161 timestamp token(s) verified with --tsa-ca: checkpoint seq {seq} existed at "
+                    "{time} (per the TSA);",
+        "n_stamps": "the bundle's RFC 3161 timestamp tokens ({count}) were not verified: give --tsa-ca (the TSA's "
+                    "CA);",
         "ok": "Evidence bundle verified: {file}",
         "proves": "What this verification proves:",
         "p_signed": "the bundle is as audit key {kid} signed it on {time}: {count} files, none modified, added or "
@@ -99,6 +109,7 @@ class BundleCheck:
     params: dict = field(default_factory=dict)
     manifest: dict = field(default_factory=dict)
     audit: object = None
+    stamps: list = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -113,10 +124,13 @@ class BundleCheck:
         return TEXT["en" if lang == "en" else "fr"][self.code].format(**params)
 
 
-def verify_bundle(path: Path, public_key: ECKey | None = None) -> BundleCheck:
+def verify_bundle(path: Path, public_key: ECKey | None = None, tsa_ca: Path | None = None) -> BundleCheck:
     try:
         with zipfile.ZipFile(path) as archive:
-            return _verify(archive, Path(path), public_key)
+            check = _verify(archive, Path(path), public_key)
+            if check.ok and tsa_ca is not None:
+                check = _verify_stamps(archive, check, tsa_ca)
+            return check
     except (OSError, zipfile.BadZipFile) as exc:
         return BundleCheck("unreadable", {"file": path, "error": getattr(exc, "strerror", None) or exc})
 
@@ -162,6 +176,27 @@ def _verify(archive: zipfile.ZipFile, path: Path, given: ECKey | None) -> Bundle
     return BundleCheck("ok", {"file": path}, manifest, audit)
 
 
+def _verify_stamps(archive: zipfile.ZipFile, check: BundleCheck, ca: Path) -> BundleCheck:
+    """The excerpt's RFC 3161 tokens against its checkpoint lines and the TSA's CA."""
+    from bridge.attest.bundle import TIMESTAMPS
+    from bridge.audit.timestamp import verify_timestamps
+
+    seqs = check.manifest["audit_excerpt"].get("timestamps") or []
+    if not seqs:
+        return check
+    with tempfile.TemporaryDirectory(prefix="bridge-bundle-") as tmp:
+        (Path(tmp) / "excerpt.jsonl").write_bytes(archive.read(EXCERPT))
+        (Path(tmp) / "tsr").mkdir()
+        for seq in seqs:
+            (Path(tmp) / "tsr" / f"{seq}.tsr").write_bytes(archive.read(f"{TIMESTAMPS}{seq}.tsr"))
+        stamps = verify_timestamps([Path(tmp) / "excerpt.jsonl"], Path(tmp) / "tsr", ca)
+    bad = [s for s in stamps if not s.ok]
+    if bad:
+        return BundleCheck("timestamp", {"seq": bad[0].seq, "error": bad[0].error}, check.manifest, check.audit,
+                           stamps)
+    return BundleCheck("ok", check.params, check.manifest, check.audit, stamps)
+
+
 def _header_kid(compact: str) -> str:
     try:
         header = compact.split(".")[0]
@@ -196,8 +231,14 @@ def explain(check: BundleCheck, lang: str, key_given: bool) -> list[str]:
                                                   seq=audit.signed_seq, when=audit.signed_time))
     else:
         lines.append("  - " + t["p_audit_unsigned"].format(lines=excerpt["lines"]))
+    tokens = excerpt.get("timestamps") or []
+    if check.stamps:
+        lines.append("  - " + t["p_stamps"].format(count=len(check.stamps), seq=check.stamps[-1].seq,
+                                                   time=check.stamps[-1].time))
     lines += ["  - " + t["p_checks"].format(passed=checks.get("passed", 0), total=checks.get("total", 0)),
-              t["not_proves"],
-              "  - " + (t["n_key_given"] if key_given else t["n_key"].format(kid=m["audit_key"]["kid"])),
+              t["not_proves"]]
+    if tokens and not check.stamps:
+        lines.append("  - " + t["n_stamps"].format(count=len(tokens)))
+    lines += ["  - " + (t["n_key_given"] if key_given else t["n_key"].format(kid=m["audit_key"]["kid"])),
               "  - " + t["n_live"], "  - " + t["n_complete"]]
     return lines

@@ -125,13 +125,18 @@ def stamp_latest(files: list[Path], audit_path: Path, tsa_url: str, ca_file: Pat
     return seq, gen_time(token)
 
 
+def stored_tokens(directory: Path) -> list[tuple[int, Path]]:
+    """(seq, token file) of a timestamps directory, by seq."""
+    if not directory.is_dir():
+        return []
+    return sorted((int(m.group(1)), p) for p in directory.glob("*.tsr") if (m := _TOKEN.match(p.name)))
+
+
 def verify_timestamps(files: list[Path], directory: Path, ca_file: Path) -> list[Stamp]:
     """Every stored token, oldest first: does it cover the checkpoint line of its seq, signed by a TSA of ca_file?"""
     hashes = checkpoint_hashes(files)
     stamps = []
-    names = sorted((int(m.group(1)), p) for p in directory.glob("*.tsr") if (m := _TOKEN.match(p.name))) \
-        if directory.is_dir() else []
-    for seq, path in names:
+    for seq, path in stored_tokens(directory):
         token = path.read_bytes()
         if seq not in hashes:
             stamps.append(Stamp(seq, gen_time(token), False, "no_checkpoint"))

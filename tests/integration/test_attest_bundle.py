@@ -96,7 +96,7 @@ def test_the_bundle_holds_the_evidence_and_verifies_offline(run):
     # The whole trail of the period: 7 lines and 2 checkpoints, the last line uncovered.
     assert [json.loads(x)["seq"] for x in excerpt] == list(range(1, 10))
     assert manifest["audit_excerpt"] == {"file": "audit/excerpt.jsonl", "lines": 9, "first_seq": 1, "last_seq": 9,
-                                         "checkpoints": 2}
+                                         "checkpoints": 2, "timestamps": []}
     assert summary["bridge_version"] and summary["settings"]["BRIDGE_SECRET_KEY"] == "(défini / set)"
     assert summary["settings"]["BRIDGE_STORE_URL"] == "redis://127.0.0.1:6399/0"
     # The server's public key, and the bundle's own, both verify it.

@@ -143,3 +143,40 @@ def test_a_tsa_down_or_lying_is_refused_and_nothing_is_stored(tmp_path, tsa):
     assert not (path.parent / "audit.jsonl.timestamps").exists() or \
         not list((path.parent / "audit.jsonl.timestamps").iterdir())
     assert run("timestamp", env={"BRIDGE_AUDIT_PATH": str(path)}).exit_code == 2   # no TSA given
+
+
+def test_the_evidence_bundle_carries_the_tokens_and_verifies_them_with_the_tsa_ca(tmp_path, tsa):
+    from datetime import date
+
+    from bridge.attest.bundle import write_bundle
+    from bridge.attest.model import AuditStats, Report
+    from bridge.clock import Clock
+    from bridge.config import Settings
+    from bridge.policy import paris_date
+
+    url, ca = tsa
+    path = trail(tmp_path, 4)   # checkpoints 3 and 6
+    env = {"BRIDGE_AUDIT_PATH": str(path), "BRIDGE_AUDIT_TSA_URL": url, "BRIDGE_AUDIT_TSA_CA": str(ca)}
+    assert run("timestamp", env=env).exit_code == 0   # stamps 6 (the newest)
+    today = paris_date(Clock().now())
+    report = Report(lang="fr", generated_at=Clock().now(), today=today, days_to_attestation_deadline=0,
+                    days_to_reserves_deadline=0, attestation_deadline=date(2026, 12, 31),
+                    reserves_last_day=date(2028, 12, 31), policies_dir="policies", services=(),
+                    stats=AuditStats(files=(), period_from=today, period_to=today), global_checks=(),
+                    self_checks_run=False)
+    manifest = write_bundle(tmp_path / "b.zip", report=report, html="<p>r</p>", pdf=b"%PDF-", settings=Settings(),
+                            policies_dir=Path("policies"), audit_files=[path],
+                            key=load_or_create_key(tmp_path / "audit-key.json"))
+    assert manifest["audit_excerpt"]["timestamps"] == [6] and "audit/timestamps/6.tsr" in manifest["files"]
+
+    def verify(*args):
+        return CliRunner().invoke(main, ["attest", "verify", str(tmp_path / "b.zip"), *map(str, args)])
+    stamped = verify("--tsa-ca", ca)
+    assert stamped.exit_code == 0, stamped.output
+    assert "1 jeton(s) d'horodatage RFC 3161 vérifié(s) avec --tsa-ca : le point de contrôle seq 6 existait le 20" \
+        in stamped.stdout
+    assert "n'ont pas été vérifiés : donnez --tsa-ca" in verify().stdout
+    other = make_tsa(tmp_path / "other", "Other TSA") / "tsa.pem"
+    refused = verify("--tsa-ca", other)
+    assert refused.exit_code == 8
+    assert "jeton d'horodatage RFC 3161 du point de contrôle seq 6 invalide" in refused.stderr
