@@ -47,6 +47,7 @@ DEMO_CLIENT = EmulatedClient(
     redirect_uris=("http://127.0.0.1:8000/psc/callback",),
     post_logout_redirect_uris=("http://127.0.0.1:8000/logout/done",),
     auth_method="client_secret_basic",
+    backchannel_logout_uri="http://127.0.0.1:8000/psc/backchannel-logout",   # the demo bridge (docs/provider.md)
 )
 
 
