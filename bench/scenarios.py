@@ -192,3 +192,41 @@ class Hello(Scenario):
     def once(self, ctx, http):
         expect(http.get(f"{ctx.hello_url}/", timeout=TIMEOUT), 200)
         return 1
+
+
+# -- device authorization grant (RFC 8628): kiosks -----------------------------------------------------------------
+KIOSK = ("poste-de-soins", "poste-de-soins-secret")   # policies/dpi.yaml
+DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
+
+
+@scenario
+class DeviceAuthorization(Scenario):
+    name = "device_authorization"
+    description = "POST /device_authorization: a kiosk asks for a device code and a user code"
+
+    def once(self, ctx, http):
+        answer = expect(http.post(f"{ctx.bridge_url}/device_authorization", auth=KIOSK, timeout=TIMEOUT,
+                                  data={"scope": "openid profile rpps"}), 200).json()
+        if len(answer.get("user_code", "")) != 9:
+            raise ScenarioError("no user code")
+        return 1
+
+
+@scenario
+class DevicePoll(Scenario):
+    name = "device_poll"
+    description = "POST /token device_code grant, still pending: a waiting kiosk's poll (authorization_pending or, " \
+                  "this fast, slow_down)"
+
+    def new_session(self, ctx):
+        http = requests.Session()
+        http.device_code = expect(http.post(f"{ctx.bridge_url}/device_authorization", auth=KIOSK, timeout=TIMEOUT,
+                                            data={"scope": "openid"}), 200).json()["device_code"]
+        return http
+
+    def once(self, ctx, http):
+        answer = expect(http.post(f"{ctx.bridge_url}/token", auth=KIOSK, timeout=TIMEOUT,
+                                  data={"grant_type": DEVICE_GRANT, "device_code": http.device_code}), 400)
+        if answer.json().get("error") not in ("authorization_pending", "slow_down"):
+            raise ScenarioError(f"device poll: {answer.json().get('error')}")
+        return 1

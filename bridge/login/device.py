@@ -11,8 +11,8 @@ pipeline). Keys in the store, all expiring (never the raw device code):
     devpoll:{sha256(device_code)}    time of the kiosk's last poll; devslow: how many slow_down it got
     devused:{sha256(device_code)}    the decision was collected: a second poll is invalid_grant
 
-The decision is written once (store.add) and collected once (store.consume): a device code yields tokens a single
-time whatever the concurrency. Typing a wrong user code counts per browser and per source address in a fixed window
+The decision is written once (store.add) and collected once (POLL, one atomic store round trip: Lua on Redis, its
+Python twin on memory://): a device code yields tokens a single time whatever the concurrency. Typing a wrong user code counts per browser and per source address in a fixed window
 (`userfail:`); beyond a limit the page refuses any code for a while (brute force: 20^8 codes, a few guesses).
 Lifetime, interval and limits are settings (BRIDGE_DEVICE_*, bridge.config); the constants below are their defaults.
 """
@@ -25,6 +25,7 @@ import secrets
 from dataclasses import dataclass
 
 from bridge.store import Store
+from bridge.store.scripts import Script
 
 ALPHABET = "BCDFGHJKLMNPQRSTVWXZ"   # RFC 8628 §6.1: no vowels (no words), no digits (no 0/O, 1/I)
 USER_CODE_LENGTH = 8                # 20^8 ≈ 2^34.6: with the attempt limits below, guessing is hopeless
@@ -102,11 +103,11 @@ class Devices:
                                 self.interval)
         record = {"client_id": client_id, "service": service, "scope": scope, "user_code": user_code,
                   "expires_at": request.expires_at, "interval": self.interval}
-        self.store.set_json(f"device:{digest}", record, self.lifetime + KEEP_AFTER)
+        self.store.set_json(f"device:{{{digest}}}", record, self.lifetime + KEEP_AFTER)
         return device_code, request
 
     def get(self, digest: str) -> DeviceRequest | None:
-        record = self.store.get_json(f"device:{digest}") if digest else None
+        record = self.store.get_json(f"device:{{{digest}}}") if digest else None
         return DeviceRequest(digest, **record) if record else None
 
     # -- the professional's side (/device) ------------------------------------------------------------------
@@ -162,7 +163,7 @@ class Devices:
         left = int(request.expires_at - self.clock.now())
         if left <= 0:
             return False
-        if not self.store.add(f"devgrant:{request.hash}", json.dumps(decision, separators=(",", ":")),
+        if not self.store.add(f"devgrant:{{{request.hash}}}", json.dumps(decision, separators=(",", ":")),
                               left + KEEP_AFTER):
             return False
         self.store.delete(f"usercode:{request.user_code}")   # the code cannot be typed again
@@ -170,30 +171,78 @@ class Devices:
 
     # -- the kiosk's polls (/token) -------------------------------------------------------------------------
     def poll(self, device_code: str, client_id: str) -> Poll:
+        """One poll, in one store round trip (POLL: atomic, so a decision is collected by one poll only)."""
         digest = device_hash(device_code)
-        request = self.get(digest)
-        if request is None:
-            return Poll("used" if self.store.get(f"devused:{digest}") else "unknown")
-        if request.client_id != client_id:
-            return Poll("wrong_client", request)
-        now = self.clock.now()
-        if now >= request.expires_at:
-            return Poll("expired", request)
-        raw = self.store.consume(f"devgrant:{digest}")   # the decision, collected once
-        if raw is not None:
-            self.store.set(f"devused:{digest}", "1", self.lifetime + KEEP_AFTER)
-            self.store.delete(f"device:{digest}", f"devpoll:{digest}", f"devslow:{digest}",
-                              f"usercode:{request.user_code}")
-            decision = json.loads(raw)
+        keys = [f"device:{{{digest}}}", f"devgrant:{{{digest}}}", f"devused:{{{digest}}}", f"devpoll:{{{digest}}}",
+                f"devslow:{{{digest}}}"]
+        reply = self.store.run(POLL, keys, [repr(self.clock.now()), client_id, self.lifetime + KEEP_AFTER])
+        status = reply[0]
+        request = DeviceRequest(digest, **json.loads(reply[1])) if len(reply) > 1 else None
+        if status == "decided":
+            decision = json.loads(reply[2])
             return Poll("approved" if decision["approved"] else "denied", request, decision)
-        if self.store.get(f"devused:{digest}"):   # a concurrent poll collected it first
-            return Poll("used", request)
-        slowed = int(self.store.get(f"devslow:{digest}") or 0)
-        interval = request.interval + SLOW_DOWN_STEP * slowed
-        last = self.store.get(f"devpoll:{digest}")
-        ttl = max(1, int(request.expires_at - now) + KEEP_AFTER)
-        self.store.set(f"devpoll:{digest}", repr(now), ttl)
-        if last is not None and now - float(last) < interval:
-            slowed = self.store.count(f"devslow:{digest}", ttl)   # RFC 8628 §3.5: +5 s for this and all next
-            return Poll("slow_down", request, interval=request.interval + SLOW_DOWN_STEP * slowed)
-        return Poll("pending", request, interval=interval)
+        if status in ("slow_down", "pending"):
+            return Poll(status, request, interval=int(float(reply[2])))
+        return Poll(status, request)
+
+
+# KEYS: device, devgrant, devused, devpoll, devslow (one hash tag: the device code's hash). ARGV: now, client_id,
+# the used marker's TTL. Returns {status[, request json[, decision json | interval]]}; status unknown | used |
+# wrong_client | expired | decided | slow_down | pending.
+POLL_LUA = """
+local now = tonumber(ARGV[1])
+local rec = redis.call('GET', KEYS[1])
+if not rec then
+  if redis.call('EXISTS', KEYS[3]) == 1 then return {'used'} end
+  return {'unknown'}
+end
+local r = cjson.decode(rec)
+if r.client_id ~= ARGV[2] then return {'wrong_client', rec} end
+if now >= tonumber(r.expires_at) then return {'expired', rec} end
+local decision = redis.call('GET', KEYS[2])
+if decision then
+  redis.call('SET', KEYS[3], '1', 'EX', tonumber(ARGV[3]))
+  redis.call('DEL', KEYS[1], KEYS[2], KEYS[4], KEYS[5])
+  return {'decided', rec, decision}
+end
+local ttl = math.max(1, math.floor(tonumber(r.expires_at) - now) + """ + str(KEEP_AFTER) + """)
+local slowed = tonumber(redis.call('GET', KEYS[5]) or '0')
+local interval = tonumber(r.interval) + """ + str(SLOW_DOWN_STEP) + """ * slowed
+local last = redis.call('GET', KEYS[4])
+redis.call('SET', KEYS[4], ARGV[1], 'EX', ttl)
+if last and now - tonumber(last) < interval then
+  slowed = redis.call('INCR', KEYS[5])
+  redis.call('EXPIRE', KEYS[5], ttl)
+  return {'slow_down', rec, tostring(tonumber(r.interval) + """ + str(SLOW_DOWN_STEP) + """ * slowed)}
+end
+return {'pending', rec, tostring(interval)}
+"""
+
+
+def _poll(store, keys, args):
+    """POLL_LUA's twin for memory:// (run under the store's lock)."""
+    device, grant, used, last_poll, slow = keys
+    now, client_id, used_ttl = float(args[0]), args[1], int(args[2])
+    rec = store.get(device)
+    if rec is None:
+        return ["used"] if store.get(used) is not None else ["unknown"]
+    r = json.loads(rec)
+    if r["client_id"] != client_id:
+        return ["wrong_client", rec]
+    if now >= r["expires_at"]:
+        return ["expired", rec]
+    decision = store.get(grant)
+    if decision is not None:
+        store.set(used, "1", used_ttl)
+        store.delete(device, grant, last_poll, slow)
+        return ["decided", rec, decision]
+    ttl = max(1, math.floor(r["expires_at"] - now) + KEEP_AFTER)
+    interval = r["interval"] + SLOW_DOWN_STEP * int(store.get(slow) or 0)
+    last = store.get(last_poll)
+    store.set(last_poll, args[0], ttl)
+    if last is not None and now - float(last) < interval:
+        return ["slow_down", rec, str(r["interval"] + SLOW_DOWN_STEP * store.count(slow, ttl))]
+    return ["pending", rec, str(interval)]
+
+
+POLL = Script("device_poll", POLL_LUA, _poll)
