@@ -31,7 +31,13 @@ bridge_device_authorizations_total      event                          device au
                                                                         wrong_code | locked
 bridge_ciba_requests_total               event                          CIBA poll mode relayed to PSC CIBA:
                                                                         requested | approved | denied |
-                                                                        expired | refused | unavailable
+                                                                        expired | refused | failed |
+                                                                        unavailable
+bridge_psc_relay_total                   event                          PSC token relay (RFC 8693): exchanged |
+                                                                        refused | unavailable | refreshed |
+                                                                        refresh_failed | session_ended |
+                                                                        relay_stopped | backchannel_logout |
+                                                                        backchannel_refused
 bridge_audit_export_failures_total       target, reason                 audit lines not sent to the SIEM export
                                                                         (target syslog|stdout; reason send|
                                                                         queue_full); the audit file is unaffected
@@ -93,8 +99,11 @@ AUDIT_EXPORT_FAILURES = Counter("bridge_audit_export_failures", "Audit lines the
                                 "or dropped (queue_full); the audit file is not affected.", ["target", "reason"])
 DEVICE = Counter("bridge_device_authorizations", "Device authorization grant (RFC 8628) events.", ["event"])
 DEVICE_EVENTS = ("requested", "approved", "denied", "wrong_code", "locked")
+PSC_RELAY = Counter("bridge_psc_relay", "PSC token relay (token exchange) and PSC-side session end events.", ["event"])
+PSC_RELAY_EVENTS = ("exchanged", "refused", "unavailable", "refreshed", "refresh_failed", "session_ended",
+                    "relay_stopped", "backchannel_logout", "backchannel_refused")
 CIBA = Counter("bridge_ciba_requests", "CIBA (poll mode, relayed to PSC CIBA) events.", ["event"])
-CIBA_EVENTS = ("requested", "approved", "denied", "expired", "refused", "unavailable")
+CIBA_EVENTS = ("requested", "approved", "denied", "expired", "refused", "failed", "unavailable")
 UPSTREAM_LATENCY = Histogram("bridge_upstream_request_duration_seconds",
                              "Duration of calls to the upstream identity provider, by endpoint.",
                              ["upstream", "endpoint"], buckets=UPSTREAM_BUCKETS)
@@ -174,9 +183,16 @@ def device_authorization(event: str) -> None:
     DEVICE.labels(label(event, DEVICE_EVENTS)).inc()
 
 
+def psc_relay(event: str) -> None:
+    """Token exchange answered (exchanged, refused, unavailable: PSC down), kept PSC tokens refreshed or not
+    (refreshed, refresh_failed), PSC's session over (session_ended), relay given up (relay_stopped), PSC's
+    back-channel logout accepted or refused."""
+    PSC_RELAY.labels(label(event, PSC_RELAY_EVENTS)).inc()
+
+
 def ciba(event: str) -> None:
-    """requested (PSC accepted), approved (tokens issued), denied (at PSC), expired, refused (policy),
-    unavailable (PSC could not be asked)."""
+    """requested (PSC accepted), approved (tokens issued), denied (at PSC), expired, refused (policy), failed
+    (PSC's tokens refused by the checks), unavailable (PSC could not be asked)."""
     CIBA.labels(label(event, CIBA_EVENTS)).inc()
 
 

@@ -37,7 +37,7 @@ from bridge.policy.calendar import effective_limits
 from bridge.provider import dpop, mtls
 from bridge.provider.grants import TOKEN_ENDPOINT_AUTH_METHODS, BridgeOpenIDCode, Grantee, StoredCode
 from bridge.upstream.psc import PscError
-from bridge.upstream.psc_ciba import GRANT_TYPE, PscCiba
+from bridge.upstream.psc_ciba import GRANT_TYPE, CibaAnswerInvalid, PscCiba
 from bridge.upstream.psc_tokens import keep_psc_tokens
 
 MIN_INTERVAL = 5            # seconds between a client's polls (CIBA Core §7.3 default)
@@ -184,7 +184,7 @@ class CibaGrant(grants.BaseGrant, grants.TokenEndpointMixin):
         if status == "issued":
             bridge.record("token_revoked", "failure", client=client.client_id, reason="ciba_reuse")
             raise InvalidGrantError("auth_req_id was already used.")
-        if status in ("denied", "refused"):
+        if status in ("denied", "refused", "failed"):
             raise AccessDeniedError("The professional or the service's policy refused the login.")
         if status == "expired" or now >= record["exp"]:
             if status == "pending":
@@ -219,6 +219,13 @@ class CibaGrant(grants.BaseGrant, grants.TokenEndpointMixin):
         bridge = self.server.bridge
         try:
             answer = PscCiba(bridge.psc).poll(record["psc_id"])
+        except CibaAnswerInvalid as exc:   # PSC approved but its answer is not acceptable: no way to retry it
+            record["status"] = "failed"
+            self._save(key, record)
+            metrics.ciba("failed")
+            events.login_failed(bridge, upstream=UPSTREAM, reason=exc.code, service=record["service"],
+                                client=record["client_id"], detail=exc.detail)
+            raise AccessDeniedError(f"The answer of Pro Sante Connect could not be accepted ({exc.code}).") from None
         except PscError as exc:
             record["psc_next"] = now + record["psc_interval"]
             self._save(key, record)

@@ -38,6 +38,10 @@ class Poll:
     token: dict | None = None          # PSC's token response when done (never logged)
 
 
+class CibaAnswerInvalid(PscError):
+    """PSC answered with tokens that fail the checks (or userinfo failed after): final, PSC's auth_req_id is spent."""
+
+
 class PscCiba:
     def __init__(self, psc: PscClient):
         self.psc = psc
@@ -72,7 +76,10 @@ class PscCiba:
         if status == 200:
             if not isinstance(body.get("id_token"), str) or not isinstance(body.get("access_token"), str):
                 raise PscError("psc_error", "CIBA token response without id_token or access_token")
-            authn, token = self.psc.authentication(meta, body, nonce=None)
+            try:
+                authn, token = self.psc.authentication(meta, body, nonce=None)
+            except PscError as exc:
+                raise CibaAnswerInvalid(exc.code, exc.detail) from None
             return Poll("done", authn, token)
         error = str(body.get("error", ""))[:64]
         if error in POLL_STATES:

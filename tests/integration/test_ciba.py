@@ -347,3 +347,26 @@ def test_practice_situation_without_a_page(bridge_factory, tmp_path):
             assert answer.json()["error"] == "access_denied"
             denied = [line for line in audit_lines(server) if line["event"] == "login_denied"]
             assert "activity_choice_unavailable" in denied[-1]["reason"]
+
+
+def test_psc_garbage_or_errors(bridge_factory, tmp_path):
+    """An error status from PSC's token endpoint is passing (503, the request stays); tokens that fail the checks
+    are final (PSC's request is spent): access_denied, audited with the check's code, never a token."""
+    server = _bridge(bridge_factory, tmp_path)
+    auth_req_id = started(server)
+    decide(server, "approve")
+    server.psc.set_faults({"token_status": 500})
+    tick(server, 6)
+    answer = poll(server, auth_req_id)
+    assert answer.status_code == 503 and answer.json()["error"] == "temporarily_unavailable"
+    server.psc.set_faults({"id_token_bad_signature": True})
+    tick(server, 6)
+    answer = poll(server, auth_req_id)
+    assert answer.status_code == 400 and answer.json()["error"] == "access_denied"
+    assert "id_token_signature" in answer.json()["error_description"]
+    server.psc.set_faults({})
+    tick(server, 6)
+    assert poll(server, auth_req_id).json()["error"] == "access_denied"
+    failed = [line for line in audit_lines(server) if line["event"] == "login_failed"]
+    assert [line["reason"] for line in failed] == ["psc_error", "id_token_signature"]
+    assert not [line for line in audit_lines(server) if line["event"] == "token_issued"]
