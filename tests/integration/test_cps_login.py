@@ -145,7 +145,7 @@ def policies_with(tmp_path: Path, allowed: str) -> Path:
     for source in Path("policies").glob("*.yaml"):
         text = source.read_text()
         if source.name == "teleservice-historique.yaml":
-            text = text.replace("allowed_mie: [psc, cps-pin]", f"allowed_mie: {allowed}")
+            text = re.sub(r"allowed_mie: \[psc, cps-pin[^]]*\]", f"allowed_mie: {allowed}", text)
             assert allowed in text
         (directory / source.name).write_text(text)
     return directory

@@ -90,8 +90,8 @@ def tls_policies(tmp_path) -> Path:
     for source in Path("policies").glob("*.yaml"):
         text = source.read_text()
         if source.name == "teleservice-historique.yaml":
-            assert "allowed_mie: [psc, cps-pin]" in text
-            text = text.replace("allowed_mie: [psc, cps-pin]", "allowed_mie: [psc, cps-tls]")
+            text, replaced = re.subn(r"allowed_mie: \[psc, cps-pin[^]]*\]", "allowed_mie: [psc, cps-tls]", text)
+            assert replaced == 1
         (directory / source.name).write_text(text)
     return directory
 
