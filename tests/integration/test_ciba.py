@@ -370,3 +370,52 @@ def test_psc_garbage_or_errors(bridge_factory, tmp_path):
     failed = [line for line in audit_lines(server) if line["event"] == "login_failed"]
     assert [line["reason"] for line in failed] == ["psc_error", "id_token_signature"]
     assert not [line for line in audit_lines(server) if line["event"] == "token_issued"]
+
+
+BACKCHANNEL_POLICY = """
+service: lourd
+name: Client lourd (test)
+clients:
+  - client_id: lourd
+    name: Client lourd
+    # SHA-256 of "pharma-secret"
+    client_secret_sha256: df68fdfab30d39186d3d6ce721fea22f7dafe105db09aaaccb56039f510a7019
+    token_endpoint_auth_method: client_secret_basic
+    grant_types: [urn:openid:params:grant-type:ciba]
+    scopes: [openid, profile, rpps]
+    backchannel_logout_uri: http://127.0.0.1:8002/lourd/backchannel-logout
+allowed_mie: [psc]
+idle_timeout: 10m
+"""
+
+
+def _session_tokens(server, auth) -> tuple[dict, dict]:
+    auth_req_id = started(server, auth=auth)
+    decide(server, "approve")
+    tick(server, 6)
+    token = poll(server, auth_req_id, auth=auth).json()
+    meta = requests.get(server.url + "/.well-known/openid-configuration", timeout=10).json()
+    keys = KeySet.import_key_set(requests.get(meta["jwks_uri"], timeout=10).json())
+    return token, jwt.decode(token["id_token"], keys).claims
+
+
+def test_the_ciba_session_gets_back_channel_logout_and_the_idle_limit(bridge_factory, tmp_path, receiver):
+    policies = rewrite_policies(tmp_path / "policies", receiver.url, {"lourd.yaml": BACKCHANNEL_POLICY})
+    server = _bridge(bridge_factory, tmp_path, BRIDGE_POLICIES_DIR=str(policies))
+    auth = ("lourd", "pharma-secret")
+    token, claims = _session_tokens(server, auth)
+    server.bridge.sessions.end(claims["sid"], "logout")
+    for _ in range(100):   # delivered by the back-channel worker
+        if receiver.tokens_for("/lourd/backchannel-logout"):
+            break
+        time.sleep(0.05)
+    logout = jwt.decode(receiver.tokens_for("/lourd/backchannel-logout")[0],
+                        KeySet.import_key_set(requests.get(server.url + "/jwks", timeout=10).json())).claims
+    assert logout["sid"] == claims["sid"] and logout["aud"] in ("lourd", ["lourd"])
+    # Another CIBA login, then 11 minutes without use: the service's inactivity limit ends the tokens.
+    token, _ = _session_tokens(server, auth)
+    introspect = {"token": token["access_token"]}
+    assert requests.post(server.url + "/introspect", data=introspect, auth=auth, timeout=10).json()["active"]
+    tick(server, 11 * 60)
+    assert requests.post(server.url + "/introspect", data=introspect, auth=auth, timeout=10).json() == {
+        "active": False}
