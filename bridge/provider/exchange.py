@@ -98,6 +98,7 @@ class TokenExchangeGrant(grants.BaseGrant, grants.TokenEndpointMixin):
                 raise TemporarilyUnavailableError(exc.detail) from None
             raise InvalidRequestError(f"No Pro Sante Connect token for this subject token: {exc.detail}.") from None
         metrics.token_issued("token_exchange")
+        metrics.psc_relay("exchanged")
         bridge.record("token_exchanged", "success", client=client.client_id, service=use.record["v"],
                       audience=",".join(self.request.targets), national_id=national_id, sid=use.sid)
         return 200, {"access_token": access_token, "issued_token_type": ACCESS_TOKEN_TYPE, "token_type": "Bearer",
@@ -105,6 +106,7 @@ class TokenExchangeGrant(grants.BaseGrant, grants.TokenEndpointMixin):
 
     def _refused(self, reason: str, **fields) -> None:
         client = self.request.client
+        metrics.psc_relay("unavailable" if reason == "psc_unavailable" else "refused")
         self.server.bridge.record("token_exchanged", "failure", client=client.client_id if client else "",
                                   audience=",".join(getattr(self.request, "targets", []))[:512], reason=reason,
                                   **fields)

@@ -31,6 +31,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from joserfc.errors import JoseError
 from joserfc.jws import extract_compact
 
+from bridge import metrics
 from bridge.logs import log
 from bridge.sessions import IDP_SESSION_MAX
 from bridge.upstream.psc import PscError, PscRefused
@@ -177,6 +178,7 @@ def _refresh(bridge, sid: str) -> dict:
         raise RelayError("no_tokens", "no Pro Sante Connect token behind this session")
     if not record.get("rt") or record.get("rt_exp", 0) <= now:
         forget(bridge, sid)
+        metrics.psc_relay("relay_stopped")
         bridge.record("psc_relay_stopped", "failure", sid=sid, reason="refresh_lapsed",
                       failures=record.get("failures", 0))
         raise RelayError("lapsed", "the Pro Sante Connect refresh token lapsed; log in again")
@@ -192,11 +194,13 @@ def _refresh(bridge, sid: str) -> dict:
         record["retry_at"] = now + RETRY_AFTER
         _save(bridge, sid, record, session.deadline)
         log.warning("psc_refresh_failed", sid=sid, reason=exc.code, failures=record["failures"])
+        metrics.psc_relay("refresh_failed")
         bridge.record("psc_refresh", "failure", sid=sid, reason=exc.code, failures=record["failures"])
         raise RelayError("unavailable", "Pro Sante Connect unreachable; retry later") from None
     record = _from_response(bridge.clock.now(), answer, record)
     _save(bridge, sid, record, session.deadline)
     bridge.record("psc_refresh", "success", sid=sid)
+    metrics.psc_relay("refreshed")
     return record
 
 
@@ -210,6 +214,7 @@ def psc_session_ended(bridge, sid: str, *, source: str, detail: str = "") -> Non
                   national_id=session.authn.identity.national_id, **({"detail": detail} if detail else {}))
     bridge.sessions.end(sid, "psc_session_ended", session)
     forget(bridge, sid)
+    metrics.psc_relay("session_ended")
 
 
 def sessions_of(bridge, *, psc_sid: str = "", sub: str = "") -> set[str]:

@@ -19,6 +19,7 @@ from joserfc.errors import JoseError
 from joserfc.jwk import OctKey
 from joserfc.jws import extract_compact
 
+from bridge import metrics
 from bridge.provider.backchannel import EVENT
 from bridge.upstream import psc_tokens
 from bridge.upstream.psc import SIGNED_ALGS, SKEW, PscError
@@ -47,13 +48,23 @@ def backchannel_logout():
         claims = verify_logout_token(b, request.form.get("logout_token", ""))
     except LogoutTokenError as exc:
         b.record("psc_backchannel_logout", "failure", reason=str(exc))
+        metrics.psc_relay("backchannel_refused")
         return _answer(400, "invalid_request", str(exc))
-    ended = psc_tokens.sessions_of(b, psc_sid=str(claims.get("sid") or ""),
-                                   sub="" if claims.get("sid") else str(claims.get("sub") or ""))
+    psc_sid = str(claims.get("sid") or "")
+    ended = {sid for sid in psc_tokens.sessions_of(b, psc_sid=psc_sid, sub="" if psc_sid else str(claims["sub"]))
+             if not psc_sid or _opened_by(b, sid, psc_sid)}
     b.record("psc_backchannel_logout", "success", sessions=len(ended))
+    metrics.psc_relay("backchannel_logout")
     for sid in sorted(ended):
         psc_tokens.psc_session_ended(b, sid, source="backchannel_logout")
     return _answer(200)
+
+
+def _opened_by(b, sid: str, psc_sid: str) -> bool:
+    """The session's kept PSC tokens are of that PSC session (a later PSC login of the same session may have
+    replaced them with another PSC session's); without kept tokens (relay stopped), the index is believed."""
+    record = psc_tokens.load(b, sid)
+    return record is None or record.get("psc_sid") in ("", psc_sid)
 
 
 def _verified(b, token: str) -> dict:

@@ -7,6 +7,7 @@ import json
 
 import requests
 
+from bridge import metrics
 from bridge.sandbox.tls import server_ssl_context
 from bridge.sweeper import sweep_once
 from bridge.upstream import psc_tokens
@@ -25,9 +26,15 @@ from tests.support.psc_relay import (
 )
 
 
+def relayed(event: str) -> float:
+    return metrics.PSC_RELAY.labels(event)._value.get()
+
+
 def test_exchange_gives_the_current_psc_access_token(relay_stack):
     tokens, _ = login(relay_stack)
+    before = relayed("exchanged")
     answer = exchange(relay_stack, tokens["access_token"])
+    assert relayed("exchanged") == before + 1
     assert answer.status_code == 200, answer.text
     body = answer.json()
     assert body["issued_token_type"] == ACCESS_TOKEN_TYPE and body["token_type"] == "Bearer"
