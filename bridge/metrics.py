@@ -38,11 +38,6 @@ bridge_psc_relay_total                   event                          PSC toke
                                                                         refresh_failed | session_ended |
                                                                         relay_stopped | backchannel_logout |
                                                                         backchannel_refused
-bridge_psc_relay_total                   event                          PSC token relay (RFC 8693): exchanged |
-                                                                        refused | unavailable | refreshed |
-                                                                        refresh_failed | session_ended |
-                                                                        relay_stopped | backchannel_logout |
-                                                                        backchannel_refused
 bridge_audit_export_failures_total       target, reason                 audit lines not sent to the SIEM export
                                                                         (target syslog|stdout; reason send|
                                                                         queue_full); the audit file is unaffected
@@ -104,9 +99,6 @@ AUDIT_EXPORT_FAILURES = Counter("bridge_audit_export_failures", "Audit lines the
                                 "or dropped (queue_full); the audit file is not affected.", ["target", "reason"])
 DEVICE = Counter("bridge_device_authorizations", "Device authorization grant (RFC 8628) events.", ["event"])
 DEVICE_EVENTS = ("requested", "approved", "denied", "wrong_code", "locked")
-PSC_RELAY = Counter("bridge_psc_relay", "PSC token relay (token exchange) and PSC-side session end events.", ["event"])
-PSC_RELAY_EVENTS = ("exchanged", "refused", "unavailable", "refreshed", "refresh_failed", "session_ended",
-                    "relay_stopped", "backchannel_logout", "backchannel_refused")
 PSC_RELAY = Counter("bridge_psc_relay", "PSC token relay (token exchange) and PSC-side session end events.", ["event"])
 PSC_RELAY_EVENTS = ("exchanged", "refused", "unavailable", "refreshed", "refresh_failed", "session_ended",
                     "relay_stopped", "backchannel_logout", "backchannel_refused")
@@ -189,13 +181,6 @@ def audit_export_failure(target: str, reason: str) -> None:
 
 def device_authorization(event: str) -> None:
     DEVICE.labels(label(event, DEVICE_EVENTS)).inc()
-
-
-def psc_relay(event: str) -> None:
-    """Token exchange answered (exchanged, refused, unavailable: PSC down), kept PSC tokens refreshed or not
-    (refreshed, refresh_failed), PSC's session over (session_ended), relay given up (relay_stopped), PSC's
-    back-channel logout accepted or refused."""
-    PSC_RELAY.labels(label(event, PSC_RELAY_EVENTS)).inc()
 
 
 def psc_relay(event: str) -> None:
