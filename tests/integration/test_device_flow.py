@@ -133,6 +133,12 @@ def test_kiosk_polls_while_the_professional_logs_in_then_gets_tokens_once(stack)
         assert started["device_code"].encode() not in key
     again = type_code(stack, requests.Session(), code)   # the code cannot be typed again
     assert again.status_code == 400 and 'id="device-wrong"' in again.text
+    metrics = requests.get(f"{stack.url}/metrics", timeout=10).text
+    for line in ('bridge_device_authorizations_total{event="requested"}',
+                 'bridge_device_authorizations_total{event="approved"}',
+                 'bridge_device_authorizations_total{event="wrong_code"}',
+                 f'bridge_tokens_issued_total{{grant_type="{GRANT}"}}'):
+        assert line in metrics
 
 
 def test_polling_too_fast_gets_slow_down_and_the_interval_grows(stack):
