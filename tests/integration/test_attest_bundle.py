@@ -232,7 +232,7 @@ def test_demonstrate_tells_each_self_check_in_french_in_order(run):
     first = out[starts[0]:starts[1]]
     assert first.startswith("Auto-test 1 — [dpi] single_factor")
     for words in ("Ce qui est essayé : Pro Santé Connect renvoie une connexion par mot de passe seul",
-                  "Attendu : refus (HTTP 403", "Étapes :", "    1. /authorize", "Lignes d'audit écrites :",
+                  "Attendu : refus (HTTP 403", "Étapes :", "    1. /authorize → HTTP 302", "Lignes d'audit écrites :",
                   "login_denied (denied, single_factor", "Constaté : HTTP 403", "Verdict : CONFORME"):
         assert words in first, words
     assert first.index("Ce qui est essayé") < first.index("Attendu") < first.index("Étapes") \

@@ -129,8 +129,8 @@ class Lab:
                 continue
             parts = urlsplit(url)
             path = parts.path + (f"?{parts.query}" if parts.query else "")
-            steps.append(parts.path)
             response = web.get(path)
+            steps.append(f"{parts.path} → HTTP {response.status_code}")   # each request and what it answered
             text = response.get_data(as_text=True)
             if response.status_code in (301, 302, 303):
                 url = urljoin(PUBLIC_URL + parts.path, response.headers["Location"])
@@ -140,7 +140,7 @@ class Lab:
                 csrf = re.search(r'name="csrf" value="([^"]*)"', text).group(1)
                 choice = re.search(r'name="activity" value="([^"]+)"', text).group(1)
                 response = web.post(action, data={"csrf": csrf, "activity": choice})
-                steps.append(urlsplit(action).path + " (POST)")
+                steps.append(f"{urlsplit(action).path} (POST) → HTTP {response.status_code}")
                 if response.status_code in (301, 302, 303):
                     url = urljoin(PUBLIC_URL, response.headers["Location"])
                     continue
