@@ -419,3 +419,19 @@ def test_the_ciba_session_gets_back_channel_logout_and_the_idle_limit(bridge_fac
     tick(server, 11 * 60)
     assert requests.post(server.url + "/introspect", data=introspect, auth=auth, timeout=10).json() == {
         "active": False}
+
+
+def test_acr_values_are_checked_on_the_result(bridge_factory, tmp_path):
+    """eidas2 asked: an e-CPS approval (eidas1) is refused and audited; a card approval (eidas2) gets it."""
+    server = _bridge(bridge_factory, tmp_path)
+    for auth_mode, expected in (("MOBILE", "access_denied"), ("CARD", None)):
+        auth_req_id = started(server, acr_values="eidas2", channel=auth_mode)
+        decide(server, "approve", auth_mode=auth_mode)
+        tick(server, 6)
+        answer = poll(server, auth_req_id).json()
+        assert answer.get("error") == expected, answer
+    denied = [line for line in audit_lines(server) if line["event"] == "login_denied"]
+    assert [line["reason"] for line in denied] == ["acr_not_satisfied"]
+    meta = requests.get(server.url + "/.well-known/openid-configuration", timeout=10).json()
+    keys = KeySet.import_key_set(requests.get(meta["jwks_uri"], timeout=10).json())
+    assert jwt.decode(answer["id_token"], keys).claims["acr"] == "eidas2"
