@@ -160,3 +160,14 @@ def test_a_replayed_logout_token_is_refused(relay_stack):
     answer = post(relay_stack, keys.sign(logout_token(relay_stack, jti=jti)))   # this session, same jti
     assert answer.status_code == 400 and answer.json()["error_description"] == "logout_token_replayed"
     assert relay_stack.bridge.sessions.find(sid) is not None and not app_logouts(relay_stack)
+
+
+def test_a_logout_of_an_older_psc_session_spares_a_session_now_held_by_another(relay_stack):
+    tokens, _ = login(relay_stack)
+    sid, old_psc_sid = sid_of(relay_stack, tokens["access_token"]), psc_sid(relay_stack)
+    kept = psc_tokens.load(relay_stack.bridge, sid)   # the same professional logged in again: another PSC session
+    psc_tokens.keep_psc_tokens(relay_stack.bridge, sid, {"access_token": kept["at"], "refresh_token": kept["rt"],
+                                                         "session_state": "a-newer-psc-session"})
+    answer = post(relay_stack, relay_stack.psc.emulator.keys.sign(logout_token(relay_stack, sid=old_psc_sid)))
+    assert answer.status_code == 200 and relay_stack.bridge.sessions.find(sid) is not None
+    assert audit(relay_stack, "psc_backchannel_logout")[-1]["details"]["sessions"] == 0
