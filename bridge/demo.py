@@ -469,6 +469,9 @@ def _banner(demo: Prepared, psc, card: CardDemo, report: str) -> str:
   Ouvrez {apps}portail/ puis « Se connecter » ; choisissez un professionnel de test
   et « Carte CPS » ou « e-CPS ». {apps}editeur/ : une application tierce, qui demande votre consentement
   (« Mes autorisations » : {settings.public_url}/me/authorizations).
+  Clés d'accès (FIDO2) : après une connexion PSC, « Mes moyens de connexion » ({settings.public_url}/me/means)
+  enregistre une clé ; puis {apps}teleservice/ « Se connecter » et « Clé de sécurité ou clé d'accès ».
+  Les navigateurs refusent une adresse IP : lancez `BRIDGE_PUBLIC_URL=http://localhost:8000 make demo`.
 {card_lines}
   Ports : BRIDGE_PUBLIC_URL, BRIDGE_DEMO_PSC_PORT, BRIDGE_DEMO_APPS_PORT, BRIDGE_AGENT_URL.  Ctrl-C pour arrêter.
 """

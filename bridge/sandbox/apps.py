@@ -79,6 +79,7 @@ def create_demo_apps(bridge_url: str, base_url: str = "http://127.0.0.1:8002",
 
     i18n.install(app)
     app.context_processor(claim_words)
+    app.context_processor(lambda: {"means_url": f"{bridge_url}/me/means"})   # « Mes moyens de connexion »
     oauth = OAuth(app)
     for s in services:
         oauth.register(s.slug, client_id=s.client_id, client_secret=s.client_secret,
