@@ -52,7 +52,7 @@ def backchannel_logout():
         return _answer(400, "invalid_request", str(exc))
     psc_sid = str(claims.get("sid") or "")
     ended = {sid for sid in psc_tokens.sessions_of(b, psc_sid=psc_sid, sub="" if psc_sid else str(claims["sub"]))
-             if not psc_sid or _opened_by(b, sid, psc_sid)}
+             if b.sessions.find(sid) is not None and (not psc_sid or _opened_by(b, sid, psc_sid))}
     b.record("psc_backchannel_logout", "success", sessions=len(ended))
     metrics.psc_relay("backchannel_logout")
     for sid in sorted(ended):

@@ -48,7 +48,7 @@ def test_a_refresh_refused_by_psc_ends_the_sso_session_and_notifies_the_apps(rel
     assert any(r["reason"] == "psc_session_ended" for r in audit(relay_stack, "logout"))
 
 
-def test_the_sweeper_finds_a_psc_session_that_ended_idle(relay_stack):
+def test_the_sweeper_finds_a_psc_session_that_ended_elsewhere(relay_stack):
     tokens, _ = login(relay_stack)
     sid = sid_of(relay_stack, tokens["access_token"])
     end_at_psc(relay_stack, backchannel=False)
@@ -56,6 +56,19 @@ def test_the_sweeper_finds_a_psc_session_that_ended_idle(relay_stack):
     sweep_once(relay_stack.bridge)
     assert relay_stack.bridge.sessions.find(sid) is None
     assert len(app_logouts(relay_stack)) == 1
+
+
+def test_a_psc_session_ended_idle_is_found_at_the_next_refresh(relay_stack_factory):
+    stack = relay_stack_factory(sso_idle_ttl=20 * 60)   # an emulator whose idle limit is below the refresh token's
+    tokens, _ = login(stack)
+    sid = sid_of(stack, tokens["access_token"])
+    stack.advance(21 * 60)                              # no refresh for 21 min: PSC's session is over
+    assert userinfo(stack, tokens["access_token"]).status_code == 401   # (the bridge token itself expired)
+    fresh = requests.post(f"{stack.url}/token", auth=("lgc-desktop", "lgc-secret"), timeout=10, data={
+        "grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]}).json()
+    answer = exchange(stack, fresh["access_token"])
+    assert answer.status_code == 400 and answer.json()["error"] == "invalid_request"
+    assert stack.bridge.sessions.find(sid) is None and len(app_logouts(stack)) == 1
 
 
 def test_psc_unreachable_is_no_logout_and_the_retry_is_bounded(relay_stack):
