@@ -249,3 +249,27 @@ def test_the_attestation_report_shows_the_rule_enforced_with_its_evidence(stack,
         assert rules["secours-a"].detail == f"allowed_mie ∋ backup; BRIDGE_BACKUP_CODE_TTL = 2h; {words}"
         assert "1 activation(s), 0 " in rules["secours-b"].detail
         assert rules["dpi"].status == "not_applicable"
+
+
+def test_a_store_outage_fails_closed(tmp_path, psc_emulator_factory, receiver):
+    from tests.support.redis import RedisServer
+
+    own = RedisServer(tmp_path).start()
+    policies = tmp_path / "policies"
+    policies.mkdir()
+    (policies / "secours-a.yaml").write_text(
+        SECOURS_POLICY.format(service="secours-a").replace("http://127.0.0.1:8002", receiver.url))
+    server = start_stack(tmp_path, own.url, psc_emulator_factory, receiver.url)
+    try:
+        admin = requests.Session()
+        assert console_login(admin, server.url).status_code == 200
+        code = code_of(activate(server, admin))
+        pro = Professional(server, receiver)
+        page = pro.page()
+        own.stop()
+        answer = pro.submit(PRO, code, page)
+        assert answer.status_code == 503 and COOKIE not in answer.cookies and not answer.is_redirect
+        assert 'data-error-code="store_unavailable"' in answer.text
+    finally:
+        server.stop()
+        own.stop()
