@@ -1,7 +1,8 @@
 """A real chromium with the DevTools virtual authenticator (WebAuthn domain: CTAP2, internal transport, resident
 keys, user verification on and off): a professional logs in with PSC, enrols a passkey on « Mes moyens de
 connexion », then logs in with it on a service whose policy allows local-fido; with user verification off, the
-same login gets nowhere. The pages pass axe.
+same login gets nowhere. The pages pass axe. And the demo: the professional enrols from a demo app's page and logs in
+to the demo teleservice with the key.
 
 The bridge is served at http://localhost:PORT: WebAuthn needs a secure context (Chromium counts http://localhost
 and http://127.0.0.1 as one) AND a domain as RP ID: on http://127.0.0.1 navigator.credentials.create() fails with
@@ -114,3 +115,54 @@ def test_without_user_verification_the_key_logs_nobody_in(localhost_bridge, brow
     # Chromium itself refuses (NotAllowedError): userVerification "required" and the key cannot verify. The
     # bridge's own refusal of an assertion without the UV flag is tested over HTTP (tests/integration).
     assert "annulée ou n'a pas abouti" in page.inner_text("#passkey-status")
+
+
+@pytest.fixture
+def demo_apps_on_localhost(tmp_path, redis_url, psc_emulator_factory):
+    """The demo: bridge (at http://localhost:PORT), PSC emulator, demo apps, with the shipped demo policies."""
+    import threading
+
+    from bridge.sandbox.apps import create_demo_apps
+    from bridge.sandbox.psc import EmulatedClient
+
+    apps_server = make_server("127.0.0.1", 0, None, threaded=True)
+    apps_url = f"http://127.0.0.1:{apps_server.port}"
+    reserved = make_server("127.0.0.1", 0, None, threaded=True)
+    url = f"http://localhost:{reserved.port}"
+    psc = psc_emulator_factory(clients=[EmulatedClient(
+        client_id="bridge-test", secret="bridge-test-secret", redirect_uris=[f"{url}/psc/callback"],
+        post_logout_redirect_uris=[f"{url}/logout/done"])])
+    bridge = start_bridge({"BRIDGE_PUBLIC_URL": url, "BRIDGE_STORE_URL": redis_url,
+                           "BRIDGE_KEYS_DIR": str(tmp_path / "keys"), "BRIDGE_SWEEP_INTERVAL": "0",
+                           "BRIDGE_POLICIES_DIR": str(rewrite_policies(tmp_path / "policies", apps_url)),
+                           "BRIDGE_PSC_DISCOVERY_URL": psc.discovery_url, "BRIDGE_PSC_CLIENT_ID": "bridge-test",
+                           "BRIDGE_PSC_CLIENT_SECRET": "bridge-test-secret"}, reserved=reserved)
+    apps_server.app = create_demo_apps(url, apps_url)
+    threading.Thread(target=apps_server.serve_forever, daemon=True).start()
+    yield apps_url
+    apps_server.shutdown()
+    bridge.stop()
+
+
+def test_the_demo_professional_enrols_from_the_portal_and_logs_in_to_the_teleservice(demo_apps_on_localhost,
+                                                                                    browser_page):
+    page, cdp, authenticator = browser_page
+    apps = demo_apps_on_localhost
+    page.goto(f"{apps}/portail/")
+    page.click("#login")
+    page.wait_for_selector("input[name=user]")
+    page.check("input[name=user][value='899700000002']")
+    page.click("button[type=submit]")
+    page.wait_for_selector("#welcome")
+    page.click("#means-link")                          # the demo app links to « Mes moyens de connexion »
+    page.fill("#enrol-name", "Clé de démo")
+    page.click("#enrol-submit")
+    page.wait_for_selector("#means-done[data-done=added]")
+    page.context.clear_cookies()                       # another day: no session anywhere, the key is still there
+    page.goto(f"{apps}/teleservice/")
+    page.click("#login")
+    page.click("[data-mie=local-fido]")
+    page.click("#fido-start")
+    page.wait_for_selector("#welcome")
+    assert page.inner_text("[data-claim=mie]") == "local-fido"
+    assert page.inner_text("[data-claim=sub]") == "899700000002"
