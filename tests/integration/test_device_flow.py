@@ -308,3 +308,26 @@ def test_the_practice_situation_step_then_approval(stack):
     me = requests.get(f"{stack.url}/userinfo", headers={"Authorization": f"Bearer {tokens['access_token']}"},
                       timeout=10).json()
     assert me["sub"] == "899700000001"
+
+
+def test_a_third_party_kiosk_asks_the_professionals_consent_first(bridge_factory, tmp_path):
+    import shutil
+
+    policies = tmp_path / "policies"
+    shutil.copytree("policies", policies)
+    dpi = policies / "dpi.yaml"
+    dpi.write_text(dpi.read_text().replace("    grant_types: [urn:ietf:params:oauth:grant-type:device_code]\n",
+                                           "    grant_types: [urn:ietf:params:oauth:grant-type:device_code]\n"
+                                           "    consent: required\n"))
+    server = bridge_factory(env={"BRIDGE_POLICIES_DIR": str(policies)})
+    started = device(server)
+    browser = requests.Session()
+    asked = approve(server, browser, started["user_code"])
+    assert asked.status_code == 302 and "/login/consent" in asked.headers["Location"]
+    page = browser.get(urljoin(server.url, asked.headers["Location"]), timeout=10)
+    assert 'data-page="consent"' in page.text and "Poste de soins (démo)" in page.text
+    assert error(poll(server, started["device_code"])) == "authorization_pending"   # nothing before the consent
+    action, hidden = form_fields(page.text)
+    done = browser.post(urljoin(server.url, action), data={**hidden, "decision": "allow"}, timeout=10)
+    assert 'data-step="done"' in done.text
+    assert "access_token" in poll(server, started["device_code"]).json()
