@@ -435,3 +435,12 @@ def test_acr_values_are_checked_on_the_result(bridge_factory, tmp_path):
     meta = requests.get(server.url + "/.well-known/openid-configuration", timeout=10).json()
     keys = KeySet.import_key_set(requests.get(meta["jwks_uri"], timeout=10).json())
     assert jwt.decode(answer["id_token"], keys).claims["acr"] == "eidas2"
+
+
+def test_waiting_is_not_counted_as_failed_token_requests(bridge_factory, tmp_path):
+    server = _bridge(bridge_factory, tmp_path, BRIDGE_RATE_LIMIT_TOKEN_FAILURES="3/minute")
+    auth_req_id = started(server)
+    for _ in range(5):   # many workstations of one client behind one address: pending is no failure
+        tick(server, 6)
+        assert poll(server, auth_req_id).json()["error"] == "authorization_pending"
+    assert [poll(server, "forged").status_code for _ in range(4)] == [400, 400, 400, 429]
