@@ -108,12 +108,20 @@ def keep_psc_tokens(bridge, sid: str, token_response: dict) -> None:
         bridge.store.hash_set(key, {sid: "1"}, IDP_SESSION_MAX + 60)
 
 
+def _seconds(value, default: int) -> int:
+    """A lifetime PSC announced, within 1 s..4 h (a missing or odd value: PSC's documented default)."""
+    try:
+        return min(IDP_SESSION_MAX, max(1, int(value)))
+    except (TypeError, ValueError):
+        return default
+
+
 def _from_response(now: float, answer: dict, previous: dict) -> dict:
-    record = {**previous, "at": answer["access_token"], "at_exp": now + int(answer.get("expires_in") or 60),
+    record = {**previous, "at": str(answer["access_token"]), "at_exp": now + _seconds(answer.get("expires_in"), 120),
               "failures": 0, "retry_at": 0}
-    if answer.get("refresh_token"):   # PSC rotates; without a new one the previous stays valid
+    if isinstance(answer.get("refresh_token"), str):   # PSC rotates; without a new one the previous stays valid
         record["rt"] = answer["refresh_token"]
-        record["rt_exp"] = now + int(answer.get("refresh_expires_in") or 1800)
+        record["rt_exp"] = now + _seconds(answer.get("refresh_expires_in"), 1800)
     return record
 
 

@@ -46,3 +46,12 @@ def test_the_value_opens_for_no_other_key_and_no_other_session():
     tampered = raw[:-4] + ("AAAA" if raw[-4:] != "AAAA" else "BBBB")
     assert psc_tokens.unseal(bridge.settings.secret_key, f"psct:{{{one.sid}}}", tampered) is None
     assert psc_tokens.unseal(bridge.settings.secret_key, f"psct:{{{one.sid}}}", "v1.!!") is None
+
+
+def test_odd_lifetimes_from_psc_fall_back_to_its_documented_ones():
+    bridge = parts()
+    session = bridge.sessions.create(login())
+    psc_tokens.keep_psc_tokens(bridge, session.sid, {"access_token": ACCESS, "refresh_token": REFRESH,
+                                                     "expires_in": "soon", "refresh_expires_in": 10 ** 9})
+    kept = psc_tokens.load(bridge, session.sid)
+    assert (kept["at_exp"], kept["rt_exp"]) == (NOW + 120, NOW + 4 * 3600)
