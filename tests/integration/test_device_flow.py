@@ -331,3 +331,27 @@ def test_a_third_party_kiosk_asks_the_professionals_consent_first(bridge_factory
     done = browser.post(urljoin(server.url, action), data={**hidden, "decision": "allow"}, timeout=10)
     assert 'data-step="done"' in done.text
     assert "access_token" in poll(server, started["device_code"]).json()
+
+
+def test_a_public_kiosk_with_refresh_tokens(bridge_factory, tmp_path):
+    import shutil
+
+    policies = tmp_path / "policies"
+    shutil.copytree("policies", policies)
+    dpi = policies / "dpi.yaml"
+    dpi.write_text(dpi.read_text().replace("clients:\n", "clients:\n"
+                                           "  - client_id: chariot-public\n"
+                                           "    token_endpoint_auth_method: none\n"
+                                           f"    grant_types: [{GRANT}, refresh_token]\n"
+                                           "    scopes: [openid, profile, rpps]\n", 1))
+    server = bridge_factory(env={"BRIDGE_POLICIES_DIR": str(policies)})
+    answer = requests.post(f"{server.url}/device_authorization", data={"client_id": "chariot-public"}, timeout=10)
+    assert answer.status_code == 200, answer.text
+    started = answer.json()
+    approve(server, requests.Session(), started["user_code"])
+    tokens = requests.post(f"{server.url}/token", timeout=10, data={"grant_type": GRANT, "client_id": "chariot-public",
+                                                                    "device_code": started["device_code"]}).json()
+    assert tokens["scope"] == "openid" and tokens["refresh_token"]   # scope: openid when the kiosk asks none
+    refreshed = requests.post(f"{server.url}/token", timeout=10, data={
+        "grant_type": "refresh_token", "client_id": "chariot-public", "refresh_token": tokens["refresh_token"]})
+    assert refreshed.status_code == 200 and refreshed.json()["access_token"]
