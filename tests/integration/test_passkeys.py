@@ -222,3 +222,28 @@ def test_an_administrator_revokes_a_key(stack):
     assert passkey_login(stack, soft)[0] is None
     lines = [line for line in audit(stack) if line["event"] == "fido_revoked"]
     assert lines[0]["details"]["by"] == "admin" and lines[0]["details"]["admin"] == "899700000001"
+
+
+def test_a_store_outage_during_a_passkey_login_fails_closed(tmp_path, psc_emulator_factory, receiver, clock):
+    from tests.support.redis import RedisServer
+
+    own = RedisServer(tmp_path).start()
+    server = start_stack(tmp_path, own.url, psc_emulator_factory, receiver.url, clock=clock)
+    server.receiver = receiver
+    try:
+        soft = SoftKey()
+        enrol(server, psc_session(server), soft)
+        browser = requests.Session()
+        app = AppClient(server.url, **at(receiver.url, TELESERVICE))
+        chooser = browser.get(app.authorize_url(), timeout=10)
+        page = browser.get(urljoin(server.url, unescape(re.search(r'href="([^"]*/login/fido\?txn=[^"]+)"',
+                                                                  chooser.text).group(1))), timeout=10)
+        txn, csrf = parse_qs(urlsplit(page.url).query)["txn"][0], csrf_of(page.text)
+        options = browser.post(f"{server.url}/login/fido/options", json={"txn": txn, "csrf": csrf}, timeout=10).json()
+        own.stop()
+        answer = browser.post(f"{server.url}/login/fido/verify", allow_redirects=False, timeout=30, data={
+            "txn": txn, "csrf": csrf, "credential": soft.assert_(options, origin=server.url)})
+        assert answer.status_code == 503 and "bridge_session" not in answer.headers.get("Set-Cookie", "")
+    finally:
+        own.stop()
+        server.stop()
