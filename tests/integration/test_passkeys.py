@@ -247,3 +247,12 @@ def test_a_store_outage_during_a_passkey_login_fails_closed(tmp_path, psc_emulat
     finally:
         own.stop()
         server.stop()
+
+
+def test_the_pages_speak_english_too(stack):
+    browser = psc_session(stack)
+    page = browser.get(f"{stack.url}/me/means?lang=en", timeout=10).text
+    assert "My login means" in page and "Register a key" in page and "Mes moyens" not in page
+    other = requests.Session()
+    chooser = other.get(AppClient(stack.url, **at(stack.receiver.url, TELESERVICE)).authorize_url(), timeout=10)
+    assert "Security key or passkey (FIDO2)" in other.get(chooser.url + "&lang=en", timeout=10).text
