@@ -42,6 +42,7 @@ from bridge.web.envelope import Envelope
 from bridge.web.fido import bp as fido_login
 from bridge.web.means import bp as means
 from bridge.web.psc_logout import bp as psc_logout
+from bridge.web.psc_proxy import bp as psc_proxy
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -81,6 +82,7 @@ def register(app: Flask) -> None:
     for blueprint in (backup, admin_backup):   # the backup means (RIE-PS 16): login page, console page
         app.register_blueprint(blueprint)
     app.register_blueprint(psc_logout)   # PSC's back-channel logout to the bridge (issue 17 item 5)
+    app.register_blueprint(psc_proxy)   # Proxy e-Santé mode (optional, BRIDGE_PSC_CLIENT_CERT)
     for blueprint in (fido_login, means, admin_fido):   # passkeys (local-fido): login, /me/means, console
         app.register_blueprint(blueprint)
     limits.install(app)  # wraps the registered /authorize and /token views

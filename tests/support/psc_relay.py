@@ -39,8 +39,9 @@ max_session: 4h
 """
 
 
-def lgc_policy() -> str:
-    exchange = f"[authorization_code, refresh_token, {TOKEN_EXCHANGE}]\n    psc_audiences: [{DMP}, {INSI}]"
+def lgc_policy(audiences: tuple[str, ...] = ()) -> str:
+    exchange = f"[authorization_code, refresh_token, {TOKEN_EXCHANGE}]\n    psc_audiences: " \
+        f"[{', '.join((DMP, INSI, *audiences))}]"
     return LGC + "".join(CLIENT.format(client_id=c, grants=g) for c, g in (
         ("lgc-desktop", exchange), ("lgc-viewer", exchange), ("lgc-basic", "[authorization_code, refresh_token]"),
     )) + SERVICE_TAIL
@@ -49,10 +50,10 @@ def lgc_policy() -> str:
 @pytest.fixture
 def relay_stack_factory(bridge_factory, receiver, tmp_path):
     """`env=` more bridge settings, `verify=` the CA of an HTTPS emulator, other keywords to bridge_factory."""
-    def start(env: dict | None = None, verify=True, **kwargs):
+    def start(env: dict | None = None, verify=True, audiences: tuple[str, ...] = (), **kwargs):
         clock = Clock()
         trail = tmp_path / "audit.log"
-        policies = rewrite_policies(tmp_path / "policies", receiver.url, {"lgc.yaml": lgc_policy()})
+        policies = rewrite_policies(tmp_path / "policies", receiver.url, {"lgc.yaml": lgc_policy(audiences)})
         server = bridge_factory(env={"BRIDGE_POLICIES_DIR": str(policies), "BRIDGE_AUDIT_PATH": str(trail),
                                      **(env or {})}, clock=clock, **kwargs)
         emu = server.psc.emulator
