@@ -65,6 +65,7 @@ MAX_KEYS = 10                    # per professional
 STRONG_MIE = ("psc", "cps")      # prefixes of the means an enrolment may follow (identity proven by PSC or a card)
 # Refusals counted towards the lockout (R8): the others say nothing about the key or the person.
 NOT_COUNTED = frozenset({"fido_challenge_invalid", "txn_invalid", "csrf", "store_unavailable"})
+DAY, DAILY_FAILURES = 86400, 25  # R8: at most 25 failures per 24 h for one key
 
 
 class FidoError(BridgeError):
@@ -388,12 +389,18 @@ class FidoFailures:
         return None
 
     def failed(self, code: str, key_id: str | None, address: str | None) -> list[str]:
-        """Count one refused login; the scopes this failure has just locked out."""
+        """Count one refused login; the scopes this failure has just locked out. Beside the window, a key that
+        reaches DAILY_FAILURES refused logins in 24 hours is refused for the rest of that day (R8's maximum)."""
         if code in NOT_COUNTED:
             return []
         newly = []
         for scope, value in self._subjects(key_id, address):
-            if self.store.count(f"fidofail:{scope}:{value}", self.window) == self.limits[scope]:
-                self.store.set(f"fidolock:{scope}:{value}", str(self.clock.now() + self.lockout), self.lockout)
+            lockout = self.lockout
+            if self.store.count(f"fidofail:{scope}:{value}", self.window) >= self.limits[scope]:
                 newly.append(scope)
-        return newly
+            if scope == "key" and self.store.count(f"fidoday:{value}", DAY) >= DAILY_FAILURES:
+                lockout = DAY
+                newly.append(scope)
+            if newly and newly[-1] == scope:
+                self.store.set(f"fidolock:{scope}:{value}", str(self.clock.now() + lockout), lockout)
+        return list(dict.fromkeys(newly))

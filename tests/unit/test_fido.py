@@ -222,3 +222,29 @@ def test_failures_lock_the_key_then_the_lock_ends(world):
 def test_an_ip_address_is_no_rp_id():
     assert rp_id_problem("127.0.0.1") and rp_id_problem("::1")
     assert rp_id_problem("localhost") is None and rp_id_problem("bridge.example") is None
+
+
+def test_a_key_failing_25_times_in_a_day_is_refused_for_a_day(world):
+    clock, store, keys, sessions = world
+    failures = FidoFailures(store, clock, keys.settings)
+    for n in range(1, 25):
+        failures.failed("fido_invalid", "K", None)
+        if n % 5 == 0:   # each burst of 5 locks for 5 minutes; wait it out and leave the 15-minute window
+            assert failures.locked("K", None) == ("key", 5)
+            clock.advance(16 * 60)
+    assert failures.locked("K", None) is None
+    assert failures.failed("fido_invalid", "K", None) == ["key"]   # the 25th of the day (R8: at most 25 per 24 h)
+    assert failures.locked("K", None) == ("key", 24 * 60)
+    clock.advance(24 * 3600)
+    assert failures.locked("K", None) is None
+
+
+def test_after_a_lockout_one_more_failure_in_the_window_locks_again(world):
+    clock, store, keys, sessions = world
+    failures = FidoFailures(store, clock, keys.settings)
+    for _ in range(5):
+        failures.failed("fido_invalid", "K", None)
+    clock.advance(301)
+    assert failures.locked("K", None) is None
+    assert failures.failed("fido_invalid", "K", None) == ["key"]
+    assert failures.locked("K", None) == ("key", 5)
