@@ -12,8 +12,9 @@ pipeline). Keys in the store, all expiring (never the raw device code):
     devused:{sha256(device_code)}    the decision was collected: a second poll is invalid_grant
 
 The decision is written once (store.add) and collected once (POLL, one atomic store round trip: Lua on Redis, its
-Python twin on memory://): a device code yields tokens a single time whatever the concurrency. Typing a wrong user code counts per browser and per source address in a fixed window
-(`userfail:`); beyond a limit the page refuses any code for a while (brute force: 20^8 codes, a few guesses).
+Python twin on memory://): a device code yields tokens a single time whatever the concurrency. Typing a wrong
+user code counts per browser and per source address in a fixed window (`userfail:`); beyond a limit the page
+refuses any code for a while (brute force: 20^8 codes, a few guesses).
 Lifetime, interval and limits are settings (BRIDGE_DEVICE_*, bridge.config); the constants below are their defaults.
 """
 from __future__ import annotations
