@@ -5,7 +5,8 @@ Real parts: three sentinels, a master and a replica (redis-server --sentinel, te
 BRIDGE_STORE_URL=redis+sentinel://. Load threads loop on a full login (bench.scenarios.login_flow, 7 requests) and
 a refresh of their own token family. After `--before` seconds the master is SIGKILLed; once the sentinels agree on
 the promoted replica, the killed node is started again as a replica of the new master (as its supervisor and the
-operator would: docs/operations.md#redis-failover), and the load goes on `--after` seconds.
+operator would: docs/operations.md#redis-failover), and the load goes on `--after` seconds. With WAIT, every
+Redis node runs with min-replicas-to-write 1 (the recommended setting).
 
 Reported per BRIDGE_STORE_WAIT_REPLICAS value: kill -> sentinels agree on the new master (failover), kill ->
 replica back, kill -> first successful login and first successful refresh (recovery), and the outcomes of every
@@ -77,7 +78,9 @@ def run(wait_replicas: int, threads: int, before: float, after: float) -> dict:
     from tests.support.sentinel import SentinelGroup
 
     with tempfile.TemporaryDirectory(prefix="bridge-failover-") as tmp:
-        group = SentinelGroup(Path(tmp)).start()
+        # WAIT goes with min-replicas-to-write 1 on every node, as docs/operations.md#redis-failover says
+        options = ("--min-replicas-to-write", "1", "--min-replicas-max-lag", "10") if wait_replicas else ()
+        group = SentinelGroup(Path(tmp), master_options=options).start()
         try:
             with FailoverStack(group.url, wait_replicas) as stack:
                 ctx = Context(stack.bridge_url, stack.hello_url, stack.psc_url)
