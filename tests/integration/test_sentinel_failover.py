@@ -125,6 +125,8 @@ def run_master_killed(bridge_factory, sentinel_group):
 
     assert not outcomes.wrong, outcomes.wrong
     assert any(key.endswith(" 503") for key in outcomes.counts), f"the switch was not seen: {outcomes.counts}"
+    metrics = requests.get(f"{server.url}/metrics", timeout=10).text   # the dead master, then no master yet
+    assert 'error="ConnectionError"' in metrics or 'error="MasterNotFoundError"' in metrics
     for browser in browsers:   # acknowledged SSO sessions survive the failover
         assert "code" in sso_code(server, browser)
     for index, token in enumerate(families):  # and so do acknowledged refresh tokens
