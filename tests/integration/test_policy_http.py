@@ -41,7 +41,7 @@ def test_the_chooser_shows_exactly_the_allowed_means(bridge_factory):
     for conf in (PORTAIL, DPI):
         assert chooser_means(server, conf)[1] == ["psc (direct)"]
     status, means, _ = chooser_means(server, TELESERVICE)
-    assert status == 200 and means == ["psc", "cps-pin", "local-fido"]   # PSC first (RIE-PS 03), then direct
+    assert status == 200 and means == ["psc", "cps-pin", "local-fido", "backup"]   # PSC first (RIE-PS 03), then direct
 
 
 def test_an_ecps_session_is_stepped_up_for_a_service_that_needs_a_card(bridge_factory, receiver, tmp_path):

@@ -27,8 +27,8 @@ def test_check_prints_a_table_of_services_and_exits_0():
     assert "as of 2026-11-23: 4 service(s)" in result.stdout
     rows = table_rows(result.stdout)
     assert set(rows) == {"admin", "demo-portail", "dpi", "teleservice-historique"}
-    assert rows["teleservice-historique"][:6] == ["teleservice-historique", "teleservice-web", "psc,cps-pin,local-fido",
-                                                  "yes", "30m", "4h"]
+    assert rows["teleservice-historique"][:6] == ["teleservice-historique", "teleservice-web",
+                                                  "psc,cps-pin,local-fido,backup", "yes", "30m", "4h"]
     assert rows["dpi"][2:5] == ["psc", "yes", "15m"]
     assert rows["admin"][4:6] == ["15m", "1h"]
     assert result.stderr == ""
