@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from urllib.parse import urlsplit
 
 import pytest
@@ -25,6 +26,7 @@ class Tamper:
     def __init__(self, app):
         self.app, self.inner = app, app.wsgi_app
         self.answers: dict[str, tuple[int, str, bytes]] = {}
+        self.delays: dict[str, float] = {}
         self.hits: dict[str, int] = {}
         self.lock = threading.Lock()
         app.wsgi_app = self
@@ -33,6 +35,7 @@ class Tamper:
         path = environ["PATH_INFO"]
         with self.lock:
             self.hits[path] = self.hits.get(path, 0) + 1
+        time.sleep(self.delays.get(path, 0))
         if path not in self.answers:
             return self.inner(environ, start_response)
         status, content_type, body = self.answers[path]
@@ -42,8 +45,12 @@ class Tamper:
 
 @pytest.fixture
 def psc(bridge_factory, tmp_path):
+    return tampered(bridge_factory, tmp_path)
+
+
+def tampered(bridge_factory, tmp_path, **env):
     trail = tmp_path / "audit.log"
-    server = bridge_factory(env={"BRIDGE_AUDIT_PATH": str(trail)})
+    server = bridge_factory(env={"BRIDGE_AUDIT_PATH": str(trail), **env})
     server.trail, server.tamper = trail, Tamper(server.psc.app)
     meta = requests.get(server.psc.discovery_url, timeout=10).json()
     server.paths = {"discovery": urlsplit(server.psc.discovery_url).path,
@@ -120,11 +127,11 @@ def test_a_psc_outage_page_then_recovery_needs_no_restart(psc):
     assert "code" in AppClient(psc.url, **PORTAIL).login(requests.Session(), user="899700000002")
 
 
-def test_slow_userinfo_is_a_timeout_page_audited_without_session(bridge_factory, tmp_path):
-    trail = tmp_path / "audit.log"
-    server = bridge_factory(env={"BRIDGE_PSC_READ_TIMEOUT": "1", "BRIDGE_AUDIT_PATH": str(trail)})
-    server.trail = trail
-    requests.post(f"{server.psc.url}/_emulator/faults", json={"userinfo_delay": 3}, timeout=10).raise_for_status()
+@pytest.mark.parametrize("endpoint", ["discovery", "jwks", "userinfo"])
+def test_a_slow_psc_is_a_timeout_page_audited_without_session(bridge_factory, tmp_path, endpoint):
+    """(The token endpoint's delay: test_psc_bad_input.py.) BRIDGE_PSC_READ_TIMEOUT 1 s, PSC answering in 3 s."""
+    server = tampered(bridge_factory, tmp_path, BRIDGE_PSC_READ_TIMEOUT="1")
+    server.tamper.delays[server.paths[endpoint]] = 3
     refused(server, "psc_timeout", 504)
     # the worker was released: the bridge answers the next request (a health check) at once
     assert requests.get(f"{server.url}/healthz", timeout=5).status_code == 200
