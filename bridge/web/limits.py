@@ -83,7 +83,8 @@ def install(app: Flask) -> None:
         views["card_removal.removed"] = limiter.limit(settings.rate_limit_authorize, key_func=client_ip,
                                                       scope="card-removed")(views["card_removal.removed"])
         # Direct card logins and backup codes: per address like /authorize, one counter per endpoint.
-        for endpoint in ("cps.challenge", "cps.proof", "cps.tls_login", "backup.submit"):
+        for endpoint in ("cps.challenge", "cps.proof", "cps.tls_login", "backup.submit", "fido.options", "fido.verify",
+                         "means.options", "means.register"):
             if endpoint in views:
                 views[endpoint] = limiter.limit(settings.rate_limit_authorize, key_func=client_ip,
                                                 scope=endpoint)(views[endpoint])

@@ -256,3 +256,10 @@ def test_the_pages_speak_english_too(stack):
     other = requests.Session()
     chooser = other.get(AppClient(stack.url, **at(stack.receiver.url, TELESERVICE)).authorize_url(), timeout=10)
     assert "Security key or passkey (FIDO2)" in other.get(chooser.url + "&lang=en", timeout=10).text
+
+
+@pytest.mark.parametrize("env", [{"BRIDGE_RATE_LIMIT_AUTHORIZE": "2/minute"}])
+def test_the_passkey_endpoints_are_rate_limited_per_address(stack):
+    for path in ("/login/fido/options", "/login/fido/verify", "/me/means/options", "/me/means/register"):
+        answers = [requests.post(f"{stack.url}{path}", data={"txn": "x"}, timeout=10).status_code for _ in range(3)]
+        assert 429 not in answers[:2] and answers[2] == 429, (path, answers)
