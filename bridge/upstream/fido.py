@@ -168,7 +168,8 @@ class Passkeys:
         if refusal:
             raise FidoError(refusal[0], f"login with {session.authn.mie} {refusal[1]} min ago")
         identity = session.authn.identity
-        existing = [k for k in self.keys(identity.national_id)]
+        now = self.clock.now()   # an expired key is neither counted nor excluded: its authenticator may enrol again
+        existing = [k for k in self.keys(identity.national_id) if not k.expired(now)]
         if len(existing) >= MAX_KEYS:
             raise FidoError("fido_too_many_keys", f"{len(existing)} keys")
         challenge = secrets.token_bytes(32)

@@ -248,3 +248,19 @@ def test_after_a_lockout_one_more_failure_in_the_window_locks_again(world):
     assert failures.locked("K", None) is None
     assert failures.failed("fido_invalid", "K", None) == ["key"]
     assert failures.locked("K", None) == ("key", 5)
+
+
+def test_re_enrolment_after_expiry_needs_a_new_strong_login_then_works(world):
+    clock, store, keys, sessions = world
+    _, soft, old = enrolled(world)
+    clock.advance(3 * 365 * 86400 + 1)
+    stale = sessions.create(psc_login(at=NOW))
+    assert keys.enrol_refusal(stale)[0] == "fido_enrol_too_old"   # the old login proves nothing today
+    session = sessions.create(psc_login(at=clock.now()))
+    options = keys.registration_options(session)
+    assert options.get("excludeCredentials", []) == []   # the expired key does not stop its authenticator
+    again = SoftKey()
+    new = keys.register(session, again.register(options, origin=ORIGIN), "Clé renouvelée")
+    assert new.expires == clock.now() + 3 * 365 * 86400
+    assert keys.verify("t", again.assert_(keys.authentication_options("t"), origin=ORIGIN))[0].id == new.id
+    assert [k.id for k in keys.keys(old.national_id)] == [old.id, new.id]   # the expired one still listed, as such
