@@ -38,6 +38,9 @@ bridge_psc_relay_total                   event                          PSC toke
                                                                         refresh_failed | session_ended |
                                                                         relay_stopped | backchannel_logout |
                                                                         backchannel_refused
+bridge_audit_write_failures_total        sink                           audit lines that could not be made durable
+                                                                        (sink file|stream): with the audit required
+                                                                        the request failed closed (503)
 bridge_audit_export_failures_total       target, reason                 audit lines not sent to the SIEM export
                                                                         (target syslog|stdout; reason send|
                                                                         queue_full); the audit file is unaffected
@@ -95,6 +98,8 @@ CARD_REMOVALS = Counter("bridge_card_removals", "Card removal notices from works
 REMOVAL_OUTCOMES = ("ended", "unknown", "session_ended", "card_changed")
 CARD_LOCKOUTS = Counter("bridge_card_lockouts", "Repeated bad card certificates: lockouts (locked) and logins "
                         "refused during one (refused), per certificate or per source address.", ["scope", "event"])
+AUDIT_WRITE_FAILURES = Counter("bridge_audit_write_failures", "Audit lines that could not be made durable (disk "
+                               "full, unwritable file, Redis down), by sink.", ["sink"])
 AUDIT_EXPORT_FAILURES = Counter("bridge_audit_export_failures", "Audit lines the SIEM export could not send (send) "
                                 "or dropped (queue_full); the audit file is not affected.", ["target", "reason"])
 DEVICE = Counter("bridge_device_authorizations", "Device authorization grant (RFC 8628) events.", ["event"])
@@ -172,6 +177,11 @@ def card_removal(outcome: str) -> None:
 def card_lockout(scope: str, event: str) -> None:
     """scope: certificate | address; event: locked | refused."""
     CARD_LOCKOUTS.labels(label(scope, ("certificate", "address")), label(event, ("locked", "refused"))).inc()
+
+
+def audit_write_failure(sink: str) -> None:
+    """sink: file | stream."""
+    AUDIT_WRITE_FAILURES.labels(label(sink, ("file", "stream"))).inc()
 
 
 def audit_export_failure(target: str, reason: str) -> None:

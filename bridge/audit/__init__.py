@@ -150,6 +150,9 @@ class Audit:
                 written.append(sink(build))
                 in_file = in_file or sink == self._append_to_file
             except AuditUnavailable as exc:
+                from bridge import metrics
+
+                metrics.audit_write_failure("file" if sink == self._append_to_file else "stream")
                 if self.required:
                     raise  # the caller fails closed (HTTP 503)
                 log.warning("audit_unavailable", audit_event=event, error=str(exc))

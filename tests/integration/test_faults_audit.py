@@ -34,6 +34,14 @@ def token(server, data: dict) -> requests.Response:
                          auth=(PORTAIL["client_id"], PORTAIL["client_secret"]))
 
 
+def write_failures(server) -> float:
+    import re
+
+    text = requests.get(f"{server.url}/metrics", timeout=10).text
+    found = re.search(r'^bridge_audit_write_failures_total\{sink="file"\} (\S+)$', text, re.MULTILINE)
+    return float(found.group(1)) if found else 0.0
+
+
 def events(trail) -> list[str]:
     return [json.loads(line)["event"] for line in trail.read_text().splitlines()]
 
@@ -46,6 +54,7 @@ def test_a_full_disk_stops_code_exchange_and_refresh_then_recovers(bridge_factor
     app = AppClient(server.url, **PORTAIL)
     code = app.login(requests.Session(), user="899700000003")["code"]
     disk = Disk(trail)
+    failures = write_failures(server)
     disk.fill()
     try:
         exchange = token(server, {"grant_type": "authorization_code", "code": code, "redirect_uri": PORTAIL[
@@ -54,6 +63,7 @@ def test_a_full_disk_stops_code_exchange_and_refresh_then_recovers(bridge_factor
         for answer in (exchange, refresh):
             assert answer.status_code == 503, answer.text
             assert answer.json()["error"] == "temporarily_unavailable" and "access_token" not in answer.text
+        assert write_failures(server) >= failures + 2      # bridge_audit_write_failures_total{sink="file"}
     finally:
         disk.free()
     # Space back: the next requests are audited again, on the same chain, without a restart.
