@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import math
+import re
 import secrets
 from dataclasses import dataclass
 
@@ -36,6 +37,8 @@ FAILURE_WINDOW, LOCKOUT = 900, 900
 KEEP_AFTER_EXPIRY = 86400                     # the record outlives its code a day to say « expiré », not « inconnu »
 INDEX = "backup:index"
 MIE, UPSTREAM, AMR = "backup", "backup", ("pwd",)
+NATIONAL_ID = re.compile(r"[0-9A-Za-z-]{1,40}")   # RPPS/ADELI digits, sandbox ids, a PSI UUID
+PSI_ID = re.compile(r"[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}")   # Pro Santé Identité ids are UUIDs (kind psi)
 
 
 class BackupError(Exception):
@@ -94,7 +97,8 @@ class BackupCodes:
         record_id = secrets.token_urlsafe(12)
         code = "".join(secrets.choice(ALPHABET) for _ in range(CODE_LENGTH))
         record = {"id": record_id, "digest": self._digest(record_id, national_id, code), "services": list(services),
-                  "identity": {"national_id": national_id, "family_name": family_name, "given_name": given_name},
+                  "identity": {"national_id": national_id, "family_name": family_name, "given_name": given_name,
+                               "kind": "psi" if PSI_ID.fullmatch(national_id) else ""},
                   "activated_by": admin, "activated_at": now, "expires_at": now + life}
         self.store.set_json(self._key_of(national_id), record, life + KEEP_AFTER_EXPIRY)
         self.store.index_add(INDEX, national_id, now + life)
@@ -164,5 +168,5 @@ class BackupCodes:
         ident = record["identity"]
         return Authentication(
             identity=Identity(national_id=ident["national_id"], family_name=ident.get("family_name", ""),
-                              given_name=ident.get("given_name", "")),
+                              given_name=ident.get("given_name", ""), kind=ident.get("kind", "")),
             mie=MIE, amr=AMR, acr=BACKUP_ACR, auth_time=int(now), upstream=UPSTREAM), _public(record)

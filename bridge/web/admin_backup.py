@@ -3,17 +3,14 @@ that allow the backup means (RIE-PS 16), shown once on the answer page and never
 their revocation. HTTP only: bridge/admin/backup.py holds what it does, bridge/upstream/backup.py the codes."""
 from __future__ import annotations
 
-import re
-
 from flask import Blueprint, make_response, redirect, request, url_for
 
 from bridge.admin import backup
-from bridge.upstream.backup import BackupError, formatted
+from bridge.upstream.backup import NATIONAL_ID, BackupError, formatted
 from bridge.web.admin import console_action, console_page, page
 from bridge.web.context import bridge
 
 bp = Blueprint("admin_backup", __name__, url_prefix="/admin/backup")
-NATIONAL_ID = re.compile(r"[0-9A-Za-z]{1,32}")
 DONE = ("revoked",)
 
 
@@ -36,7 +33,7 @@ def home(console):
 @console_action
 def activate(console):
     form = request.form
-    typed = {"national_id": form.get("national_id", "").strip()[:32], "family_name": form.get("family_name", "")
+    typed = {"national_id": form.get("national_id", "").strip()[:40], "family_name": form.get("family_name", "")
              .strip()[:100], "given_name": form.get("given_name", "").strip()[:100]}
     chosen = form.getlist("services")
     if not NATIONAL_ID.fullmatch(typed["national_id"]):
@@ -52,7 +49,7 @@ def activate(console):
 @bp.post("/revoke")
 @console_action
 def revoke(console):
-    national_id = request.form.get("national_id", "")[:32]
+    national_id = request.form.get("national_id", "")[:40]
     if backup.revoke(bridge(), console.national_id, national_id) is None:
         return _page(console, status=404, error="backup_not_pending")
     return redirect(url_for("admin_backup.home", done="revoked"))

@@ -8,15 +8,13 @@ opens no session; wrong codes count towards the R8 lockout of the person (then 4
 """
 from __future__ import annotations
 
-import re
-
 from flask import Blueprint, make_response, render_template, request
 
 from bridge import events, metrics
 from bridge.i18n import N_, translated
 from bridge.logs import current_request_id, log
 from bridge.policy import login_means
-from bridge.upstream.backup import BackupCodes, BackupError
+from bridge.upstream.backup import NATIONAL_ID, BackupCodes, BackupError
 from bridge.web.answers import render_denial
 from bridge.web.completion import finish_login
 from bridge.web.context import bridge
@@ -26,7 +24,6 @@ from bridge.web.limits import client_ip
 from bridge.web.pending import bound_txn
 
 bp = Blueprint("backup", __name__)
-NATIONAL_ID = re.compile(r"[0-9A-Za-z]{1,32}")
 NOT_COUNTED = frozenset({"backup_code_other_service"})   # the right code, wrong service: no guessing
 
 TEXTS = {   # code -> French text (msgid); English in the gettext catalogue

@@ -273,3 +273,14 @@ def test_a_store_outage_fails_closed(tmp_path, psc_emulator_factory, receiver):
     finally:
         server.stop()
         own.stop()
+
+
+def test_the_policy_still_decides_a_psi_identity_refused_by_identity_kinds(stack, admin, receiver):
+    from bridge.sandbox.professionals import PSI_USER
+
+    code = code_of(activate(stack, admin, national_id=PSI_USER, family="FAURE", given="Inès"))
+    answer = Professional(stack, receiver).submit(PSI_USER, code)
+    assert answer.status_code == 403 and COOKIE not in answer.cookies and 'id="deny-title"' in answer.text
+    denied = [line for line in audit(stack) if line["event"] == "login_denied"]
+    assert (denied[-1]["subject"], denied[-1]["reason"], denied[-1]["mie"]) == \
+        (PSI_USER, "identity_kind_not_allowed", "backup")

@@ -112,3 +112,11 @@ def test_the_ttl_setting_is_24h_at_most():
     assert load_settings({"BRIDGE_BACKUP_CODE_TTL": "30m"}).backup_code_ttl == 1800
     with pytest.raises(ConfigError, match="BRIDGE_BACKUP_CODE_TTL"):
         load_settings({"BRIDGE_BACKUP_CODE_TTL": "25h"})
+
+
+def test_a_pro_sante_identite_id_gets_its_kind(setup):
+    codes, _, _ = setup
+    psi = "6c0e1b9a-4f5d-4c31-9d7e-2a8b3c4d5e6f"
+    authn, _ = codes.use(psi, activate(codes, national_id=psi).code, "dpi")
+    assert (authn.identity.national_id, authn.identity.id_kind) == (psi, "psi")
+    assert codes.use(PRO, activate(codes).code, "dpi")[0].identity.id_kind == "rpps"   # 8 + digits
