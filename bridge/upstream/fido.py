@@ -316,12 +316,14 @@ class Passkeys:
         return key, self.authentication(key, now)
 
     def authentication(self, key: Key, now: float) -> Authentication:
-        """The neutral Authentication of a passkey login: the identity kept at enrolment, the local-fido means.
-        A synced passkey (backup state set) is a software key (`swk`), a device-bound one hardware (`hwk`)."""
+        """The neutral Authentication of a passkey login: the identity kept at enrolment, the local-fido means, the
+        key in upstream_session (an administrator's revocation ends the sessions it opened). A synced passkey
+        (backup state set) is a software key (`swk`), a device-bound one hardware (`hwk`)."""
         amr = tuple("swk" if a == "hwk" and key.backed_up else a for a in CATALOGUE[MIE_ID].amr)
         return Authentication.from_dict({"identity": {**key.identity, "national_id": key.national_id},
                                          "mie": MIE_ID, "amr": amr, "acr": self.settings.fido_acr,
-                                         "auth_time": int(now), "upstream": MIE_ID})
+                                         "auth_time": int(now), "upstream": MIE_ID,
+                                         "upstream_session": {"key_id": key.id}})
 
     def _live_key(self, key_id) -> Key:
         if not isinstance(key_id, str) or not key_id or len(key_id) > 1400:

@@ -1,6 +1,6 @@
 """Admin console, passkeys (/admin/passkeys/): a professional's passkeys and FIDO2 keys by national id, and
 revoking any of them (confirmation, the console's CSRF token, audited as `fido_revoked` by the administrator and
-`admin_action`). HTTP only: the keys live in bridge/upstream/fido.py."""
+`admin_action`); the sessions the key opened end with it. HTTP only: the keys live in bridge/upstream/fido.py."""
 from __future__ import annotations
 
 from flask import Blueprint, redirect, request, url_for
@@ -25,7 +25,7 @@ def search(console):
     national_id = _national_id(request.args.get("national_id"))
     keys = passkeys().keys(national_id) if national_id else []
     return page("passkeys.html", console, national_id=national_id, keys=keys,
-                revoked=request.args.get("done") == "revoked")
+                revoked=request.args.get("done") == "revoked", ended=request.args.get("ended", 0, type=int))
 
 
 @bp.post("/revoke")
@@ -41,4 +41,9 @@ def revoke(console):
              by="admin", admin=console.national_id, remote_addr=client_ip())
     b.record("admin_action", "success", service="admin", national_id=console.national_id, command="fido_revoke",
              target=key.national_id, key_id=key.id)
-    return redirect(url_for("admin_fido.search", national_id=key.national_id, done="revoked"), 303)
+    # A key an administrator revokes may be in the wrong hands: the sessions it opened end too (back-channel).
+    opened = [s for s in b.sessions.list() if s.authn.upstream == MIE_ID
+              and s.authn.upstream_session.get("key_id") == key.id]
+    for session in opened:
+        b.sessions.end(session.sid, "fido_revoked", session)
+    return redirect(url_for("admin_fido.search", national_id=key.national_id, done="revoked", ended=len(opened)), 303)

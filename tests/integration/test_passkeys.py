@@ -206,9 +206,12 @@ def test_too_many_failures_lock_the_key(stack):
     assert lockouts[0]["scope"] == "key" and lockouts[1]["detail"].startswith("key locked out")
 
 
-def test_an_administrator_revokes_a_key(stack):
+def test_an_administrator_revokes_a_key_and_ends_the_sessions_it_opened(stack):
     soft = SoftKey()
     enrol(stack, psc_session(stack), soft)
+    holder = requests.Session()
+    assert passkey_login(stack, soft, browser=holder)[0] is not None
+    assert holder.get(f"{stack.url}/me/means", timeout=10).status_code == 200   # a live session, opened by the key
     admin = requests.Session()
     assert console_login(admin, stack.url).status_code == 200
     page = admin.get(f"{stack.url}/admin/passkeys/?national_id={PRO}", timeout=10)
@@ -218,8 +221,10 @@ def test_an_administrator_revokes_a_key(stack):
     assert forged.status_code == 403
     done = admin.post(f"{stack.url}/admin/passkeys/revoke", allow_redirects=False, timeout=10,
                       data={"csrf": csrf_of(page.text), "national_id": PRO, "key": key})
-    assert done.status_code == 303
+    assert done.status_code == 303 and "ended=1" in done.headers["Location"]
+    assert holder.get(f"{stack.url}/me/means", timeout=10).status_code == 401   # its session ended with it
     assert passkey_login(stack, soft)[0] is None
+    assert [line for line in audit(stack) if line["event"] == "logout" and line["reason"] == "fido_revoked"]
     lines = [line for line in audit(stack) if line["event"] == "fido_revoked"]
     assert lines[0]["details"]["by"] == "admin" and lines[0]["details"]["admin"] == "899700000001"
 
