@@ -47,10 +47,10 @@ def attest_command(ctx, service, out: Path, lang, period_from, period_to, audit_
                    demonstrate) -> None:
     if ctx.invoked_subcommand is not None:
         return
-    from bridge.attest import UnknownService, render_html, render_pdf
+    from bridge.attest import render_html, render_pdf
     from bridge.attest.build import live_policies_dir
     from bridge.attest.store import store_run
-    from bridge.config import ConfigError, load_settings, variable
+    from bridge.config import ConfigError, load_settings
     from bridge.policy import PolicyError, load_policies
 
     if out.suffix.lower() not in (".html", ".htm", ".pdf"):
@@ -65,37 +65,14 @@ def attest_command(ctx, service, out: Path, lang, period_from, period_to, audit_
     key = _bundle_key(settings) if bundle is not None else None
     options = dict(service=service, lang=lang, period_from=period_from, period_to=period_to,
                    audit_paths=list(audit_files) if audit_files else None)
-    try:
-        if no_self_checks:
-            from bridge.attest import build_report
-
-            report = build_report(policies, settings, **options)
-        else:   # the lab: a second bridge and the PSC emulator, in this process only; logging is kept as it was
-            from bridge.attest.demonstrate import Narrator
-            from bridge.sandbox.selfcheck import build_report as build_with_self_checks
-
-            watch = Narrator(lang, click.echo) if demonstrate else None
-            report = build_with_self_checks(policies, settings, **options, watch=watch,
-                                            log_level=variable("BRIDGE_ATTEST_LOG_LEVEL", "WARNING"))
-            if watch is not None:
-                watch.finish()
-    except UnknownService as exc:
-        _fail(f"service inconnu {exc.service!r} ; services : {', '.join(exc.known)}")
-    except ValueError as exc:
-        _fail(str(exc))
+    report = _build(policies, settings, options, lang, no_self_checks, demonstrate)
     html = render_html(report)
     pdf = render_pdf(report, html) if out.suffix.lower() == ".pdf" or bundle is not None else None
     if pdf is not None:
         out.write_bytes(pdf)
     else:
         out.write_text(html, encoding="utf-8")
-    checks = report.all_checks
-    failed = [c for c in checks if c.passed is False]
-    click.echo(f"{out} : {len(report.services)} service(s), auto-tests {len(checks) - len(failed)}/{len(checks)} "
-               "conformes" + (f" — NON CONFORMES : {', '.join(f'{c.service}:{c.id}' for c in failed)}" if failed
-                              else "")
-               + "".join(f" — NON CONFORME, configuration bloquante (la passerelle refuserait de démarrer) : {f}"
-                         for f in report.config_faults))
+    _summary(out, report)
     if bundle is not None:
         _write_bundle(bundle, report, html, pdf, settings, options["audit_paths"], key)
     if settings.attest_dir is None:
@@ -106,6 +83,42 @@ def attest_command(ctx, service, out: Path, lang, period_from, period_to, audit_
     except OSError as exc:
         _fail(f"BRIDGE_ATTEST_DIR : exécution non enregistrée dans {settings.attest_dir} : {exc}")
     click.echo(f"exécution enregistrée : {run.path} (console d'administration : /admin/report)")
+
+
+def _build(policies, settings, options: dict, lang, no_self_checks: bool, demonstrate: bool):
+    """The report, with the live self-checks unless --no-self-checks (told step by step with --demonstrate)."""
+    from bridge.attest import UnknownService
+    from bridge.config import variable
+
+    try:
+        if no_self_checks:
+            from bridge.attest import build_report
+
+            return build_report(policies, settings, **options)
+        # the lab: a second bridge and the PSC emulator, in this process only; logging is kept as it was
+        from bridge.attest.demonstrate import Narrator
+        from bridge.sandbox.selfcheck import build_report as build_with_self_checks
+
+        watch = Narrator(lang, click.echo) if demonstrate else None
+        report = build_with_self_checks(policies, settings, **options, watch=watch,
+                                        log_level=variable("BRIDGE_ATTEST_LOG_LEVEL", "WARNING"))
+        if watch is not None:
+            watch.finish()
+        return report
+    except UnknownService as exc:
+        _fail(f"service inconnu {exc.service!r} ; services : {', '.join(exc.known)}")
+    except ValueError as exc:
+        _fail(str(exc))
+
+
+def _summary(out: Path, report) -> None:
+    checks = report.all_checks
+    failed = [c for c in checks if c.passed is False]
+    click.echo(f"{out} : {len(report.services)} service(s), auto-tests {len(checks) - len(failed)}/{len(checks)} "
+               "conformes" + (f" — NON CONFORMES : {', '.join(f'{c.service}:{c.id}' for c in failed)}" if failed
+                              else "")
+               + "".join(f" — NON CONFORME, configuration bloquante (la passerelle refuserait de démarrer) : {f}"
+                         for f in report.config_faults))
 
 
 def _bundle_key(settings):

@@ -54,12 +54,7 @@ def read_client(report: Report, raw, index: int, dev: bool) -> Client | None:
         report.error(path + ("jwks",), jwks if jwks is not None else MISSING,
                      f"{method} needs the client's public keys as {{keys: [...]}}")
     subject_dn = _subject_dn(report, data, method, path)
-    grant_types = codes(report, data, "grant_types", path, GRANT_TYPES, f"one of {', '.join(GRANT_TYPES)}",
-                        ("authorization_code", "refresh_token"))
-    audiences = codes(report, data, "psc_audiences", path, AUDIENCE, "a PSC audience (printable, no space)")
-    if audiences and TOKEN_EXCHANGE not in grant_types:
-        report.error(path + ("psc_audiences",), list(audiences),
-                     f"only with {TOKEN_EXCHANGE} in grant_types (the audiences token exchange may return)")
+    grant_types, audiences = _grants(report, data, path)
     # A client without the browser grant (a kiosk on device code, a thick client on CIBA) has no redirect URI.
     if "authorization_code" in grant_types and data.get("redirect_uris") in (None, []):
         report.error(path + ("redirect_uris",), data.get("redirect_uris", MISSING),
@@ -68,10 +63,7 @@ def read_client(report: Report, raw, index: int, dev: bool) -> Client | None:
     logout = uris(report, data, "post_logout_redirect_uris", path, dev)
     backchannel = _logout_uri(report, data, "backchannel_logout_uri", path, dev)
     frontchannel = _logout_uri(report, data, "frontchannel_logout_uri", path, dev)
-    fc_session = data.get("frontchannel_logout_session_required", True)
-    if not isinstance(fc_session, bool):
-        report.error(path + ("frontchannel_logout_session_required",), fc_session, "must be true or false")
-        fc_session = True
+    fc_session = _flag(report, data, "frontchannel_logout_session_required", path, default=True)
     scopes = codes(report, data, "scopes", path, SCOPE, "an OAuth scope token", ("openid", "profile"))
     if "openid" not in scopes:
         report.error(path + ("scopes",), list(scopes), "must include 'openid' (this is an OpenID Connect provider)")
@@ -95,6 +87,17 @@ def read_client(report: Report, raw, index: int, dev: bool) -> Client | None:
                   jwks=jwks if isinstance(jwks, dict) else None, id_token_signed_response_alg=alg, name=name,
                   dpop_bound_access_tokens=dpop_bound, tls_client_auth_subject_dn=subject_dn,
                   consent=_consent(report, data, path), grant_types=grant_types, psc_audiences=audiences)
+
+
+def _grants(report: Report, data: dict, path: tuple) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """grant_types (what /token accepts from the client) and psc_audiences (token exchange only)."""
+    grant_types = codes(report, data, "grant_types", path, GRANT_TYPES, f"one of {', '.join(GRANT_TYPES)}",
+                        ("authorization_code", "refresh_token"))
+    audiences = codes(report, data, "psc_audiences", path, AUDIENCE, "a PSC audience (printable, no space)")
+    if audiences and TOKEN_EXCHANGE not in grant_types:
+        report.error(path + ("psc_audiences",), list(audiences),
+                     f"only with {TOKEN_EXCHANGE} in grant_types (the audiences token exchange may return)")
+    return grant_types, audiences
 
 
 def _redirect_uris(report: Report, data: dict, method: str, path: tuple, dev: bool) -> tuple[str, ...]:
@@ -168,9 +171,9 @@ def _consent(report: Report, data: dict, path: tuple) -> str:
     return value
 
 
-def _flag(report: Report, data: dict, key: str, path: tuple) -> bool:
-    value = data.get(key, False)
+def _flag(report: Report, data: dict, key: str, path: tuple, default: bool = False) -> bool:
+    value = data.get(key, default)
     if not isinstance(value, bool):
         report.error(path + (key,), value, "must be true or false")
-        return False
+        return default
     return value

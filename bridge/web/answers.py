@@ -11,22 +11,14 @@ from flask import make_response, redirect, render_template, request
 from bridge import events
 from bridge.login.transactions import BROWSER_COOKIE
 from bridge.logs import log
-from bridge.policy import effective_limits, reason_message
-from bridge.provider.grants import PARAM_LIMITS, Grantee
+from bridge.policy import reason_message
+from bridge.provider.grants import PARAM_LIMITS
 from bridge.web.context import bridge, server
-from bridge.web.errors import bad_request, error_page
+from bridge.web.errors import error_page
+from bridge.web.grantee import grantee_for
 from bridge.web.i18n import current_lang
 from bridge.web.pending import login_entry
 from bridge.web.security import browser_secret, cookie_args
-
-
-def authlib_call(call):
-    """Authlib refuses to build an error whose description would hold characters RFC 6749 forbids (quotes,
-    backslashes, non-ASCII copied from a parameter) and raises ValueError: that is a bad request, not a 500."""
-    try:
-        return call()
-    except ValueError:
-        return bad_request("malformed parameters")
 
 
 def oauth_error(error: OAuth2Error, query=None):
@@ -74,20 +66,9 @@ def _still_registered(txn):
     return client
 
 
-def _grantee(client, session) -> Grantee:
-    """The session serves this client now: its activity is recorded, and the grant carries the service's bounds."""
-    b = bridge()
-    service = client.service
-    limits = effective_limits(service, b.clock.now())  # a lapsed reserve falls back to 30 min / 4 h
-    b.sessions.touch(session, client.client_id, limits.idle_timeout, limits.max_session)
-    deadline = min(session.deadline, session.authn.auth_time + limits.max_session)
-    log.info("code_issued", client=client.client_id, service=service.service, mie=session.authn.mie)
-    return Grantee(session.authn, session.sid, service.service, deadline=deadline)
-
-
 def issue_code(grant, session):
     """/authorize with a session that satisfies the service: answer with a code."""
-    return server().create_authorization_response(grant_user=_grantee(grant.client, session), grant=grant)
+    return server().create_authorization_response(grant_user=grantee_for(grant.client, session), grant=grant)
 
 
 def issue_code_after_login(txn, session):
@@ -105,7 +86,7 @@ def issue_code_after_login(txn, session):
     request.client, request.scope = client, txn.scope
     grant = server().get_authorization_grant(request)
     response = server().handle_response(*grant.create_authorization_response(txn.redirect_uri,
-                                                                             _grantee(client, session)))
+                                                                             grantee_for(client, session)))
     # What Authlib's create_authorization_response would run after the grant: its hooks (RFC 9207 iss among them).
     grant.execute_hook("after_authorization_response", response)
     server().execute_hook("after_create_authorization_response", response)

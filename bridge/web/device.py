@@ -18,9 +18,9 @@ from bridge.login.device import display, normalize
 from bridge.login.transactions import BROWSER_COOKIE, LoginTransaction, browser_hash
 from bridge.logs import log
 from bridge.provider.device import DEVICE_CODE_GRANT_TYPE, audit_ref, devices, new_family
-from bridge.web.answers import _grantee, authlib_call
 from bridge.web.context import bridge, server
-from bridge.web.errors import error_page
+from bridge.web.errors import authlib_call, error_page
+from bridge.web.grantee import grantee_for
 from bridge.web.limits import client_ip
 from bridge.web.pending import login_entry
 from bridge.web.security import browser_secret, cookie_args, form_token, form_token_ok
@@ -102,13 +102,13 @@ def _start_login(pending, client):
 
 def approved(txn: LoginTransaction, session):
     """The login of a device approval succeeded and the policy allowed it: the kiosk's next poll gets tokens for
-    this session, with the bounds a code would carry (bridge.web.answers._grantee)."""
+    this session, with the bounds a code would carry (bridge.web.grantee)."""
     b = bridge()
     pending = devices(b).get(txn.device)
     client = server().query_client(txn.client_id)
     if pending is None or client is None or not client.check_grant_type(DEVICE_CODE_GRANT_TYPE):
         return _page("expired", 400)
-    grantee = _grantee(client, session)
+    grantee = grantee_for(client, session)
     grant = {"authn": grantee.authn.to_dict(), "sid": grantee.sid, "service": grantee.service,
              "deadline": grantee.deadline, "family": new_family()}
     if not devices(b).approve(pending, grant):   # expired meanwhile, or decided in another browser

@@ -140,3 +140,12 @@ def install(app: Flask) -> None:
         if api_request():
             return json_error(500, f"Internal error (request id {current_request_id()}).", "server_error")
         return error_page("server_error", 500)
+
+
+def authlib_call(call):
+    """Authlib refuses to build an error whose description would hold characters RFC 6749 forbids (quotes,
+    backslashes, non-ASCII copied from a parameter) and raises ValueError: that is a bad request, not a 500."""
+    try:
+        return call()
+    except ValueError:
+        return bad_request("malformed parameters")

@@ -68,6 +68,19 @@ def succeeded(response) -> bool:
     return response.status_code < 400
 
 
+# Limited per address at BRIDGE_RATE_LIMIT_AUTHORIZE, each under its own counter (endpoint -> scope): /authorize;
+# the workstation agents' card removal notices; direct card logins, backup codes and passkeys; RFC 8628 (a kiosk's
+# /device_authorization, user codes typed at /device); CIBA (each request pushes to someone's phone); PAR (an
+# /authorize by POST).
+PER_ADDRESS = {"oidc.authorize": None, "card_removal.removed": "card-removed",
+               **{e: e for e in ("cps.challenge", "cps.proof", "cps.tls_login", "backup.submit", "fido.options",
+                                 "fido.verify", "means.options", "means.register", "device.authorization",
+                                 "device.submit")},
+               "oidc.backchannel_authentication": "bc-authorize", "oidc.pushed_authorization_request": "par"}
+# Endpoints that machines call answer a JSON error (path -> what was requested too often).
+JSON_ANSWERS = {"/token": "token", "/par": "pushed", "/bc-authorize": "CIBA", "/device_authorization": "device"}
+
+
 def install(app: Flask) -> None:
     settings = bridge_settings(app)
     if "off" == settings.rate_limit_authorize == settings.rate_limit_token == settings.rate_limit_token_failures:
@@ -77,28 +90,10 @@ def install(app: Flask) -> None:
                       key_prefix="ratelimit")
     views = app.view_functions
     if settings.rate_limit_authorize != "off":
-        views["oidc.authorize"] = limiter.limit(settings.rate_limit_authorize,
-                                                key_func=client_ip)(views["oidc.authorize"])
-        # Card removal notices come from the workstations' agents: per address too, under their own counter.
-        views["card_removal.removed"] = limiter.limit(settings.rate_limit_authorize, key_func=client_ip,
-                                                      scope="card-removed")(views["card_removal.removed"])
-        # Direct card logins and backup codes: per address like /authorize, one counter per endpoint.
-        for endpoint in ("cps.challenge", "cps.proof", "cps.tls_login", "backup.submit", "fido.options", "fido.verify",
-                         "means.options", "means.register"):
+        for endpoint, scope in PER_ADDRESS.items():
             if endpoint in views:
                 views[endpoint] = limiter.limit(settings.rate_limit_authorize, key_func=client_ip,
-                                                scope=endpoint)(views[endpoint])
-        # RFC 8628: a kiosk's /device_authorization and the /device form (user codes typed): per address too.
-        for endpoint in ("device.authorization", "device.submit"):
-            views[endpoint] = limiter.limit(settings.rate_limit_authorize, key_func=client_ip,
-                                            scope=endpoint)(views[endpoint])
-        # CIBA: each /bc-authorize starts a request at PSC (a push to someone's phone): per address, its own counter.
-        views["oidc.backchannel_authentication"] = limiter.limit(
-            settings.rate_limit_authorize, key_func=client_ip, scope="bc-authorize")(
-            views["oidc.backchannel_authentication"])
-        # A pushed authorization request (RFC 9126) is an /authorize by POST: per address, its own counter.
-        views["oidc.pushed_authorization_request"] = limiter.limit(
-            settings.rate_limit_authorize, key_func=client_ip, scope="par")(views["oidc.pushed_authorization_request"])
+                                                scope=scope)(views[endpoint])
     token = views["oidc.token"]
     if settings.rate_limit_token != "off":
         token = limiter.limit(settings.rate_limit_token, key_func=client_id, deduct_when=succeeded,
@@ -111,14 +106,9 @@ def install(app: Flask) -> None:
     @app.errorhandler(RateLimitExceeded)
     def too_many(exc):
         retry = str(max(1, int(getattr(exc, "retry_after", 1) or 1)))
-        if request.path == "/token":
-            response = jsonify(error="slow_down", error_description="Too many token requests; retry later.")
-        elif request.path == "/par":
-            response = jsonify(error="slow_down", error_description="Too many pushed requests; retry later.")
-        elif request.path == "/bc-authorize":
-            response = jsonify(error="slow_down", error_description="Too many CIBA requests; retry later.")
-        elif request.path == "/device_authorization":
-            response = jsonify(error="slow_down", error_description="Too many device requests; retry later.")
+        if request.path in JSON_ANSWERS:
+            response = jsonify(error="slow_down", error_description=f"Too many {JSON_ANSWERS[request.path]} "
+                                                                     "requests; retry later.")
         elif request.path == "/cps/removed":   # an agent, not a person: JSON, and it retries after Retry-After
             response = jsonify(error="too_many_requests", message="Too many removal notices; retry later.")
         else:

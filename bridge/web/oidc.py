@@ -16,10 +16,10 @@ from bridge.provider.metadata import optional_grants, provider_metadata
 from bridge.provider.par import push
 from bridge.sessions import COOKIE
 from bridge.web import assurance
-from bridge.web.answers import authlib_call, oauth_error, render_denial, start_login
+from bridge.web.answers import oauth_error, render_denial, start_login
 from bridge.web.consent import reuse_or_ask
 from bridge.web.context import bridge, server
-from bridge.web.errors import bad_request
+from bridge.web.errors import authlib_call, bad_request
 from bridge.web.workstation import home_session
 
 bp = Blueprint("oidc", __name__)

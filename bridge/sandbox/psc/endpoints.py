@@ -10,8 +10,9 @@ import time
 
 from flask import jsonify, make_response, request
 
+import bridge.sandbox.psc.ciba as ciba
+
 from ..professionals import TEST_PROFESSIONALS
-from . import ciba
 from .clientauth import authenticate_client
 from .core import Emulator, OAuthError, emulator, no_store
 from .discovery import discovery_document
