@@ -284,3 +284,19 @@ def test_the_policy_still_decides_a_psi_identity_refused_by_identity_kinds(stack
     denied = [line for line in audit(stack) if line["event"] == "login_denied"]
     assert (denied[-1]["subject"], denied[-1]["reason"], denied[-1]["mie"]) == \
         (PSI_USER, "identity_kind_not_allowed", "backup")
+
+
+def test_a_forged_form_is_refused_before_the_code_is_looked_at(stack, admin, receiver):
+    code = code_of(activate(stack, admin))
+    pro = Professional(stack, receiver)
+    page = pro.page()
+    txn = re.search(r'name="txn" value="([^"]+)"', page.text).group(1)
+    data = {"txn": txn, "national_id": PRO, "code": code}
+    forged = pro.http.post(f"{stack.url}/login/backup", data={**data, "csrf": "forged"}, allow_redirects=False,
+                           timeout=10)
+    assert forged.status_code == 403 and COOKIE not in forged.cookies
+    elsewhere = requests.post(f"{stack.url}/login/backup", data={**data, "csrf": csrf_of(page.text)},
+                              allow_redirects=False, timeout=10)   # another browser: the txn is not bound to it
+    assert elsewhere.status_code == 400 and COOKIE not in elsewhere.cookies
+    assert [line["reason"] for line in audit(stack) if line["event"] == "login_failed"] == ["csrf", "txn_invalid"]
+    assert pro.tokens(pro.submit(PRO, code, page))["sub"] == PRO   # the code is still unused
