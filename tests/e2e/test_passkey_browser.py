@@ -1,7 +1,7 @@
 """A real chromium with the DevTools virtual authenticator (WebAuthn domain: CTAP2, internal transport, resident
 keys, user verification on and off): a professional logs in with PSC, enrols a passkey on « Mes moyens de
-connexion », then logs in with it on a service whose policy allows local-fido; with user verification off, the
-same login gets nowhere. The pages pass axe. And the demo: the professional enrols from a demo app's page and logs in
+connexion », then logs in with it on a service whose policy allows local-fido; with user verification off, neither
+the enrolment nor the login gets anywhere. The pages pass axe. And the demo: the professional enrols from a demo app's page and logs in
 to the demo teleservice with the key.
 
 The bridge is served at http://localhost:PORT: WebAuthn needs a secure context (Chromium counts http://localhost
@@ -166,3 +166,20 @@ def test_the_demo_professional_enrols_from_the_portal_and_logs_in_to_the_teleser
     page.wait_for_selector("#welcome")
     assert page.inner_text("[data-claim=mie]") == "local-fido"
     assert page.inner_text("[data-claim=sub]") == "899700000002"
+
+
+def test_without_user_verification_no_key_is_enrolled(localhost_bridge, browser_page):
+    page, cdp, authenticator = browser_page
+    url, apps = localhost_bridge.url, localhost_bridge.apps
+    cdp.send("WebAuthn.setUserVerified", {"authenticatorId": authenticator, "isUserVerified": False})
+    page.goto(AppClient(url, **at(apps, DPI)).authorize_url())
+    page.wait_for_selector("input[name=user]")
+    page.check("input[name=user][value='899700000002']")
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{apps}/**")
+    page.goto(f"{url}/me/means")
+    page.click("#enrol-submit")
+    page.wait_for_function("document.querySelector('#passkey-status').textContent.length > 0 "
+                           "&& !document.querySelector('#enrol-submit').disabled")
+    assert page.query_selector("#means-done") is None and page.query_selector("#means-none") is not None
+    assert cdp.send("WebAuthn.getCredentials", {"authenticatorId": authenticator})["credentials"] == []
