@@ -78,3 +78,11 @@ def test_accept_language_is_the_fallback_and_unknown_languages_are_ignored(clien
     assert heading(client.get("/nowhere", headers={"Accept-Language": "de-DE,de;q=0.9"})) == "Page introuvable"
     page = client.get("/nowhere?lang=xx", headers={"Accept-Language": "en"})
     assert heading(page) == "Page not found" and "Set-Cookie" not in page.headers
+
+
+def test_the_catalogue_defines_each_message_once():
+    """Parallel edits append to messages.po: a message defined twice makes msgfmt fail and hides which wins."""
+    text = (TRANSLATIONS_DIR / "en" / "LC_MESSAGES" / "messages.po").read_text(encoding="utf-8")
+    entries = [re.sub(r'"\n"', "", m) for m in re.findall(r'^(?:msgctxt .*\n)?msgid (?:".*"\n)+', text, re.M)]
+    repeated = sorted({e for e in entries if entries.count(e) > 1})
+    assert not repeated, repeated[:3]
