@@ -9,7 +9,7 @@ from pathlib import Path
 
 from bridge.attest.chart import logins_chart
 from bridge.attest.model import Report, SelfCheckRun
-from bridge.attest.services import service_section
+from bridge.attest.services import LOCAL_MEANS_RULES, service_section
 from bridge.attest.stats import audit_files, collect
 from bridge.clock import Clock
 from bridge.policy import PolicySet, Service, paris_date
@@ -63,7 +63,8 @@ def build_report(policies: PolicySet, settings, *, clock: Clock | None = None, s
     for svc in chosen:
         section = service_section(svc, settings, now, lang, policies.warnings)
         svc_stats = stats.services.get(svc.service)
-        section = replace(section, rules=backup_evidence(section.rules, svc_stats, lang))
+        section = replace(section, rules=passkey_evidence(backup_evidence(section.rules, svc_stats, lang), stats,
+                                                          lang))
         sections.append(replace(section, stats=svc_stats, checks=run.per_service.get(svc.service, ()),
                                 chart_svg=logins_chart(svc_stats.series, f"{title} — {svc.name}", empty)))
     return Report(
@@ -86,6 +87,18 @@ def backup_evidence(rules: tuple, stats, lang: str) -> tuple:
         words = (f"{stats.backup_activations} activation(s), {uses} use(s) in the period" if lang == "en" else
                  f"{stats.backup_activations} activation(s), {uses} utilisation(s) sur la période")
         return replace(rule, detail=f"{rule.detail}; {words}")
+    return tuple(counted(rule) for rule in rules)
+
+
+def passkey_evidence(rules: tuple, stats, lang: str) -> tuple:
+    """RIE-PS 07/08 applied to passkeys: the period's enrolments and revocations from the audit trail."""
+    def counted(rule):
+        if rule.code not in LOCAL_MEANS_RULES or rule.status != "enforced":
+            return rule
+        count, what = ((stats.fido_enrolled, ("enrolment(s)", "enrôlement(s)")) if rule.code == "enrollment" else
+                       (stats.fido_revoked, ("revocation(s)", "révocation(s)")))
+        period = "in the period" if lang == "en" else "sur la période"
+        return replace(rule, detail=f"{rule.detail}; {count} {what[lang != 'en']} {period}")
     return tuple(counted(rule) for rule in rules)
 
 

@@ -126,6 +126,8 @@ class AuditStats:
     bucket: str = "day"           # day | week
     services: dict[str, ServiceStats] = field(default_factory=dict)
     admin_actions: int = 0
+    fido_enrolled: int = 0       # passkeys enrolled in the period (RIE-PS 07), bridge-wide: a key is not per service
+    fido_revoked: int = 0        # passkeys revoked by their owner or an administrator (RIE-PS 08)
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,8 @@ _FRENCH = (("service policy", "politique du service"), ("TRE_G15 codes", "codes 
 _ENGLISH = (("mode d'exercice", "practice mode"),)
 STATUS = {"fr": {"none": "aucune", "attested": "attestée", "reserves": "attestée avec réserves"},
           "en": {"none": "none", "attested": "attested", "reserves": "attested with reserves"}}
+# RIE-PS 07 (enrolment) and 08/09 (lifecycle): organisational for ANS's means, applied by the bridge to passkeys.
+LOCAL_MEANS_RULES = ("enrollment", "mie_lifecycle")
 _ATTESTATION_RULES = {"attestation_missing", "attestation_expired", "reserves_expired"}
 
 
@@ -67,6 +69,8 @@ def _detail(rule: Rule, service: Service, now: float, lang: str, settings=None) 
     if rule.code == "backup_mie" and "backup" in service.allowed_mie:
         ttl = format_duration(int(settings.backup_code_ttl)) if settings is not None else "24h"
         return f"allowed_mie ∋ backup; BRIDGE_BACKUP_CODE_TTL = {ttl}"
+    if rule.code in LOCAL_MEANS_RULES and "local-fido" in service.allowed_mie and settings is not None:
+        return _passkey_detail(rule.code, settings, lang)
     if rule.code == "identity_kind_not_allowed":
         return "identity_kinds = " + ", ".join(service.identity_kinds)
     if rule.code in ("mie_not_allowed", "unknown_mie", "psc_not_offered"):
@@ -93,6 +97,8 @@ def rule_status(rule: Rule, service: Service, now: float, lang: str, settings=No
     reserve = next((r for r in service.attestation.reserves if r.requirement in requirements(rule.source)), None)
     if reserve is not None:
         status = "reserve"
+    elif rule.code in LOCAL_MEANS_RULES and "local-fido" in service.allowed_mie:
+        status = "enforced"      # for the bridge's own means; ANS enrols and revokes CPx cards and e-CPS
     elif rule.kind == ORGANISATIONAL:
         status = "organisational"
     elif _not_applicable(rule, service):
@@ -106,6 +112,19 @@ def rule_status(rule: Rule, service: Service, now: float, lang: str, settings=No
         reserve_plan=reserve.action_plan if reserve else "", reserve_due=reserve.due if reserve else None,
         reserve_overdue=bool(reserve and reserve.due < day),
         reserve_in_force=bool(reserve and covering_reserve(service, reserve.requirement, day) is reserve))
+
+
+def _passkey_detail(code: str, settings, lang: str) -> str:
+    window, life = format_duration(int(settings.fido_enrol_window)), format_duration(int(settings.fido_key_lifetime))
+    if code == "enrollment":
+        return (f"local-fido: enrolment only within BRIDGE_FIDO_ENROL_WINDOW = {window} of a PSC or card login "
+                "of the same session" if lang == "en" else
+                f"local-fido : enrôlement seulement dans les BRIDGE_FIDO_ENROL_WINDOW = {window} qui suivent une "
+                "connexion Pro Santé Connect ou carte de la même session")
+    return (f"local-fido: keys expire after BRIDGE_FIDO_KEY_LIFETIME = {life}; revocation by the professional "
+            "(/me/means) or an administrator; each event in the audit trail" if lang == "en" else
+            f"local-fido : clés échues après BRIDGE_FIDO_KEY_LIFETIME = {life} ; révocation par le professionnel "
+            "(/me/means) ou un administrateur ; chaque événement dans le journal d'audit")
 
 
 def _attestation(service: Service, now: float, lang: str) -> AttestationInfo:

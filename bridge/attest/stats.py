@@ -97,6 +97,8 @@ def _count(stats: AuditStats, line: dict, label: str, clients: dict[str, str]) -
     if event == "admin_action":
         stats.admin_actions += 1
         _count_backup_activation(stats, line)
+    elif event in ("fido_enrolled", "fido_revoked") and line.get("outcome") == "success":
+        setattr(stats, event, getattr(stats, event) + 1)
     target = stats.services.get(line.get("service") or clients.get(line.get("client", ""), ""))
     if target is None:
         return

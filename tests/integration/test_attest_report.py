@@ -91,6 +91,8 @@ def page(setup):
 def expected_status(rule, service) -> str:
     if any(f"RIE-PS {n}" in rule.source for n in ("13",)) and service.attestation.reserves:
         return "reserve"
+    if rule.code in ("enrollment", "mie_lifecycle") and "local-fido" in service.allowed_mie:
+        return "enforced"   # the bridge applies RIE-PS 07/08 to its passkeys (test_passkeys.py)
     if rule.kind == ORGANISATIONAL:
         return "organisational"
     return ""

@@ -172,6 +172,29 @@ def test_a_revoked_key_no_longer_logs_in(stack):
     assert [line["details"]["by"] for line in audit(stack) if line["event"] == "fido_revoked"] == ["owner"]
 
 
+def test_the_attestation_report_shows_enrolment_and_lifecycle_enforced_with_their_evidence(stack):
+    """RIE-PS 07 (R12) and 08/09 (R13): organisational for ANS's means, applied by the bridge to passkeys."""
+    from bridge.attest import build_report
+
+    browser = psc_session(stack)
+    enrol(stack, browser, SoftKey())
+    enrol(stack, browser, SoftKey(), name="Clé rouge")
+    page = browser.get(f"{stack.url}/me/means", timeout=10).text
+    key = re.search(r'data-revoke="([^"]+)"', page).group(1)
+    browser.post(f"{stack.url}/me/means/revoke", data={"csrf": csrf_of(page), "key": key}, timeout=10)
+    b = stack.bridge
+    for lang, enrolled, revoked in (("fr", "; 2 enrôlement(s) sur la période", "; 1 révocation(s) sur la période"),
+                                    ("en", "; 2 enrolment(s) in the period", "; 1 revocation(s) in the period")):
+        report = build_report(b.policies, b.settings, clock=b.clock, lang=lang)
+        rules = {s.id: {r.code: r for r in s.rules} for s in report.services}
+        tele, dpi = rules["teleservice-historique"], rules["dpi"]
+        assert tele["enrollment"].status == tele["mie_lifecycle"].status == "enforced"
+        assert "BRIDGE_FIDO_ENROL_WINDOW = 5m" in tele["enrollment"].detail
+        assert tele["enrollment"].detail.endswith(enrolled) and tele["mie_lifecycle"].detail.endswith(revoked)
+        assert "BRIDGE_FIDO_KEY_LIFETIME" in tele["mie_lifecycle"].detail
+        assert dpi["enrollment"].status == dpi["mie_lifecycle"].status == "organisational"
+
+
 def test_rename_needs_the_csrf_token(stack):
     browser = psc_session(stack)
     enrol(stack, browser, SoftKey())
