@@ -10,6 +10,7 @@ from datetime import date
 
 from bridge.mie import CARD_MIE, CATALOGUE
 from bridge.policy.calendar import TIMEOUT_REQUIREMENT, TWO_FACTOR_REQUIREMENT, standing
+from bridge.policy.establishment import check_establishment
 from bridge.policy.report import MISSING, Report
 from bridge.policy.rules import (
     ATTESTATION_DEADLINE,
@@ -49,14 +50,15 @@ def _declares_reserve(service: Service, requirement: str) -> bool:
 
 
 def check_means(report: Report, service: Service, data: dict) -> None:
-    if service.allowed_mie and not any(CATALOGUE[m].via_psc for m in service.allowed_mie):
+    fi = service.establishment_idp   # PSC's own IdP: offers no PSC means (bridge.policy.establishment)
+    if service.allowed_mie and not fi and not any(CATALOGUE[m].via_psc for m in service.allowed_mie):
         report.error(("allowed_mie",), list(service.allowed_mie), "must include a Pro Santé Connect means (psc...)",
                      "psc_not_offered")
     if "psc" not in service.allowed_mie and any(CATALOGUE[m].via_psc for m in service.allowed_mie):
         report.warn(("allowed_mie",), list(service.allowed_mie), "refuses the PSC logins whose means PSC does not "
                     "state (only authMode CARD is documented); add `psc` to accept them", "mie_not_allowed")
     direct = [m for m in service.allowed_mie if not CATALOGUE[m].via_psc]
-    if not service.historical_teleservice:
+    if not service.historical_teleservice and not fi:
         for mie in direct:
             report.error(_index(data, "allowed_mie", mie), mie, "requires historical_teleservice: true",
                          "not_historical_teleservice")
@@ -167,6 +169,7 @@ def _why_not_in_force(service: Service, day: date) -> str:
 
 def check_service(report: Report, service: Service, data: dict, now: float) -> None:
     check_means(report, service, data)
+    check_establishment(report, service, data)
     check_durations(report, service, data)
     check_attestation(report, service)
     check_calendar(report, service, now)

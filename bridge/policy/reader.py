@@ -7,6 +7,8 @@ from bridge.acr import LEVELS
 from bridge.mie import CATALOGUE
 from bridge.model import KINDS
 from bridge.policy.clients import read_client
+from bridge.policy.establishment import KEYS as ESTABLISHMENT_KEYS
+from bridge.policy.establishment import read_establishment
 from bridge.policy.fields import codes, date_, duration, flag, list_, mapping, text, unknown_keys
 from bridge.policy.report import MISSING, Report
 from bridge.policy.schema import Attestation, Reserve, Service
@@ -14,7 +16,7 @@ from bridge.policy.yamlsource import INVALID
 
 SERVICE_KEYS = ("service", "name", "clients", "allowed_mie", "require_2fa", "idle_timeout", "max_session",
                 "card_types", "professions", "modes", "historical_teleservice", "attestation", "subject_type",
-                "admins", "on_card_removal", "shared_workstation", "min_acr", "identity_kinds")
+                "admins", "on_card_removal", "shared_workstation", "min_acr", "identity_kinds", *ESTABLISHMENT_KEYS)
 ATTESTATION_KEYS = ("status", "signed_on", "valid_until", "reserves")
 RESERVE_KEYS = ("requirement", "action_plan", "due")
 CARD_TYPES = ("CPS", "CPF", "CDE", "CPE", "CDA", "CPA")  # TRE_G02 families
@@ -195,4 +197,4 @@ def read_service(report: Report, raw, *, dev: bool) -> Service | None:
         admins=read_admins(report, data, service_id), on_card_removal=read_card_removal(report, data, allowed),
         shared_workstation=flag(report, data, "shared_workstation", defaults.shared_workstation),
         min_acr=read_min_acr(report, data), source=report.file,
-        identity_kinds=read_identity_kinds(report, data, defaults.identity_kinds))
+        identity_kinds=read_identity_kinds(report, data, defaults.identity_kinds), **read_establishment(report, data))

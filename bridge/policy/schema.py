@@ -70,6 +70,11 @@ class Service:
     min_acr: str = ""             # lowest bridge acr admitted (bridge.acr.LEVELS); "" = any
     # National id kinds admitted (bridge.model.KINDS); PSI (no RPPS number) only where the policy lists it.
     identity_kinds: tuple[str, ...] = ("rpps", "adeli", "other")
+    # The bridge as establishment IdP of PSC (bridge.policy.establishment, docs/policies.md): this service is PSC
+    # itself; fi_amr: MIE -> amr stated to PSC; psc_idp_hint: kc_idp_hint sent to PSC for this service's logins.
+    establishment_idp: bool = False
+    fi_amr: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    psc_idp_hint: str = ""
     source: str = ""             # the file it came from, for error messages and reports
 
     @property

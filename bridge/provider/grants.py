@@ -13,6 +13,7 @@ from authlib.oidc.core.models import AuthorizationCodeMixin
 from bridge import metrics
 from bridge.acr import claims_problem
 from bridge.model import Authentication
+from bridge.policy.establishment import fi_amr
 from bridge.provider import dpop, mtls
 from bridge.provider.claims import subject, user_claims
 from bridge.provider.tokens import new_token
@@ -85,6 +86,8 @@ def id_token_claims(bridge, user: Grantee, scope: str, userinfo: bool = False) -
     claims = user_claims(user.authn, set(scope.split()), sub)
     if not userinfo:
         claims["sid"] = user.sid
+        if service.establishment_idp:   # the client is PSC: the amr it reads from its establishment IdP
+            claims["amr"] = fi_amr(service, user.authn)
     return UserInfo(claims)
 
 

@@ -301,8 +301,9 @@ class PscClient:
 
     # -- the flow -------------------------------------------------------------------------------------------
     def start(self, txn: str, redirect_uri: str, *, prompt: str | None = None, login_hint: str | None = None,
-              max_age: int | None = None, acr_values: str | None = None) -> str:
-        """`acr_values`: what to ask PSC (bridge.acr.to_psc); BRIDGE_PSC_ACR_VALUES when None."""
+              max_age: int | None = None, acr_values: str | None = None, idp_hint: str = "") -> str:
+        """`acr_values`: what to ask PSC (bridge.acr.to_psc); BRIDGE_PSC_ACR_VALUES when None. `idp_hint`: the
+        service's psc_idp_hint, sent as kc_idp_hint (PSC hands the login to that establishment IdP)."""
         meta = self.metadata()
         state, nonce, verifier = secrets.token_urlsafe(24), secrets.token_hex(32), secrets.token_urlsafe(48)
         extra = {"acr_values": acr_values or self.settings.psc_acr_values}
@@ -312,6 +313,8 @@ class PscClient:
             extra["login_hint"] = login_hint
         if max_age is not None:
             extra["max_age"] = str(max_age)
+        if idp_hint:
+            extra["kc_idp_hint"] = idp_hint
         url, _ = self._session(redirect_uri).create_authorization_url(
             meta["authorization_endpoint"], state=state, nonce=nonce, code_verifier=verifier, **extra)
         self.store.set_json(f"psc:state:{state}", {"txn": txn, "nonce": nonce, "verifier": verifier,

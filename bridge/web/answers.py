@@ -36,6 +36,8 @@ def oauth_error(error: OAuth2Error, query=None):
         reason = {"uri": query.get("redirect_uri") or "",
                   "client": (found[1].name or found[0].name or client_id) if found else client_id}
     log.info("authorize_refused", error=error.error, description=error.description)
+    if code == "invalid_client":   # no policy registers this app (e.g. PSC delegating with a wrong client_id)
+        events.login_failed(bridge(), upstream="", reason="invalid_client", client=(query.get("client_id") or "")[:128])
     return error_page(code, 400, detail=f"{error.error}: {description}".strip(": "), reason=reason,
                       client_id=query.get("client_id") or "")
 

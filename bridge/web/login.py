@@ -39,10 +39,11 @@ def psc_start():
     if not b.transactions.attempt(txn, "psc"):
         return error_page("too_many_requests", 429)
     wanted = acr.requested(dict(parse_qsl(txn.query)))   # the app's acr request goes to PSC (bridge.acr.to_psc)
+    service = b.policies.services[txn.service]
     try:
         url = b.psc.start(txn.id, redirect_uri=f"{b.settings.public_url}/psc/callback",
                           prompt="login" if txn.forced else None, login_hint=txn.login_hint or None,
-                          acr_values=acr.to_psc(wanted, b.policies.services[txn.service].min_acr, b.settings))
+                          acr_values=acr.to_psc(wanted, service.min_acr, b.settings), idp_hint=service.psc_idp_hint)
     except PscError as exc:  # PSC's discovery unreadable or unreachable: audited and counted like a failed callback
         events.login_failed(b, upstream="psc", reason=exc.code, detail=exc.detail, service=txn.service,
                             client=txn.client_id)

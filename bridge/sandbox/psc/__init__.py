@@ -60,6 +60,9 @@ wrong types -> 400 `invalid_faults`. In-process: `EmulatorServer.set_faults(dict
     token_status            HTTP status for token_error (default above); alone -> error "server_error"
     authorize_error         the authorize endpoint redirects back with error=<value>, error_description, state
                             (and iss) after checking client_id and redirect_uri
+« FI local » (broker.py): `kc_idp_hint=<alias>` naming one of `establishment_idps` (EstablishmentIdp: alias,
+issuer, client_id, client_secret) hands the login to that IdP; its answer comes back at
+{issuer}/broker/<alias>/endpoint; the tokens then say authMode "FI" and carry the IdP's `amr` (UNCONFIRMED).
 CIBA (poll mode, ciba.py): `POST {oidc}/ext/ciba/auth`, the token endpoint's urn:openid:params:grant-type:ciba,
 `GET|POST {base_url}/_emulator/ciba` (list / {"login_hint", "decision": approve|deny, "auth_mode"}) and the page
 `{wallet_url}/ciba` that plays the professional's e-CPS app.
@@ -68,10 +71,10 @@ in the JWKS (tokens signed with the old key no longer verify at userinfo/logout)
 {"advance": seconds} moves the emulator's clock (expiry of codes, tokens, sessions) without sleeping.
 """
 from .app import create_emulator
-from .config import DEMO_CLIENT, REALM, EmulatedClient, EmulatorConfig
+from .config import DEMO_CLIENT, REALM, EmulatedClient, EmulatorConfig, EstablishmentIdp
 from .core import AUTH_MODES
 from .faults import FAULT_KEYS
 from .server import EmulatorServer, serve
 
 __all__ = ["AUTH_MODES", "DEMO_CLIENT", "FAULT_KEYS", "REALM", "EmulatedClient", "EmulatorConfig",
-           "EmulatorServer", "create_emulator", "serve"]
+           "EmulatorServer", "EstablishmentIdp", "create_emulator", "serve"]

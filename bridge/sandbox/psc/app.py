@@ -7,6 +7,7 @@ from pathlib import Path
 from flask import Flask
 
 import bridge.sandbox.psc.admin as admin
+import bridge.sandbox.psc.broker as broker
 import bridge.sandbox.psc.ciba as ciba
 import bridge.sandbox.psc.endpoints as endpoints
 import bridge.sandbox.psc.logout as logout
@@ -35,6 +36,7 @@ def create_emulator(config: EmulatorConfig | None = None) -> Flask:
     app.extensions[EXTENSION] = Emulator(config=config, state=EmulatorState(sso_idle_ttl=config.sso_idle_ttl),
                                          keys=SigningKeys())
     app.extensions[ciba.EXTENSION] = ciba.CibaRequests()
+    app.extensions[broker.EXTENSION] = broker.Delegations()
 
     issuer, oidc = url_path(config.issuer), url_path(config.oidc_base)
     routes = [
@@ -49,6 +51,7 @@ def create_emulator(config: EmulatorConfig | None = None) -> Flask:
         (f"{oidc}/logout", logout.end_session, ["GET", "POST"]),
         (f"{oidc}/ext/ciba/auth", ciba.backchannel_authentication, ["POST"]),
         (url_path(config.wallet_url) + "/ciba", ciba.page, ["GET", "POST"]),
+        (f"{issuer}/broker/<alias>/endpoint", broker.endpoint, ["GET"]),   # « FI local » (broker.py)
     ]
     admin_base = url_path(config.base_url) + "/_emulator"
     routes += [

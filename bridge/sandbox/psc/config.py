@@ -41,6 +41,24 @@ def normalize_sha256(fingerprint: str) -> str:
     return fingerprint.replace(":", "").strip().lower()
 
 
+@dataclass(frozen=True)
+class EstablishmentIdp:
+    """An establishment identity provider PSC hands logins to (« FI local »; Keycloak identity brokering,
+    selected by `kc_idp_hint=<alias>`): PSC is its OIDC client (broker.py)."""
+
+    alias: str
+    issuer: str                          # discovery at {issuer}/.well-known/openid-configuration
+    client_id: str                       # PSC's registration at the IdP
+    client_secret: str
+    scope: str = "openid profile rpps"
+    subject_claim: str = "national_id"   # the ID-token claim naming the professional (their SubjectNameID)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "issuer", self.issuer.rstrip("/"))
+        if not self.alias or "/" in self.alias:
+            raise ValueError(f"establishment IdP alias {self.alias!r}: a non-empty name without '/'")
+
+
 DEMO_CLIENT = EmulatedClient(
     client_id="bridge-demo",
     secret="demo-psc-secret",
@@ -79,11 +97,14 @@ class EmulatorConfig:
     ciba_expires_in: int = 120
     ciba_interval: int = 5
     ciba_default_channel: str = "MOBILE"
+    # « FI local » (broker.py): the establishment IdPs an authorization request may name with kc_idp_hint.
+    establishment_idps: tuple[EstablishmentIdp, ...] | list[EstablishmentIdp] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "base_url", self.base_url.rstrip("/"))
         object.__setattr__(self, "wallet_url", (self.wallet_url or self.base_url + "/wallet").rstrip("/"))
         object.__setattr__(self, "clients", tuple(self.clients))
+        object.__setattr__(self, "establishment_idps", tuple(self.establishment_idps))
         object.__setattr__(self, "acr_by_auth_mode", tuple(dict(self.acr_by_auth_mode).items()))
         if self.ciba_default_channel not in ("CARD", "MOBILE"):
             raise ValueError("ciba_default_channel must be CARD or MOBILE")
@@ -119,6 +140,13 @@ class EmulatorConfig:
     def acr(self, auth_mode: str) -> str:
         """The acr a login with this authMode gets (eidas1 when the mode is not listed)."""
         return dict(self.acr_by_auth_mode).get(auth_mode, "eidas1")
+
+    def establishment_idp(self, alias: str | None) -> EstablishmentIdp | None:
+        return next((idp for idp in self.establishment_idps if idp.alias == alias), None)
+
+    def broker_endpoint(self, alias: str) -> str:
+        """Where an establishment IdP sends the browser back (Keycloak's path): its registered redirect URI."""
+        return f"{self.issuer}/broker/{alias}/endpoint"
 
     def client(self, client_id: str | None) -> EmulatedClient | None:
         return next((c for c in self.clients if c.client_id == client_id), None)

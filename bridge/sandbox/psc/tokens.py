@@ -35,6 +35,8 @@ def access_token_claims(emu: Emulator, grant: Grant, session: SsoSession, now: i
         "authMode": session.auth_mode,
         "auth_level": "1",
     }
+    if session.amr:   # a login by an establishment IdP: its amr, forwarded (UNCONFIRMED, broker.py)
+        claims["amr"] = list(session.amr)
     if grant.cert_thumbprint:  # RFC 8705 certificate-bound token (PSC advertises it)
         claims["cnf"] = {"x5t#S256": grant.cert_thumbprint}
     return _without_none(claims)
@@ -56,6 +58,7 @@ def id_token_claims(emu: Emulator, grant: Grant, session: SsoSession, now: int, 
         "sid": session.sid,
         "at_hash": left_half_hash(access_token),
         "acr": emu.config.acr(session.auth_mode),
+        "amr": list(session.amr) or None,
         "SubjectNameID": pro["SubjectNameID"],
     })
 

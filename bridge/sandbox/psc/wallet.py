@@ -51,6 +51,10 @@ def start_authorization(emu: Emulator):
         return redirect(success_location(emu, auth_request, session))
     if "none" in auth_request.prompt:
         return fail("login_required", "Aucune session Pro Santé Connect active")
+    if args.get("kc_idp_hint"):   # « FI local »: an establishment IdP authenticates instead of this page
+        from .broker import delegate
+
+        return delegate(emu, auth_request, args["kc_idp_hint"])
 
     txn = emu.state.add_login(auth_request)
     hint = auth_request.login_hint
