@@ -10,7 +10,7 @@ Settings of the demo (environment; a value you set wins):
 ======================= ========================== ==========================================================
 variable                default                    meaning
 ======================= ========================== ==========================================================
-BRIDGE_PUBLIC_URL       http://127.0.0.1:8000      the bridge listens on its port (http, 127.0.0.1/localhost)
+BRIDGE_PUBLIC_URL       http://localhost:8000      the bridge listens on its port (http, localhost/127.0.0.1)
 BRIDGE_DEMO_PSC_PORT    8001                       the PSC emulator
 BRIDGE_DEMO_APPS_PORT   8002                       the demo apps
 BRIDGE_AGENT_URL        http://127.0.0.1:47811     the card agent (only when pcscd and vpcd are installed)
@@ -57,6 +57,7 @@ DEFAULT_PSC_PORT, DEFAULT_APPS_PORT, DEFAULT_AGENT_PORT = 8001, 8002, 47811
 # The demo origins written in the shipped policies/ (redirect URIs of the demo apps and of the admin console).
 SHIPPED_BRIDGE_ORIGIN, SHIPPED_APPS_ORIGIN = "http://127.0.0.1:8000", "http://127.0.0.1:8002"
 LOCAL_POLICIES = Path("var/demo-policies")
+DEMO_PUBLIC_URL = "http://localhost:8000"   # passkeys need a host name (the policies above then get a local copy)
 # Added to every answer of the bridge and the apps: a second `make demo` recognises a running one by it.
 DEMO_HEADER = "X-PSC-Bridge-Demo"
 
@@ -389,6 +390,8 @@ def _demo_defaults(environ, psc_url: str) -> None:
                           "refuse production); use `bridge serve` for production")
     environ.setdefault("BRIDGE_ENV", "development")
     environ.setdefault("BRIDGE_AUDIT_PATH", AUDIT_PATH)
+    # A host name, not 127.0.0.1: browsers refuse passkeys (WebAuthn) on an IP address (docs/passkeys.md).
+    environ.setdefault("BRIDGE_PUBLIC_URL", DEMO_PUBLIC_URL)
     if not environ.get("BRIDGE_PSC_DISCOVERY_URL") and not environ.get("BRIDGE_PSC_ISSUER"):
         from bridge.sandbox.psc import EmulatorConfig
 
@@ -471,7 +474,7 @@ def _banner(demo: Prepared, psc, card: CardDemo, report: str) -> str:
   (« Mes autorisations » : {settings.public_url}/me/authorizations).
   Clés d'accès (FIDO2) : après une connexion PSC, « Mes moyens de connexion » ({settings.public_url}/me/means)
   enregistre une clé ; puis {apps}teleservice/ « Se connecter » et « Clé de sécurité ou clé d'accès ».
-  Les navigateurs refusent une adresse IP : lancez `BRIDGE_PUBLIC_URL=http://localhost:8000 make demo`.
+  (Les navigateurs refusent les clés d'accès sur une adresse IP : la démo sert la passerelle sur localhost.)
 {card_lines}
   Ports : BRIDGE_PUBLIC_URL, BRIDGE_DEMO_PSC_PORT, BRIDGE_DEMO_APPS_PORT, BRIDGE_AGENT_URL.  Ctrl-C pour arrêter.
 """

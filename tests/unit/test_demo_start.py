@@ -359,6 +359,17 @@ def test_the_emulator_knows_the_bridge_at_its_public_url():
     assert environ["BRIDGE_PSC_DISCOVERY_URL"] == config.discovery_url
 
 
+def test_the_demo_serves_the_bridge_on_a_host_name_for_passkeys():
+    """Browsers refuse WebAuthn on an IP address: the demo's bridge is http://localhost:8000 unless told otherwise,
+    and the admin console's redirect URI follows it (a local copy of the policies)."""
+    environ: dict[str, str] = {}
+    demo._demo_defaults(environ, "http://127.0.0.1:8001")
+    assert environ["BRIDGE_PUBLIC_URL"] == "http://localhost:8000"
+    mine = {"BRIDGE_PUBLIC_URL": "http://127.0.0.1:9000"}
+    demo._demo_defaults(mine, "http://127.0.0.1:8001")
+    assert mine["BRIDGE_PUBLIC_URL"] == "http://127.0.0.1:9000"
+
+
 # --- log noise -------------------------------------------------------------------------------------------------------
 
 
