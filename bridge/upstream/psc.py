@@ -34,6 +34,7 @@ from bridge.config import Settings
 from bridge.errors import BridgeError
 from bridge.model import Authentication
 from bridge.store import Store
+from bridge.upstream.environment import environment_once
 from bridge.upstream.psc_claims import ClaimsError, identity_from_userinfo, mie_from_claims, upstream_facts
 
 STATE_TTL = 600          # the user may take a few minutes on the PSC page
@@ -180,7 +181,7 @@ class PscClient:
         """A pooled session is shared by the logins a thread serves: it must not carry one user's upstream
         cookies into another user's calls."""
         session.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))
-        return session
+        return environment_once(session)   # and reads the proxy variables once, not on every call
 
     def _http(self) -> requests.Session:
         """This thread's pooled session (keep-alive connections to PSC) for discovery, JWKS and userinfo.
