@@ -60,7 +60,7 @@ def _mechanism_reasons(service: Service, authn: Authentication, mie: Mie | None,
     if mie is None or authn.upstream != mie.upstream or not satisfies(service.allowed_mie, mie.id):
         return ["mie_not_allowed"]
     reasons = []
-    if not mie.via_psc and not service.historical_teleservice:
+    if not mie.via_psc and not service.direct_means:
         reasons.append("not_historical_teleservice")
     card_type = getattr(authn.card, "type", None)
     card_type = card_type if isinstance(card_type, str) else None

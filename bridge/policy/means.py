@@ -20,7 +20,7 @@ def login_means(service: Service, now: float) -> list[Mie]:
     allowed = set(service.allowed_mie)
     psc = [CATALOGUE["psc"]] if "psc" in allowed else [m for m in CATALOGUE.values() if m.via_psc and m.id in allowed]
     direct = []
-    if service.historical_teleservice and not standing(service, now).blocked_by:
+    if service.direct_means and not standing(service, now).blocked_by:
         direct = [m for m in CATALOGUE.values() if not m.via_psc and m.id in allowed]
     return psc + direct
 

@@ -78,6 +78,12 @@ class Service:
     source: str = ""             # the file it came from, for error messages and reports
 
     @property
+    def direct_means(self) -> bool:
+        """Means outside PSC are possible: an ANS-authorized historical teleservice (RIE-PS 02 (4)), or PSC's own
+        establishment IdP (RIE-PS 02 (2), bridge.policy.establishment)."""
+        return self.historical_teleservice or self.establishment_idp
+
+    @property
     def card_removal(self) -> str:
         """What the end of a cps-pin login's card in its reader does: `logout` ends the SSO session, `ignore`
         nothing. Unset: logout where cps-pin is allowed (the card is how the professional leaves)."""

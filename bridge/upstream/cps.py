@@ -71,7 +71,7 @@ def means_refusal(service, mie: str, now: float) -> tuple[str, ...]:
     The same rules as the chooser (bridge.policy.login_means), checked again on every direct request."""
     if not satisfies(service.allowed_mie, mie):
         return ("mie_not_allowed",)
-    if not service.historical_teleservice:
+    if not service.direct_means:   # an authorized historical teleservice, or PSC's establishment IdP
         return ("not_historical_teleservice",)
     return tuple(standing(service, now).blocked_by)
 
