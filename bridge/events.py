@@ -32,12 +32,13 @@ def login_succeeded(bridge, authn: Authentication, *, service: str, client: str,
 
 
 def login_failed(bridge, *, upstream: str, reason: str, service: str = "", client: str = "", detail: str = "",
-                 **extra) -> None:
+                 national_id: str = "", **extra) -> None:
     """An upstream or the login's own checks failed (a wrong card, PSC down, a forged transaction, the user went
-    back): `reason` is the machine code the page shows."""
+    back): `reason` is the machine code the page shows. `national_id` (e.g. typed with a backup code) goes to the
+    audit trail only, never to the log line."""
     fields = {"detail": detail} if detail else {}
     bridge.record("login_failed", "failure", reason=reason, upstream=upstream, service=service, client=client,
-                  **fields, **extra)
+                  **({"national_id": national_id} if national_id else {}), **fields, **extra)
     log.warning("login_failed", outcome="failure", upstream=upstream, reason=reason, service=service, client=client,
                 request_id=current_request_id(), **fields, **extra)
     metrics.login_error(upstream or "none", reason)

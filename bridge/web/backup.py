@@ -10,9 +10,8 @@ from __future__ import annotations
 
 from flask import Blueprint, make_response, render_template, request
 
-from bridge import events, metrics
+from bridge import events
 from bridge.i18n import N_, translated
-from bridge.logs import current_request_id, log
 from bridge.policy import login_means
 from bridge.upstream.backup import NATIONAL_ID, BackupCodes, BackupError
 from bridge.web.answers import render_denial
@@ -55,13 +54,8 @@ def _page(txn, service, *, error: str = "", minutes: int = 0, national_id: str =
 
 
 def _failed(txn, reason: str, national_id: str = "", detail: str = "", **extra) -> None:
-    """events.login_failed, with the national id typed (audit only: never in the log line)."""
-    fields = {"detail": detail} if detail else {}
-    bridge().record("login_failed", "failure", reason=reason, upstream="backup", service=txn.service,
-                    client=txn.client_id, national_id=national_id, remote_addr=client_ip(), **fields, **extra)
-    log.warning("login_failed", outcome="failure", upstream="backup", reason=reason, service=txn.service,
-                client=txn.client_id, request_id=current_request_id(), **fields)
-    metrics.login_error("backup", reason)
+    events.login_failed(bridge(), upstream="backup", reason=reason, service=txn.service, client=txn.client_id,
+                        detail=detail, national_id=national_id, remote_addr=client_ip(), **extra)
 
 
 def _refused(txn, service):

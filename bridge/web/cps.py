@@ -14,7 +14,6 @@ from flask import Blueprint, jsonify, make_response, render_template, request
 
 from bridge import events, metrics
 from bridge.i18n import N_, translated
-from bridge.login.transactions import BROWSER_COOKIE
 from bridge.policy import login_means, reason_message
 from bridge.upstream.card_failures import CardFailures, fingerprint
 from bridge.upstream.cps import CpsError, certificate_from_header, decode_base64, means_refusal, proxy_trusted
@@ -25,6 +24,7 @@ from bridge.web.errors import error_page
 from bridge.web.i18n import current_lang
 from bridge.web.limits import client_ip
 from bridge.web.messages import message
+from bridge.web.pending import bound_txn
 
 bp = Blueprint("cps", __name__)
 # No form-action: browsers apply it to the redirect that follows the proof POST (to the app, another origin).
@@ -78,13 +78,6 @@ def _count_failure(upstream: str, txn, code: str, cert_sha256: str | None) -> No
                  client=txn.client_id if txn else "", lockout_seconds=int(b.settings.card_lockout))
 
 
-def _bound_txn(txn_id):
-    txn = bridge().transactions.get(txn_id) if isinstance(txn_id, str) else None
-    if txn is None or not txn.bound_to(request.cookies.get(BROWSER_COOKIE)):
-        return None
-    return txn
-
-
 def _denial(service, reasons, authn=None, txn=None):
     return render_denial(service, reasons, authn, txn.client_id if txn else "")
 
@@ -118,7 +111,7 @@ def _script_texts(lang: str) -> dict[str, str]:
 
 @bp.get("/login/cps")
 def login():
-    txn = _bound_txn(request.args.get("txn"))
+    txn = bound_txn(request.args.get("txn", ""))
     if txn is None:
         return error_page("txn_invalid", 400)
     service = bridge().policies.services[txn.service]
@@ -133,7 +126,7 @@ def challenge():
     b = bridge()
     data = request.get_json(silent=True) if request.is_json else request.form
     data = data if isinstance(data, dict) else {}
-    txn = _bound_txn(data.get("txn"))
+    txn = bound_txn(data["txn"] if isinstance(data.get("txn"), str) else "")
     if txn is None:
         return jsonify(error="txn_invalid", message=message("txn_invalid")), 400
     if not txn.check_csrf(data.get("csrf") if isinstance(data.get("csrf"), str) else None):
@@ -155,7 +148,7 @@ def challenge():
 def proof():
     b = bridge()
     form = request.form
-    txn = _bound_txn(form.get("txn"))
+    txn = bound_txn(form.get("txn", ""))
     if txn is None:
         _failed("cps-pin", None, "txn_invalid")
         return error_page("txn_invalid", 400)
@@ -185,7 +178,7 @@ def proof():
 @bp.get("/login/cps-tls")
 def tls_login():
     b = bridge()
-    txn = _bound_txn(request.args.get("txn"))
+    txn = bound_txn(request.args.get("txn", ""))
     if txn is None:
         return error_page("txn_invalid", 400)
     service = b.policies.services[txn.service]
