@@ -37,6 +37,7 @@ def create_emulator(config: EmulatorConfig | None = None) -> Flask:
                                          keys=SigningKeys())
     app.extensions[ciba.EXTENSION] = ciba.CibaRequests()
     app.extensions[broker.EXTENSION] = broker.Delegations()
+    app.extensions[wallet.DELEGATE] = broker.delegate
 
     issuer, oidc = url_path(config.issuer), url_path(config.oidc_base)
     routes = [

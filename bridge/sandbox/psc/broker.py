@@ -34,6 +34,7 @@ from ..professionals import TEST_PROFESSIONALS
 from .config import EstablishmentIdp
 from .core import SESSION_COOKIE, Emulator, emulator, with_query
 from .state import AuthRequest, new_secret
+from .wallet import authenticate, error_location, error_page, success_location
 
 EXTENSION = "psc_emulator_broker"
 COOKIE = "KC_BROKER"          # binds a delegation to the browser that started it (login CSRF)
@@ -92,8 +93,6 @@ def _discovery(idp: EstablishmentIdp) -> dict:
 
 def delegate(emu: Emulator, auth_request: AuthRequest, alias: str):
     """The authorization request goes to the establishment IdP `alias` instead of PSC's login page."""
-    from .wallet import error_location
-
     idp = emu.config.establishment_idp(alias)
     if idp is None:
         return redirect(error_location(emu, auth_request.redirect_uri, "invalid_request",
@@ -118,8 +117,6 @@ def delegate(emu: Emulator, auth_request: AuthRequest, alias: str):
 
 def endpoint(alias: str):
     """The IdP's answer (Keycloak: {issuer}/broker/<alias>/endpoint)."""
-    from .wallet import authenticate, error_location, error_page, success_location
-
     emu = emulator()
     pending = _delegations().take(request.args.get("state", ""), emu.state.now())
     if pending is None or pending.alias != alias or not hmac.compare_digest(

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 
-from flask import make_response, redirect, render_template, request
+from flask import current_app, make_response, redirect, render_template, request
 
 from ...acr import met as acr_met
 from ..professionals import DEFAULT_USER, TEST_PROFESSIONALS, display_name
@@ -17,6 +17,7 @@ from .state import AuthorizationCode, AuthRequest, Grant, SsoSession
 
 PKCE_CHALLENGE = re.compile(r"^[A-Za-z0-9\-._~]{43,128}$")
 SIMULATED_ERROR = "Erreur simulée par l'émulateur PSC"
+DELEGATE = "psc_emulator_delegate"   # broker.delegate, registered by app.py (broker.py imports this module)
 
 
 def authorize():
@@ -52,9 +53,7 @@ def start_authorization(emu: Emulator):
     if "none" in auth_request.prompt:
         return fail("login_required", "Aucune session Pro Santé Connect active")
     if args.get("kc_idp_hint"):   # « FI local »: an establishment IdP authenticates instead of this page
-        from .broker import delegate
-
-        return delegate(emu, auth_request, args["kc_idp_hint"])
+        return current_app.extensions[DELEGATE](emu, auth_request, args["kc_idp_hint"])
 
     txn = emu.state.add_login(auth_request)
     hint = auth_request.login_hint
