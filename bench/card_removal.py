@@ -27,7 +27,6 @@ import os
 import platform
 import random
 import re
-import statistics
 import tempfile
 import threading
 import time
@@ -38,24 +37,16 @@ from pathlib import Path
 
 import requests
 
-from bench.harness import percentile
+from bench.harness import RESULTS
+from bench.steps import summary
 
 ROOT = Path(__file__).resolve().parent.parent
-RESULTS = ROOT / "bench" / "results"
 PIN = "4729"
 SERIAL = "899700000001"
 LOGOUT_PATH = "/teleservice/backchannel-logout"
 PHASE = 0.5          # the removal comes 0-0.5 s after the login: anywhere in pcscd's ~0.4 s poll of the slot
 WAIT = 15.0          # seconds a round waits for the logout token before counting it missed
 BACKCHANNEL_LOGOUT = "http://schemas.openid.net/event/backchannel-logout"
-
-
-def summary(values: list[float]) -> dict:
-    """Milliseconds; p95 by nearest rank as bench.harness does (with 10 rounds or fewer it is the maximum)."""
-    if not values:
-        return {"n": 0}
-    return {"n": len(values), "p50_ms": round(statistics.median(values) * 1000, 1),
-            "p95_ms": round(percentile(values, 0.95) * 1000, 1), "max_ms": round(max(values) * 1000, 1)}
 
 
 class Arrivals(list):

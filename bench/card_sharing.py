@@ -17,7 +17,6 @@ import argparse
 import base64
 import json
 import secrets
-import statistics
 import tempfile
 import threading
 import time
@@ -27,19 +26,12 @@ from pathlib import Path
 
 import requests
 
+from bench.harness import RESULTS
+from bench.steps import summary
+
 ROOT = Path(__file__).resolve().parent.parent
-RESULTS = ROOT / "bench" / "results"
 PIN = "4729"
 GAP = 0.15      # between two logins: a person takes seconds; pcsc-lite's lock waiters poll every 100 ms
-
-
-def summary(values: list[float]) -> dict:
-    if not values:
-        return {}
-    ordered = sorted(values)
-    return {"n": len(values), "p50_ms": round(statistics.median(ordered) * 1000, 1),
-            "p95_ms": round(ordered[int(0.95 * (len(ordered) - 1))] * 1000, 1),
-            "max_ms": round(ordered[-1] * 1000, 1)}
 
 
 def logins(agent_url: str, origin: str, trust, count: int) -> tuple[list[float], list]:

@@ -13,34 +13,17 @@ The approval itself (the professional on their phone) is instant here. Writes be
 from __future__ import annotations
 
 import argparse
-import json
 import logging
-import platform
-import statistics
 import tempfile
-import time
-from datetime import UTC, datetime
 from pathlib import Path
 
 import requests
 
-from bench.harness import percentile
+from bench.harness import RESULTS
+from bench.steps import summary, timed, write_steps
 
-ROOT = Path(__file__).resolve().parent.parent
-RESULTS = ROOT / "bench" / "results"
 GRANT = "urn:openid:params:grant-type:ciba"
 AUTH = ("dpi-lourd", "dpi-lourd-secret")
-
-
-def summary(values: list[float]) -> dict:
-    return {"n": len(values), "p50_ms": round(statistics.median(values) * 1000, 1),
-            "p95_ms": round(percentile(values, 0.95) * 1000, 1), "max_ms": round(max(values) * 1000, 1)}
-
-
-def timed(call) -> tuple[float, requests.Response]:
-    start = time.perf_counter()
-    response = call()
-    return time.perf_counter() - start, response
 
 
 def run(rounds: int, work: Path) -> dict:
@@ -101,16 +84,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="bench-ciba-") as work:
         steps = run(args.rounds, Path(work))
-    report = {"bench": "ciba", "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), "rounds": args.rounds,
-              "machine": {"python": platform.python_version(), "system": platform.platform()}, "steps": steps}
-    args.out.mkdir(parents=True, exist_ok=True)
-    path = args.out / f"ciba-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}.json"
-    path.write_text(json.dumps(report, indent=2) + "\n")
-    for name, v in steps.items():
-        print(f"{name:8} p50 {v['p50_ms']:7.1f} ms   p95 {v['p95_ms']:7.1f} ms   max {v['max_ms']:7.1f} ms")
-    print(path)
+    write_steps("ciba", steps, args.out, rounds=args.rounds)
     return 0
-
 
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
-import time
 from datetime import UTC, datetime
-from pathlib import Path
 
+from bench.harness import RESULTS
+from bench.steps import summary, timed
 from bridge.clock import Clock
 from bridge.config import load_settings
 from bridge.model import Authentication, Identity
@@ -23,14 +22,7 @@ from bridge.store.memory import MemoryStore
 from bridge.upstream.fido import Passkeys
 from tests.support.fido import SoftKey
 
-RESULTS = Path(__file__).resolve().parent / "results"
 ORIGIN = "http://localhost:8000"
-
-
-def summary(values: list[float]) -> dict:
-    ordered = sorted(values)
-    return {"n": len(values), "p50_ms": round(statistics.median(ordered) * 1000, 3),
-            "p95_ms": round(ordered[int(len(ordered) * 0.95) - 1] * 1000, 3)}
 
 
 def main(n: int) -> dict:
@@ -50,16 +42,10 @@ def main(n: int) -> dict:
         spent, options = timed(keys.authentication_options, f"txn-{i}")
         assertion = soft.assert_(options, origin=ORIGIN)
         login.append(spent + timed(keys.verify, f"txn-{i}", assertion)[0])
-    result = {"enrol": summary(enrol), "login": summary(login), "at": datetime.now(UTC).isoformat()}
+    result = {"enrol": summary(enrol, 3), "login": summary(login, 3), "at": datetime.now(UTC).isoformat()}
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / f"passkeys-{datetime.now(UTC):%Y%m%dT%H%M%S}.json").write_text(json.dumps(result, indent=2))
     return result
-
-
-def timed(call, *args):
-    started = time.perf_counter()
-    result = call(*args)
-    return time.perf_counter() - started, result
 
 
 if __name__ == "__main__":

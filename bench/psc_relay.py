@@ -14,17 +14,15 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import logging
-import platform
 import tempfile
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
 import requests
 
-from bench.ciba import RESULTS, summary, timed
+from bench.harness import RESULTS
+from bench.steps import summary, timed, write_steps
 
 EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
 AUTH = ("dpi-lourd", "dpi-lourd-secret")
@@ -96,16 +94,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="bench-psc-relay-") as work:
         steps = run(args.rounds, Path(work))
-    report = {"bench": "psc_relay", "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), "rounds": args.rounds,
-              "machine": {"python": platform.python_version(), "system": platform.platform()}, "steps": steps}
-    args.out.mkdir(parents=True, exist_ok=True)
-    path = args.out / f"psc-relay-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}.json"
-    path.write_text(json.dumps(report, indent=2) + "\n")
-    for name, v in steps.items():
-        print(f"{name:8} p50 {v['p50_ms']:7.1f} ms   p95 {v['p95_ms']:7.1f} ms   max {v['max_ms']:7.1f} ms")
-    print(path)
+    write_steps("psc_relay", steps, args.out, rounds=args.rounds)
     return 0
-
 
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -76,3 +76,21 @@ def test_card_removal_bench_runs_one_round(tmp_path, pcscd):
         assert (report[name]["n"], report[name]["missed"]) == (1, 0), report[name]
     [sample] = report["samples"]
     assert set(sample) == {"sid", "logout_s", "ended_s"} and sample["logout_s"] is not None
+
+
+def test_step_benches_run_two_rounds(tmp_path):
+    """bench.ciba and bench.psc_relay (bridge + PSC emulator) and bench.passkeys write
+    their steps through bench.steps: the JSON file and one line per step."""
+    for bench, steps in (("ciba", {"request", "pending", "local", "tokens"}),
+                         ("psc_relay", {"kept", "refresh", "logout"})):
+        result = subprocess.run([sys.executable, "-m", f"bench.{bench}", "--rounds", "2", "--out", str(tmp_path)],
+                                cwd=ROOT, capture_output=True, text=True, timeout=180)
+        assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+        [path] = tmp_path.glob(f"{bench.replace('_', '-')}-*.json")
+        report = json.loads(path.read_text())
+        assert report["bench"] == bench and report["rounds"] == 2 and set(report["steps"]) == steps
+        assert all(step["n"] >= 1 for step in report["steps"].values()), report["steps"]
+        assert {line.split()[0] for line in result.stdout.splitlines()[:-1]} == steps
+    result = subprocess.run([sys.executable, "-m", "bench.passkeys", "-n", "3"], cwd=ROOT, capture_output=True,
+                            text=True, timeout=180)
+    assert result.returncode == 0 and "login (bridge side): " in result.stdout, result.stderr[-3000:]
