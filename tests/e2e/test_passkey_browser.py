@@ -1,8 +1,8 @@
 """A real chromium with the DevTools virtual authenticator (WebAuthn domain: CTAP2, internal transport, resident
 keys, user verification on and off): a professional logs in with PSC, enrols a passkey on « Mes moyens de
 connexion », then logs in with it on a service whose policy allows local-fido; with user verification off, neither
-the enrolment nor the login gets anywhere. The pages pass axe. And the demo: the professional enrols from a demo app's page and logs in
-to the demo teleservice with the key.
+the enrolment nor the login gets anywhere. The pages pass axe. And the demo: the professional enrols from a demo
+app's page and logs in to the demo teleservice with the key.
 
 The bridge is served at http://localhost:PORT: WebAuthn needs a secure context (Chromium counts http://localhost
 and http://127.0.0.1 as one) AND a domain as RP ID: on http://127.0.0.1 navigator.credentials.create() fails with
