@@ -4,7 +4,7 @@ Plain frozen dataclasses so they can be compared, hashed, stored as JSON and reb
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields, is_dataclass
 
 from bridge.cps_number import logical_number
 
@@ -21,7 +21,17 @@ def id_kind(national_id: str) -> str:
     return "other"
 
 
+_FIELD_NAMES: dict[type, tuple[str, ...] | None] = {}   # dataclass -> its field names; other types -> None
+
+
 def _compact(value):
+    """Dataclasses become dicts (fields in order, as dataclasses.asdict gives them, without its deep copy of every
+    leaf: ≈ 4 % of a login's instructions), empty values left out; dicts and lists are new containers."""
+    names = _FIELD_NAMES.get(type(value), _FIELD_NAMES)   # the dict itself: not seen yet
+    if names is _FIELD_NAMES:
+        names = _FIELD_NAMES[type(value)] = tuple(f.name for f in fields(value)) if is_dataclass(value) else None
+    if names is not None:
+        value = {name: getattr(value, name) for name in names}
     if isinstance(value, dict):
         return {k: _compact(v) for k, v in value.items() if v not in ("", None, (), [], {}) or k == "national_id"}
     if isinstance(value, (list, tuple)):
@@ -116,7 +126,7 @@ class Authentication:
 
     def to_dict(self) -> dict:
         """Compact JSON-able form: empty values are left out (PSC sends many ""), defaults restore them."""
-        return _compact(asdict(self))
+        return _compact(self)
 
     @classmethod
     def from_dict(cls, data: dict) -> Authentication:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 from bridge.store import Store
 
@@ -60,7 +60,7 @@ class Transactions:
         return txn
 
     def save(self, txn: LoginTransaction) -> None:
-        self.store.set_json(f"txn:{txn.id}", asdict(txn), TXN_TTL)
+        self.store.set_json(f"txn:{txn.id}", dict(vars(txn)), TXN_TTL)   # flat str/bool fields: no asdict copy
 
     def get(self, txn_id: str | None) -> LoginTransaction | None:
         data = self.store.get_json(f"txn:{txn_id}") if txn_id else None
