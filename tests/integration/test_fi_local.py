@@ -11,7 +11,7 @@ import json
 import re
 from html import unescape
 from pathlib import Path
-from urllib.parse import parse_qs, urljoin, urlsplit
+from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 
 import pytest
 import requests
@@ -197,3 +197,41 @@ def test_an_alias_psc_does_not_know(stack_factory):
     assert page.status_code == 502 and page.url.startswith(f"{stack.url}/psc/callback"), page.url
     failed = [e for e in audit(stack) if e["event"] == "login_failed" and e.get("service") == "dpi-fi"]
     assert failed and "Fournisseur d'identité inconnu" in failed[0]["details"]["detail"], failed
+
+
+def test_a_session_opened_through_psc_never_answers_psc_as_fi(stack_factory):
+    """Loop prevention at run time: after the round trip the browser's bridge session is psc-delegated; PSC
+    delegating again gets the passkey asked again, never a code from that session."""
+    stack = stack_factory()
+    soft = enrolled_key(stack)
+    browser, client = requests.Session(), app(stack)
+    query, _ = drive(stack, browser, client.authorize_url(), soft, stop_at=client.redirect_uri)
+    assert "code" in query
+    as_psc = AppClient(stack.url, "psc-fi", "psc-fi-secret", stack.psc.config.broker_endpoint(ALIAS))
+    again = browser.get(as_psc.authorize_url(), allow_redirects=False, timeout=10)
+    assert again.is_redirect and "/login?txn=" in again.headers["Location"], again.headers.get("Location")
+    chooser = browser.get(urljoin(stack.url, again.headers["Location"]), timeout=10)
+    assert 'data-mie="local-fido"' in chooser.text and 'data-mie="psc"' not in chooser.text
+
+
+def test_psc_registered_with_a_wrong_secret_the_fi_answer_is_refused(stack_factory):
+    stack = stack_factory(idp={"client_secret": "pas-le-bon"})
+    soft = enrolled_key(stack)
+    browser, client = requests.Session(), app(stack)
+    query, _ = drive(stack, browser, client.authorize_url(), soft, stop_at=client.redirect_uri)
+    assert query["error"] == "access_denied", query
+    failed = [e for e in audit(stack) if e["event"] == "login_failed" and e.get("service") == "dpi-fi"]
+    assert failed and "invalid_client" in failed[0]["details"]["detail"], failed
+
+
+def test_the_broker_answer_works_once_and_in_the_browser_that_asked(stack_factory):
+    stack = stack_factory()
+    soft = enrolled_key(stack)
+    browser, client = requests.Session(), app(stack)
+    broker = stack.psc.config.broker_endpoint(ALIAS)
+    answer, _ = drive(stack, browser, client.authorize_url(), soft, stop_at=broker)
+    url = f"{broker}?{urlencode(answer)}"
+    other = requests.Session().get(url, allow_redirects=False, timeout=10)   # another browser: not its request
+    assert other.status_code == 400 and "Demande expirée" in other.text
+    # the state was consumed by that attempt: the right browser cannot use it any more either (single use)
+    assert browser.get(url, allow_redirects=False, timeout=10).status_code == 400
