@@ -420,36 +420,45 @@ class PscClient:
         """grant_type=refresh_token at PSC's token endpoint, with the client authentication of the code exchange
         (secret, or tls_client_auth with the IGC-Santé certificate of _tls). PscRefused when PSC refuses the
         grant (invalid_grant: its session ended); PscError (psc_unreachable, psc_timeout, psc_error) otherwise."""
-        s, meta = self.settings, self.metadata()
-        data = {"grant_type": "refresh_token", "refresh_token": refresh_token}
+        status, body = self.token_request(self.metadata()["token_endpoint"],
+                                          {"grant_type": "refresh_token", "refresh_token": refresh_token},
+                                          "token", "token endpoint (refresh)")
+        if status == 400 and body.get("error") == "invalid_grant":
+            raise PscRefused("psc_invalid_grant", str(body.get("error_description", ""))[:200])
+        if status != 200 or not isinstance(body.get("access_token"), str):
+            raise PscError("psc_error", f"token endpoint (refresh): HTTP {status} "
+                           f"{str(body.get('error', ''))[:64]}".strip())
+        return body
+
+    def token_request(self, url: str, data: dict, metric: str, what: str) -> tuple[int, dict]:
+        """A POST authenticated as at the token endpoint (secret, or tls_client_auth with the IGC-Santé certificate
+        of _tls), bounded like every PSC call: (HTTP status, JSON object or {}). PscError psc_timeout or
+        psc_unreachable when no answer came."""
+        s = self.settings
         auth = None
         if s.psc_token_auth_method == "client_secret_basic":   # RFC 6749 §2.3.1: form-urlencoded first
             auth = (quote_plus(s.psc_client_id), quote_plus(s.psc_client_secret))
         elif s.psc_token_auth_method == "client_secret_post":
-            data.update(client_id=s.psc_client_id, client_secret=s.psc_client_secret)
-        else:
-            data["client_id"] = s.psc_client_id
+            data = {**data, "client_id": s.psc_client_id, "client_secret": s.psc_client_secret}
+        else:   # tls_client_auth: the certificate of _tls authenticates
+            data = {**data, "client_id": s.psc_client_id}
         session = self._http()
         try:
-            with metrics.upstream_call("token"):
+            with metrics.upstream_call(metric):
                 response = self._bounded(lambda hooks: session.post(
-                    meta["token_endpoint"], data=data, auth=auth, timeout=self.timeout, stream=True, hooks=hooks,
+                    url, data=data, auth=auth, timeout=self.timeout, stream=True, hooks=hooks,
                     headers={"Accept": "application/json"}, **self._tls()))
         except requests.Timeout as exc:
-            raise PscError("psc_timeout", "token endpoint (refresh)") from exc
+            raise PscError("psc_timeout", what) from exc
+        except ResponseTooLarge as exc:
+            raise PscError("psc_unreachable", f"{what}: answer too large") from exc
         except requests.RequestException as exc:
-            raise PscError("psc_unreachable", f"token endpoint (refresh): {type(exc).__name__}") from exc
+            raise PscError("psc_unreachable", f"{what}: {type(exc).__name__}") from exc
         try:
             body = response.json()
         except ValueError:
             body = None
-        body = body if isinstance(body, dict) else {}
-        if response.status_code == 400 and body.get("error") == "invalid_grant":
-            raise PscRefused("psc_invalid_grant", str(body.get("error_description", ""))[:200])
-        if not response.ok or not isinstance(body.get("access_token"), str):
-            raise PscError("psc_error", f"token endpoint (refresh): HTTP {response.status_code} "
-                           f"{str(body.get('error', ''))[:64]}".strip())
-        return body
+        return response.status_code, body if isinstance(body, dict) else {}
 
     def verify_id_token(self, id_token: str | None, *, nonce: str | None) -> dict:
         """`nonce` None: a CIBA ID token, which has none to check (CIBA Core §10.1)."""

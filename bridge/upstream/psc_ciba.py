@@ -9,13 +9,9 @@ path {issuer}/protocol/openid-connect/ext/ciba/auth (confirmed for the sandbox, 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from urllib.parse import quote_plus
 
-import requests
-
-from bridge import metrics
 from bridge.model import Authentication
-from bridge.upstream.psc import PscClient, PscError, ResponseTooLarge
+from bridge.upstream.psc import PscClient, PscError
 
 GRANT_TYPE = "urn:openid:params:grant-type:ciba"
 DEFAULT_INTERVAL = 5          # CIBA Core §7.3: the client waits 5 s when the answer names no interval
@@ -87,29 +83,4 @@ class PscCiba:
         raise PscError("psc_error", f"CIBA token: HTTP {status} {error}".strip())
 
     def _post(self, url: str, data: dict, name: str) -> tuple[int, dict]:
-        """A client-authenticated POST (the token endpoint's method and certificate), bounded like every PSC call."""
-        s, psc = self.psc.settings, self.psc
-        auth = None
-        if s.psc_token_auth_method == "client_secret_basic":   # RFC 6749 §2.3.1: form-urlencoded first
-            auth = (quote_plus(s.psc_client_id), quote_plus(s.psc_client_secret))
-        elif s.psc_token_auth_method == "client_secret_post":
-            data = {**data, "client_id": s.psc_client_id, "client_secret": s.psc_client_secret}
-        else:   # tls_client_auth: the certificate of _tls authenticates
-            data = {**data, "client_id": s.psc_client_id}
-        session = psc._http()
-        try:
-            with metrics.upstream_call(name):
-                response = psc._bounded(lambda hooks: session.post(
-                    url, data=data, auth=auth, timeout=psc.timeout, stream=True, hooks=hooks,
-                    headers={"Accept": "application/json"}, **psc._tls()))
-        except requests.Timeout as exc:
-            raise PscError("psc_timeout", f"CIBA {name}") from exc
-        except ResponseTooLarge as exc:
-            raise PscError("psc_unreachable", f"CIBA {name}: answer too large") from exc
-        except requests.RequestException as exc:
-            raise PscError("psc_unreachable", f"CIBA {name}: {type(exc).__name__}") from exc
-        try:
-            body = response.json()
-        except ValueError:
-            body = None
-        return response.status_code, body if isinstance(body, dict) else {}
+        return self.psc.token_request(url, data, name, f"CIBA {name}")
