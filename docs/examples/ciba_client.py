@@ -21,7 +21,7 @@ The client is registered in the service's policy as a confidential client that l
         grant_types: [urn:openid:params:grant-type:ciba, refresh_token]
         scopes: [openid, profile, rpps]
 
-Run:  python docs/examples/ciba_client.py --issuer http://127.0.0.1:8000 --client-id dpi-lourd \
+Run:  python docs/examples/ciba_client.py --issuer http://localhost:8000 --client-id dpi-lourd \
           --client-secret dpi-lourd-secret --login-hint 899700000002
 (with `make demo`, approve on the PSC emulator's page http://127.0.0.1:8001/wallet/ciba). Needs only `requests`.
 """
