@@ -399,12 +399,14 @@ def _demo_defaults(environ, psc_url: str) -> None:
 
 
 def _emulator_config(psc_url: str, public_url: str):
-    """The emulator at `psc_url`, with the bridge's PSC client registered for `public_url`."""
-    from bridge.sandbox.psc import DEMO_CLIENT, EmulatorConfig
+    """The emulator at `psc_url`, with the bridge's PSC client registered for `public_url`, and the bridge as
+    establishment IdP `bridge-fi` (used only when a policy sends psc_idp_hint: docs/provider.md, FI local)."""
+    from bridge.sandbox.psc import DEMO_CLIENT, EmulatorConfig, EstablishmentIdp
 
     client = dataclasses.replace(DEMO_CLIENT, redirect_uris=(f"{public_url}/psc/callback",),
                                  post_logout_redirect_uris=(f"{public_url}/logout/done",))
-    return EmulatorConfig(base_url=psc_url, clients=(client,))
+    return EmulatorConfig(base_url=psc_url, clients=(client,),
+                          establishment_idps=(EstablishmentIdp("bridge-fi", public_url, "psc-fi", "psc-fi-secret"),))
 
 
 def _create_bridge(settings):

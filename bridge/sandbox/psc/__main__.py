@@ -7,7 +7,7 @@ import re
 import sys
 import threading
 
-from .config import DEFAULT_BASE_URL, DEMO_CLIENT, EmulatedClient, EmulatorConfig
+from .config import DEFAULT_BASE_URL, DEMO_CLIENT, EmulatedClient, EmulatorConfig, EstablishmentIdp
 from .server import serve
 
 _URIS = re.compile(r"^(https?://.+?)(?::(https?://.+))?$")
@@ -36,6 +36,14 @@ def parse_tls_client(spec: str) -> EmulatedClient:
     redirect_uri, post_logout = match.groups()
     return EmulatedClient(client_id, "", [redirect_uri], [post_logout] if post_logout else [],
                           auth_method="tls_client_auth", tls_client_cert_sha256=fingerprint)
+
+
+def parse_establishment_idp(spec: str) -> EstablishmentIdp:
+    """ALIAS:CLIENT_ID:SECRET:ISSUER (the issuer URL keeps its own colons)."""
+    alias, client_id, secret, issuer = (spec.split(":", 3) + ["", "", ""])[:4]
+    if not alias or not client_id or not secret or not re.match(r"^https?://", issuer):
+        raise argparse.ArgumentTypeError(f"--establishment-idp {spec!r}: expected ALIAS:CLIENT_ID:SECRET:ISSUER_URL")
+    return EstablishmentIdp(alias, issuer, client_id, secret)
 
 
 def parse_acr(spec: str) -> tuple[tuple[str, str], ...]:
@@ -68,6 +76,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--client", type=parse_client, action="append", default=[],
                         metavar="ID:SECRET:REDIRECT_URI[:POST_LOGOUT_URI]",
                         help="register a client (repeatable; replaces the demo client bridge-demo)")
+    parser.add_argument("--establishment-idp", type=parse_establishment_idp, action="append", default=[],
+                        metavar="ALIAS:CLIENT_ID:SECRET:ISSUER", help="an establishment IdP for kc_idp_hint=ALIAS "
+                        "(« FI local », e.g. the bridge: bridge-fi:psc-fi:psc-fi-secret:http://localhost:8000)")
     parser.add_argument("--tls-client", type=parse_tls_client, action="append", default=[],
                         metavar="ID:CERT_SHA256:REDIRECT_URI[:POST_LOGOUT_URI]",
                         help="register a tls_client_auth client (repeatable)")
@@ -97,6 +108,7 @@ def main(argv: list[str] | None = None) -> int:
                             wallet_url=args.wallet_url, clients=clients, id_token_alg=args.id_token_alg,
                             userinfo_format=args.userinfo_format, send_iss=not args.no_iss,
                             omit_logout_state=args.omit_logout_state, unmet_acr=args.unmet_acr,
+                            establishment_idps=args.establishment_idp,
                             **({"acr_by_auth_mode": args.acr} if args.acr else {}))
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
@@ -110,6 +122,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  authorize     {server.authorization_endpoint}")
     for client in server.config.clients:
         print(f"  client        {client.client_id} ({client.auth_method}) -> {', '.join(client.redirect_uris)}")
+    for idp in server.config.establishment_idps:
+        print(f"  FI local      kc_idp_hint={idp.alias} -> {idp.issuer} (client {idp.client_id})")
     print("Ctrl+C pour arrêter.", flush=True)
     try:
         threading.Event().wait()
