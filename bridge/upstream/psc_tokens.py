@@ -93,10 +93,11 @@ def sid_key(psc_sid: str) -> str:
     return "pscsid:" + hashlib.sha256(psc_sid.encode()).hexdigest()[:32]
 
 
-def keep_psc_tokens(bridge, sid: str, token_response: dict) -> None:
+def keep_psc_tokens(bridge, sid: str, token_response: dict, session=None) -> None:
     """Keep the tokens of a PSC token response (code flow, CIBA...) for SSO session `sid`, and index the session
-    by PSC's sid and sub (for PSC's back-channel logout: bridge.web.psc_logout)."""
-    session = bridge.sessions.find(sid)
+    by PSC's sid and sub (for PSC's back-channel logout: bridge.web.psc_logout). `session`: the SsoSession when
+    the caller has just opened it (the login callback), which saves reading it back (two store round trips)."""
+    session = session if session is not None and session.sid == sid else bridge.sessions.find(sid)
     if session is None or not token_response.get("access_token"):
         return
     id_claims, at_claims = _claims(token_response.get("id_token")), _claims(token_response["access_token"])

@@ -81,7 +81,7 @@ def psc_callback():
     response = finish_login(txn, authn, succeeded)
     session = g.get("bridge_page_session")   # the session the login opened or renewed (web.workstation)
     if allowed and session is not None:   # a refused login keeps no PSC token
-        keep_psc_tokens(b, session.sid, psc_token)   # for the token relay (RFC 8693 at /token)
+        keep_psc_tokens(b, session.sid, psc_token, session)   # for the token relay (RFC 8693 at /token)
     return response
 
 

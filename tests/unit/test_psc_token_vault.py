@@ -55,3 +55,18 @@ def test_odd_lifetimes_from_psc_fall_back_to_its_documented_ones():
                                                      "expires_in": "soon", "refresh_expires_in": 10 ** 9})
     kept = psc_tokens.load(bridge, session.sid)
     assert (kept["at_exp"], kept["rt_exp"]) == (NOW + 120, NOW + 4 * 3600)
+
+
+def test_the_session_just_opened_is_not_read_back():
+    """The login callback hands over the session it opened: keep_psc_tokens does not read it from the store again
+    (two round trips per login), and without it the session is looked up as before."""
+    bridge = parts()
+    session = bridge.sessions.create(login())
+    reads = []
+    get_json = bridge.store.get_json
+    bridge.store.get_json = lambda key: reads.append(key) or get_json(key)
+    psc_tokens.keep_psc_tokens(bridge, session.sid, {"access_token": ACCESS}, session)
+    assert reads == [] and psc_tokens.load(bridge, session.sid)["at"] == ACCESS
+    other = bridge.sessions.create(login())
+    psc_tokens.keep_psc_tokens(bridge, other.sid, {"access_token": ACCESS}, session)   # not that session: looked up
+    assert len(reads) == 1 and psc_tokens.load(bridge, other.sid)["at"] == ACCESS
