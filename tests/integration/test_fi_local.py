@@ -17,6 +17,7 @@ import pytest
 import requests
 
 from bridge.sandbox.psc import EstablishmentIdp
+from tests.integration.test_cps_login import CpsBrowser, next_url
 from tests.support.bridge import AppClient
 from tests.support.console import csrf_of, start_stack
 from tests.support.fido import SoftKey
@@ -39,7 +40,7 @@ psc_idp_hint: HINT
 DPI = {"client_id": "dpi-web", "client_secret": "dpi-secret", "scope": "openid profile rpps"}
 
 
-def start(tmp_path, redis_url, psc_emulator_factory, receiver, *, idp=None, fi_text=EXAMPLE, hint=ALIAS):
+def start(tmp_path, redis_url, psc_emulator_factory, receiver, *, idp=None, fi_text=EXAMPLE, hint=ALIAS, env=None):
     def emulator(**kwargs):
         bridge_url = kwargs["clients"][0].redirect_uris[0].removesuffix("/psc/callback")
         psc = psc_emulator_factory(**kwargs, establishment_idps=[EstablishmentIdp(**{
@@ -50,7 +51,7 @@ def start(tmp_path, redis_url, psc_emulator_factory, receiver, *, idp=None, fi_t
         (policies / "dpi-fi.yaml").write_text(APP_POLICY.replace("APPS", receiver.url).replace("HINT", hint))
         return psc
 
-    server = start_stack(tmp_path, redis_url, emulator, receiver.url)
+    server = start_stack(tmp_path, redis_url, emulator, receiver.url, env_extra=env)
     server.receiver = receiver
     return server
 
@@ -89,9 +90,11 @@ def enrolled_key(stack) -> SoftKey:
     return soft
 
 
-def drive(stack, browser, url: str, soft: SoftKey | None, *, stop_at: str, give_up_at_fi: bool = False):
-    """Follow the browser's way, doing the passkey ceremony on the bridge's chooser (or leaving it with « Retour à
-    l'application » when `give_up_at_fi`). Returns (query at stop_at, visited URLs) or (final response, visited)."""
+def drive(stack, browser, url: str, soft: SoftKey | None, *, stop_at: str, give_up_at_fi: bool = False,
+          card=None):
+    """Follow the browser's way, doing the passkey ceremony (or the CPS PIN login with `card`, a test PKI card)
+    on the bridge's chooser, or leaving it with « Retour à l'application » when `give_up_at_fi`. Returns (query
+    at stop_at, visited URLs) or (final response, visited)."""
     visited = []
     for _ in range(20):
         if url.startswith(stop_at):
@@ -107,6 +110,12 @@ def drive(stack, browser, url: str, soft: SoftKey | None, *, stop_at: str, give_
         txn = parse_qs(urlsplit(unescape(link.group(1))).query)["txn"][0]
         if give_up_at_fi:
             url = f"{stack.url}/login/back?txn={txn}"
+            continue
+        if card is not None:   # what templates/cps_login.html and the card agent do (tests/integration/test_cps_login)
+            cps = CpsBrowser(stack, http=browser)
+            cps.txn = txn
+            cps.page()
+            url = urljoin(stack.url, next_url(cps.login_with(card)))
             continue
         fido = browser.get(urljoin(stack.url, unescape(link.group(1))), timeout=10)
         csrf = csrf_of(fido.text)
@@ -235,3 +244,19 @@ def test_the_broker_answer_works_once_and_in_the_browser_that_asked(stack_factor
     assert other.status_code == 400 and "Demande expirée" in other.text
     # the state was consumed by that attempt: the right browser cannot use it any more either (single use)
     assert browser.get(url, allow_redirects=False, timeout=10).status_code == 400
+
+
+def test_round_trip_with_the_cps_card_psc_reads_the_smart_card_amr(stack_factory, test_pki):
+    """The CPS PIN path at the bridge as FI: the default table's ["sc","pin","mfa","hwk"] goes to PSC."""
+    trust = {"BRIDGE_TRUST_DIR": str(test_pki.trust_dir()), "BRIDGE_CRL_DIR": str(test_pki.crl_dir())}
+    stack = stack_factory(env=trust,
+                          fi_text=EXAMPLE.replace("fi_amr:\n  cps-pin: [sc, pin, mfa, hwk]\n", ""))
+    card = test_pki.card(PRO, family_name="PHARMACIEN", given_name="ANNE")
+    browser, client = requests.Session(), app(stack)
+    query, _ = drive(stack, browser, client.authorize_url(), None, stop_at=client.redirect_uri, card=card)
+    claims = client.verify_id_token(client.exchange(query["code"])["id_token"])
+    assert claims["mie"] == "psc-delegated" and claims["amr"] == ["sc", "pin", "mfa", "hwk"], claims
+    sessions = [s for s in stack.psc.emulator.state._sessions.values() if s.auth_mode == "FI"]
+    assert [s.amr for s in sessions] == [("sc", "pin", "mfa", "hwk")]
+    lines = [(e["event"], e.get("service"), e.get("mie")) for e in audit(stack)]
+    assert ("login_succeeded", "psc-fi", "cps-pin") in lines and ("login_succeeded", "dpi-fi", "psc-delegated") in lines
