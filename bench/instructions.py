@@ -46,13 +46,14 @@ for url in sys.stdin:
 """
 
 
-def count(scenario: str, requests: int) -> float:
+def count(scenario: str, requests: int, id_token_alg: str = "") -> float:
     """Instructions per request (per flow for login_flow): valgrind runs this module with --inside, which switches
     counting on around the measured requests only (not the imports, the stack's start or the login)."""
     with tempfile.TemporaryDirectory() as tmp:
         done = subprocess.run(
             ["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={tmp}/callgrind.out",
-             sys.executable, "-m", "bench.instructions", "--inside", "-n", str(requests), scenario],
+             sys.executable, "-m", "bench.instructions", "--inside", "-n", str(requests), scenario,
+             *(["--id-token-alg", id_token_alg] if id_token_alg else [])],
             capture_output=True, text=True, env={**os.environ, "PYTHONHASHSEED": "0"})
     collected = re.search(r"Collected : (\d+)", done.stderr)
     if done.returncode != 0 or collected is None or "measured" not in done.stdout:
@@ -160,14 +161,22 @@ def _trips() -> dict[str, int]:
     return seen
 
 
-def inside_login(requests: int, profile: bool) -> None:
+def inside_login(requests: int, profile: bool, id_token_alg: str = "") -> None:
     from bench.harness import Stack
 
     with Stack(1, 1, "INFO", audit=True) as stack:
         from app import create_app
         from bridge.config import load_settings
 
-        app = create_app(load_settings({**stack.bridge_env(), "BRIDGE_AUDIT_PATH": str(stack.tmp / "inproc.log")}))
+        env = {**stack.bridge_env(), "BRIDGE_AUDIT_PATH": str(stack.tmp / "inproc.log")}
+        if id_token_alg:   # the bench's client declares another ID token algorithm: a copy of the policies
+            policies = stack.tmp / "policies"
+            shutil.copytree(env["BRIDGE_POLICIES_DIR"], policies)
+            portal = policies / "demo-portail.yaml"
+            declared = f"  - client_id: demo-portail\n    id_token_signed_response_alg: {id_token_alg}\n"
+            portal.write_text(portal.read_text().replace("  - client_id: demo-portail\n", declared, 1))
+            env["BRIDGE_POLICIES_DIR"] = str(policies)
+        app = create_app(load_settings(env))
         helper = subprocess.Popen([sys.executable, "-c", _BROWSER_AT_PSC], stdin=subprocess.PIPE,
                                   stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": os.getcwd()})
         try:
@@ -210,6 +219,7 @@ def inside_login(requests: int, profile: bool) -> None:
                 profiler.disable()
                 pstats.Stats(profiler, stream=stdout).sort_stats("tottime").print_stats(45)
                 pstats.Stats(profiler, stream=stdout).sort_stats("cumtime").print_stats(60)
+                profiler.dump_stats(os.environ.get("BENCH_PROFILE_OUT", os.devnull))
             else:
                 subprocess.run(["callgrind_control", "-i", "on", str(os.getpid())], capture_output=True, check=True)
                 for _ in range(requests):
@@ -270,6 +280,8 @@ def main() -> int:
     parser.add_argument("-n", type=int, default=None,
                         help=f"counted requests per scenario [300], logins for login_flow [{FLOWS}]")
     parser.add_argument("--profile", action="store_true", help="login_flow under cProfile, no valgrind")
+    parser.add_argument("--id-token-alg", default="", choices=("", "RS256", "ES256"),
+                        help="login_flow: the client declares this id_token_signed_response_alg [policy's: RS256]")
     parser.add_argument("--inside", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if unknown := set(args.scenario) - set(SCENARIOS):   # not choices=: Python 3.11 checks an empty list against them
@@ -277,7 +289,7 @@ def main() -> int:
     if args.inside or args.profile:
         scenario = args.scenario[0] if args.scenario else "login_flow"
         if scenario == "login_flow":
-            inside_login(args.n or FLOWS, args.profile)
+            inside_login(args.n or FLOWS, args.profile, args.id_token_alg)
         else:
             inside(scenario, args.n or 300)
         return 0
@@ -287,7 +299,7 @@ def main() -> int:
     for scenario in args.scenario or SCENARIOS:
         per = "flow" if scenario == "login_flow" else "request"
         n = args.n or (FLOWS if scenario == "login_flow" else 300)
-        print(f"{scenario:14s} {count(scenario, n) / 1e6:6.3f} M instructions per {per}", flush=True)
+        print(f"{scenario:14s} {count(scenario, n, args.id_token_alg) / 1e6:6.3f} M instructions per {per}", flush=True)
     return 0
 
 
