@@ -73,6 +73,8 @@ def _detail(rule: Rule, service: Service, now: float, lang: str, settings=None) 
         return _passkey_detail(rule.code, settings, lang)
     if rule.code == "identity_kind_not_allowed":
         return "identity_kinds = " + ", ".join(service.identity_kinds)
+    if rule.code == "psc_not_offered" and service.establishment_idp:   # PSC's own IdP (bridge.policy.establishment)
+        return "establishment_idp = " + yes_no(True, lang) + "; allowed_mie = " + ", ".join(service.allowed_mie)
     if rule.code in ("mie_not_allowed", "unknown_mie", "psc_not_offered"):
         return "allowed_mie = " + ", ".join(service.allowed_mie)
     if rule.code in ("idle_timeout_too_long", "significant_reserve"):
@@ -88,7 +90,8 @@ def _detail(rule: Rule, service: Service, now: float, lang: str, settings=None) 
     if rule.code in ("card_type_not_allowed", "non_rpps_card"):
         return "card_types = " + ", ".join(service.card_types)
     if rule.code == "not_historical_teleservice":
-        return f"historical_teleservice = {yes_no(service.historical_teleservice, lang)}"
+        fi = f"; establishment_idp = {yes_no(True, lang)}" if service.establishment_idp else ""
+        return f"historical_teleservice = {yes_no(service.historical_teleservice, lang)}{fi}"
     return ""
 
 

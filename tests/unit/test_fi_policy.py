@@ -91,3 +91,14 @@ def test_the_amr_stated_to_psc(tmp_path):
     assert fi_amr(service, card) == ["sc", "pin", "mfa", "hwk", "x1"]   # the policy's line
     default = load(tmp_path, EXAMPLE.replace("fi_amr:\n  cps-pin: [sc, pin, mfa, hwk]\n", "")).services["psc-fi"]
     assert fi_amr(default, card) == ["sc", "pin", "mfa", "hwk"]         # the default table (PSC's example order)
+
+
+def test_the_attestation_report_says_why_an_establishment_idp_offers_no_psc(tmp_path):
+    from bridge.attest.services import rule_status
+    from bridge.policy.rules import rule
+
+    service = load(tmp_path, EXAMPLE).services["psc-fi"]
+    assert rule_status(rule("psc_not_offered"), service, NOW, "fr").detail == \
+        "establishment_idp = oui; allowed_mie = local-fido, cps-pin"
+    assert rule_status(rule("not_historical_teleservice"), service, NOW, "en").detail == \
+        "historical_teleservice = no; establishment_idp = yes"
