@@ -40,10 +40,11 @@ psc_idp_hint: HINT
 DPI = {"client_id": "dpi-web", "client_secret": "dpi-secret", "scope": "openid profile rpps"}
 
 
-def start(tmp_path, redis_url, psc_emulator_factory, receiver, *, idp=None, fi_text=EXAMPLE, hint=ALIAS, env=None):
+def start(tmp_path, redis_url, psc_emulator_factory, receiver, *, idp=None, fi_text=EXAMPLE, hint=ALIAS, env=None,
+          emulator_options=None):
     def emulator(**kwargs):
         bridge_url = kwargs["clients"][0].redirect_uris[0].removesuffix("/psc/callback")
-        psc = psc_emulator_factory(**kwargs, establishment_idps=[EstablishmentIdp(**{
+        psc = psc_emulator_factory(**kwargs, **(emulator_options or {}), establishment_idps=[EstablishmentIdp(**{
             "alias": ALIAS, "issuer": bridge_url, "client_id": "psc-fi", "client_secret": "psc-fi-secret",
             **(idp or {})})])
         policies = tmp_path / "policies"
@@ -260,3 +261,15 @@ def test_round_trip_with_the_cps_card_psc_reads_the_smart_card_amr(stack_factory
     assert [s.amr for s in sessions] == [("sc", "pin", "mfa", "hwk")]
     lines = [(e["event"], e.get("service"), e.get("mie")) for e in audit(stack)]
     assert ("login_succeeded", "psc-fi", "cps-pin") in lines and ("login_succeeded", "dpi-fi", "psc-delegated") in lines
+
+
+@pytest.mark.parametrize(("fi_acr", "expected"), [("psc", "eidas1"), ("idp", "eidas2")])
+def test_psc_acr_after_a_delegated_login_is_an_emulator_choice(stack_factory, fi_acr, expected):
+    """The bridge as FI states BRIDGE_FIDO_ACR (eidas2 here); PSC answers with its own label for FI logins
+    (acr_by_auth_mode, eidas1) or, with fi_acr="idp", the IdP's: which one production PSC does is UNCONFIRMED."""
+    stack = stack_factory(env={"BRIDGE_FIDO_ACR": "eidas2"}, emulator_options={"fi_acr": fi_acr})
+    soft = enrolled_key(stack)
+    browser, client = requests.Session(), app(stack)
+    query, _ = drive(stack, browser, client.authorize_url(), soft, stop_at=client.redirect_uri)
+    claims = client.verify_id_token(client.exchange(query["code"])["id_token"])
+    assert claims["mie"] == "psc-delegated" and claims["acr"] == expected, claims

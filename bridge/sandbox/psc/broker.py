@@ -14,7 +14,8 @@ of that IdP (here: the bridge's own provider, docs/provider.md « La passerelle 
    (`amr`); the original authorization completes (code to the RP).
 What production PSC puts in its tokens after a delegated login (authMode value, amr forwarded or not, acr) is
 UNCONFIRMED: authMode "FI" and the forwarded amr are this emulator's choices; the acr is acr_by_auth_mode["FI"]
-(default eidas1, like any mode PSC does not list). Unknown alias -> invalid_request to the RP.
+(default eidas1, like any mode PSC does not list), or the IdP's own acr with fi_acr="idp". Unknown alias ->
+invalid_request to the RP.
 """
 from __future__ import annotations
 
@@ -142,6 +143,7 @@ def endpoint(alias: str):
     amr = claims.get("amr")
     session = authenticate(emu, user, AUTH_MODE)
     session.amr = tuple(v for v in amr if isinstance(v, str)) if isinstance(amr, list) else ()
+    session.idp_acr = claims["acr"][:32] if isinstance(claims.get("acr"), str) else ""
     response = redirect(success_location(emu, asked, session))
     response.set_cookie(SESSION_COOKIE, session.sid, max_age=int(session.expires_at - emu.state.now()),
                         path="/", httponly=True, samesite="Lax", secure=request.is_secure)

@@ -99,6 +99,9 @@ class EmulatorConfig:
     ciba_default_channel: str = "MOBILE"
     # « FI local » (broker.py): the establishment IdPs an authorization request may name with kc_idp_hint.
     establishment_idps: tuple[EstablishmentIdp, ...] | list[EstablishmentIdp] = ()
+    # PSC's acr after a delegated login: "psc" = acr_by_auth_mode["FI"] (default eidas1), "idp" = the IdP's own acr.
+    # Which one production PSC states is UNCONFIRMED.
+    fi_acr: str = "psc"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "base_url", self.base_url.rstrip("/"))
@@ -108,6 +111,8 @@ class EmulatorConfig:
         object.__setattr__(self, "acr_by_auth_mode", tuple(dict(self.acr_by_auth_mode).items()))
         if self.ciba_default_channel not in ("CARD", "MOBILE"):
             raise ValueError("ciba_default_channel must be CARD or MOBILE")
+        if self.fi_acr not in ("psc", "idp"):
+            raise ValueError("fi_acr must be psc or idp")
         if self.unmet_acr not in ("lower", "error"):
             raise ValueError("unmet_acr must be lower or error")
         if self.id_token_alg not in ("RS256", "HS256"):
@@ -137,8 +142,11 @@ class EmulatorConfig:
     def discovery_url(self) -> str:
         return f"{self.issuer}/.well-known/wallet-openid-configuration"
 
-    def acr(self, auth_mode: str) -> str:
-        """The acr a login with this authMode gets (eidas1 when the mode is not listed)."""
+    def acr(self, auth_mode: str, idp_acr: str = "") -> str:
+        """The acr a login with this authMode gets (eidas1 when the mode is not listed); a delegated login's IdP
+        acr (`idp_acr`) instead when fi_acr is "idp"."""
+        if idp_acr and self.fi_acr == "idp":
+            return idp_acr
         return dict(self.acr_by_auth_mode).get(auth_mode, "eidas1")
 
     def establishment_idp(self, alias: str | None) -> EstablishmentIdp | None:

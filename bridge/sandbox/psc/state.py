@@ -44,6 +44,7 @@ class SsoSession:
     last_seen: float = 0.0    # login or refresh: Keycloak's idle timer (SSO Session Idle, 30 min at PSC)
     clients: set = field(default_factory=set)   # clients given tokens: back-channel logout targets
     amr: tuple = ()           # auth_mode FI: the amr the establishment IdP stated (broker.py), put in the tokens
+    idp_acr: str = ""         # auth_mode FI with fi_acr="idp": the IdP's acr, PSC's acr for this login
 
 
 @dataclass(frozen=True)
@@ -159,7 +160,7 @@ class EmulatorState:
     def reauthenticate(self, session: SsoSession, auth_mode: str) -> SsoSession:
         """The same user logged in again (prompt=login, max_age): same session, new auth_time and means."""
         with self._lock:
-            session.auth_time, session.auth_mode, session.amr = int(self.now()), auth_mode, ()
+            session.auth_time, session.auth_mode, session.amr, session.idp_acr = int(self.now()), auth_mode, (), ""
             session.last_seen = self.now()
         return session
 

@@ -138,7 +138,7 @@ def success_location(emu: Emulator, auth_request: AuthRequest, session: SsoSessi
     """Issue a single-use code bound to the request and the session, and build the callback URL (or, with
     unmet_acr="error", the unmet_authentication_requirements error when the login's acr is below acr_values)."""
     if emu.config.unmet_acr == "error" and not acr_met(auth_request.acr_values.split(),
-                                                       emu.config.acr(session.auth_mode)):
+                                                       emu.config.acr(session.auth_mode, session.idp_acr)):
         return error_location(emu, auth_request.redirect_uri, "unmet_authentication_requirements",
                               "Niveau d'authentification demandé non atteint", auth_request.state)
     code = emu.state.add_code(AuthorizationCode(
