@@ -62,7 +62,8 @@ wrong types -> 400 `invalid_faults`. In-process: `EmulatorServer.set_faults(dict
                             (and iss) after checking client_id and redirect_uri
 « FI local » (broker.py): `kc_idp_hint=<alias>` naming one of `establishment_idps` (EstablishmentIdp: alias,
 issuer, client_id, client_secret) hands the login to that IdP; its answer comes back at
-{issuer}/broker/<alias>/endpoint; the tokens then say authMode "FI" and carry the IdP's `amr` (UNCONFIRMED).
+{issuer}/broker/<alias>/endpoint; the tokens then say authMode "FI" and carry the IdP's `amr`, acr per `fi_acr`
+("psc": acr_by_auth_mode, "idp": the IdP's); all UNCONFIRMED. CLI: --establishment-idp ALIAS:CLIENT_ID:SECRET:ISSUER.
 CIBA (poll mode, ciba.py): `POST {oidc}/ext/ciba/auth`, the token endpoint's urn:openid:params:grant-type:ciba,
 `GET|POST {base_url}/_emulator/ciba` (list / {"login_hint", "decision": approve|deny, "auth_mode"}) and the page
 `{wallet_url}/ciba` that plays the professional's e-CPS app.
