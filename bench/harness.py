@@ -78,8 +78,9 @@ def tree_cpu(root: int) -> float:
 class Stack:
     """redis-server, the PSC emulator, the bridge and the hello app under `bridge serve`, on free ports."""
 
-    def __init__(self, workers: int, threads: int, log_level: str, audit: bool = False):
+    def __init__(self, workers: int, threads: int, log_level: str, audit: bool = False, id_token_alg: str = ""):
         self.workers, self.threads, self.log_level, self.audit = workers, threads, log_level, audit
+        self.id_token_alg = id_token_alg
         self.tmp = Path(tempfile.mkdtemp(prefix="bridge-bench-"))
         self.processes: list[subprocess.Popen] = []
         self.named: dict[str, subprocess.Popen] = {}
@@ -104,12 +105,24 @@ class Stack:
             "BRIDGE_ENV": "development", "BRIDGE_PUBLIC_URL": self.bridge_url,
             "BRIDGE_SECRET_KEY": "bench-secret-key-0123456789abcdef0123",
             "BRIDGE_STORE_URL": f"redis://127.0.0.1:{self.redis_port}/0", "BRIDGE_KEYS_DIR": str(self.tmp / "keys"),
-            "BRIDGE_POLICIES_DIR": str(ROOT / "policies"), "BRIDGE_PSC_DISCOVERY_URL": self.psc_discovery,
+            "BRIDGE_POLICIES_DIR": self._policies(), "BRIDGE_PSC_DISCOVERY_URL": self.psc_discovery,
             "BRIDGE_PSC_CLIENT_ID": PSC_CLIENT_ID, "BRIDGE_PSC_CLIENT_SECRET": PSC_SECRET,
             "BRIDGE_RATE_LIMIT_AUTHORIZE": "off", "BRIDGE_RATE_LIMIT_TOKEN": "off",  # throughput, not the limits
             # the hash-chained audit file as in production (fdatasync per record), unless --no-audit
             **({"BRIDGE_AUDIT_PATH": str(self.tmp / "audit.log")} if self.audit else {}),
             **self._card_trust()}
+
+    def _policies(self) -> str:
+        """The shipped policies; with id_token_alg, a copy where the bench's client (demo-portail) declares it."""
+        if not self.id_token_alg:
+            return str(ROOT / "policies")
+        policies = self.tmp / "policies"
+        if not policies.exists():
+            shutil.copytree(ROOT / "policies", policies)
+            portal = policies / "demo-portail.yaml"
+            declared = f"  - client_id: demo-portail\n    id_token_signed_response_alg: {self.id_token_alg}\n"
+            portal.write_text(portal.read_text().replace("  - client_id: demo-portail\n", declared, 1))
+        return str(policies)
 
     def _spawn(self, name: str, argv: list[str], env: dict | None = None) -> subprocess.Popen:
         log = open(self.tmp / f"{name}.log", "wb")
@@ -413,6 +426,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--audit", action=argparse.BooleanOptionalAction, default=True,
                         help="the bridge writes its hash-chained audit file (BRIDGE_AUDIT_PATH), as in production "
                              "[on]; results before 2026-12-08 were measured without it")
+    parser.add_argument("--id-token-alg", default="", choices=("", "RS256", "ES256"),
+                        help="the bench's client (demo-portail) declares this id_token_signed_response_alg "
+                             "[the policy's: RS256]")
     parser.add_argument("--scenario", action="append", type=_scenarios, metavar="NAME[,NAME...]",
                         help=f"run only these scenarios (repeatable or comma-separated: {', '.join(SCENARIOS)}); "
                              "default: all (with --live-sessions: userinfo, refresh, introspection)")
@@ -439,7 +455,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{f', {args.rounds} rounds' if (args.rounds or 1) > 1 else ''}", flush=True)
     rounds = args.rounds or 1
     runs: dict[str, list[dict]] = {name: [] for name in names}
-    with Stack(args.workers, args.threads, args.log_level, args.audit) as stack:
+    with Stack(args.workers, args.threads, args.log_level, args.audit, args.id_token_alg) as stack:
         ctx = Context(stack.bridge_url, stack.hello_url, stack.psc_url)
         sessions_before = len(stack.key_sizes("sess:*"))
         scenarios = {name: SCENARIOS[name]() for name in names}

@@ -164,18 +164,11 @@ def _trips() -> dict[str, int]:
 def inside_login(requests: int, profile: bool, id_token_alg: str = "") -> None:
     from bench.harness import Stack
 
-    with Stack(1, 1, "INFO", audit=True) as stack:
+    with Stack(1, 1, "INFO", audit=True, id_token_alg=id_token_alg) as stack:
         from app import create_app
         from bridge.config import load_settings
 
         env = {**stack.bridge_env(), "BRIDGE_AUDIT_PATH": str(stack.tmp / "inproc.log")}
-        if id_token_alg:   # the bench's client declares another ID token algorithm: a copy of the policies
-            policies = stack.tmp / "policies"
-            shutil.copytree(env["BRIDGE_POLICIES_DIR"], policies)
-            portal = policies / "demo-portail.yaml"
-            declared = f"  - client_id: demo-portail\n    id_token_signed_response_alg: {id_token_alg}\n"
-            portal.write_text(portal.read_text().replace("  - client_id: demo-portail\n", declared, 1))
-            env["BRIDGE_POLICIES_DIR"] = str(policies)
         app = create_app(load_settings(env))
         helper = subprocess.Popen([sys.executable, "-c", _BROWSER_AT_PSC], stdin=subprocess.PIPE,
                                   stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": os.getcwd()})

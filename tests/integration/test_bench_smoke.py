@@ -24,12 +24,14 @@ def test_bench_harness_prints_a_table_and_writes_json(tmp_path):
     report = json.loads(path.read_text())
     assert report["machine"]["cpus"] and report["config"]["workers"] == 2
     by_name = {r["scenario"]: r for r in report["results"]}
-    assert set(by_name) == {"login_flow", "userinfo", "refresh", "introspection", "hello"}
+    assert {"login_flow", "userinfo", "refresh", "introspection", "hello"} <= set(by_name)   # + device_* since
     for name, r in by_name.items():
         assert r["ops"] > 0 and r["errors"] == 0, (name, r["error_samples"])
         assert r["latency_ms"]["p50"] <= r["latency_ms"]["p95"] <= r["latency_ms"]["p99"]
     assert by_name["userinfo"]["redis"]["commands_per_op"] > 0 and "redis" not in by_name["hello"]
     assert "of_hello" in by_name["userinfo"] and "of_hello" not in by_name["login_flow"]  # 7 requests vs 1
+    assert by_name["login_flow"]["cpu_of_7_hello"] > 0   # its CPU per flow / (7 x hello's per request)
+    assert report["config"]["audit"] is True   # the audit file on, as in production
     assert report["redis_memory"]["bytes_per_sso_session"] > 0
 
 
@@ -58,6 +60,18 @@ def test_instruction_counts_cover_the_requests_only():
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
     counts = {line.split()[0]: float(line.split()[1]) * 1e6 for line in result.stdout.splitlines()}
     assert 1e5 < counts["hello"] < 2e6 and 2 * counts["hello"] < counts["introspection"] < 2e7, counts
+
+
+def test_login_flow_instructions_count_the_bridge_s_requests():
+    """bench.instructions login_flow: the bridge's five requests of a login counted in process (the browser's PSC
+    pages in a helper process valgrind does not follow), with the store round trips and PSC calls per flow."""
+    result = subprocess.run([sys.executable, "-m", "bench.instructions", "-n", "2", "login_flow"],
+                            cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+    [line] = [line for line in result.stdout.splitlines() if line.startswith("login_flow ")]
+    assert 5e6 < float(line.split()[1]) * 1e6 < 2e8, line
+    trips = next(line for line in result.stdout.splitlines() if "store round trips per flow" in line)
+    assert "outgoing HTTP calls per flow 2.0" in trips, trips   # PSC's token and userinfo endpoints
 
 
 def test_card_removal_bench_runs_one_round(tmp_path, pcscd):
