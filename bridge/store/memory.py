@@ -84,6 +84,10 @@ class MemoryStore(Store):
                 for name in fields:
                     current.pop(name, None)
 
+    def write_many(self, writes):
+        with self._lock:   # together, as MULTI/EXEC does on Redis
+            super().write_many(writes)
+
     def index_add(self, key, member, score):
         with self._lock:
             current = dict(self._live(key) or {})

@@ -151,6 +151,32 @@ class RedisStore(Store):
         self._write(queue, single=False)
 
     @_guard
+    def write_many(self, writes):
+        commands = []   # checked before anything is sent
+        for name, key, *args in writes:
+            if name == "set":
+                commands.append((name, key, args[0], check_ttl(args[1])))
+            elif name == "hash_set":
+                commands.append((name, key, {k: str(v) for k, v in args[0].items()}, check_ttl(args[1])))
+            elif name == "index_add":
+                commands.append((name, key, {args[0]: args[1]}, INDEX_TTL))
+            else:
+                raise ValueError(f"write_many: {name!r} is not one of set, hash_set, index_add")
+
+        def queue(pipe):
+            for name, key, value, ttl in commands:
+                if name == "set":
+                    pipe.set(key, value, ex=ttl)
+                    continue
+                if name == "hash_set":
+                    pipe.hset(key, mapping=value)
+                else:
+                    pipe.zadd(key, value)
+                pipe.expire(key, ttl)
+        if commands:
+            self._write(queue, transaction=True, single=False)
+
+    @_guard
     def index_due(self, key, until, limit=500):
         return self._r.zrangebyscore(key, "-inf", until, start=0, num=limit)
 

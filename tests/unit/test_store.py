@@ -121,6 +121,29 @@ def test_hash_index_and_script_writes(store):
     assert store.run(echo, ["s"], ["v"]) == "v" and store.get("s") == "v"
 
 
+def test_write_many_applies_set_hash_and_index_together(store):
+    store.write_many([("set", "k", "v", 30), ("hash_set", "h", {"a": 1}, 60), ("index_add", "due", "m1", 10)])
+    assert store.get("k") == "v" and 0 < store.ttl("k") <= 30
+    assert store.hash_get_all("h") == {"a": "1"} and 0 < store.ttl("h") <= 60
+    assert store.index_due("due", 15) == ["m1"]
+    for bad in ([("set", "x", "v", 30), ("delete", "k")], [("set", "x", "v", 30), ("hash_set", "y", {"a": 1}, 0)]):
+        with pytest.raises(ValueError):   # an unknown write or a bad TTL: refused before anything is written
+            store.write_many(bad)
+        assert store.get("x") is None and store.get("k") == "v"
+    store.write_many([])
+
+
+def test_write_many_is_one_transaction_on_redis(redis_url):
+    """One MULTI/EXEC: one round trip for what took one each (a login's session: record, activity, sweep index)."""
+    store, admin = open_store(redis_url), redis.Redis.from_url(redis_url, decode_responses=True)
+
+    def calls(command):
+        return int(admin.info("commandstats").get(f"cmdstat_{command}", {}).get("calls", 0))
+    before = calls("exec"), calls("set"), calls("zadd")
+    store.write_many([("set", "k1", "v", 30), ("set", "k2", "v", 30), ("index_add", "due", "m", 1)])
+    assert (calls("exec"), calls("set"), calls("zadd")) == (before[0] + 1, before[1] + 2, before[2] + 1)
+
+
 def test_a_write_to_a_replica_is_store_unavailable(replicated_redis):
     """READONLY (a demoted master still reached by an old connection) fails closed like an outage."""
     info = redis.Redis.from_url(replicated_redis, decode_responses=True).info("replication")["slave0"]
