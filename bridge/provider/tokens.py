@@ -18,6 +18,7 @@ from bridge.sessions import IDP_IDLE_MAX, session_key
 from bridge.sessions.activity import activity_key, revoked_family, stamp
 from bridge.sessions.scripts import REFRESH, TOKEN_USE
 from bridge.store import Store
+from bridge.store.base import dumps
 
 CODE_TTL = 60           # seconds, single use
 ACCESS_TTL = 300        # <= 5 min
@@ -80,14 +81,16 @@ class Tokens:
         access, access_exp = new_token(sid), min(now + ACCESS_TTL, deadline)
         fields = {"c": client_id, "s": scope, "v": service, "f": family}
         bound = {"j": jkt} if jkt else {}
-        self.store.set_json(f"at:{{{sid}}}:{_h(access)}", {**fields, "e": access_exp, **bound},
-                            max(1, int(access_exp - now)))
+        writes = [("set", f"at:{{{sid}}}:{_h(access)}", dumps({**fields, "e": access_exp, **bound}),
+                   max(1, int(access_exp - now)))]
         token = {"access_token": access, "expires_in": max(1, int(access_exp - now))}
         if refresh:
             rt, rt_exp = new_token(sid), min(now + REFRESH_TTL, deadline)
-            self.store.set_json(f"rt:{{{sid}}}:{_h(rt)}", {**fields, "e": rt_exp, **(bound if bind_refresh else {})},
-                                max(1, int(rt_exp - now)))
+            writes.append(("set", f"rt:{{{sid}}}:{_h(rt)}", dumps({**fields, "e": rt_exp,
+                                                                   **(bound if bind_refresh else {})}),
+                           max(1, int(rt_exp - now))))
             token["refresh_token"] = rt
+        self.store.write_many(writes)   # both tokens in one round trip
         return token
 
     # -- using --------------------------------------------------------------------------------------------------

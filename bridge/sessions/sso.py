@@ -21,6 +21,7 @@ from bridge.clock import Clock
 from bridge.model import Authentication
 from bridge.sessions.activity import activity_key, stamp
 from bridge.store import Store
+from bridge.store.base import dumps
 
 COOKIE = "bridge_session"   # logical name; on the wire: bridge.web.security.cookie_name
 IDP_IDLE_MAX = 30 * 60      # RIE v2 RIE-PS 13: IdP inactivity <= 30 min
@@ -92,9 +93,11 @@ class Sessions:
         deadline = min(authn.auth_time + IDP_SESSION_MAX, upstream_deadline or float("inf"))
         session = SsoSession(sid=secrets.token_urlsafe(16), secret=secrets.token_urlsafe(32), authn=authn,
                              created=now, deadline=deadline, seen=now, device=device or {})
-        self.save(session)
-        self.store.hash_set(activity_key(session.sid), {activity.SEEN: stamp(now)}, self._ttl(session))
-        self.store.index_add(INDEX, session.sid, min(deadline, now + self.idle_max))
+        ttl = self._ttl(session)
+        self.store.write_many([   # one round trip: the record, its activity timer, the sweeper's index
+            ("set", session_key(session.sid), dumps(session.record()), ttl),
+            ("hash_set", activity_key(session.sid), {activity.SEEN: stamp(now)}, ttl),
+            ("index_add", INDEX, session.sid, min(deadline, now + self.idle_max))])
         return session
 
     def _ttl(self, session: SsoSession) -> int:
@@ -141,9 +144,10 @@ class Sessions:
         deadline = min(session.deadline, session.authn.auth_time + max_session)
         session.clients[client_id] = (now, float(idle), deadline)
         session.seen = now
-        self.store.hash_set(activity_key(session.sid), activity.touched(client_id, now, idle, deadline),
-                            self._ttl(session))
-        self.store.index_add(INDEX, session.sid, min(activity.due(session.clients[client_id]), now + self.idle_max))
+        touched = activity.touched(client_id, now, idle, deadline)
+        self.store.write_many([   # one round trip
+            ("hash_set", activity_key(session.sid), touched, self._ttl(session)),
+            ("index_add", INDEX, session.sid, min(activity.due(session.clients[client_id]), now + self.idle_max))])
 
     def list(self, limit: int = 1000) -> list[SsoSession]:
         """Live sessions, soonest deadline first (admin console). Read-only: expiry stays with load()/sweep().

@@ -104,9 +104,9 @@ def keep_psc_tokens(bridge, sid: str, token_response: dict, session=None) -> Non
     psc_sid = str(token_response.get("session_state") or id_claims.get("sid") or at_claims.get("sid") or "")
     sub = str(id_claims.get("sub") or at_claims.get("sub") or "")
     record = _from_response(bridge.clock.now(), token_response, {"psc_sid": psc_sid, "failures": 0})
-    _save(bridge, sid, record, session.deadline)
-    for key in filter(None, (psc_sid and sid_key(psc_sid), sub and sub_key(sub))):
-        bridge.store.hash_set(key, {sid: "1"}, IDP_SESSION_MAX + 60)
+    bridge.store.write_many(_writes(bridge, sid, record, session.deadline) + [   # one round trip
+        ("hash_set", key, {sid: "1"}, IDP_SESSION_MAX + 60)
+        for key in filter(None, (psc_sid and sid_key(psc_sid), sub and sub_key(sub)))])
 
 
 def _seconds(value, default: int) -> int:
@@ -127,9 +127,14 @@ def _from_response(now: float, answer: dict, previous: dict) -> dict:
 
 
 def _save(bridge, sid: str, record: dict, deadline: float) -> None:
+    bridge.store.write_many(_writes(bridge, sid, record, deadline))
+
+
+def _writes(bridge, sid: str, record: dict, deadline: float) -> list[tuple]:
+    """The sealed record and the sweeper's index entry (Store.write_many)."""
     now = bridge.clock.now()
-    bridge.store.set(_key(sid), seal(bridge.settings.secret_key, _key(sid), record), max(1, int(deadline - now) + 60))
-    bridge.store.index_add(INDEX, sid, _due(record, deadline))
+    return [("set", _key(sid), seal(bridge.settings.secret_key, _key(sid), record), max(1, int(deadline - now) + 60)),
+            ("index_add", INDEX, sid, _due(record, deadline))]
 
 
 def _due(record: dict, deadline: float) -> float:

@@ -72,6 +72,8 @@ def test_login_flow_instructions_count_the_bridge_s_requests():
     assert 5e6 < float(line.split()[1]) * 1e6 < 2e8, line
     trips = next(line for line in result.stdout.splitlines() if "store round trips per flow" in line)
     assert "outgoing HTTP calls per flow 2.0" in trips, trips   # PSC's token and userinfo endpoints
+    # writes grouped (Store.write_many: session open, PSC tokens, token pair): 25 round trips before, 16 since
+    assert float(trips.split("store round trips per flow ")[1].split(",")[0]) <= 16, trips
 
 
 def test_card_removal_bench_runs_one_round(tmp_path, pcscd):
