@@ -53,9 +53,12 @@ class Transactions:
     def __init__(self, store: Store):
         self.store = store
 
-    def begin(self, client_id: str, service: str, query: str, browser_secret: str, forced: bool) -> LoginTransaction:
+    def begin(self, client_id: str, service: str, query: str, browser_secret: str, forced: bool,
+              **fields) -> LoginTransaction:
+        """`fields`: the transaction's other fields, known at once (one store write, not two)."""
         txn = LoginTransaction(id=secrets.token_urlsafe(24), client_id=client_id, service=service, query=query,
-                               browser=browser_hash(browser_secret), csrf=secrets.token_urlsafe(24), forced=forced)
+                               browser=browser_hash(browser_secret), csrf=secrets.token_urlsafe(24), forced=forced,
+                               **fields)
         self.save(txn)
         return txn
 

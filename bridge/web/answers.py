@@ -100,11 +100,10 @@ def start_login(grant, *, authenticated: bool, forced: bool = False, consent: bo
     b = bridge()
     secret, new = browser_secret()
     txn = b.transactions.begin(grant.client.client_id, grant.client.service.service,
-                               validated_query(grant.request.payload.data), secret, forced=forced)
-    txn.authenticated, txn.consent = authenticated, consent
-    txn.login_hint = (grant.request.payload.data.get("login_hint") or "")[:256]
-    txn.redirect_uri, txn.scope = grant.redirect_uri, grant.request.scope or ""
-    b.transactions.save(txn)
+                               validated_query(grant.request.payload.data), secret, forced=forced,
+                               authenticated=authenticated, consent=consent,
+                               login_hint=(grant.request.payload.data.get("login_hint") or "")[:256],
+                               redirect_uri=grant.redirect_uri, scope=grant.request.scope or "")
     if not authenticated:
         events.login_started(b, service=grant.client.service.service, client=grant.client.client_id)
     response = make_response(redirect(login_entry(txn)))
