@@ -19,8 +19,30 @@ from bridge.sessions.activity import activity_key, revoked_family, stamp
 from bridge.sessions.scripts import REFRESH, TOKEN_USE
 from bridge.store import Store
 from bridge.store.base import dumps
+from bridge.store.scripts import Script
 
 CODE_TTL = 60           # seconds, single use
+USED_CODE_TTL = 600     # a used code's marker (its family), so that a replay revokes what it issued
+
+
+def _take_code(store, keys, args):
+    raw = store.consume(keys[0])
+    if raw is not None:
+        store.set(keys[1], json.loads(raw)["family"], int(args[0]))
+        return [raw, None]
+    return [None, store.get(keys[1])]
+
+
+# KEYS: the code, its used-marker. ARGV: the marker's TTL. Returns {code record json | nil, marker family | nil}:
+# the code consumed and its marker written in one round trip (two before).
+TAKE_CODE = Script("take_code", """
+local raw = redis.call('GETDEL', KEYS[1])
+if raw then
+  redis.call('SET', KEYS[2], cjson.decode(raw)['family'], 'EX', tonumber(ARGV[1]))
+  return {raw, false}
+end
+return {false, redis.call('GET', KEYS[2])}
+""", _take_code)
 ACCESS_TTL = 300        # <= 5 min
 REFRESH_TTL = 4 * 3600  # bounded anyway by the client's deadline and idle timer
 TOKEN = re.compile(r"^([A-Za-z0-9_-]{16,64})\.([A-Za-z0-9_-]{20,128})$")
@@ -62,12 +84,10 @@ class Tokens:
         sid = split(code)
         if sid is None:
             return None, False
-        record = self.store.consume_json(f"code:{{{sid}}}:{_h(code)}")
-        marker = f"codeu:{{{sid}}}:{_h(code)}"
-        if record is not None:
-            self.store.set(marker, record["family"], 600)
-            return record, False
-        family = self.store.get(marker)
+        raw, family = self.store.run(TAKE_CODE, [f"code:{{{sid}}}:{_h(code)}", f"codeu:{{{sid}}}:{_h(code)}"],
+                                     [USED_CODE_TTL])
+        if raw is not None:
+            return json.loads(raw), False
         if family is not None:  # RFC 6749 §4.1.2: a reused code revokes what it issued
             self.revoke_family(sid, family)
         return None, family is not None

@@ -97,6 +97,32 @@ def test_a_code_replayed_revokes_its_family_and_only_it(world):
     assert world.activity()["!f:fam-1"] == "1" and "!f:fam-2" not in world.activity()
 
 
+def test_taking_a_code_is_one_round_trip_on_redis_with_the_same_answers(redis_url):
+    """The TAKE_CODE script (GETDEL + the used-marker, in Lua): the memory store's answers, and one command sent."""
+    import redis
+
+    from bridge.store import open_store
+
+    store, admin = open_store(redis_url), redis.Redis.from_url(redis_url, decode_responses=True)
+    sessions, tokens = Sessions(store, Clock()), Tokens(store, Clock())
+    sid = sessions.create(login("psc-card")).sid
+    sessions.touch(sessions.find(sid), CLIENT, IDLE, MAX_SESSION)
+    code = new_token(sid)
+    tokens.save_code(code, {"client_id": CLIENT, "family": "fam-r"})
+    issued = tokens.issue(sid, CLIENT, "openid", "svc", "fam-r", Clock().now() + MAX_SESSION)
+
+    def scripts():
+        stats = admin.info("commandstats")
+        return sum(int(stats.get(f"cmdstat_{c}", {}).get("calls", 0)) for c in ("evalsha", "eval"))
+    before = scripts()
+    assert tokens.take_code(code) == ({"client_id": CLIENT, "family": "fam-r"}, False)
+    assert scripts() - before in (1, 2)   # EVALSHA (a first EVAL loads it once)
+    assert 590 < admin.ttl(f"codeu:{{{sid}}}:{hashlib.sha256(code.encode()).hexdigest()}") <= 600
+    assert tokens.take_code(code) == (None, True)   # replayed: its family revoked
+    assert tokens.use_access(issued["access_token"]).status == "revoked"
+    assert tokens.take_code(new_token(sid)) == (None, False)
+
+
 def test_the_consumed_code_marker_is_kept_ten_minutes(world):
     code = new_token(world.sid)
     world.tokens.save_code(code, {"family": "fam-1"})
