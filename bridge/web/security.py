@@ -92,7 +92,9 @@ def install(app: Flask) -> None:
         """No OAuth or form parameter legitimately holds control characters; refusing them up front also keeps
         them out of error descriptions (Authlib raises on those) and out of the logs."""
         try:
-            values = list(request.args.values()) + (list(request.form.values()) if request.method == "POST" else [])
+            # every value of a repeated parameter (MultiDict.values() gives only the first of each)
+            values = [v for vs in request.args.listvalues() for v in vs] + \
+                ([v for vs in request.form.listvalues() for v in vs] if request.method == "POST" else [])
         except RequestEntityTooLarge:
             raise  # 413 (bridge.web.errors), not a 400
         except Exception:  # an unreadable body is a bad request, never a 500

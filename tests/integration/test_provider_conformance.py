@@ -164,6 +164,16 @@ def test_garbage_never_gives_a_500(server, path, method, data):
     assert response.status_code < 500, response.text[-500:]
 
 
+def test_a_control_character_in_a_repeated_parameter_is_refused_too(server):
+    """The control-character check reads every value of a repeated parameter, not only the first."""
+    for query in ([("x", "ok"), ("x", "a\x00b")], [("x", "a\x01b"), ("x", "ok")]):
+        response = requests.get(f"{server.url}/userinfo", params=query, timeout=10)
+        assert response.status_code == 400 and "control characters" in response.text, query
+    response = requests.post(f"{server.url}/introspect", data=[("token", "x"), ("token", "\x00")], timeout=10,
+                             auth=("demo-portail", "demo-portail-secret"))
+    assert response.status_code == 400 and "control characters" in response.text
+
+
 def test_key_rotation_without_downtime(server):
     from bridge.provider.keys import KeyRing
 
