@@ -59,6 +59,9 @@ class SentinelGroup:
         started as a master would be taken as the master again and wipe its replica)."""
         self._data(port, "--replicaof", "127.0.0.1", str(master))
         wait_for(lambda: redis.Redis(port=port).info("replication")["master_link_status"] == "up", "replica")
+        # The master counts a replica for WAIT only once it is online on its side too (after the replica's first
+        # ACK), a moment after the replica reports its link up: a write acknowledged by it proves both.
+        wait_for(lambda: _acknowledged(master), "the master seeing its replica online")
 
     def start(self) -> SentinelGroup:
         master = self.data_ports[0]
@@ -116,6 +119,15 @@ class SentinelGroup:
             except subprocess.TimeoutExpired:
                 process.kill()
         self.processes.clear()
+
+
+def _acknowledged(master: int) -> bool:
+    client = redis.Redis(port=master)
+    try:
+        client.set("sentinel-fixture:probe", "1")
+    except redis.ResponseError:   # min-replicas-to-write: NOREPLICAS until the replica is online
+        return False
+    return client.wait(1, 200) >= 1
 
 
 def wait_for(check, what: str, timeout: float = 15, interval: float = 0.05):
